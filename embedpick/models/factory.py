@@ -1,0 +1,37 @@
+"""Pick the encoder for a model name: `bm25` and `hashing` are built in, everything else is a dense model."""
+
+from __future__ import annotations
+
+from embedpick.errors import EmbedpickError
+from embedpick.models.card import get_card
+
+
+def get_encoder(name: str, **options):
+    """Build the encoder for `name`; dense options (prefixes, max_tokens, batch_size, cache) pass through."""
+    key = name.strip().lower()
+    if key == "bm25":
+        return _bm25(options)
+    if key == "hashing" or key.startswith("hashing-"):
+        from embedpick.models.hashing import HashingEncoder
+
+        dim = int(key.split("-", 1)[1]) if "-" in key else 1024
+        return HashingEncoder(dim=dim)
+    card = get_card(name)
+    if card.hosted:
+        raise EmbedpickError(
+            f"{card.name} is a hosted API model ({card.provider}); remote encoders are not available yet, "
+            "so it cannot be benched locally"
+        )
+    if card.known and "dense" not in card.modes:
+        raise EmbedpickError(
+            f"{card.name} offers {'/'.join(card.modes)} only; embedpick can bench dense models, 'bm25' and 'hashing' for now"
+        )
+    from embedpick.models.dense import DenseEncoder
+
+    return DenseEncoder(name, **options)
+
+
+def _bm25(options: dict):
+    from embedpick.models.bm25 import BM25Encoder
+
+    return BM25Encoder()

@@ -1,0 +1,47 @@
+import json
+
+from typer.testing import CliRunner
+
+from embedpick.cli import app
+
+runner = CliRunner()
+
+
+def test_bench_on_demo_writes_results_and_prints_table(tmp_path):
+    out = tmp_path / "results.json"
+    result = runner.invoke(app, ["bench", "--model", "bm25", "--model", "hashing", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10" in result.output and "bm25" in result.output
+    data = json.loads(out.read_text())
+    assert [r["model"] for r in data["runs"]] == ["bm25", "hashing"]
+    assert data["dataset"]["documents"] == 240
+
+
+def test_bench_default_models_include_minilm(tmp_path, minilm_path):
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["bench", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    models = [r["model"] for r in json.loads(out.read_text())["runs"]]
+    assert models == ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
+
+
+def test_bad_corpus_line_is_reported_without_traceback(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text('{"_id": "1", "text": "ok"}\n{"_id": "2", "text": \n')
+    result = runner.invoke(app, ["dataset", "check", str(folder)])
+    assert result.exit_code == 2
+    assert "corpus.jsonl, line 2: malformed JSON" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_named_model_that_is_missing_stops_with_advice(tmp_path):
+    result = runner.invoke(app, ["bench", "--model", "BAAI/bge-large-en-v1.5", "--output", str(tmp_path / "r.json")])
+    assert result.exit_code == 2 and "hf download" in result.output
+
+
+def test_models_show_and_list():
+    shown = runner.invoke(app, ["models", "show", "bge-small-en-v1.5"])
+    assert shown.exit_code == 0 and "Represent this sentence for searching relevant passages" in shown.output
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0 and "bge-m3" in listed.output
