@@ -21,7 +21,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
 # Wide enough for the results table when output goes to a file or a CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break a file path or message across lines
 
 DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
 METRIC_COLUMNS = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"]

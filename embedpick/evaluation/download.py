@@ -35,7 +35,7 @@ def fetch_beir(name: str, cache_dir: str | Path | None = None, timeout: float = 
         raise DatasetError(f"unknown BEIR dataset (known: {', '.join(sorted(BEIR_DATASETS))})", name)
     root = cache_root(cache_dir) / "datasets"
     target = root / name
-    if (target / "corpus.jsonl").is_file() or (target / "corpus.jsonl.gz").is_file():
+    if _has_corpus(target):
         return target
     root.mkdir(parents=True, exist_ok=True)
     url = _url(name)
@@ -60,7 +60,15 @@ def fetch_beir(name: str, cache_dir: str | Path | None = None, timeout: float = 
         extracted = Path(tmp) / "x" / name
         if not extracted.is_dir():  # some mirrors zip the files without the top folder
             extracted = Path(tmp) / "x"
-        if not ((extracted / "corpus.jsonl").is_file() or (extracted / "corpus.jsonl.gz").is_file()):
+        if not _has_corpus(extracted):
             raise DatasetError("downloaded zip has no corpus.jsonl", url)
+        if _has_corpus(target):  # another process finished the same download first
+            return target
+        if target.exists():  # a leftover without a corpus (interrupted by hand, say): not a dataset, replace it
+            shutil.rmtree(target)
         os.replace(extracted, target)
     return target
+
+
+def _has_corpus(folder: Path) -> bool:
+    return (folder / "corpus.jsonl").is_file() or (folder / "corpus.jsonl.gz").is_file()

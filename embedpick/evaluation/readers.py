@@ -46,6 +46,8 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
     for number, raw in _raw_lines(path):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Windows tools write
+            raw = raw[3:]
         try:
             yield number, raw.decode("utf-8")
         except UnicodeDecodeError as exc:
