@@ -44,17 +44,35 @@ def _print_dataset(dataset) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise EmbedpickError(f"{option}: expected comma-separated integers, got {text!r}") from None
+
+
+def _str_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def _results_table(runs: list[dict]) -> Table:
     table = Table(title="retrieval quality (mean over judged queries)")
-    for column in ["model", "mode", "dim", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "docs/s", "encode s"]:
-        table.add_column(column, justify="left" if column in {"model", "mode"} else "right", no_wrap=True)
+    columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M", "docs/s", "search s"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
     for run in runs:
-        m = run["metrics"]
-        t = run["timings"]
+        m, t = run["metrics"], run["timings"]
+        retention = run.get("retention", {}).get("ndcg@10")
         table.add_row(
-            run["model"], run["mode"], str(run["dim"] or "-"), *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
+            run["model"].split("/")[-1], run["mode"], str(run["dim"] or "-"),
+            run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
+            *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
+            f"{retention:.1%}" if retention is not None else "-",
+            f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}",
             f"{t['documents_per_s']:.1f}" if t["documents_per_s"] else "cached",
-            f"{t['encode_documents_s']:.1f}",
+            f"{t['search_s']:.3f}",
         )
     return table
 
@@ -73,6 +91,11 @@ def bench(
     cache_dir: Annotated[Optional[str], typer.Option(help="cache folder (default $EMBEDPICK_CACHE or ~/.cache/embedpick)")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="encode everything afresh")] = False,
     run_dir: Annotated[Optional[str], typer.Option(help="also write TREC run files here")] = None,
+    dims: Annotated[Optional[str], typer.Option(help="Matryoshka dims to derive, e.g. 384,256,128,64 (default: native)")] = None,
+    precision: Annotated[str, typer.Option(help="precisions to derive: float32,float16,int8,binary")] = "float32",
+    rescore_multiplier: Annotated[int, typer.Option(help="int8/binary: shortlist = multiplier × top-k, rescored with the float query (0 = no rescoring)")] = 4,
+    allow_unvalidated_dims: Annotated[bool, typer.Option("--allow-unvalidated-dims", help="permit dims below 64 (labelled unvalidated)")] = False,
+    usd_per_gb_month: Annotated[float, typer.Option(help="storage price per GiB-month")] = 3.8,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -82,11 +105,19 @@ def bench(
     try:
         data = load_dataset(dataset, split=split, cache_dir=cache_dir)
         _print_dataset(data)
-        options = BenchOptions(top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir)
+        options = BenchOptions(
+            top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir,
+            dims=_int_list(dims, "--dims"), precisions=_str_list(precision), rescore_multiplier=rescore_multiplier,
+            allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month,
+        )
+        shown: set[str] = set()
 
         def saved(results: dict) -> None:
-            for warning in results["runs"][-1]["warnings"]:
-                err.print(f"[yellow]warning ({results['runs'][-1]['model']}):[/] {warning}", highlight=False)
+            for run in results["runs"]:
+                for warning in run["warnings"]:
+                    if warning not in shown:
+                        shown.add(warning)
+                        err.print(f"[yellow]warning ({run['model']}):[/] {warning}", highlight=False)
             write_json_atomic(output, results)
 
         def skipped(name: str, exc: Exception) -> None:
@@ -105,6 +136,42 @@ def bench(
         console.print(f"wrote {output}")
     except EmbedpickError as exc:
         _fail(exc)
+
+
+@app.command()
+def cost(
+    dim: Annotated[int, typer.Option(help="vector dimension")],
+    precision: Annotated[str, typer.Option(help="float32, float16, int8, binary (comma-separated for several)")] = "float32",
+    vectors: Annotated[str, typer.Option(help="number of vectors: 1000000, 250k, 100M, 1B")] = "1M",
+    usd_per_gb_month: Annotated[float, typer.Option(help="price per GiB-month (default: the HF quantisation study's 3.8)")] = 3.8,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Bytes per vector, total size and storage $/month, plus a 1M / 100M / 1B projection."""
+    from embedpick.evaluation.cost import cost_row, parse_count, projection_table
+
+    try:
+        count = parse_count(vectors)
+        precisions = _str_list(precision)
+        rows = [cost_row(dim, p, count, usd_per_gb_month) for p in precisions]
+        projection = projection_table(dim, usd_per_gb_month=usd_per_gb_month)
+    except ValueError as exc:
+        _fail(exc)
+    if json_out:
+        console.print_json(json.dumps({"requested": rows, "projection": projection}))
+        return
+    table = Table(title=f"{count:,} vectors of {dim} dimensions at ${usd_per_gb_month}/GiB-month")
+    for column in ["precision", "bytes/vector", "total GiB", "$/month"]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["precision"], f"{row['bytes_per_vector']:,.0f}", f"{row['total_gib']:,.2f}", f"{row['usd_per_month']:,.2f}")
+    console.print(table)
+    proj = Table(title=f"projection for {dim} dimensions ($/month)")
+    proj.add_column("precision")
+    for n in (1_000_000, 100_000_000, 1_000_000_000):
+        proj.add_column(f"{n:,}", justify="right")
+    for p in dict.fromkeys(r["precision"] for r in projection):
+        proj.add_row(p, *[f"{r['usd_per_month']:,.2f}" for r in projection if r["precision"] == p])
+    console.print(proj)
 
 
 @models_app.command("list")

@@ -1,21 +1,24 @@
-"""`embedpick bench`: encode a collection with each model, search, score, and write results.json.
+"""`embedpick bench`: encode a collection with each model once, derive every requested variant, score each.
 
-Each model encodes the corpus once (through the embedding cache) and is scored with pytrec_eval on the
-judged queries of one split. The JSON keeps the field names later issues extend.
+Dense models are swept over Matryoshka dims × precisions from a single encode (see sweep.py); sparse models
+give one run. Results keep the field names later issues extend.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
 from embedpick import __version__
 from embedpick.errors import EmbedpickError, ModelNotAvailableError
+from embedpick.evaluation.cost import DEFAULT_USD_PER_GB_MONTH, storage_usd_month
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
+from embedpick.evaluation.sweep import SweepOptions, sweep_variants
 from embedpick.models.card import get_card
 from embedpick.retrieve import search
 
@@ -33,6 +36,11 @@ class BenchOptions:
     cache_dir: str | None = None
     use_cache: bool = True
     run_dir: str | None = None
+    dims: list[int] | None = None
+    precisions: list[str] = field(default_factory=lambda: ["float32"])
+    rescore_multiplier: int = 4
+    allow_unvalidated_dims: bool = False
+    usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
 
 
 def _encoder_options(name: str, options: BenchOptions) -> dict:
@@ -48,64 +56,98 @@ def _encoder_options(name: str, options: BenchOptions) -> dict:
     }
 
 
-def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None) -> dict:
-    """Encode, search and score one model on `dataset`; returns one entry of results.json's `runs`."""
+def _sparse_bytes(matrix) -> int:
+    return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
+
+
+def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None) -> list[dict]:
+    """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant."""
     from embedpick.models.factory import get_encoder
 
     if not dataset.qrels:
         raise EmbedpickError(f"dataset {dataset.name!r} has no judged queries: bench needs queries and qrels")
     encoder = get_encoder(name, **_encoder_options(name, options))
+    card = get_card(name)
     doc_ids = list(dataset.corpus)
-    doc_texts = [dataset.corpus[d].full_text for d in doc_ids]
     queries = dataset.judged_queries
     query_ids = list(queries)
 
-    advance = progress(f"{name}: documents", len(doc_texts)) if progress else None
+    advance = progress(f"{name}: documents", len(doc_ids)) if progress else None
     start = time.perf_counter()
-    doc_emb = encoder.encode_documents(doc_texts, doc_ids, on_progress=advance)
+    doc_emb = encoder.encode_documents([dataset.corpus[d].full_text for d in doc_ids], doc_ids, on_progress=advance)
     encode_docs_s = time.perf_counter() - start
-
     start = time.perf_counter()
     query_emb = encoder.encode_queries([queries[q] for q in query_ids], query_ids)
     encode_queries_s = time.perf_counter() - start
 
-    start = time.perf_counter()
-    indices, scores = search(query_emb, doc_emb, options.top_k)
-    search_s = time.perf_counter() - start
-
-    run = run_from_indices(query_ids, doc_ids, indices, scores)
-    means, per_query = evaluate_run(dataset.qrels, run)
-    card = get_card(name)
     doc_cache_hits = doc_emb.info.get("cache_hits", 0)
-    entry = {
+    common = {
         "model": name,
         "card": card.name if card.known else None,
-        "mode": doc_emb.mode,
-        "dim": doc_emb.dim if doc_emb.mode == "dense" else None,
-        "precision": "float32",
         "query_prefix": getattr(encoder, "query_prefix", ""),
         "document_prefix": getattr(encoder, "document_prefix", ""),
         "max_tokens": getattr(encoder, "max_tokens", None),
         "revision": doc_emb.info.get("revision"),
         "top_k": options.top_k,
-        "metrics": means,
-        "per_query": per_query,
-        "timings": {
-            "encode_documents_s": round(encode_docs_s, 4),
-            "encode_queries_s": round(encode_queries_s, 4),
-            "search_s": round(search_s, 4),
-            # Throughput is only meaningful when the documents were actually encoded, not read from the cache.
-            "documents_per_s": round(len(doc_texts) / encode_docs_s, 2) if encode_docs_s > 0 and not doc_cache_hits else None,
-        },
-        "cache_hits": {"documents": doc_cache_hits, "queries": query_emb.info.get("cache_hits", 0)},
-        "warnings": list(getattr(encoder, "warnings", [])),
     }
+    encode_timings = {
+        "encode_documents_s": round(encode_docs_s, 4),
+        "encode_queries_s": round(encode_queries_s, 4),
+        # Throughput is only meaningful when the documents were actually encoded, not read from the cache.
+        "documents_per_s": round(len(doc_ids) / encode_docs_s, 2) if encode_docs_s > 0 and not doc_cache_hits else None,
+    }
+    cache_hits = {"documents": doc_cache_hits, "queries": query_emb.info.get("cache_hits", 0)}
+
+    def score(indices, scores):
+        run = run_from_indices(query_ids, doc_ids, indices, scores)
+        return run, *evaluate_run(dataset.qrels, run)
+
+    def entry(mode, dim, precision, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
+        result = {
+            **common, "mode": mode, "dim": dim, "precision": precision, "metrics": means, "per_query": per_query,
+            "bytes_per_vector": bytes_each, "index_bytes": index_bytes,
+            "storage_usd_month_per_1m": round(storage_usd_month(1_000_000, bytes_each, options.usd_per_gb_month), 6),
+            "timings": {**encode_timings, "search_s": round(search_s, 4)}, "cache_hits": cache_hits,
+            "warnings": list(getattr(encoder, "warnings", [])), **(extra or {}),
+        }
+        if options.run_dir:
+            tag = f"{name}.d{dim}.{precision}" if dim else name
+            result["run_file"] = str(write_trec_run(run, f"{options.run_dir}/{dataset.name}.{_safe(tag)}.trec", tag=tag))
+        return result
+
     if doc_emb.mode == "sparse":
-        entry["vocabulary_size"] = doc_emb.dim
-    if options.run_dir:
-        path = write_trec_run(run, f"{options.run_dir}/{dataset.name}.{_safe(name)}.trec", tag=name)
-        entry["run_file"] = str(path)
-    return entry
+        start = time.perf_counter()
+        indices, scores = search(query_emb, doc_emb, options.top_k)
+        search_s = time.perf_counter() - start
+        run, means, per_query = score(indices, scores)
+        index_bytes = _sparse_bytes(doc_emb.sparse)
+        return [entry("sparse", None, "float32", run, means, per_query, search_s, index_bytes / max(len(doc_ids), 1),
+                      index_bytes, {"vocabulary_size": doc_emb.dim})]
+
+    sweep = SweepOptions(
+        dims=options.dims, precisions=tuple(options.precisions), rescore_multiplier=options.rescore_multiplier,
+        allow_unvalidated_dims=options.allow_unvalidated_dims, calibration_dir=doc_emb.info.get("cache_folder"),
+    )
+    variants = sweep_variants(card, doc_emb.dense, query_emb.dense, options.top_k, sweep)
+    scored = [(v, *score(v.indices, v.scores)) for v in variants]
+    base = next((means for v, _, means, _ in scored if v.dim == doc_emb.dim and v.precision == "float32"), None)
+    if base is None:  # retention needs the full-dim float32 reference even when it was not asked for
+        base = score(*search(query_emb, doc_emb, options.top_k))[1]
+    runs = []
+    for v, run, means, per_query in scored:
+        extra = {
+            "validated": v.validated,
+            "retention": {m: (means[m] / base[m] if base[m] else None) for m in means},
+        }
+        if v.first_pass is not None:
+            extra["rescore_multiplier"] = options.rescore_multiplier
+            extra["metrics_without_rescoring"] = score(*v.first_pass)[1]
+        if v.calibration_file:
+            extra["calibration_file"] = v.calibration_file
+        result = entry("dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra)
+        result["warnings"] += v.warnings
+        runs.append(result)
+    return runs
 
 
 def _safe(name: str) -> str:
@@ -113,8 +155,6 @@ def _safe(name: str) -> str:
 
 
 def machine_info() -> dict:
-    import os
-
     return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(), "processor": platform.processor()}
 
 
@@ -138,18 +178,22 @@ def run_bench(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "dataset": dataset.summary(),
-        "settings": {"top_k": options.top_k, "batch_size": options.batch_size, "max_tokens": options.max_tokens},
+        "settings": {
+            "top_k": options.top_k, "batch_size": options.batch_size, "max_tokens": options.max_tokens,
+            "dims": options.dims, "precisions": options.precisions, "rescore_multiplier": options.rescore_multiplier,
+            "usd_per_gb_month": options.usd_per_gb_month,
+        },
         "runs": [],
     }
     for name in models:
         try:
-            entry = bench_model(dataset, name, options, progress)
+            entries = bench_model(dataset, name, options, progress)
         except ModelNotAvailableError as exc:
             if on_skip is None:
                 raise
             on_skip(name, exc)
             continue
-        results["runs"].append(entry)
+        results["runs"].extend(entries)
         if on_run:
             on_run(results)
     return results

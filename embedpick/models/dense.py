@@ -102,15 +102,16 @@ class DenseEncoder:
         texts = list(texts)
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
         fn = lambda batch: self._embed(batch, prefix)  # noqa: E731
-        hits = 0
+        hits, folder = 0, None
         if self.use_cache:
             cache = EmbeddingCache(self.cache_key(prefix), self.cache_dir)
             vectors, hits = cache.encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
+            folder = str(cache.folder)
         else:
             vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
             if on_progress:
                 on_progress(len(texts))
-        info = {"prefix": prefix, "max_tokens": self.max_tokens, "cache_hits": hits, "revision": self.resolved.revision}
+        info = {"prefix": prefix, "max_tokens": self.max_tokens, "cache_hits": hits, "revision": self.resolved.revision, "cache_folder": folder}
         return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
 
     def encode_queries(

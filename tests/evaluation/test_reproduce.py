@@ -1,18 +1,43 @@
-"""Published-score reproduction on SciFact (about 4-5 minutes on 2 cores): run with `pytest -m slow`."""
+"""Published-score reproduction and quantisation thresholds on SciFact (about 5 minutes on 2 cores).
+
+Run with `pytest -m slow`. Both tests share one encode of SciFact through a session-wide cache folder.
+"""
 
 import pytest
 
-from embedpick.evaluation.bench import run_bench
+from embedpick.evaluation.bench import BenchOptions, run_bench
 from embedpick.evaluation.datasets import load_dataset
 
 from ..conftest import DATASETS
 
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
-@pytest.mark.slow
-def test_scifact_matches_mteb_published_ndcg(minilm_path):
+
+@pytest.fixture(scope="module")
+def scifact():
     if not (DATASETS / "scifact").is_dir():
         pytest.skip("../shared/datasets/scifact not present")
-    results = run_bench(load_dataset(str(DATASETS / "scifact")), ["sentence-transformers/all-MiniLM-L6-v2", "bm25"])
+    return load_dataset(str(DATASETS / "scifact"))
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("scifact-cache"))
+
+
+@pytest.mark.slow
+def test_scifact_matches_mteb_published_ndcg(scifact, shared_cache, minilm_path):
+    results = run_bench(scifact, [MINILM, "bm25"], BenchOptions(cache_dir=shared_cache))
     minilm, bm25 = (run["metrics"]["ndcg@10"] for run in results["runs"])
     assert minilm == pytest.approx(0.64508, abs=0.003)  # MTEB all-MiniLM-L6-v2, SciFact test
     assert bm25 == pytest.approx(0.68736, abs=0.015)  # MTEB baseline-bm25s, SciFact test
+
+
+@pytest.mark.slow
+def test_scifact_quantisation_with_rescoring_keeps_quality(scifact, shared_cache, minilm_path):
+    options = BenchOptions(cache_dir=shared_cache, precisions=["float32", "int8", "binary"])
+    runs = {r["precision"]: r for r in run_bench(scifact, [MINILM], options)["runs"]}
+    assert runs["int8"]["retention"]["ndcg@10"] >= 0.99
+    assert runs["binary"]["retention"]["ndcg@10"] >= 0.90
+    # rescoring is what gets binary there: without it the first pass alone is clearly lower
+    assert runs["binary"]["metrics_without_rescoring"]["ndcg@10"] < runs["binary"]["metrics"]["ndcg@10"]

@@ -1,0 +1,48 @@
+"""Storage accounting: bytes per vector → index size → dollars per month, and projections to 1M…1B vectors.
+
+Prices are per GiB-month (2**30 bytes). The default, $3.8, is the memory price the Hugging Face embedding
+quantisation study used; pass your own for disk or a managed vector database.
+"""
+
+from __future__ import annotations
+
+import re
+
+from embedpick.quantize import PRECISIONS, bytes_per_vector
+
+DEFAULT_USD_PER_GB_MONTH = 3.8
+GIB = 1 << 30
+PROJECTION_SIZES = (1_000_000, 100_000_000, 1_000_000_000)
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
+
+
+def parse_count(text: str | int) -> int:
+    """'100M' → 100,000,000; '1.5B', '250k', '1e6' and plain integers also work."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbg]?)\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"not a vector count: {text!r} (examples: 1000000, 250k, 100M, 1B)")
+    return int(round(float(match.group(1)) * _SUFFIX[match.group(2)]))
+
+
+def storage_usd_month(n_vectors: int, bytes_each: float, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> float:
+    return n_vectors * bytes_each / GIB * usd_per_gb_month
+
+
+def cost_row(dim: int, precision: str, n_vectors: int, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> dict:
+    each = bytes_per_vector(dim, precision)
+    return {
+        "dim": dim,
+        "precision": precision,
+        "vectors": n_vectors,
+        "bytes_per_vector": each,
+        "total_gib": n_vectors * each / GIB,
+        "usd_per_month": storage_usd_month(n_vectors, each, usd_per_gb_month),
+        "usd_per_gb_month": usd_per_gb_month,
+    }
+
+
+def projection_table(dim: int, precisions=PRECISIONS, sizes=PROJECTION_SIZES, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> list[dict]:
+    """One row per precision and corpus size: what the same vectors cost as the corpus grows."""
+    return [cost_row(dim, p, n, usd_per_gb_month) for p in precisions for n in sizes]
