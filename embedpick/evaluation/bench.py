@@ -165,8 +165,10 @@ def run_bench(
     progress: ProgressFactory | None = None,
     on_run: Callable[[dict], None] | None = None,
     on_skip: Callable[[str, Exception], None] | None = None,
+    recipes: list | None = None,
+    tune_split: str | None = None,
 ) -> dict:
-    """Bench every model on one dataset; returns the results.json document.
+    """Bench every model (and every recipe) on one dataset; returns the results.json document.
 
     `on_run(results)` is called after each model with the document so far (the CLI saves it, so an
     interrupted bench keeps finished runs). With `on_skip`, a model whose weights are missing is reported
@@ -194,6 +196,12 @@ def run_bench(
             on_skip(name, exc)
             continue
         results["runs"].extend(entries)
+        if on_run:
+            on_run(results)
+    if recipes:
+        from embedpick.evaluation.bench_recipes import bench_recipes
+
+        results["runs"].extend(bench_recipes(dataset, recipes, options, progress, tune_split))
         if on_run:
             on_run(results)
     return results

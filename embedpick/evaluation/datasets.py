@@ -35,6 +35,18 @@ class Dataset:
     def graded(self) -> bool:
         return any(score > 1 for judged in self.qrels.values() for score in judged.values())
 
+    def split_qrels(self, split: str) -> dict[str, dict[str, int]]:
+        """Judgments of another split of the same collection (e.g. `train` for tuning while scoring `test`)."""
+        if split == self.split:
+            return self.qrels
+        path = Path(self.path) / "qrels" / f"{split}.tsv"
+        if not path.is_file():
+            raise DatasetError(f"no judgments for split {split!r}", path)
+        qrels = read_qrels(path, self.queries, self.corpus, self.warnings)
+        if not qrels:
+            raise DatasetError(f"split {split!r} has no judged queries", path)
+        return qrels
+
     def summary(self) -> dict:
         """The `dataset` block of results.json."""
         return {

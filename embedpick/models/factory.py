@@ -17,6 +17,10 @@ def get_encoder(name: str, **options):
         dim = int(key.split("-", 1)[1]) if "-" in key else 1024
         return HashingEncoder(dim=dim)
     card = get_card(name)
+    if card.family == "splade" or (not card.known and _is_masked_lm(name)):
+        from embedpick.models.splade import SpladeEncoder
+
+        return SpladeEncoder(name, **options)
     if card.hosted:
         raise EmbedpickError(
             f"{card.name} is a hosted API model ({card.provider}); remote encoders are not available yet, "
@@ -29,6 +33,18 @@ def get_encoder(name: str, **options):
     from embedpick.models.dense import DenseEncoder
 
     return DenseEncoder(name, **options)
+
+
+def _is_masked_lm(name: str) -> bool:
+    """A local folder holding a *ForMaskedLM checkpoint is a SPLADE-style sparse model."""
+    import json
+    from pathlib import Path
+
+    config = Path(name).expanduser() / "config.json"
+    try:
+        return any(a.endswith("ForMaskedLM") for a in json.loads(config.read_text()).get("architectures", []))
+    except (OSError, ValueError):
+        return False
 
 
 def _bm25(options: dict):

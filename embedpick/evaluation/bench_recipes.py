@@ -1,0 +1,105 @@
+"""Bench recipes (dense, sparse, multivector, hybrid, hybrid+rerank, or any recipe file) on one collection.
+
+Every model is encoded once per bench (a shared Workspace); each recipe gives one results.json run with its
+per-stage candidates, timings and metrics. Fusion weights can be tuned on another split (never on the one
+scored) and the tuned recipe is reported as its own run.
+"""
+
+from __future__ import annotations
+
+from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options
+from embedpick.evaluation.datasets import Dataset
+from embedpick.evaluation.metrics import evaluate_run
+from embedpick.fusion import top, tune_fusion
+from embedpick.models.card import get_card
+from embedpick.pipeline import Workspace, run_recipe
+from embedpick.recipe import Recipe
+
+STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
+
+
+def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
+    """Bytes per passage of everything the recipe's first pass keeps in its index."""
+    total = 0.0
+    n = max(len(workspace.doc_ids), 1)
+    for model in recipe.first_pass:
+        if model.startswith("maxsim:"):
+            total += workspace.documents(model.split(":", 1)[1], "tokens").info["bytes_float16"] / n
+            continue
+        docs = workspace.documents(model)
+        if docs.mode == "dense":
+            total += docs.dim * 4
+        elif docs.mode == "sparse":
+            m = docs.sparse
+            total += (m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / n
+    return total
+
+
+def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions | None = None,
+                  progress: ProgressFactory | None = None, tune_split: str | None = None) -> list[dict]:
+    """One run per recipe (plus one per tuned recipe when `tune_split` is given)."""
+    options = options or BenchOptions()
+    doc_ids = list(dataset.corpus)
+    workspace = Workspace(doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: _encoder_options(m, options), progress)
+    query_ids = list(dataset.judged_queries)
+    query_texts = [dataset.queries[q] for q in query_ids]
+    entries = []
+    for recipe in recipes:
+        stages = run_recipe(recipe, workspace, query_ids, query_texts)
+        entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
+        if tune_split and len(recipe.first_pass) > 1:
+            entries.append(_tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts))
+    return entries
+
+
+def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None) -> dict:
+    means, per_query = evaluate_run(qrels, top(stages[-1].run, recipe.candidates))
+    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.documents(m).mode == "dense"]
+    warnings = []
+    for model in recipe.first_pass:
+        bare = model.split(":", 1)[-1]
+        kind = "tokens" if model.startswith("maxsim:") else "first"
+        warnings += list(getattr(workspace.encoder(bare, kind), "warnings", []))
+    return {
+        "model": " + ".join(recipe.first_pass) + (f" → {recipe.rerank}" if recipe.rerank else ""),
+        "card": get_card(dense[0]).name if dense and get_card(dense[0]).known else None,
+        "mode": name or recipe.name,
+        "recipe": recipe.to_dict(),
+        "dim": workspace.documents(dense[0]).dim if dense else None,
+        "precision": "float32",
+        "metrics": means,
+        "per_query": per_query,
+        "bytes_per_passage": round(_storage_per_passage(workspace, recipe), 1),
+        "stages": [
+            {
+                "stage": s.name, "candidates": s.candidates, "seconds": round(s.seconds, 4),
+                "ms_per_query": round(1000 * s.seconds / max(n_queries, 1), 3),
+                "metrics": {m: v for m, v in evaluate_run(qrels, s.run, list(STAGE_METRICS))[0].items()},
+            }
+            for s in stages
+        ],
+        "timings": {
+            "encode_documents_s": round(sum(workspace.encode_seconds.values()), 4),
+            "search_s": round(sum(s.seconds for s in stages), 4),
+        },
+        "warnings": warnings,
+    }
+
+
+def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts) -> dict:
+    """Grid-search fusion weights (and RRF k) on `split`, then score the tuned recipe on the bench split."""
+    if split == dataset.split:
+        raise ValueError(f"refusing to tune on {split!r}: it is the split being scored")
+    qrels = dataset.split_qrels(split)
+    ids = list(qrels)
+    texts = [dataset.queries[q] for q in ids]
+    first_runs = [s.run for s in run_recipe(Recipe(recipe.name, recipe.first_pass, candidates=recipe.candidates), workspace, ids, texts)[: len(recipe.first_pass)]]
+    objective = lambda run: evaluate_run(qrels, top(run, recipe.candidates), ["ndcg@10"])[0]["ndcg@10"]  # noqa: E731
+    weight_grid = tuple(round(0.1 * i, 1) for i in range(11))
+    best, value = tune_fusion(first_runs, objective, recipe.fusion, weight_grid=weight_grid)
+    tuned = Recipe(f"{recipe.name} (tuned on {split})", recipe.first_pass, best["method"],
+                   {k: v for k, v in best.items() if k not in {"method", "weights"}}, best["weights"],
+                   recipe.rerank, recipe.rerank_top, recipe.candidates)
+    entry = _entry(tuned, run_recipe(tuned, workspace, test_ids, test_texts), dataset.qrels, workspace, len(test_ids))
+    entry["tuning"] = {"split": split, "queries": len(ids), "objective": "ndcg@10", "value_on_tuning_split": value, "params": best}
+    return entry

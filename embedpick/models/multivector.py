@@ -1,0 +1,103 @@
+"""Late interaction: one vector per token, scored by MaxSim (ColBERT, Khattab & Zaharia 2020).
+
+Two sources of token vectors behind the same interface:
+- `TokenEmbeddingEncoder`: the token embeddings of any dense sentence-transformers model (normalised per token),
+  a cheap late-interaction reranker that needs no extra model;
+- `MultiVectorModelEncoder`: ColBERT-style checkpoints through sentence-transformers 6.2's MultiVectorEncoder
+  (it loads PyLate/ColBERT checkpoints; pylate itself does not install beside transformers 5).
+Document token matrices are kept as float16 (half the memory; MaxSim is computed in float32).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from embedpick.cache import EmbeddingCache
+from embedpick.embeddings import Embeddings
+from embedpick.errors import require
+from embedpick.models.card import get_card
+from embedpick.models.resolve import resolve_model
+
+CACHE_FORMAT = 1
+
+
+def _normalise_tokens(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1.0, norms)
+
+
+class _TokenEncoderBase:
+    mode = "multivector"
+
+    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, cache_dir: str | None = None, use_cache: bool = True):
+        from embedpick.models.dense import _quiet_transformers
+
+        self.name = name
+        self.card = get_card(name)
+        self.warnings: list[str] = [w for w in [self.card.assumption_warning] if w]
+        self.resolved = resolve_model(name)
+        _quiet_transformers()
+        self.model = self._load(require("sentence_transformers", "dense"))
+        if max_tokens is not None:
+            self.model.max_seq_length = int(max_tokens)
+        self.max_tokens = int(self.model.max_seq_length)
+        self.batch_size = batch_size
+        self.cache_dir, self.use_cache = cache_dir, use_cache
+        self.query_prefix, self.document_prefix = self.card.query_prefix, self.card.document_prefix
+
+    def _load(self, st):
+        raise NotImplementedError
+
+    def _token_matrices(self, texts: list[str], side: str) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _encode(self, texts, ids, side, on_progress) -> Embeddings:
+        texts = list(texts)
+        fn = lambda batch: [m.astype(np.float16) for m in self._token_matrices(batch, side)]  # noqa: E731
+        hits = 0
+        if self.use_cache and texts:
+            key = {"format": CACHE_FORMAT, "kind": f"tokens-{type(self).__name__}", "model": self.card.name if self.card.known else self.name,
+                   "revision": self.resolved.revision, "side": side, "max_tokens": self.max_tokens}
+            matrices, hits = EmbeddingCache(key, self.cache_dir).encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
+        else:
+            matrices = fn(texts) if texts else []
+            if on_progress:
+                on_progress(len(texts))
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        tokens = int(sum(len(m) for m in matrices))
+        dim = int(matrices[0].shape[1]) if matrices else 0
+        info = {"cache_hits": hits, "revision": self.resolved.revision, "max_tokens": self.max_tokens,
+                "tokens": tokens, "bytes_float16": tokens * dim * 2, "mean_tokens": tokens / max(len(matrices), 1)}
+        return Embeddings(ids, side, self.name, multivector=list(matrices), info=info)
+
+    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None) -> Embeddings:
+        return self._encode(texts, ids, "query", on_progress)
+
+    def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None) -> Embeddings:
+        return self._encode(texts, ids, "document", on_progress)
+
+
+class TokenEmbeddingEncoder(_TokenEncoderBase):
+    """Per-token output of a dense bi-encoder (padding dropped, each token L2-normalised)."""
+
+    def _load(self, st):
+        return st.SentenceTransformer(self.resolved.path, device="cpu")
+
+    def _token_matrices(self, texts, side):
+        prefix = self.query_prefix if side == "query" else self.document_prefix
+        out = self.model.encode(texts, prompt=prefix or None, batch_size=self.batch_size, output_value="token_embeddings", show_progress_bar=False)
+        return [_normalise_tokens(t.float().numpy()) for t in out]
+
+
+class MultiVectorModelEncoder(_TokenEncoderBase):
+    """A ColBERT-style model (query/document markers and masks applied by the model itself)."""
+
+    def _load(self, st):
+        return st.MultiVectorEncoder(self.resolved.path, device="cpu")
+
+    def _token_matrices(self, texts, side):
+        encode = self.model.encode_query if side == "query" else self.model.encode_document
+        out = encode(texts, batch_size=self.batch_size, show_progress_bar=False)
+        return [np.asarray(t.float().numpy() if hasattr(t, "float") else t, dtype=np.float32) for t in out]

@@ -1,0 +1,79 @@
+"""Learned sparse retrieval (SPLADE) through sentence-transformers' SparseEncoder.
+
+The model predicts a weight for every vocabulary token (MLM logits → log(1 + ReLU) → max over positions), so a
+text becomes a sparse vector over ~30k terms, including expansion terms it never contained. Vectors come back as
+scipy CSR matrices and are searched with the same sparse matrix product as BM25.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from embedpick.embeddings import Embeddings
+from embedpick.errors import require
+from embedpick.models.card import get_card
+from embedpick.models.resolve import resolve_model
+
+
+def torch_sparse_to_csr(tensor) -> sp.csr_matrix:
+    """A (rows × vocabulary) torch sparse COO tensor as a scipy CSR matrix, without densifying it."""
+    coalesced = tensor.coalesce().cpu()
+    rows, cols = coalesced.indices().numpy()
+    values = coalesced.values().numpy().astype(np.float32)
+    return sp.csr_matrix((values, (rows, cols)), shape=tuple(coalesced.shape), dtype=np.float32)
+
+
+class SpladeEncoder:
+    """Query and document paths of a SPLADE model (asymmetric models route them differently)."""
+
+    mode = "sparse"
+
+    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu", **_ignored):
+        from embedpick.models.dense import _quiet_transformers
+
+        self.name = name
+        self.card = get_card(name)
+        self.warnings: list[str] = [w for w in [self.card.assumption_warning] if w]
+        self.resolved = resolve_model(name)
+        st = require("sentence_transformers", "dense")
+        _quiet_transformers()
+        self.model = st.SparseEncoder(self.resolved.path, device=device)
+        if max_tokens is not None:
+            self.model.max_seq_length = int(max_tokens)
+        self.max_tokens = int(self.model.max_seq_length)
+        self.batch_size = batch_size
+        self.query_prefix = self.card.query_prefix
+        self.document_prefix = self.card.document_prefix
+
+    def _encode(self, texts: Sequence[str], ids, side: str, on_progress) -> Embeddings:
+        texts = list(texts)
+        encode = self.model.encode_query if side == "query" else self.model.encode_document
+        prefix = self.query_prefix if side == "query" else self.document_prefix
+        blocks = []
+        for start in range(0, len(texts), self.batch_size * 8):
+            batch = texts[start : start + self.batch_size * 8]
+            tensor = encode(batch, prompt=prefix or None, batch_size=self.batch_size, convert_to_sparse_tensor=True, show_progress_bar=False)
+            blocks.append(torch_sparse_to_csr(tensor))
+            if on_progress:
+                on_progress(len(batch))
+        vocab = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
+        matrix = sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((0, vocab or 0), dtype=np.float32)
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        info = {"revision": self.resolved.revision, "max_tokens": self.max_tokens, "mean_active_terms": float(matrix.getnnz(axis=1).mean()) if len(texts) else 0.0}
+        return Embeddings(ids, side, self.name, sparse=matrix, info=info)
+
+    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None) -> Embeddings:
+        return self._encode(texts, ids, "query", on_progress)
+
+    def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None) -> Embeddings:
+        return self._encode(texts, ids, "document", on_progress)
+
+    def explain(self, row: sp.csr_matrix, top_k: int = 10) -> list[tuple[str, float]]:
+        """The heaviest terms of one sparse vector, expansion terms included: why a document matched."""
+        row = sp.csr_matrix(row)
+        order = np.argsort(-row.data)[:top_k]
+        tokens = self.model.tokenizer.convert_ids_to_tokens(row.indices[order].tolist())
+        return [(token, float(weight)) for token, weight in zip(tokens, row.data[order])]

@@ -1,0 +1,157 @@
+"""Run a `Recipe` over a batch of queries: first pass(es) → fusion → rerank, with per-stage counts and timings.
+
+Encodings are memoised per model in a `Workspace`, so several recipes over one corpus encode each model once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from embedpick.embeddings import Embeddings
+from embedpick.evaluation.metrics import run_from_indices
+from embedpick.fusion import fuse, top
+from embedpick.recipe import Recipe
+
+Run = dict[str, dict[str, float]]
+
+
+@dataclass
+class Stage:
+    """What one stage did: its name, how many candidates per query it kept, its run and its wall time."""
+
+    name: str
+    candidates: int
+    seconds: float
+    run: Run = field(repr=False)
+
+
+class Workspace:
+    """A corpus and the encoders/encodings built for it, reused across recipes and query sets."""
+
+    def __init__(self, doc_ids: list[str], doc_texts: list[str], encoder_options: Callable[[str], dict], progress=None):
+        self.doc_ids, self.doc_texts = doc_ids, doc_texts
+        self._options = encoder_options
+        self._progress = progress
+        self._encoders: dict[str, object] = {}
+        self._docs: dict[str, Embeddings] = {}
+        self.encode_seconds: dict[str, float] = {}
+
+    def encoder(self, model: str, kind: str = "first"):
+        key = f"{kind}:{model}"
+        if key not in self._encoders:
+            if kind == "tokens":
+                from embedpick.models.card import get_card
+                from embedpick.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+
+                options = {k: v for k, v in self._options(model).items() if k in {"batch_size", "max_tokens", "cache_dir", "use_cache"}}
+                cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
+                self._encoders[key] = cls(model, **options)
+            elif kind == "cross-encoder":
+                from embedpick.models.crossencoder import CrossEncoderReranker
+
+                self._encoders[key] = CrossEncoderReranker(model)
+            else:
+                from embedpick.models.factory import get_encoder
+
+                self._encoders[key] = get_encoder(model, **self._options(model))
+        return self._encoders[key]
+
+    def documents(self, model: str, kind: str = "first") -> Embeddings:
+        key = f"{kind}:{model}"
+        if key not in self._docs:
+            advance = self._progress(f"{model}: documents", len(self.doc_ids)) if self._progress else None
+            start = time.perf_counter()
+            self._docs[key] = self.encoder(model, kind).encode_documents(self.doc_texts, self.doc_ids, on_progress=advance)
+            self.encode_seconds[key] = time.perf_counter() - start
+        return self._docs[key]
+
+
+def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int) -> Run:
+    from embedpick.retrieve import search
+
+    if model.startswith("maxsim:"):
+        from embedpick.index.multivector import maxsim_search
+
+        name = model.split(":", 1)[1]
+        docs = workspace.documents(name, "tokens")
+        queries = workspace.encoder(name, "tokens").encode_queries(query_texts, query_ids)
+        idx, scores = maxsim_search(queries.multivector, docs.multivector, k)
+    else:
+        docs = workspace.documents(model)
+        queries = workspace.encoder(model).encode_queries(query_texts, query_ids)
+        idx, scores = search(queries, docs, k)
+    return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
+
+
+def _rerank(workspace: Workspace, recipe: Recipe, run: Run, query_ids, query_texts) -> tuple[Run, float]:
+    """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
+    kind, model = recipe.reranker
+    shortlist = top(run, recipe.rerank_top)
+    position = {doc: i for i, doc in enumerate(workspace.doc_ids)}
+    reranked: Run = {}
+    if kind == "maxsim":
+        encoder = workspace.encoder(model, "tokens")
+        needed = sorted({position[d] for docs in shortlist.values() for d in docs})
+        # Only the shortlisted documents need token vectors (cached on disk like any other encoding).
+        tokens = dict(zip(needed, encoder.encode_documents([workspace.doc_texts[i] for i in needed], [workspace.doc_ids[i] for i in needed]).multivector))
+        from embedpick.index.multivector import maxsim, pad
+
+        start = time.perf_counter()
+        queries = encoder.encode_queries(query_texts, query_ids).multivector
+        for qid, q_tokens in zip(query_ids, queries):
+            docs = list(shortlist.get(qid, {}))
+            batch, mask = pad([tokens[position[d]] for d in docs]) if docs else (np.zeros((0, 0, 0)), np.zeros((0, 0), bool))
+            reranked[qid] = dict(zip(docs, maxsim(q_tokens, batch, mask).tolist()))
+    else:
+        encoder = workspace.encoder(model, "cross-encoder")
+        start = time.perf_counter()
+        for qid, text in zip(query_ids, query_texts):
+            docs = list(shortlist.get(qid, {}))
+            reranked[qid] = dict(zip(docs, encoder.score(text, [workspace.doc_texts[position[d]] for d in docs]).tolist()))
+    return _place_on_top(reranked, run), time.perf_counter() - start
+
+
+def _place_on_top(reranked: Run, run: Run) -> Run:
+    """Reranked documents first (by rerank score), then the rest of the first-pass list in its own order."""
+    out: Run = {}
+    for qid, scores in run.items():
+        head = reranked.get(qid, {})
+        rest = {d: s for d, s in scores.items() if d not in head}
+        if head and rest:
+            shift = max(rest.values()) - min(head.values()) + 1.0  # keeps every reranked score above the rest
+            head = {d: s + shift for d, s in head.items()}
+        out[qid] = {**head, **rest}
+    return out
+
+
+def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query_texts: list[str], fusion_override: dict | None = None) -> list[Stage]:
+    """Execute `recipe` for these queries; the last stage's run is the recipe's answer."""
+    stages: list[Stage] = []
+    runs = []
+    for model in recipe.first_pass:
+        # Encode the corpus before the clock starts: that is indexing, not query-time work.
+        if model.startswith("maxsim:"):
+            workspace.documents(model.split(":", 1)[1], "tokens")
+        else:
+            workspace.documents(model)
+        start = time.perf_counter()
+        run = _first_pass(workspace, model, query_ids, query_texts, recipe.candidates)
+        stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
+        runs.append(run)
+    current = runs[0]
+    if len(runs) > 1:
+        params = fusion_override or {"method": recipe.fusion, "weights": recipe.weights, **recipe.fusion_params}
+        params = dict(params)
+        method = params.pop("method")
+        weights = params.pop("weights", None)
+        start = time.perf_counter()
+        current = top(fuse(runs, method, weights, **params), recipe.candidates)
+        stages.append(Stage(f"fusion:{method}", recipe.candidates, time.perf_counter() - start, current))
+    if recipe.rerank:
+        current, seconds = _rerank(workspace, recipe, current, query_ids, query_texts)
+        stages.append(Stage(f"rerank:{recipe.rerank}", recipe.rerank_top, seconds, current))
+    return stages
