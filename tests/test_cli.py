@@ -45,3 +45,31 @@ def test_models_show_and_list():
     assert shown.exit_code == 0 and "Represent this sentence for searching relevant passages" in shown.output
     listed = runner.invoke(app, ["models", "list"])
     assert listed.exit_code == 0 and "bge-m3" in listed.output
+
+
+def test_cost_answers_the_lessons_question():
+    result = runner.invoke(app, ["cost", "--dim", "3072", "--precision", "float32", "--vectors", "100M"])
+    assert result.exit_code == 0 and "4,348.75" in result.output and "1,144.41" in result.output
+
+
+def test_bench_sweep_and_refusal(tmp_path):
+    out = tmp_path / "r.json"
+    ok = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8,binary", "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert len(json.loads(out.read_text())["runs"]) == 6 and "bytes/vec" in ok.output
+    refused = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "32", "-o", str(out)])
+    assert refused.exit_code == 2 and "--allow-unvalidated-dims" in refused.output
+
+
+def test_bench_modes_and_recipe_file(tmp_path):
+    recipe = tmp_path / "mine.json"
+    recipe.write_text(json.dumps({"first_pass": ["bm25", "hashing"], "fusion": "wsum", "fusion_params": {"normalisation": "zscore"}}))
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["bench", "-m", "hashing", "-m", "bm25", "--mode", "dense", "--mode", "hybrid",
+                                 "--recipe", str(recipe), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["mode"] for r in runs] == ["dense", "hybrid", "mine"]
+    assert runs[1]["recipe"]["first_pass"] == ["hashing", "bm25"] and "stages (ms/query)" in result.output
+    bad = runner.invoke(app, ["bench", "--mode", "nonsense", "-o", str(out)])
+    assert bad.exit_code == 2 and "unknown mode" in bad.output

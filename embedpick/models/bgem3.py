@@ -112,3 +112,45 @@ def m3_scores(queries: M3Output, docs: M3Output, weights: tuple[float, float, fl
     colbert = np.array([[colbert_score(q, d) for d in docs.colbert] for q in queries.colbert], dtype=np.float32).reshape(dense.shape)
     w_dense, w_sparse, w_colbert = weights
     return {"dense": dense, "sparse": sparse, "colbert": colbert, "weighted": w_dense * dense + w_sparse * sparse + w_colbert * colbert}
+
+
+class BGEM3Encoder:
+    """BGE-M3 behind the common interface: one call fills `dense`, `sparse` and `multivector` of `Embeddings`."""
+
+    mode = "dense"
+
+    def __init__(self, name: str, *, max_tokens: int | None = None, batch_size: int = 16, **_ignored):
+        from embedpick.models.card import get_card
+        from embedpick.models.resolve import resolve_model
+
+        self.name = name
+        self.card = get_card(name)
+        self.resolved = resolve_model(name)
+        self.model = BGEM3Model(self.resolved.path, max_tokens=max_tokens or 8192, batch_size=batch_size)
+        self.max_tokens = self.model.max_tokens
+        self.query_prefix = self.document_prefix = ""
+        self.warnings: list[str] = []
+
+    def _encode(self, texts, ids, side, on_progress):
+        from embedpick.embeddings import Embeddings
+
+        out = self.model.encode(list(texts))
+        if on_progress:
+            on_progress(len(texts))
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        return Embeddings(ids, side, self.name, dense=out.dense, sparse=out.sparse, multivector=out.colbert, info={"revision": self.resolved.revision})
+
+    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress=None):
+        return self._encode(texts, ids, "query", on_progress)
+
+    def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress=None):
+        return self._encode(texts, ids, "document", on_progress)
+
+
+def m3_search(queries, documents, k: int = 100, weights: tuple[float, float, float] = DEFAULT_WEIGHTS):
+    """Top-k by BGE-M3's weighted sum of dense, lexical and ColBERT scores over `Embeddings` from BGEM3Encoder."""
+    from embedpick.index.dense import top_k
+
+    q = M3Output(queries.dense, queries.sparse, queries.multivector)
+    d = M3Output(documents.dense, documents.sparse, documents.multivector)
+    return top_k(m3_scores(q, d, weights)["weighted"], k)

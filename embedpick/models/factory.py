@@ -17,6 +17,10 @@ def get_encoder(name: str, **options):
         dim = int(key.split("-", 1)[1]) if "-" in key else 1024
         return HashingEncoder(dim=dim)
     card = get_card(name)
+    if _is_bgem3_folder(name):
+        from embedpick.models.bgem3 import BGEM3Encoder
+
+        return BGEM3Encoder(name, **options)
     if card.family == "splade" or (not card.known and _is_masked_lm(name)):
         from embedpick.models.splade import SpladeEncoder
 
@@ -33,6 +37,14 @@ def get_encoder(name: str, **options):
     from embedpick.models.dense import DenseEncoder
 
     return DenseEncoder(name, **options)
+
+
+def _is_bgem3_folder(name: str) -> bool:
+    """A BGE-M3 checkpoint folder: an encoder plus the ColBERT and sparse heads beside it."""
+    from pathlib import Path
+
+    folder = Path(name).expanduser()
+    return (folder / "colbert_linear.pt").is_file() and (folder / "sparse_linear.pt").is_file()
 
 
 def _is_masked_lm(name: str) -> bool:

@@ -59,3 +59,20 @@ def test_scores_match_flagembedding_formulas(m3):
 def test_folder_without_heads_is_refused(tiny_model_dir):
     with pytest.raises(EmbedpickError, match="missing colbert_linear.pt"):
         BGEM3Model(tiny_model_dir)
+
+
+def test_encoder_interface_fills_all_three_representations_in_one_call(tiny_bgem3_dir):
+    from embedpick.models.bgem3 import BGEM3Encoder, m3_search
+    from embedpick.models.factory import get_encoder
+    from embedpick.retrieve import search
+
+    enc = get_encoder(str(tiny_bgem3_dir))
+    assert isinstance(enc, BGEM3Encoder)
+    docs = enc.encode_documents(TEXTS, ["a", "b", "c"])
+    queries = enc.encode_queries(["iphone 2007"])
+    assert docs.dense.shape == (3, 32) and docs.sparse.shape[0] == 3 and len(docs.multivector) == 3
+    idx, scores = m3_search(queries, docs, k=3)
+    m3 = enc.model
+    expected = m3_scores(m3.encode(["iphone 2007"]), m3.encode(TEXTS))["weighted"][0]
+    assert scores[0].tolist() == pytest.approx(sorted(expected, reverse=True), abs=1e-5)
+    assert search(queries, docs, k=3)[0].shape == (1, 3)  # plain search uses the dense vectors

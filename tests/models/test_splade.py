@@ -9,7 +9,7 @@ from embedpick.retrieve import search
 
 def test_torch_sparse_tensor_becomes_csr_without_densifying():
     torch = pytest.importorskip("torch")
-    t = torch.sparse_coo_tensor([[0, 1, 1], [2, 0, 3]], [1.5, 2.0, 0.5], (2, 5))
+    t = torch.sparse_coo_tensor([[0, 1, 1], [2, 0, 3]], [1.5, 2.0, 0.5], (2, 5), check_invariants=True)
     assert torch_sparse_to_csr(t).toarray().tolist() == [[0, 0, 1.5, 0, 0], [2.0, 0, 0, 0.5, 0]]
 
 
