@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from embedpick.atomic import atomic_open, write_json_atomic
 from embedpick.errors import EmbedpickError
@@ -28,8 +29,8 @@ def text_hash(text: str) -> str:
 class EmbeddingCache:
     """Vectors for one key (model+revision+prefix+max length+settings), in append-only chunks.
 
-    A row is one dense vector, or (for multi-vector models) one (tokens × dim) matrix: those chunks also
-    store each text's token count and the matrices concatenated.
+    A row is one dense vector, one (tokens × dim) matrix for multi-vector models (chunks then also store
+    each text's token count and the matrices concatenated), or one sparse row (chunks store CSR arrays).
     """
 
     def __init__(self, key: dict, root: str | os.PathLike | None = None):
@@ -45,8 +46,14 @@ class EmbeddingCache:
         for chunk in sorted(self.folder.glob("chunk-*.npz")):
             try:
                 with np.load(chunk, allow_pickle=False) as data:
-                    hashes, vectors = data["hashes"], data["vectors"]
-                    lengths = data["lengths"] if "lengths" in data.files else None
+                    hashes = data["hashes"]
+                    if "indptr" in data.files:  # sparse rows
+                        vectors = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
+                        vectors = [vectors.getrow(i) for i in range(vectors.shape[0])]
+                        lengths = None
+                    else:
+                        vectors = data["vectors"]
+                        lengths = data["lengths"] if "lengths" in data.files else None
             except Exception as exc:  # a foreign or damaged file: say which, do not guess
                 raise EmbedpickError(f"{chunk}: unreadable embedding-cache chunk ({exc}); delete it to re-encode") from exc
             if lengths is not None:
@@ -63,7 +70,11 @@ class EmbeddingCache:
         rows = self._load()
         hashes = np.array([text_hash(t) for t in texts], dtype="<U32")
         arrays = {"hashes": hashes}
-        if isinstance(vectors, list):
+        if sp.issparse(vectors):
+            matrix = sp.csr_matrix(vectors, dtype=np.float32)
+            arrays.update(data=matrix.data, indices=matrix.indices, indptr=matrix.indptr, shape=np.array(matrix.shape))
+            stored = [matrix.getrow(i) for i in range(matrix.shape[0])]
+        elif isinstance(vectors, list):
             arrays["lengths"] = np.array([len(v) for v in vectors], dtype=np.int64)
             arrays["vectors"] = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float16)
             stored = vectors
@@ -107,4 +118,6 @@ class EmbeddingCache:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32), 0
         found = [rows[h] for h in hashes]
+        if sp.issparse(found[0]):
+            return sp.vstack(found).tocsr(), hits
         return (found if found[0].ndim == 2 else np.stack(found)), hits

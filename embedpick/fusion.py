@@ -24,14 +24,7 @@ def ranks(scores: Mapping[str, float], base: int = 1) -> dict[str, int]:
 
 def reciprocal_rank_fusion(runs: Sequence[Run], k: float = 60.0, weights: Sequence[float] | None = None, rank_base: int = 1) -> dict[str, dict[str, float]]:
     """Σ_i w_i / (k + rank_i(d)) over the runs that retrieved d."""
-    weights = _weights(runs, weights)
-    fused: dict[str, dict[str, float]] = {}
-    for run, weight in zip(runs, weights):
-        for qid, scores in run.items():
-            target = fused.setdefault(qid, {})
-            for doc, rank in ranks(scores, rank_base).items():
-                target[doc] = target.get(doc, 0.0) + weight / (k + rank)
-    return fused
+    return _accumulate(runs, weights, lambda scores: {doc: 1.0 / (k + r) for doc, r in ranks(scores, rank_base).items()})
 
 
 def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, float]:
@@ -59,13 +52,17 @@ def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, 
 
 def weighted_sum(runs: Sequence[Run], weights: Sequence[float] | None = None, normalisation: str = "minmax") -> dict[str, dict[str, float]]:
     """Σ_i w_i · normalise(score_i(d)); documents missing from a run get 0 from it."""
-    weights = _weights(runs, weights)
+    return _accumulate(runs, weights, lambda scores: normalise(scores, normalisation))
+
+
+def _accumulate(runs: Sequence[Run], weights: Sequence[float] | None, transform: Callable[[Mapping[str, float]], dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Σ over runs of weight × transform(that run's scores for the query), per query and document."""
     fused: dict[str, dict[str, float]] = {}
-    for run, weight in zip(runs, weights):
+    for run, weight in zip(runs, _weights(runs, weights)):
         for qid, scores in run.items():
             target = fused.setdefault(qid, {})
-            for doc, score in normalise(scores, normalisation).items():
-                target[doc] = target.get(doc, 0.0) + weight * score
+            for doc, value in transform(scores).items():
+                target[doc] = target.get(doc, 0.0) + weight * value
     return fused
 
 

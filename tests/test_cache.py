@@ -60,3 +60,16 @@ def test_damaged_chunk_is_reported_by_name(tmp_path):
     chunk.write_bytes(b"not an npz file")
     with pytest.raises(EmbedpickError, match=chunk.name):
         len(EmbeddingCache(KEY, tmp_path))
+
+
+def test_sparse_rows_round_trip(tmp_path):
+    import scipy.sparse as sp
+
+    def must_not_run(texts):
+        raise AssertionError("cached rows must not be re-encoded")
+
+    cache = EmbeddingCache({**KEY, "kind": "sparse"}, tmp_path)
+    cache.encode(["abc", "z"], lambda ts: sp.csr_matrix(np.array([[len(t), 0, 1.5] for t in ts], np.float32)))
+    second, hits = EmbeddingCache({**KEY, "kind": "sparse"}, tmp_path).encode(["z", "abc"], must_not_run)
+    assert hits == 2 and sp.issparse(second)
+    assert second.toarray().tolist() == [[1, 0, 1.5], [3, 0, 1.5]]

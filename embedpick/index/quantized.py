@@ -7,6 +7,8 @@ unpacked ±1 document vectors, which restores most of the quality the first pass
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from embedpick.index.dense import top_k
@@ -32,6 +34,7 @@ def rescore(queries: np.ndarray, documents: np.ndarray, candidates: np.ndarray, 
 def _search(queries, k, rescore_multiplier, batch_size, first_pass, rescore_docs) -> tuple[np.ndarray, np.ndarray]:
     """First pass per batch of queries, then (unless the multiplier is 0) rescoring of that batch's shortlist.
 
+    `rescore_docs()` gives the float document vectors, built once on first use (never when not rescoring).
     Rescoring per batch bounds memory: the gathered candidates are batch × shortlist × dim floats.
     """
     shortlist = k * rescore_multiplier if rescore_multiplier else k
@@ -62,17 +65,11 @@ def int8_search(
     """
     # int8 products summed over ≤ 1,024 dims stay below 2**24, so float32 BLAS computes them exactly.
     codes_f = doc_codes.astype(np.float32)
-    dequantised = []
-
-    def docs():
-        if not dequantised:
-            dequantised.append(dequantize_int8(doc_codes, calibration))
-        return dequantised[0]
 
     def first_pass(q, n):
         return top_k(quantize_int8(q, calibration).astype(np.float32) @ codes_f.T, n)
 
-    return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)
+    return _search(queries, k, rescore_multiplier, batch_size, first_pass, functools.cache(lambda: dequantize_int8(doc_codes, calibration)))
 
 
 def binary_search(
@@ -84,15 +81,8 @@ def binary_search(
     batch_size: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hamming first pass on sign bits, then the float query against the ±1 document vectors."""
-    unpacked = []
-
-    def docs():
-        if not unpacked:
-            unpacked.append(unpack_binary(doc_bits, dim))
-        return unpacked[0]
-
     def first_pass(q, n):
         distances = hamming_distances(np.packbits(q > 0, axis=1), doc_bits)
         return top_k(-distances.astype(np.float32), n)
 
-    return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)
+    return _search(queries, k, rescore_multiplier, batch_size, first_pass, functools.cache(lambda: unpack_binary(doc_bits, dim)))

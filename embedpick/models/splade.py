@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from embedpick.cache import EmbeddingCache
 from embedpick.embeddings import Embeddings
 from embedpick.errors import require
 from embedpick.models.card import get_card
@@ -31,7 +32,8 @@ class SpladeEncoder:
 
     mode = "sparse"
 
-    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu", **_ignored):
+    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu",
+                 cache_dir: str | None = None, use_cache: bool = True, **_ignored):
         from embedpick.models.dense import _quiet_transformers
 
         self.name = name
@@ -47,22 +49,29 @@ class SpladeEncoder:
         self.batch_size = batch_size
         self.query_prefix = self.card.query_prefix
         self.document_prefix = self.card.document_prefix
+        self.cache_dir, self.use_cache = cache_dir, use_cache
+
+    def _embed(self, texts: list[str], side: str) -> sp.csr_matrix:
+        encode = self.model.encode_query if side == "query" else self.model.encode_document
+        prefix = self.query_prefix if side == "query" else self.document_prefix
+        tensor = encode(texts, prompt=prefix or None, batch_size=self.batch_size, convert_to_sparse_tensor=True, show_progress_bar=False)
+        return torch_sparse_to_csr(tensor)
 
     def _encode(self, texts: Sequence[str], ids, side: str, on_progress) -> Embeddings:
         texts = list(texts)
-        encode = self.model.encode_query if side == "query" else self.model.encode_document
-        prefix = self.query_prefix if side == "query" else self.document_prefix
-        blocks = []
-        for start in range(0, len(texts), self.batch_size * 8):
-            batch = texts[start : start + self.batch_size * 8]
-            tensor = encode(batch, prompt=prefix or None, batch_size=self.batch_size, convert_to_sparse_tensor=True, show_progress_bar=False)
-            blocks.append(torch_sparse_to_csr(tensor))
+        fn = lambda batch: self._embed(batch, side)  # noqa: E731
+        hits = 0
+        if self.use_cache and texts:
+            key = {"format": 1, "kind": "splade", "model": self.card.name if self.card.known else self.name,
+                   "revision": self.resolved.revision, "side": side, "max_tokens": self.max_tokens}
+            matrix, hits = EmbeddingCache(key, self.cache_dir).encode(texts, fn, chunk_size=self.batch_size * 8, on_progress=on_progress)
+        else:
+            matrix = fn(texts) if texts else sp.csr_matrix((0, len(self.model.tokenizer)), dtype=np.float32)
             if on_progress:
-                on_progress(len(batch))
-        vocab = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
-        matrix = sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((0, vocab or 0), dtype=np.float32)
+                on_progress(len(texts))
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        info = {"revision": self.resolved.revision, "max_tokens": self.max_tokens, "mean_active_terms": float(matrix.getnnz(axis=1).mean()) if len(texts) else 0.0}
+        info = {"revision": self.resolved.revision, "max_tokens": self.max_tokens, "cache_hits": hits,
+                "mean_active_terms": float(matrix.getnnz(axis=1).mean()) if len(texts) else 0.0}
         return Embeddings(ids, side, self.name, sparse=matrix, info=info)
 
     def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None) -> Embeddings:
