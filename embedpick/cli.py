@@ -77,7 +77,8 @@ def _str_list(text: str) -> list[str]:
 
 def _results_table(runs: list[dict]) -> Table:
     table = Table(title="retrieval quality (mean over judged queries)")
-    columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M", "docs/s", "search s"]
+    columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M",
+               "p50 ms", "p99 ms", "$/1M q", "frontier"]
     runs = [r for r in runs if "recipe" not in r]
     for column in columns:
         table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
@@ -89,9 +90,7 @@ def _results_table(runs: list[dict]) -> Table:
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
             *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
             f"{retention:.1%}" if retention is not None else "-",
-            f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}",
-            f"{t['documents_per_s']:.1f}" if t["documents_per_s"] else "cached",
-            f"{t['search_s']:.3f}",
+            f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}", *_latency_cells(run),
         )
     return table
 
@@ -120,6 +119,12 @@ def bench(
     reranker: Annotated[Optional[str], typer.Option(help="for hybrid+rerank: maxsim:MODEL or cross-encoder:MODEL (default maxsim of the dense model)")] = None,
     rerank_top: Annotated[int, typer.Option(help="documents reranked per query")] = 50,
     tune_on: Annotated[Optional[str], typer.Option(help="tune fusion weights on this split (e.g. train) and report the tuned recipe too")] = None,
+    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="measure per-query (online) and 100-query batch latency")] = True,
+    latency_queries: Annotated[Optional[int], typer.Option(help="queries timed one by one (default: all judged queries)")] = None,
+    instance_usd_per_hour: Annotated[float, typer.Option(help="instance price for $/1M queries (default: a 2-vCPU c7i.large list price)")] = 0.0893,
+    utilisation: Annotated[float, typer.Option(help="share of instance time spent serving, for $/1M queries")] = 0.5,
+    chunk_tokens: Annotated[Optional[int], typer.Option(help="also bench dense models on token windows of this size, max-pooled to documents")] = None,
+    chunk_overlap: Annotated[int, typer.Option(help="token overlap between chunks")] = 32,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -132,7 +137,9 @@ def bench(
         options = BenchOptions(
             top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir,
             dims=_int_list(dims, "--dims"), precisions=_str_list(precision), rescore_multiplier=rescore_multiplier,
-            allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month,
+            allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month, latency=latency,
+            latency_queries=latency_queries, instance_usd_per_hour=instance_usd_per_hour, utilisation=utilisation,
+            chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
         )
         recipes = _recipes(mode, recipe, model, reranker, rerank_top)
         shown: set[str] = set()
@@ -167,9 +174,18 @@ def bench(
         _fail(exc)
 
 
+def _latency_cells(run: dict) -> list[str]:
+    total = (run.get("latency") or {}).get("online_ms", {}).get("total", {})
+    usd = (run.get("cost") or {}).get("usd_per_1m_queries")
+    pareto = run.get("pareto")
+    front = "-" if pareto is None else ("on" if pareto["on_frontier"] else "dominated")
+    return [f"{total['p50']:.2f}" if total.get("p50") is not None else "-", f"{total['p99']:.2f}" if total.get("p99") is not None else "-",
+            f"{usd:.4f}" if usd is not None else "-", front]
+
+
 def _recipes_table(runs: list[dict]) -> Table:
     table = Table(title="recipes (mean over judged queries; stage times per query)")
-    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)"]:
+    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)", "p50 ms", "p99 ms", "$/1M q", "frontier"]:
         table.add_column(column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right")
     for run in (r for r in runs if "recipe" in r):
         m, rec = run["metrics"], run["recipe"]
@@ -178,6 +194,7 @@ def _recipes_table(runs: list[dict]) -> Table:
             *[f"{m[c]:.4f}" for c in ["ndcg@10", "mrr@10", "recall@10", "recall@100"]],
             f"{run['bytes_per_passage']:,.0f}",
             ", ".join(f"{s['stage'].split(':')[0]} {s['ms_per_query']:.2f}" for s in run["stages"]),
+            *_latency_cells(run),
         )
     return table
 
@@ -216,6 +233,21 @@ def cost(
     for p in dict.fromkeys(r["precision"] for r in projection):
         proj.add_row(p, *[f"{r['usd_per_month']:,.2f}" for r in projection if r["precision"] == p])
     console.print(proj)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="results.json written by embedpick bench")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML report (table, frontier plots, latency, truncation, machine) plus PNG plots."""
+    from embedpick.evaluation.report import write_report
+
+    try:
+        written = write_report(results, output)
+    except EmbedpickError as exc:
+        _fail(exc)
+    console.print(f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}", highlight=False)
 
 
 @models_app.command("list")

@@ -38,6 +38,7 @@ class Workspace:
         self._progress = progress
         self._encoders: dict[str, object] = {}
         self._docs: dict[str, Embeddings] = {}
+        self._token_rows: dict[str, dict[int, np.ndarray]] = {}
         self.encode_seconds: dict[str, float] = {}
 
     def encoder(self, model: str, kind: str = "first"):
@@ -70,6 +71,19 @@ class Workspace:
         return self._docs[key]
 
 
+    def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
+        """Token matrices of some documents (a rerank shortlist), encoded once per row and kept in memory.
+
+        Kept as float32 (stored float16 on disk): widening fp16 per query would cost more than the MaxSim itself.
+        """
+        store = self._token_rows.setdefault(model, {})
+        missing = [r for r in rows if r not in store]
+        if missing:
+            encoded = self.encoder(model, "tokens").encode_documents([self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing])
+            store.update((r, m.astype(np.float32)) for r, m in zip(missing, encoded.multivector))
+        return {r: store[r] for r in rows}
+
+
 def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int) -> Run:
     from embedpick.retrieve import search
 
@@ -95,17 +109,15 @@ def _rerank(workspace: Workspace, recipe: Recipe, run: Run, query_ids, query_tex
     reranked: Run = {}
     if kind == "maxsim":
         encoder = workspace.encoder(model, "tokens")
-        needed = sorted({position[d] for docs in shortlist.values() for d in docs})
         # Only the shortlisted documents need token vectors (cached on disk like any other encoding).
-        tokens = dict(zip(needed, encoder.encode_documents([workspace.doc_texts[i] for i in needed], [workspace.doc_ids[i] for i in needed]).multivector))
-        from embedpick.index.multivector import maxsim, pad
+        tokens = workspace.token_rows(model, sorted({position[d] for docs in shortlist.values() for d in docs}))
+        from embedpick.index.multivector import maxsim_each
 
         start = time.perf_counter()
         queries = encoder.encode_queries(query_texts, query_ids).multivector
         for qid, q_tokens in zip(query_ids, queries):
             docs = list(shortlist.get(qid, {}))
-            batch, mask = pad([tokens[position[d]] for d in docs]) if docs else (np.zeros((0, 0, 0)), np.zeros((0, 0), bool))
-            reranked[qid] = dict(zip(docs, maxsim(q_tokens, batch, mask).tolist()))
+            reranked[qid] = dict(zip(docs, maxsim_each(q_tokens, [tokens[position[d]] for d in docs]).tolist()))
     else:
         encoder = workspace.encoder(model, "cross-encoder")
         start = time.perf_counter()

@@ -6,18 +6,23 @@ give one run. Results keep the field names later issues extend.
 
 from __future__ import annotations
 
-import os
-import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
 from embedpick import __version__
 from embedpick.errors import EmbedpickError, ModelNotAvailableError
-from embedpick.evaluation.cost import DEFAULT_USD_PER_GB_MONTH, storage_usd_month
+from embedpick.evaluation.cost import (
+    DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, query_cost, storage_usd_month,
+)
+from embedpick.evaluation.latency import combine, machine_info, stage_latency
+from embedpick.evaluation.pareto import mark_frontier
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
+from embedpick.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
+from embedpick.index.dense import top_k
 from embedpick.evaluation.sweep import SweepOptions, sweep_variants
 from embedpick.models.card import get_card
 from embedpick.retrieve import search
@@ -41,6 +46,12 @@ class BenchOptions:
     rescore_multiplier: int = 4
     allow_unvalidated_dims: bool = False
     usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
+    latency: bool = True
+    latency_queries: int | None = None  # None: every judged query
+    instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR
+    utilisation: float = DEFAULT_UTILISATION
+    chunk_tokens: int | None = None  # also bench the dense model on token windows, max-pooled back to documents
+    chunk_overlap: int = 32
 
 
 def _encoder_options(name: str, options: BenchOptions) -> dict:
@@ -54,6 +65,24 @@ def _encoder_options(name: str, options: BenchOptions) -> dict:
         "cache_dir": options.cache_dir,
         "use_cache": options.use_cache,
     }
+
+
+@contextmanager
+def _uncached(encoder):
+    """Live query encoding for latency: a cached vector would time a disk read, not the model."""
+    saved = getattr(encoder, "use_cache", None)
+    if saved is not None:
+        encoder.use_cache = False
+    try:
+        yield encoder
+    finally:
+        if saved is not None:
+            encoder.use_cache = saved
+
+
+def _encode_latency(encoder, texts: list[str]) -> tuple[list[float], dict]:
+    with _uncached(encoder):
+        return stage_latency(lambda i: encoder.encode_queries([texts[i]]), lambda s: encoder.encode_queries(texts[s]), len(texts))
 
 
 def _sparse_bytes(matrix) -> int:
@@ -72,9 +101,11 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
     queries = dataset.judged_queries
     query_ids = list(queries)
 
+    doc_texts = [dataset.corpus[d].full_text for d in doc_ids]
+    truncation = _truncation(encoder, doc_texts)
     advance = progress(f"{name}: documents", len(doc_ids)) if progress else None
     start = time.perf_counter()
-    doc_emb = encoder.encode_documents([dataset.corpus[d].full_text for d in doc_ids], doc_ids, on_progress=advance)
+    doc_emb = encoder.encode_documents(doc_texts, doc_ids, on_progress=advance)
     encode_docs_s = time.perf_counter() - start
     start = time.perf_counter()
     query_emb = encoder.encode_queries([queries[q] for q in query_ids], query_ids)
@@ -90,6 +121,8 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         "revision": doc_emb.info.get("revision"),
         "top_k": options.top_k,
     }
+    if truncation is not None:
+        common["truncation"] = truncation
     encode_timings = {
         "encode_documents_s": round(encode_docs_s, 4),
         "encode_queries_s": round(encode_queries_s, 4),
@@ -102,13 +135,27 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         run = run_from_indices(query_ids, doc_ids, indices, scores)
         return run, *evaluate_run(dataset.qrels, run)
 
+    n_latency = min(options.latency_queries or len(query_ids), len(query_ids)) if options.latency else 0
+    latency_texts = [queries[q] for q in query_ids[:n_latency]]
+    encode_latency = _encode_latency(encoder, latency_texts) if n_latency else None
+
+    def with_latency(result: dict, search_one, search_batch) -> dict:
+        """Add online/batch latency (query encoding + this run's search) and the query cost it implies."""
+        if not n_latency:
+            return result
+        result["latency"] = combine({"encode_query": encode_latency, "search": stage_latency(search_one, search_batch, n_latency)})
+        result["cost"] = {**query_cost(result["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation),
+                          "storage_usd_month_per_1m_vectors": result["storage_usd_month_per_1m"]}
+        return result
+
     def entry(mode, dim, precision, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
         result = {
             **common, "mode": mode, "dim": dim, "precision": precision, "metrics": means, "per_query": per_query,
             "bytes_per_vector": bytes_each, "index_bytes": index_bytes,
             "storage_usd_month_per_1m": round(storage_usd_month(1_000_000, bytes_each, options.usd_per_gb_month), 6),
             "timings": {**encode_timings, "search_s": round(search_s, 4)}, "cache_hits": cache_hits,
-            "warnings": list(getattr(encoder, "warnings", [])), **(extra or {}),
+            "warnings": list(getattr(encoder, "warnings", [])) + ([w] if (w := truncation and truncation_warning(name, truncation)) else []),
+            **(extra or {}),
         }
         if options.run_dir:
             tag = f"{name}.d{dim}.{precision}" if dim else name
@@ -121,8 +168,12 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         search_s = time.perf_counter() - start
         run, means, per_query = score(indices, scores)
         index_bytes = _sparse_bytes(doc_emb.sparse)
-        return [entry("sparse", None, "float32", run, means, per_query, search_s, index_bytes / max(len(doc_ids), 1),
-                      index_bytes, {"vocabulary_size": doc_emb.dim})]
+        result = entry("sparse", None, "float32", run, means, per_query, search_s, index_bytes / max(len(doc_ids), 1),
+                       index_bytes, {"vocabulary_size": doc_emb.dim})
+        q, d = query_emb.sparse, doc_emb.sparse
+        from embedpick.index.sparse import sparse_search
+
+        return [with_latency(result, lambda i: sparse_search(q[i : i + 1], d, options.top_k), lambda sl: sparse_search(q[sl], d, options.top_k))]
 
     sweep = SweepOptions(
         dims=options.dims, precisions=tuple(options.precisions), rescore_multiplier=options.rescore_multiplier,
@@ -146,16 +197,38 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
             extra["calibration_file"] = v.calibration_file
         result = entry("dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra)
         result["warnings"] += v.warnings
-        runs.append(result)
+        runs.append(with_latency(result, lambda i, v=v: v.search_fn(v.queries[i : i + 1]), lambda sl, v=v: v.search_fn(v.queries[sl])))
+    if options.chunk_tokens and hasattr(encoder, "model"):
+        chunks, owners = chunk_texts(encoder.model.tokenizer, doc_texts, options.chunk_tokens, options.chunk_overlap)
+        chunk_vectors = encoder.encode_documents(chunks).dense
+        q = query_emb.dense
+
+        def chunked_search(queries):
+            return top_k(max_pool_scores(queries @ chunk_vectors.T, owners, len(doc_ids)), options.top_k)
+
+        start = time.perf_counter()
+        run, means, per_query = score(*chunked_search(q))
+        per_doc = len(chunks) / max(len(doc_ids), 1)
+        extra = {"chunking": {"window_tokens": options.chunk_tokens, "overlap_tokens": options.chunk_overlap, "chunks": len(chunks),
+                              "chunks_per_document": per_doc},
+                 "retention": {m: (means[m] / base[m] if base[m] else None) for m in means}, "validated": True}
+        result = entry("dense-chunked", doc_emb.dim, "float32", run, means, per_query, time.perf_counter() - start,
+                       doc_emb.dim * 4 * per_doc, int(chunk_vectors.nbytes), extra)
+        runs.append(with_latency(result, lambda i: chunked_search(q[i : i + 1]), lambda sl: chunked_search(q[sl])))
     return runs
+
+
+def _truncation(encoder, texts: list[str]) -> dict | None:
+    """Token-length profile of the corpus under the model's own tokenizer and window (None without a window)."""
+    tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
+    window = getattr(encoder, "max_tokens", None)
+    if tokenizer is None or not window:
+        return None
+    return truncation_profile(token_lengths(tokenizer, texts), window)
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def machine_info() -> dict:
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(), "processor": platform.processor()}
 
 
 def run_bench(
@@ -183,7 +256,8 @@ def run_bench(
         "settings": {
             "top_k": options.top_k, "batch_size": options.batch_size, "max_tokens": options.max_tokens,
             "dims": options.dims, "precisions": options.precisions, "rescore_multiplier": options.rescore_multiplier,
-            "usd_per_gb_month": options.usd_per_gb_month,
+            "usd_per_gb_month": options.usd_per_gb_month, "instance_usd_per_hour": options.instance_usd_per_hour,
+            "utilisation": options.utilisation, "latency_queries": options.latency_queries,
         },
         "runs": [],
     }
@@ -204,4 +278,5 @@ def run_bench(
         results["runs"].extend(bench_recipes(dataset, recipes, options, progress, tune_split))
         if on_run:
             on_run(results)
+    mark_frontier(results["runs"])
     return results

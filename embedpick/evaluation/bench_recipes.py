@@ -7,7 +7,13 @@ scored) and the tuned recipe is reported as its own run.
 
 from __future__ import annotations
 
-from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options
+from contextlib import ExitStack
+
+import numpy as np
+
+from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options, _uncached
+from embedpick.evaluation.cost import query_cost
+from embedpick.evaluation.latency import combine
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run
 from embedpick.fusion import top, tune_fusion
@@ -44,12 +50,43 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
     entries = []
+    n_latency = min(options.latency_queries or len(query_ids), len(query_ids)) if options.latency else 0
     for recipe in recipes:
         stages = run_recipe(recipe, workspace, query_ids, query_texts)
-        entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
+        entries.append(_with_latency(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)), recipe, workspace, query_ids, query_texts, n_latency, options))
         if tune_split and len(recipe.first_pass) > 1:
-            entries.append(_tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts))
+            tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
+            entries.append(_with_latency(tuned, tuned_recipe, workspace, query_ids, query_texts, n_latency, options))
     return entries
+
+
+def _with_latency(entry: dict, recipe: Recipe, workspace: Workspace, ids, texts, n: int, options: BenchOptions) -> dict:
+    """Per-stage online latency (one query at a time, queries encoded live) and 100-query batch latency."""
+    if not n:
+        return entry
+    encoders = [workspace.encoder(m.split(":", 1)[-1], "tokens" if m.startswith("maxsim:") else "first") for m in recipe.first_pass]
+    if recipe.reranker:
+        kind, model = recipe.reranker
+        encoders.append(workspace.encoder(model, "tokens" if kind == "maxsim" else "cross-encoder"))
+    with ExitStack() as stack:
+        for encoder in encoders:
+            stack.enter_context(_uncached(encoder))
+        for i in range(min(3, n)):  # warm-up
+            run_recipe(recipe, workspace, ids[i : i + 1], texts[i : i + 1])
+        online: dict[str, list[float]] = {}
+        for i in range(n):
+            for stage in run_recipe(recipe, workspace, ids[i : i + 1], texts[i : i + 1]):
+                online.setdefault(stage.name, []).append(1000 * stage.seconds)
+        batches: dict[str, list[float]] = {}
+        size = min(100, n)
+        for start in range(0, n - size + 1, size):
+            for stage in run_recipe(recipe, workspace, ids[start : start + size], texts[start : start + size]):
+                batches.setdefault(stage.name, []).append(stage.seconds)
+    stages = {name: (samples, {"batch_size": 100, "queries_per_batch": size, "seconds_per_batch": float(np.median(batches[name]))})
+              for name, samples in online.items()}
+    entry["latency"] = combine(stages)
+    entry["cost"] = query_cost(entry["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation)
+    return entry
 
 
 def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None) -> dict:
@@ -102,4 +139,4 @@ def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, t
                    recipe.rerank, recipe.rerank_top, recipe.candidates)
     entry = _entry(tuned, run_recipe(tuned, workspace, test_ids, test_texts), dataset.qrels, workspace, len(test_ids))
     entry["tuning"] = {"split": split, "queries": len(ids), "objective": "ndcg@10", "value_on_tuning_split": value, "params": best}
-    return entry
+    return entry, tuned

@@ -46,3 +46,27 @@ def cost_row(dim: int, precision: str, n_vectors: int, usd_per_gb_month: float =
 def projection_table(dim: int, precisions=PRECISIONS, sizes=PROJECTION_SIZES, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> list[dict]:
     """One row per precision and corpus size: what the same vectors cost as the corpus grows."""
     return [cost_row(dim, p, n, usd_per_gb_month) for p in precisions for n in sizes]
+
+
+# An assumption, printed with every result: AWS c7i.large (2 vCPU, like this machine) on-demand list price in
+# us-east-1. Set --instance-usd-per-hour for your own instance.
+DEFAULT_INSTANCE_USD_PER_HOUR = 0.0893
+DEFAULT_UTILISATION = 0.5
+
+
+def query_cost(queries_per_s: float | None, instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR,
+               utilisation: float = DEFAULT_UTILISATION) -> dict:
+    """$ per 1M queries for a self-hosted set-up, from measured throughput and the instance price.
+
+    At `utilisation` (the share of the instance's time spent serving), 1M queries take 1e6 / (qps · utilisation)
+    seconds of instance time.
+    """
+    usd = None if not queries_per_s else 1e6 / (queries_per_s * utilisation) / 3600.0 * instance_usd_per_hour
+    return {"usd_per_1m_queries": usd, "assumptions": {"instance_usd_per_hour": instance_usd_per_hour, "utilisation": utilisation,
+                                                      "throughput_basis": "measured 100-query batches on this machine"}}
+
+
+def hosted_query_cost(tokens_per_query: float, usd_per_1m_tokens: float) -> dict:
+    """$ per 1M queries for a hosted embedding API: tokens per query × the card's list price per 1M tokens."""
+    return {"usd_per_1m_queries": tokens_per_query * usd_per_1m_tokens,
+            "assumptions": {"usd_per_1m_tokens": usd_per_1m_tokens, "tokens_per_query": tokens_per_query}}

@@ -41,15 +41,18 @@ def measure_online(run_one: Callable[[int], object], n: int, warmup: int = 5) ->
 def measure_batches(run_batch: Callable[[slice], object], n: int, batch_size: int = 100) -> dict:
     """Seconds per `batch_size`-query batch (the lesson's '100-query batch latency') and queries per second."""
     if n == 0:
-        return {"batch_size": batch_size, "batches": 0, "seconds_per_batch": None, "queries_per_s": None}
+        return {"batch_size": batch_size, "queries_per_batch": 0, "batches": 0, "seconds_per_batch": None, "queries_per_s": None}
     run_batch(slice(0, min(batch_size, n)))  # warm-up
-    times = []
+    times, sizes = [], []
     for start in range(0, n, batch_size):
         began = time.perf_counter()
         run_batch(slice(start, min(start + batch_size, n)))
         times.append(time.perf_counter() - began)
-    full = [t for t, s in zip(times, range(0, n, batch_size)) if min(s + batch_size, n) - s == batch_size] or times
-    return {"batch_size": batch_size, "batches": len(times), "seconds_per_batch": float(np.median(full)), "queries_per_s": float(n / sum(times))}
+        sizes.append(min(start + batch_size, n) - start)
+    # the median over full batches; a collection smaller than one batch reports its one partial batch
+    full = [t for t, size in zip(times, sizes) if size == max(sizes)]
+    return {"batch_size": batch_size, "queries_per_batch": max(sizes), "batches": len(times),
+            "seconds_per_batch": float(np.median(full)), "queries_per_s": float(n / sum(times))}
 
 
 def _cpu_model() -> str:
@@ -83,3 +86,21 @@ def machine_info() -> dict:
         "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": threads, "processor": platform.processor(), "libraries": versions,
     }
+
+
+def stage_latency(run_one: Callable[[int], object], run_batch: Callable[[slice], object], n: int, warmup: int = 5, batch_size: int = 100) -> tuple[list[float], dict]:
+    """Online per-query milliseconds and the batch summary of one stage."""
+    return measure_online(run_one, n, warmup), measure_batches(run_batch, n, batch_size)
+
+
+def combine(stages: dict[str, tuple[list[float], dict]]) -> dict:
+    """Per-stage and total latency; a query's total is the sum of its stages, each timed on its own."""
+    online = {name: summarise(samples) for name, (samples, _) in stages.items()}
+    totals = [sum(parts) for parts in zip(*(samples for samples, _ in stages.values()))]
+    online["total"] = summarise(totals)
+    batch = {f"{name}_s_per_batch": b["seconds_per_batch"] for name, (_, b) in stages.items()}
+    per_batch = sum(v for v in batch.values() if v is not None)
+    first = next(iter(stages.values()))[1]
+    batch.update(batch_size=first["batch_size"], queries_per_batch=first["queries_per_batch"], seconds_per_batch=per_batch,
+                 queries_per_s=(first["queries_per_batch"] / per_batch) if per_batch else None)
+    return {"queries": online["total"]["n"], "online_ms": online, "batch": batch}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from embedpick.index.dense import exact_search
 from embedpick.index.quantized import binary_search, int8_search
 from embedpick.models.card import ModelCard
-from embedpick.quantize import PRECISIONS, Int8Calibration, bytes_per_vector, quantize_binary, quantize_int8
+from embedpick.quantize import PRECISIONS, Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8, unpack_binary
 from embedpick.vectors import check_dimension, truncate_matryoshka
 
 
@@ -46,6 +47,8 @@ class Variant:
     warnings: list[str]
     first_pass: tuple[np.ndarray, np.ndarray] | None = None  # int8/binary ranking before rescoring
     calibration_file: str | None = None
+    queries: np.ndarray | None = None  # the variant's float queries (truncated, re-normalised)
+    search_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None  # queries -> top k, for latency
 
 
 def _disk_bytes(array: np.ndarray, folder: Path, name: str) -> int:
@@ -90,23 +93,27 @@ def _one(docs, queries, dim, precision, k, options, folder, validated, warnings)
     calibration, calibration_file = (None, None)
     if precision == "float32":
         stored = docs
-        search = lambda multiplier: exact_search(queries, docs, k)  # noqa: E731
+        search = lambda q, multiplier: exact_search(q, docs, k)  # noqa: E731
     elif precision == "float16":
         stored = docs.astype(np.float16)
-        search = lambda multiplier: exact_search(queries, stored.astype(np.float32), k)  # noqa: E731
+        widened = stored.astype(np.float32)  # BLAS has no fp16 kernels on CPU: compute in fp32, store fp16
+        search = lambda q, multiplier: exact_search(q, widened, k)  # noqa: E731
     elif precision == "int8":
         calibration, calibration_file = _calibration(docs, dim, options)
         stored = quantize_int8(docs, calibration)
-        search = lambda multiplier: int8_search(queries, stored, calibration, k, multiplier)  # noqa: E731
+        rescore_vectors = dequantize_int8(stored, calibration)
+        search = lambda q, multiplier: int8_search(q, stored, calibration, k, multiplier, rescore_vectors=rescore_vectors)  # noqa: E731
     else:  # binary
         stored = quantize_binary(docs)
-        search = lambda multiplier: binary_search(queries, stored, dim, k, multiplier)  # noqa: E731
+        rescore_vectors = unpack_binary(stored, dim)
+        search = lambda q, multiplier: binary_search(q, stored, dim, k, multiplier, rescore_vectors=rescore_vectors)  # noqa: E731
     start = time.perf_counter()
-    idx, scores = search(options.rescore_multiplier)
+    idx, scores = search(queries, options.rescore_multiplier)
     search_s = time.perf_counter() - start
     # The same first pass without rescoring, to show what rescoring buys (and compare with published anchors).
-    first_pass = search(0) if precision in {"int8", "binary"} else None
+    first_pass = search(queries, 0) if precision in {"int8", "binary"} else None
     index_bytes = _disk_bytes(stored, folder, f"d{dim}-{precision}")
     if calibration is not None:
         index_bytes += 2 * dim * 4  # the calibration ranges (low, high) stored with the index
-    return Variant(dim, precision, idx, scores, bytes_per_vector(dim, precision), index_bytes, search_s, validated, warnings, first_pass, calibration_file)
+    return Variant(dim, precision, idx, scores, bytes_per_vector(dim, precision), index_bytes, search_s, validated, warnings,
+                   first_pass, calibration_file, queries, lambda q: search(q, options.rescore_multiplier))

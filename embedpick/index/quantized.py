@@ -58,8 +58,11 @@ def int8_search(
     k: int = 100,
     rescore_multiplier: int = 4,
     batch_size: int = 64,
+    rescore_vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """int8 first pass (queries quantised with the corpus calibration), then float rescoring on dequantised docs.
+
+    Pass `rescore_vectors` (the dequantised documents) when searching repeatedly, to dequantise once.
 
     `rescore_multiplier=0` returns the first pass as it is (to measure what rescoring buys).
     """
@@ -69,7 +72,8 @@ def int8_search(
     def first_pass(q, n):
         return top_k(quantize_int8(q, calibration).astype(np.float32) @ codes_f.T, n)
 
-    return _search(queries, k, rescore_multiplier, batch_size, first_pass, functools.cache(lambda: dequantize_int8(doc_codes, calibration)))
+    docs = (lambda: rescore_vectors) if rescore_vectors is not None else functools.cache(lambda: dequantize_int8(doc_codes, calibration))
+    return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)
 
 
 def binary_search(
@@ -79,10 +83,13 @@ def binary_search(
     k: int = 100,
     rescore_multiplier: int = 4,
     batch_size: int = 64,
+    rescore_vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hamming first pass on sign bits, then the float query against the ±1 document vectors."""
+    """Hamming first pass on sign bits, then the float query against the ±1 document vectors (pass them as
+    `rescore_vectors` when searching repeatedly)."""
     def first_pass(q, n):
         distances = hamming_distances(np.packbits(q > 0, axis=1), doc_bits)
         return top_k(-distances.astype(np.float32), n)
 
-    return _search(queries, k, rescore_multiplier, batch_size, first_pass, functools.cache(lambda: unpack_binary(doc_bits, dim)))
+    docs = (lambda: rescore_vectors) if rescore_vectors is not None else functools.cache(lambda: unpack_binary(doc_bits, dim))
+    return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)

@@ -1,0 +1,40 @@
+from embedpick.evaluation.pareto import Point, dominates, frontier, mark_frontier
+
+
+def test_dominance_needs_no_worse_everywhere_and_better_somewhere():
+    a, b = Point("a", 0.7, 10, 100), Point("b", 0.6, 12, 100)
+    assert dominates(a, b) and not dominates(b, a)
+    assert not dominates(a, Point("same", 0.7, 10, 100))
+    assert not dominates(a, Point("cheaper", 0.6, 12, 50))  # b' is smaller: a trade-off, not dominated
+
+
+def test_frontier_by_hand():
+    points = [
+        Point("big-accurate", 0.70, 20, 1536),
+        Point("int8", 0.69, 20, 384),
+        Point("binary", 0.62, 15, 48),
+        Point("worse-int8", 0.60, 25, 384),  # dominated by int8 (0.69, 20, 384) and by binary (0.62, 15, 48)
+        Point("slow-binary", 0.61, 30, 48),  # dominated by binary
+    ]
+    marks = frontier(points)
+    assert marks["big-accurate"] is None and marks["int8"] is None and marks["binary"] is None
+    assert marks["worse-int8"] == "int8"  # the higher-quality of its two dominators; big-accurate is larger
+    assert marks["slow-binary"] == "binary"
+
+
+def test_mark_frontier_on_results_runs():
+    runs = [
+        {"model": "m", "mode": "dense", "dim": 384, "precision": "float32", "metrics": {"ndcg@10": 0.65}, "bytes_per_vector": 1536,
+         "latency": {"online_ms": {"total": {"p99": 12.0}}}},
+        {"model": "m", "mode": "dense", "dim": 384, "precision": "int8", "metrics": {"ndcg@10": 0.64}, "bytes_per_vector": 384,
+         "latency": {"online_ms": {"total": {"p99": 13.0}}}},
+        {"model": "m", "mode": "dense", "dim": 128, "precision": "int8", "metrics": {"ndcg@10": 0.60}, "bytes_per_vector": 128,
+         "latency": {"online_ms": {"total": {"p99": 14.0}}}},
+        {"model": "m", "mode": "dense", "dim": 256, "precision": "int8", "metrics": {"ndcg@10": 0.59}, "bytes_per_vector": 256,
+         "latency": {"online_ms": {"total": {"p99": 14.0}}}},
+        {"model": "bm25", "mode": "sparse", "dim": None, "precision": "float32", "metrics": {"ndcg@10": 0.68}, "bytes_per_vector": 900},
+    ]
+    mark_frontier(runs)
+    assert [r["pareto"]["on_frontier"] for r in runs[:4]] == [True, True, True, False]
+    assert runs[3]["pareto"]["dominated_by"] == "m dense d128 int8"  # better, as fast, and half the bytes
+    assert "pareto" not in runs[4]  # no latency measured: not placed
