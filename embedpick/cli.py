@@ -125,6 +125,9 @@ def bench(
     utilisation: Annotated[float, typer.Option(help="share of instance time spent serving, for $/1M queries")] = 0.5,
     chunk_tokens: Annotated[Optional[int], typer.Option(help="also bench dense models on token windows of this size, max-pooled to documents")] = None,
     chunk_overlap: Annotated[int, typer.Option(help="token overlap between chunks")] = 32,
+    model_runs: Annotated[Optional[bool], typer.Option("--model-runs/--no-model-runs", help="also bench each --model on its own (default: only when no --mode/--recipe is given)")] = None,
+    corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl or folder): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
+    pseudo_queries: Annotated[int, typer.Option(help="how many inverse-cloze pseudo-queries to build with --corpus")] = 300,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -132,7 +135,14 @@ def bench(
     from embedpick.evaluation.datasets import load_dataset
 
     try:
-        data = load_dataset(dataset, split=split, cache_dir=cache_dir)
+        if corpus is not None:
+            from embedpick.evaluation.pseudo import PSEUDO_NOTE, inverse_cloze
+
+            unlabeled = load_dataset(corpus, split=split, cache_dir=cache_dir)
+            data = inverse_cloze(unlabeled, pseudo_queries)
+            err.print(f"[bold yellow]{PSEUDO_NOTE}[/]", highlight=False)
+        else:
+            data = load_dataset(dataset, split=split, cache_dir=cache_dir)
         _print_dataset(data)
         options = BenchOptions(
             top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir,
@@ -162,7 +172,8 @@ def bench(
                 return lambda n: bar.advance(task, n)
 
             # Models named by the user must run; the default list skips one whose weights are not installed.
-            names = [] if recipes else (list(model) if model else list(DEFAULT_MODELS))
+            alone = model_runs if model_runs is not None else not recipes
+            names = (list(model) if model else list(DEFAULT_MODELS)) if alone else []
             results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
         write_json_atomic(output, results)
         if any("recipe" not in r for r in results["runs"]):

@@ -84,6 +84,12 @@ class Workspace:
         return {r: store[r] for r in rows}
 
 
+    def token_bytes_per_passage(self, model: str) -> float:
+        """Mean float16 bytes of the token matrices encoded so far for `model` (0 if none)."""
+        stored = self._token_rows.get(model, {})
+        return sum(m.shape[0] * m.shape[1] * 2 for m in stored.values()) / len(stored) if stored else 0.0
+
+
 def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int) -> Run:
     from embedpick.retrieve import search
 

@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
+import numpy as np
+
 from embedpick import __version__
 from embedpick.errors import EmbedpickError, ModelNotAvailableError
 from embedpick.evaluation.cost import (
     DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, query_cost, storage_usd_month,
 )
-from embedpick.evaluation.latency import combine, machine_info, stage_latency
+from embedpick.evaluation.latency import machine_info, pipeline_latency
 from embedpick.evaluation.pareto import mark_frontier
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
 from embedpick.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
-from embedpick.index.dense import top_k
+from embedpick.index.dense import dense_scores, top_k
+from embedpick.vectors import truncate_matryoshka
 from embedpick.evaluation.sweep import SweepOptions, sweep_variants
 from embedpick.models.card import get_card
 from embedpick.retrieve import search
@@ -80,11 +83,6 @@ def _uncached(encoder):
             encoder.use_cache = saved
 
 
-def _encode_latency(encoder, texts: list[str]) -> tuple[list[float], dict]:
-    with _uncached(encoder):
-        return stage_latency(lambda i: encoder.encode_queries([texts[i]]), lambda s: encoder.encode_queries(texts[s]), len(texts))
-
-
 def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
@@ -137,13 +135,14 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
 
     n_latency = min(options.latency_queries or len(query_ids), len(query_ids)) if options.latency else 0
     latency_texts = [queries[q] for q in query_ids[:n_latency]]
-    encode_latency = _encode_latency(encoder, latency_texts) if n_latency else None
 
-    def with_latency(result: dict, search_one, search_batch) -> dict:
-        """Add online/batch latency (query encoding + this run's search) and the query cost it implies."""
+    def with_latency(result: dict, represent, search_fn) -> dict:
+        """Add online/batch latency (live query encoding, then this run's search) and the query cost it implies."""
         if not n_latency:
             return result
-        result["latency"] = combine({"encode_query": encode_latency, "search": stage_latency(search_one, search_batch, n_latency)})
+        with _uncached(encoder):
+            stages = [("encode_query", lambda texts: represent(encoder.encode_queries(texts))), ("search", search_fn)]
+            result["latency"] = pipeline_latency(stages, latency_texts)
         result["cost"] = {**query_cost(result["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation),
                           "storage_usd_month_per_1m_vectors": result["storage_usd_month_per_1m"]}
         return result
@@ -170,10 +169,9 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         index_bytes = _sparse_bytes(doc_emb.sparse)
         result = entry("sparse", None, "float32", run, means, per_query, search_s, index_bytes / max(len(doc_ids), 1),
                        index_bytes, {"vocabulary_size": doc_emb.dim})
-        q, d = query_emb.sparse, doc_emb.sparse
         from embedpick.index.sparse import sparse_search
 
-        return [with_latency(result, lambda i: sparse_search(q[i : i + 1], d, options.top_k), lambda sl: sparse_search(q[sl], d, options.top_k))]
+        return [with_latency(result, lambda e: e.sparse, lambda q: sparse_search(q, doc_emb.sparse, options.top_k))]
 
     sweep = SweepOptions(
         dims=options.dims, precisions=tuple(options.precisions), rescore_multiplier=options.rescore_multiplier,
@@ -197,14 +195,15 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
             extra["calibration_file"] = v.calibration_file
         result = entry("dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra)
         result["warnings"] += v.warnings
-        runs.append(with_latency(result, lambda i, v=v: v.search_fn(v.queries[i : i + 1]), lambda sl, v=v: v.search_fn(v.queries[sl])))
+        prepare = (lambda q, dim=v.dim: truncate_matryoshka(q, dim)) if v.dim != doc_emb.dim else (lambda q: q)
+        runs.append(with_latency(result, lambda e: np.asarray(e.dense, dtype=np.float32), lambda q, v=v, prepare=prepare: v.search_fn(prepare(q))))
     if options.chunk_tokens and hasattr(encoder, "model"):
         chunks, owners = chunk_texts(encoder.model.tokenizer, doc_texts, options.chunk_tokens, options.chunk_overlap)
         chunk_vectors = encoder.encode_documents(chunks).dense
         q = query_emb.dense
 
         def chunked_search(queries):
-            return top_k(max_pool_scores(queries @ chunk_vectors.T, owners, len(doc_ids)), options.top_k)
+            return top_k(max_pool_scores(dense_scores(queries, chunk_vectors), owners, len(doc_ids)), options.top_k)
 
         start = time.perf_counter()
         run, means, per_query = score(*chunked_search(q))
@@ -214,7 +213,7 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
                  "retention": {m: (means[m] / base[m] if base[m] else None) for m in means}, "validated": True}
         result = entry("dense-chunked", doc_emb.dim, "float32", run, means, per_query, time.perf_counter() - start,
                        doc_emb.dim * 4 * per_doc, int(chunk_vectors.nbytes), extra)
-        runs.append(with_latency(result, lambda i: chunked_search(q[i : i + 1]), lambda sl: chunked_search(q[sl])))
+        runs.append(with_latency(result, lambda e: np.asarray(e.dense, dtype=np.float32), chunked_search))
     return runs
 
 

@@ -38,6 +38,9 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
         elif docs.mode == "sparse":
             m = docs.sparse
             total += (m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / n
+    if recipe.reranker and recipe.reranker[0] == "maxsim":
+        # a MaxSim rerank needs every passage's token vectors at hand (float16): estimated from the shortlisted ones
+        total += workspace.token_bytes_per_passage(recipe.reranker[1])
     return total
 
 

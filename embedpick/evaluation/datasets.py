@@ -58,6 +58,7 @@ class Dataset:
             "judged_queries": len(self.qrels),
             "judgments": sum(len(j) for j in self.qrels.values()),
             "graded": self.graded,
+            "labels": "pseudo (inverse cloze)" if self.split == "pseudo" else ("qrels" if self.qrels else "none"),
             "warnings": [str(w) for w in self.warnings],
         }
 

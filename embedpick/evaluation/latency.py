@@ -26,35 +26,6 @@ def summarise(samples_ms: list[float]) -> dict:
             "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "max": float(a.max())}
 
 
-def measure_online(run_one: Callable[[int], object], n: int, warmup: int = 5) -> list[float]:
-    """Milliseconds of `run_one(i)` for each i in range(n), one call at a time, after `warmup` untimed calls."""
-    for i in range(min(warmup, n)):
-        run_one(i)
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        run_one(i)
-        samples.append(1000.0 * (time.perf_counter() - start))
-    return samples
-
-
-def measure_batches(run_batch: Callable[[slice], object], n: int, batch_size: int = 100) -> dict:
-    """Seconds per `batch_size`-query batch (the lesson's '100-query batch latency') and queries per second."""
-    if n == 0:
-        return {"batch_size": batch_size, "queries_per_batch": 0, "batches": 0, "seconds_per_batch": None, "queries_per_s": None}
-    run_batch(slice(0, min(batch_size, n)))  # warm-up
-    times, sizes = [], []
-    for start in range(0, n, batch_size):
-        began = time.perf_counter()
-        run_batch(slice(start, min(start + batch_size, n)))
-        times.append(time.perf_counter() - began)
-        sizes.append(min(start + batch_size, n) - start)
-    # the median over full batches; a collection smaller than one batch reports its one partial batch
-    full = [t for t, size in zip(times, sizes) if size == max(sizes)]
-    return {"batch_size": batch_size, "queries_per_batch": max(sizes), "batches": len(times),
-            "seconds_per_batch": float(np.median(full)), "queries_per_s": float(n / sum(times))}
-
-
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -88,9 +59,35 @@ def machine_info() -> dict:
     }
 
 
-def stage_latency(run_one: Callable[[int], object], run_batch: Callable[[slice], object], n: int, warmup: int = 5, batch_size: int = 100) -> tuple[list[float], dict]:
-    """Online per-query milliseconds and the batch summary of one stage."""
-    return measure_online(run_one, n, warmup), measure_batches(run_batch, n, batch_size)
+def pipeline_latency(stages: list[tuple[str, Callable]], inputs: list, warmup: int = 5, batch_size: int = 100) -> dict:
+    """Time a chain of stages the way a server runs it: stage outputs feed the next stage, query after query.
+
+    Online: each query goes through every stage alone (after `warmup` queries); batch: `batch_size` queries at
+    a time. Stages are timed inside the same loop, so their interference (thread pools, caches) is measured too.
+    """
+    n = len(inputs)
+    for i in range(min(warmup, n)):
+        value = inputs[i : i + 1]
+        for _, fn in stages:
+            value = fn(value)
+    online: dict[str, list[float]] = {name: [] for name, _ in stages}
+    for i in range(n):
+        value = inputs[i : i + 1]
+        for name, fn in stages:
+            start = time.perf_counter()
+            value = fn(value)
+            online[name].append(1000.0 * (time.perf_counter() - start))
+    per_batch: dict[str, list[float]] = {name: [] for name, _ in stages}
+    size = min(batch_size, n)
+    for start_index in range(0, n - size + 1, size):
+        value = inputs[start_index : start_index + size]
+        for name, fn in stages:
+            start = time.perf_counter()
+            value = fn(value)
+            per_batch[name].append(time.perf_counter() - start)
+    return combine({name: (online[name], {"batch_size": batch_size, "queries_per_batch": size,
+                                          "seconds_per_batch": float(np.median(per_batch[name])) if per_batch[name] else None})
+                    for name, _ in stages})
 
 
 def combine(stages: dict[str, tuple[list[float], dict]]) -> dict:

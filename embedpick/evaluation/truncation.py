@@ -18,7 +18,7 @@ def token_lengths(tokenizer, texts: Sequence[str], batch_size: int = 1000) -> np
     """Tokens per text including special tokens, without truncation."""
     lengths = []
     for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(list(texts[start : start + batch_size]), add_special_tokens=True, truncation=False)["input_ids"]
+        encoded = tokenizer(list(texts[start : start + batch_size]), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         lengths.extend(len(ids) for ids in encoded)
     return np.asarray(lengths, dtype=np.int64)
 
@@ -58,7 +58,7 @@ def chunk_texts(tokenizer, texts: Sequence[str], window: int, overlap: int = 0) 
         raise ValueError(f"need window > 0 and 0 <= overlap < window (got {window}, {overlap})")
     chunks, owners = [], []
     step = window - overlap
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True)
+    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
     for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"])):
         if len(offsets) <= window:
             chunks.append(text)

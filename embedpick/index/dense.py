@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+
+def dense_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
+    """queries @ documents.T in float32.
+
+    When torch is loaded (a model encoded the queries), the product runs in torch's thread pool: numpy's BLAS
+    keeps a second pool of spinning threads, and on a 2-core machine the two fight for the cores after every
+    query (measured on SciFact: p99 131 ms with numpy after a MiniLM query encode, against 11 ms alone).
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return (torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) @ torch.from_numpy(np.ascontiguousarray(documents, dtype=np.float32)).T).numpy()
+    return queries @ documents.T
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +45,7 @@ def exact_search(
         raise ValueError(f"shape mismatch: queries {queries.shape} vs documents {documents.shape}")
     all_idx, all_scores = [], []
     for start in range(0, len(queries), batch_size):
-        idx, sc = top_k(queries[start : start + batch_size] @ documents.T, k)
+        idx, sc = top_k(dense_scores(queries[start : start + batch_size], documents), k)
         all_idx.append(idx)
         all_scores.append(sc)
     if not all_idx:

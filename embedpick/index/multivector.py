@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from embedpick.index.dense import top_k
+from embedpick.index.dense import dense_scores, top_k
 
 
 def pad(matrices: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ def maxsim(query: np.ndarray, docs: np.ndarray, mask: np.ndarray) -> np.ndarray:
     n, length, dim = docs.shape
     if n == 0 or length == 0:
         return np.zeros(n, dtype=np.float32)
-    sims = (docs.reshape(n * length, dim) @ query.astype(np.float32).T).reshape(n, length, -1)
+    sims = dense_scores(docs.reshape(n * length, dim), query).reshape(n, length, -1)
     sims[~mask] = -np.inf
     best = sims.max(axis=1)
     return np.where(np.isfinite(best), best, 0.0).sum(axis=1).astype(np.float32)

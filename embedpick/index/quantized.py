@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from embedpick.index.dense import top_k
+from embedpick.index.dense import dense_scores, top_k
 from embedpick.quantize import Int8Calibration, dequantize_int8, quantize_int8, unpack_binary
 
 
@@ -70,7 +70,7 @@ def int8_search(
     codes_f = doc_codes.astype(np.float32)
 
     def first_pass(q, n):
-        return top_k(quantize_int8(q, calibration).astype(np.float32) @ codes_f.T, n)
+        return top_k(dense_scores(quantize_int8(q, calibration).astype(np.float32), codes_f), n)
 
     docs = (lambda: rescore_vectors) if rescore_vectors is not None else functools.cache(lambda: dequantize_int8(doc_codes, calibration))
     return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)

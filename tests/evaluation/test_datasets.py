@@ -66,7 +66,8 @@ def test_beir_folder_loads_with_counts_and_summary(tmp_path, gz):
     assert ds.queries == {"q1": "first?", "q2": "second?", "q3": "never judged?"}
     assert ds.qrels == {"q1": {"d1": 2, "d2": 1}, "q2": {"d3": 1}}
     summary = ds.summary()
-    assert set(summary) == {"name", "path", "split", "documents", "queries", "judged_queries", "judgments", "graded", "warnings"}
+    assert set(summary) == {"name", "path", "split", "documents", "queries", "judged_queries", "judgments", "graded", "labels", "warnings"}
+    assert summary["labels"] == "qrels"
     assert summary["name"] == "tiny"
     assert summary["path"] == str(folder)
     assert summary["split"] == "test"

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from embedpick.evaluation.cost import hosted_query_cost, query_cost
-from embedpick.evaluation.latency import combine, machine_info, measure_batches, measure_online, summarise
+from embedpick.evaluation.latency import combine, machine_info, pipeline_latency, summarise
 
 
 def test_summarise_percentiles():
@@ -12,18 +12,28 @@ def test_summarise_percentiles():
     assert summarise([])["p99"] is None
 
 
-def test_online_measures_each_call_after_warmup():
+def test_pipeline_runs_stages_in_order_per_query_and_per_batch():
     calls = []
-    samples = measure_online(lambda i: (calls.append(i), time.sleep(0.002)), n=4, warmup=2)
-    assert calls == [0, 1, 0, 1, 2, 3] and len(samples) == 4 and min(samples) >= 2.0
+
+    def encode(texts):
+        calls.append(("encode", len(texts)))
+        time.sleep(0.002)
+        return [t.upper() for t in texts]
+
+    def search(queries):
+        calls.append(("search", len(queries)))
+        return queries
+
+    out = pipeline_latency([("encode_query", encode), ("search", search)], [f"q{i}" for i in range(250)], warmup=2, batch_size=100)
+    # warm-up 2 single queries, then 250 single queries, then 2 full batches of 100 (the 50 left over are not a batch)
+    assert calls[:4] == [("encode", 1), ("search", 1)] * 2
+    assert calls[-4:] == [("encode", 100), ("search", 100)] * 2 and len(calls) == 4 + 500 + 4
+    assert out["queries"] == 250 and out["online_ms"]["encode_query"]["p50"] >= 2.0
+    assert out["online_ms"]["total"]["p50"] >= out["online_ms"]["encode_query"]["p50"]
+    assert out["batch"]["queries_per_batch"] == 100 and out["batch"]["queries_per_s"] > 0
 
 
-def test_batches_and_combination():
-    sizes = []
-    batch = measure_batches(lambda s: sizes.append(s.stop - s.start), n=250, batch_size=100)
-    assert sizes == [100, 100, 100, 50] and batch["batches"] == 3 and batch["queries_per_batch"] == 100
-    small = measure_batches(lambda s: None, n=30)
-    assert small["queries_per_batch"] == 30
+def test_combination_by_hand():
     a = ([1.0, 2.0, 3.0], {"batch_size": 100, "queries_per_batch": 100, "seconds_per_batch": 0.2})
     b = ([10.0, 10.0, 10.0], {"batch_size": 100, "queries_per_batch": 100, "seconds_per_batch": 0.3})
     out = combine({"encode_query": a, "search": b})
