@@ -73,3 +73,23 @@ def test_bench_modes_and_recipe_file(tmp_path):
     assert runs[1]["recipe"]["first_pass"] == ["hashing", "bm25"] and "stages (ms/query)" in result.output
     bad = runner.invoke(app, ["bench", "--mode", "nonsense", "-o", str(out)])
     assert bad.exit_code == 2 and "unknown mode" in bad.output
+
+
+def test_unlabeled_corpus_is_benched_on_labelled_pseudo_queries(tmp_path):
+    from embedpick.evaluation.datasets import DEMO_PATH
+
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["bench", "--corpus", str(DEMO_PATH / "corpus.jsonl"), "--pseudo-queries", "40", "-m", "bm25", "--no-latency", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["dataset"]["labels"] == "pseudo (inverse cloze)" and data["dataset"]["judged_queries"] == 40
+    assert "pseudo-labels" in result.output and data["runs"][0]["metrics"]["ndcg@10"] > 0.5
+
+
+def test_report_command(tmp_path):
+    out = tmp_path / "r.json"
+    assert runner.invoke(app, ["bench", "-m", "bm25", "-m", "hashing", "--latency-queries", "10", "-o", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["report", str(out), "-o", str(tmp_path / "report.html")])
+    assert result.exit_code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "report_plots" / "quality_vs_p99.png").is_file()
+    missing = runner.invoke(app, ["report", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "nope.json" in missing.output
