@@ -101,8 +101,8 @@ def _one(docs, queries, dim, precision, k, options, folder, validated, warnings)
     elif precision == "int8":
         calibration, calibration_file = _calibration(docs, dim, options)
         stored = quantize_int8(docs, calibration)
-        rescore_vectors = dequantize_int8(stored, calibration)
-        search = lambda q, multiplier: int8_search(q, stored, calibration, k, multiplier, rescore_vectors=rescore_vectors)  # noqa: E731
+        rescore_vectors, widened = dequantize_int8(stored, calibration), stored.astype(np.float32)
+        search = lambda q, multiplier: int8_search(q, stored, calibration, k, multiplier, rescore_vectors=rescore_vectors, codes_as_float=widened)  # noqa: E731
     else:  # binary
         stored = quantize_binary(docs)
         rescore_vectors = unpack_binary(stored, dim)
