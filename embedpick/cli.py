@@ -261,6 +261,87 @@ def report(
     console.print(f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}", highlight=False)
 
 
+@app.command()
+def profile(
+    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, 'demo', or a BEIR name")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the profile as JSON here")] = None,
+) -> None:
+    """Corpus facts that decide the set-up: size, languages, token lengths, duplicates, keyword-heaviness."""
+    from embedpick.atomic import write_json_atomic
+    from embedpick.evaluation.datasets import load_dataset
+    from embedpick.profile import profile_corpus
+
+    try:
+        facts = profile_corpus(load_dataset(source))
+    except EmbedpickError as exc:
+        _fail(exc)
+    table = Table(title=f"profile of {facts['corpus']}")
+    table.add_column("fact")
+    table.add_column("value", justify="right")
+    for key in ("documents", "characters", "duplicate_rate", "rare_term_share", "identifier_share", "keyword_heavy", "empty_documents"):
+        value = facts[key]
+        table.add_row(key, f"{value:.2%}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+    table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
+    for name, stats in facts["tokens"].items():
+        table.add_row(f"tokens ({name.split('/')[-1]})", f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; "
+                      + ", ".join(f">{w}: {stats[f'share_over_{w}']:.1%}" for w in (512, 8192, 32768)))
+    console.print(table)
+    if json_out:
+        write_json_atomic(json_out, facts)
+        console.print(f"wrote {json_out}")
+
+
+@app.command()
+def pick(
+    profile_file: Annotated[Optional[Path], typer.Option("--profile", help="JSON written by `embedpick profile --json`")] = None,
+    docs: Annotated[Optional[int], typer.Option(help="number of passages (overrides the profile)")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="comma-separated language codes, e.g. en,de")] = None,
+    domain: Annotated[str, typer.Option(help="general, scientific, biomedical, medical, finance, legal, code, argument, qa")] = "general",
+    avg_tokens: Annotated[Optional[float], typer.Option(help="average tokens per document")] = None,
+    p99_tokens: Annotated[Optional[float], typer.Option(help="99th-percentile tokens per document")] = None,
+    keyword_heavy: Annotated[Optional[bool], typer.Option("--keyword-heavy/--not-keyword-heavy")] = None,
+    target: Annotated[str, typer.Option(help="cloud, edge, on-prem or cpu-only")] = "cloud",
+    latency_ms: Annotated[Optional[float], typer.Option(help="p99 latency budget per query")] = None,
+    storage_gb: Annotated[Optional[float], typer.Option(help="vector storage budget in GiB")] = None,
+    open_weights_only: Annotated[bool, typer.Option("--open-weights-only")] = False,
+    model: Annotated[Optional[str], typer.Option(help="your current model (checked for window and prefix)")] = None,
+    query_prefix: Annotated[Optional[str], typer.Option(help="the query prefix your set-up uses")] = None,
+    dim: Annotated[Optional[int], typer.Option(help="a Matryoshka dimension you intend to use")] = None,
+    validated: Annotated[bool, typer.Option("--validated", help="that dimension was validated on your data")] = False,
+    mode: Annotated[Optional[str], typer.Option(help="a mode you intend to use (e.g. colbert)")] = None,
+    domain_model: Annotated[Optional[str], typer.Option(help="a domain model you measured")] = None,
+    domain_gain: Annotated[Optional[float], typer.Option(help="its nDCG@10 gain over the default, in points")] = None,
+    results: Annotated[Optional[Path], typer.Option(help="evidence mode: pick among the runs of this results.json")] = None,
+    vectors: Annotated[Optional[int], typer.Option(help="evidence mode: vectors to store (default: the bench's documents)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
+) -> None:
+    """Recommend model, dimension, mode, prefix and an evaluation plan (rules), or pick among measured runs."""
+    from embedpick.picker import Needs, evidence_markdown, pick_from_results, recommend, to_markdown
+
+    try:
+        if results is not None:
+            data = json.loads(results.read_text(encoding="utf-8"))
+            chosen = pick_from_results(data, latency_ms, storage_gb, vectors or data.get("dataset", {}).get("documents", 1))
+            typer.echo(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen))
+            return
+        facts = json.loads(profile_file.read_text(encoding="utf-8")) if profile_file else {}
+        if docs is None and "documents" not in facts:
+            raise EmbedpickError("pick needs --docs or --profile (from `embedpick profile --json`)")
+        langs = languages.split(",") if languages else [k for k, v in facts.get("languages", {"en": 1.0}).items() if v >= 0.05]
+        needs = Needs(
+            docs=docs if docs is not None else facts["documents"], languages=langs, domain=domain,
+            avg_tokens=avg_tokens if avg_tokens is not None else facts.get("avg_tokens", 300.0),
+            p99_tokens=p99_tokens if p99_tokens is not None else facts.get("p99_tokens"),
+            keyword_heavy=keyword_heavy if keyword_heavy is not None else facts.get("keyword_heavy", False),
+            target=target, latency_ms=latency_ms, storage_gb=storage_gb, open_weights_only=open_weights_only, model=model,
+            query_prefix=query_prefix, dim=dim, validated_dim=validated, mode=mode, domain_model=domain_model, domain_gain_points=domain_gain,
+        )
+        rec = recommend(needs)
+    except (EmbedpickError, OSError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(json.dumps(rec, indent=2) if json_out else to_markdown(rec))
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Every model card in the registry."""

@@ -1,0 +1,244 @@
+"""`embedpick pick`: the lesson's embedding-picker skill as rules over model cards, plus evidence mode.
+
+Rules mode turns a corpus profile, a deployment target and budgets into the five outputs (model, dimension,
+mode, prefix, evaluation plan) with a reason each, refusing what the lesson refuses. Evidence mode picks among
+measured runs in a results.json the best nDCG@10 that fits the budgets, and says what relaxing each would buy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from embedpick.errors import EmbedpickError
+from embedpick.evaluation.cost import GIB
+from embedpick.models.card import get_card
+from embedpick.quantize import bytes_per_vector
+
+SWAP_MARGIN_POINTS = 3.0
+COLBERT_MIN_PASSAGES = 10_000
+MIN_SAFE_DIM = 64
+MTEB_TASKS = {
+    "scientific": ["SciFact", "SCIDOCS", "NFCorpus"], "biomedical": ["NFCorpus", "TRECCOVID", "SciFact"],
+    "medical": ["NFCorpus", "TRECCOVID"], "finance": ["FiQA2018"], "legal": ["LegalBenchConsumerContractsQA", "AILACasedocs"],
+    "code": ["CodeSearchNetRetrieval", "CosQA"], "argument": ["ArguAna", "Touche2020"],
+    "qa": ["NQ", "HotpotQA", "MSMARCO"], "general": ["MSMARCO", "NQ", "HotpotQA"], "multilingual": ["MIRACLRetrieval", "MultiLongDocRetrieval"],
+}
+
+
+class UnsafeChoiceError(EmbedpickError):
+    """A choice the lesson's skill refuses to recommend."""
+
+
+@dataclass
+class Needs:
+    """What the user told us (or the profile measured)."""
+
+    docs: int
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    domain: str = "general"
+    avg_tokens: float = 300.0
+    p99_tokens: float | None = None
+    keyword_heavy: bool = False
+    target: str = "cloud"  # cloud | edge | on-prem | cpu-only
+    latency_ms: float | None = None
+    storage_gb: float | None = None
+    open_weights_only: bool = False
+    # the user's stated set-up, checked rather than chosen
+    model: str | None = None
+    query_prefix: str | None = None
+    dim: int | None = None
+    validated_dim: bool = False
+    mode: str | None = None
+    domain_model: str | None = None
+    domain_gain_points: float | None = None
+
+    @property
+    def multilingual(self) -> bool:
+        return len([l for l in self.languages if l != "en"]) > 0
+
+    @property
+    def long_tokens(self) -> float:
+        return self.p99_tokens if self.p99_tokens is not None else self.avg_tokens
+
+
+def _choose_model(n: Needs) -> tuple[str, str]:
+    """The lesson's table, in priority order: long context, CPU-only, multilingual, English API, English open."""
+    hosted_ok = not n.open_weights_only and n.target == "cloud"
+    if n.long_tokens > 32_000:
+        if hosted_ok:
+            return "voyage/voyage-3-large", "documents pass 32k tokens: voyage-3-large reads 32k per input (Cohere embed-v4 128k is the alternative)"
+        return "Qwen/Qwen3-Embedding-8B", "documents pass 32k tokens and weights must be open: Qwen3-Embedding-8B reads 32k tokens"
+    if n.target in {"cpu-only", "edge"}:
+        return "nomic-ai/nomic-embed-text-v2-moe", "CPU-only deployment: Nomic Embed v2 (MoE, ~305M active parameters) keeps encoding affordable without a GPU"
+    if n.multilingual:
+        return "BAAI/bge-m3", "mixed languages: BGE-M3 leads open-weight multilingual retrieval and gives dense, sparse and multi-vector from one pass"
+    if hosted_ok:
+        return "openai/text-embedding-3-large", "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default (voyage-3-large is the alternative)"
+    return "BAAI/bge-large-en-v1.5", "English with open weights: bge-large-en-v1.5 is the lesson's open-weight English default"
+
+
+def _storage(docs: int, dim: int, precision: str) -> float:
+    return docs * bytes_per_vector(dim, precision) / GIB
+
+
+def _choose_dimension(n: Needs, card) -> dict:
+    """Full precision if it fits; else Matryoshka (if trained, never below 64) and/or int8, then binary."""
+    native = card.dim or 1024
+    ladder = [(native, "float32")]
+    for dim in [d for d in card.matryoshka_dims if MIN_SAFE_DIM <= d < native]:
+        ladder.append((dim, "float32"))
+    ladder.append((native, "int8"))
+    ladder += [(d, "int8") for d in card.matryoshka_dims if MIN_SAFE_DIM <= d < native]
+    ladder.append((native, "binary"))
+    math = [f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_storage(n.docs, d, p):,.2f} GiB" for d, p in ladder[:1]]
+    if n.storage_gb is None:
+        return {"dim": native, "precision": "float32", "gib": _storage(n.docs, native, "float32"), "math": math,
+                "reason": "No storage budget given: full dimension, float32"}
+    for dim, precision in ladder:
+        gib = _storage(n.docs, dim, precision)
+        if gib <= n.storage_gb:
+            line = f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) = {gib:,.2f} GiB ≤ {n.storage_gb:,} GiB budget"
+            kind = "Full dimension" if dim == native else "Matryoshka-truncated"
+            kind += "" if precision == "float32" else f", {precision}-quantised with rescoring"
+            return {"dim": dim, "precision": precision, "gib": gib, "math": [line] if (dim, precision) == ladder[0] else math + [line],
+                    "reason": f"{kind}: the first set-up on the ladder (full → Matryoshka → int8 → binary) that fits the storage budget"}
+    dim, precision = ladder[-1]
+    raise UnsafeChoiceError(f"{n.docs:,} vectors do not fit {n.storage_gb} GiB even as {dim}-dim binary "
+                            f"({_storage(n.docs, dim, precision):,.2f} GiB); raise the budget or shard the corpus")
+
+
+def recommend(n: Needs) -> dict:
+    """The five outputs with reasons, flags and refusals."""
+    flags: list[str] = []
+    if n.dim is not None and n.dim < MIN_SAFE_DIM and not n.validated_dim:
+        raise UnsafeChoiceError(f"refusing Matryoshka truncation to {n.dim} dimensions (< {MIN_SAFE_DIM}) without validation on "
+                                "your domain: bench it first (embedpick bench --dims ... --allow-unvalidated-dims) and pass --validated")
+    if n.mode in {"colbert", "multivector"} and n.docs < COLBERT_MIN_PASSAGES:
+        raise UnsafeChoiceError(f"refusing ColBERT/multi-vector for {n.docs:,} passages (< {COLBERT_MIN_PASSAGES:,}): the index is "
+                                "tens of times larger per passage and the overhead is not justified; use dense + a reranker")
+    name, model_reason = _choose_model(n)
+    swap = None
+    if n.domain_model:
+        gain = n.domain_gain_points or 0.0
+        if gain > SWAP_MARGIN_POINTS:
+            swap = f"swapped to {n.domain_model}: it beats {name} by {gain:.1f} points on your domain (> {SWAP_MARGIN_POINTS:.0f})"
+            name, model_reason = n.domain_model, swap
+        else:
+            flags.append(f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points (the swap rule needs > {SWAP_MARGIN_POINTS:.0f})")
+    card = get_card(name)
+    dimension = _choose_dimension(n, card)
+    routed = get_card(n.model) if n.model else card
+    if routed.max_tokens and routed.max_tokens <= 512 and n.long_tokens > 8_000:
+        flags.append(f"long documents (~{n.long_tokens:,.0f} tokens) routed to {routed.name}'s {routed.max_tokens}-token window: "
+                     "everything past it is silently dropped; chunk (embedpick bench --chunk-tokens) or choose a long-context model")
+    if card.max_tokens and n.long_tokens > card.max_tokens:
+        flags.append(f"documents (~{n.long_tokens:,.0f} tokens) exceed {card.name}'s {card.max_tokens}-token window: chunk them")
+    if n.keyword_heavy:
+        mode, mode_reason = "hybrid", "Keyword-heavy corpus (codes, identifiers, rare terms): add SPLADE or BM25 and fuse with dense by RRF"
+    elif n.mode in {"colbert", "multivector"}:
+        mode, mode_reason = "multivector", f"{n.docs:,} passages justify late interaction; keep it to reranking the top 50"
+    else:
+        mode, mode_reason = "dense", "Dense bi-encoder first pass: the default; add sparse + RRF if recall on rare terms falls short"
+    if "sparse" in card.modes and mode == "hybrid":
+        mode_reason += f" ({card.name} gives its own sparse weights from the same pass)"
+    if n.model and n.query_prefix is not None:
+        stated = get_card(n.model)
+        if stated.query_prefix and n.query_prefix != stated.query_prefix:
+            flags.append(f"your set-up uses query prefix {n.query_prefix!r} but {stated.name}'s card requires "
+                         f"{stated.query_prefix!r} ({stated.prefix_source}): expect 3-5 points of recall lost")
+    if n.latency_ms is not None and n.target in {"cpu-only", "edge"} and n.latency_ms < 30:
+        flags.append(f"a {n.latency_ms:g} ms budget on CPU is tight for {card.params_m or '?'}M parameters: bench p99 "
+                     "(embedpick bench) and consider bge-small-en-v1.5 or all-MiniLM-L6-v2")
+    prefix = {"query": card.query_prefix, "document": card.document_prefix, "source": card.prefix_source or card.source}
+    if card.asymmetry == "input_type":
+        prefix["note"] = card.notes
+    domain_tasks = MTEB_TASKS.get("multilingual" if n.multilingual else n.domain, MTEB_TASKS["general"])
+    plan = {"mteb_tasks": domain_tasks,
+            "held_out": "embedpick bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
+                        "without judgments, embedpick bench --corpus (inverse-cloze pseudo-queries) to screen, then judge a few dozen real queries",
+            "swap_rule": f"start from {name}; swap only if a domain model wins by more than {SWAP_MARGIN_POINTS:.0f} points of nDCG@10"}
+    return {
+        "model": {"name": name, "reason": model_reason, "card": card.source},
+        "dimension": dimension,
+        "mode": {"mode": mode, "reason": mode_reason},
+        "prefix": prefix,
+        "evaluation_plan": plan,
+        "flags": flags,
+        "inputs": asdict(n),
+    }
+
+
+def to_markdown(rec: dict) -> str:
+    """The lesson's five-part answer."""
+    d = rec["dimension"]
+    lines = [
+        f"1. **Model**: `{rec['model']['name']}`. {rec['model']['reason']}.",
+        f"2. **Dimension**: {d['dim']} dims, {d['precision']}. {d['reason']}. Storage: " + "; ".join(d["math"]) + ".",
+        f"3. **Mode**: {rec['mode']['mode']}. {rec['mode']['reason']}.",
+        f"4. **Prefix**: query `{rec['prefix']['query']!r}`, document `{rec['prefix']['document']!r}` (card: {rec['prefix']['source']}).",
+        f"5. **Evaluation plan**: MTEB tasks {', '.join(rec['evaluation_plan']['mteb_tasks'])}; {rec['evaluation_plan']['held_out']}; {rec['evaluation_plan']['swap_rule']}.",
+    ]
+    lines += [f"- ⚠ {flag}" for flag in rec["flags"]]
+    return "\n".join(lines)
+
+
+def _p99(run: dict) -> float | None:
+    return (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
+
+
+def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float | None, vectors: int) -> dict:
+    """Among measured runs, the best nDCG@10 within the p99 and storage budgets, the runner-up, and what relaxing
+    each budget would buy. Storage is `vectors` × the run's bytes per vector (per passage for recipes)."""
+    from embedpick.evaluation.pareto import run_name
+
+    rows = []
+    for run in results.get("runs", []):
+        size = run.get("bytes_per_vector", run.get("bytes_per_passage"))
+        if size is None:
+            continue
+        rows.append({"run": run_name(run), "ndcg@10": run["metrics"]["ndcg@10"], "p99_ms": _p99(run), "bytes": size,
+                     "storage_gib": vectors * size / GIB, "on_frontier": (run.get("pareto") or {}).get("on_frontier")})
+    if not rows:
+        raise EmbedpickError("results.json has no runs with quality and size to pick from")
+
+    def fits(r, use_latency=True, use_storage=True):
+        ok_latency = not use_latency or latency_ms is None or (r["p99_ms"] is not None and r["p99_ms"] <= latency_ms)
+        ok_storage = not use_storage or storage_gb is None or r["storage_gib"] <= storage_gb
+        return ok_latency and ok_storage
+
+    def best(candidates):
+        ordered = sorted(candidates, key=lambda r: (-r["ndcg@10"], r["p99_ms"] if r["p99_ms"] is not None else float("inf"), r["bytes"]))
+        return ordered
+
+    feasible = best([r for r in rows if fits(r)])
+    chosen = feasible[0] if feasible else None
+    relax = {}
+    for label, kwargs in (("latency", {"use_latency": False}), ("storage", {"use_storage": False}), ("both", {"use_latency": False, "use_storage": False})):
+        top_run = best([r for r in rows if fits(r, **kwargs)])
+        if top_run and (chosen is None or top_run[0]["ndcg@10"] > chosen["ndcg@10"]):
+            r = top_run[0]
+            relax[label] = {**r, "gain_points": 100 * (r["ndcg@10"] - (chosen["ndcg@10"] if chosen else 0.0))}
+    return {"budgets": {"latency_ms": latency_ms, "storage_gb": storage_gb, "vectors": vectors},
+            "choice": chosen, "runner_up": feasible[1] if len(feasible) > 1 else None, "feasible": len(feasible),
+            "measured": len(rows), "relaxing": relax, "dataset": results.get("dataset", {}).get("name")}
+
+
+def evidence_markdown(pick: dict) -> str:
+    b = pick["budgets"]
+    budget = f"p99 ≤ {b['latency_ms']} ms" if b["latency_ms"] is not None else "no latency budget"
+    budget += f", storage ≤ {b['storage_gb']} GiB for {b['vectors']:,} vectors" if b["storage_gb"] is not None else ", no storage budget"
+    fmt = lambda r: (f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}, p99 {r['p99_ms']:.1f} ms, " if r["p99_ms"] is not None else f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}, p99 not measured, ") + f"{r['bytes']:,.0f} B/vector → {r['storage_gib']:,.2f} GiB"  # noqa: E731
+    lines = [f"Measured on {pick['dataset']}: {pick['feasible']} of {pick['measured']} runs fit ({budget})."]
+    if pick["choice"] is None:
+        lines.append("**No measured run fits both budgets.**")
+    else:
+        lines.append(f"**Pick** {fmt(pick['choice'])}" + (" (on the Pareto frontier)." if pick["choice"]["on_frontier"] else "."))
+    if pick["runner_up"]:
+        r, c = pick["runner_up"], pick["choice"]
+        lines.append(f"Runner-up {fmt(r)}: {100 * (c['ndcg@10'] - r['ndcg@10']):.2f} points lower.")
+    names = {"latency": "Dropping the latency budget", "storage": "Dropping the storage budget", "both": "Dropping both budgets"}
+    for key, r in pick["relaxing"].items():
+        lines.append(f"{names[key]} would allow {fmt(r)}: +{r['gain_points']:.2f} points.")
+    if not pick["relaxing"] and pick["choice"] is not None:
+        lines.append("Relaxing the budgets would not buy quality: the pick is the best measured run.")
+    return "\n".join(lines)

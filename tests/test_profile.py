@@ -1,0 +1,27 @@
+import pytest
+
+from embedpick.evaluation.datasets import Dataset, load_dataset
+from embedpick.evaluation.readers import Document
+from embedpick.profile import profile_corpus
+
+
+def test_demo_profile(minilm_path):
+    facts = profile_corpus(load_dataset("demo"))
+    assert facts["documents"] == 240 and facts["languages"] == {"en": 1.0} and facts["empty_documents"] == 1
+    stats = facts["tokens"]["sentence-transformers/all-MiniLM-L6-v2"]
+    assert 30 < stats["mean"] < 60 and stats["share_over_512"] == 0.0
+    assert facts["duplicate_rate"] == 0.0
+
+
+def test_languages_duplicates_and_identifiers():
+    docs = {
+        "1": Document("1", "Der schnelle braune Fuchs springt über den faulen Hund und läuft dann weiter in den Wald."),
+        "2": Document("2", "Le renard brun rapide saute par-dessus le chien paresseux et court ensuite dans la forêt."),
+        "3": Document("3", "The quick brown fox jumps over the lazy dog and then runs on into the forest."),
+        "4": Document("4", "The quick brown fox jumps over the lazy dog and then runs on into the forest."),
+        "5": Document("5", "Error E1234 in config_loader.py at ISO8601 parsing: see HTTP404 and fooBar.baz"),
+    }
+    facts = profile_corpus(Dataset("mix", "-", docs))
+    assert {"de", "fr", "en"} <= set(facts["languages"])
+    assert facts["duplicate_rate"] == pytest.approx(0.2)
+    assert facts["identifier_share"] > 0.02 and facts["keyword_heavy"]
