@@ -77,6 +77,10 @@ def _choose_model(n: Needs) -> tuple[str, str]:
     return "BAAI/bge-large-en-v1.5", "English with open weights: bge-large-en-v1.5 is the lesson's open-weight English default"
 
 
+def _gib(value: float) -> str:
+    return f"{value:,.2f}" if value >= 0.1 else f"{value:.3g}"
+
+
 def _storage(docs: int, dim: int, precision: str) -> float:
     return docs * bytes_per_vector(dim, precision) / GIB
 
@@ -90,14 +94,14 @@ def _choose_dimension(n: Needs, card) -> dict:
     ladder.append((native, "int8"))
     ladder += [(d, "int8") for d in card.matryoshka_dims if MIN_SAFE_DIM <= d < native]
     ladder.append((native, "binary"))
-    math = [f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_storage(n.docs, d, p):,.2f} GiB" for d, p in ladder[:1]]
+    math = [f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_gib(_storage(n.docs, d, p))} GiB" for d, p in ladder[:1]]
     if n.storage_gb is None:
         return {"dim": native, "precision": "float32", "gib": _storage(n.docs, native, "float32"), "math": math,
                 "reason": "No storage budget given: full dimension, float32"}
     for dim, precision in ladder:
         gib = _storage(n.docs, dim, precision)
         if gib <= n.storage_gb:
-            line = f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) = {gib:,.2f} GiB ≤ {n.storage_gb:,} GiB budget"
+            line = f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) = {_gib(gib)} GiB ≤ {n.storage_gb:,} GiB budget"
             kind = "Full dimension" if dim == native else "Matryoshka-truncated"
             kind += "" if precision == "float32" else f", {precision}-quantised with rescoring"
             return {"dim": dim, "precision": precision, "gib": gib, "math": [line] if (dim, precision) == ladder[0] else math + [line],
