@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np

@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from embedpick.errors import DatasetError, LoadWarning
 from embedpick.evaluation.datasets import Dataset
-from embedpick.evaluation.readers import Document
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 PSEUDO_NOTE = "pseudo-labels from the inverse cloze task: not human judgments; compare set-ups, do not quote as accuracy"

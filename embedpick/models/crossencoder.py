@@ -18,7 +18,7 @@ class CrossEncoderReranker:
     """Scores (query, passage) pairs; higher is more relevant."""
 
     def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu"):
-        from embedpick.models.dense import _quiet_transformers
+        from embedpick.models.loading import quiet_transformers as _quiet_transformers
 
         self.name = name
         self.card = get_card(name)

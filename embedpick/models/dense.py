@@ -12,21 +12,10 @@ import numpy as np
 
 from embedpick.cache import EmbeddingCache
 from embedpick.embeddings import Embeddings
-from embedpick.errors import require
 from embedpick.models.card import get_card
-from embedpick.models.resolve import resolve_model
+from embedpick.models.loading import load_sentence_transformers
 
 CACHE_FORMAT = 1
-
-
-def _quiet_transformers() -> None:
-    # transformers 5 prints a "Loading weights" bar per model load; embedpick shows its own progress.
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except Exception:
-        pass
 
 
 class DenseEncoder:
@@ -47,19 +36,12 @@ class DenseEncoder:
         use_cache: bool = True,
     ):
         self.name = name
-        self.card = get_card(name)
-        self.warnings: list[str] = [w for w in [self.card.assumption_warning] if w]
-        if self.card.hosted:
+        if get_card(name).hosted:
             raise ValueError(f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it")
+        loaded = load_sentence_transformers(name, "SentenceTransformer", device, max_tokens)
+        self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
         self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
         self.document_prefix = self._prefix("document", document_prefix, self.card.document_prefix)
-        self.resolved = resolve_model(name)
-        st = require("sentence_transformers", "dense")
-        _quiet_transformers()
-        self.model = st.SentenceTransformer(self.resolved.path, device=device)
-        if max_tokens is not None:
-            self.model.max_seq_length = int(max_tokens)
-        self.max_tokens = int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
         self.normalize = self.card.normalize

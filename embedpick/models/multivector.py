@@ -16,9 +16,7 @@ import numpy as np
 
 from embedpick.cache import EmbeddingCache
 from embedpick.embeddings import Embeddings
-from embedpick.errors import require
-from embedpick.models.card import get_card
-from embedpick.models.resolve import resolve_model
+from embedpick.models.loading import load_sentence_transformers
 
 CACHE_FORMAT = 1
 
@@ -30,25 +28,15 @@ def _normalise_tokens(matrix: np.ndarray) -> np.ndarray:
 
 class _TokenEncoderBase:
     mode = "multivector"
+    st_class = "SentenceTransformer"
 
     def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, cache_dir: str | None = None, use_cache: bool = True):
-        from embedpick.models.dense import _quiet_transformers
-
         self.name = name
-        self.card = get_card(name)
-        self.warnings: list[str] = [w for w in [self.card.assumption_warning] if w]
-        self.resolved = resolve_model(name)
-        _quiet_transformers()
-        self.model = self._load(require("sentence_transformers", "dense"))
-        if max_tokens is not None:
-            self.model.max_seq_length = int(max_tokens)
-        self.max_tokens = int(self.model.max_seq_length)
+        loaded = load_sentence_transformers(name, self.st_class, "cpu", max_tokens)
+        self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
         self.batch_size = batch_size
         self.cache_dir, self.use_cache = cache_dir, use_cache
         self.query_prefix, self.document_prefix = self.card.query_prefix, self.card.document_prefix
-
-    def _load(self, st):
-        raise NotImplementedError
 
     def _token_matrices(self, texts: list[str], side: str) -> list[np.ndarray]:
         raise NotImplementedError
@@ -82,8 +70,7 @@ class _TokenEncoderBase:
 class TokenEmbeddingEncoder(_TokenEncoderBase):
     """Per-token output of a dense bi-encoder (padding dropped, each token L2-normalised)."""
 
-    def _load(self, st):
-        return st.SentenceTransformer(self.resolved.path, device="cpu")
+    st_class = "SentenceTransformer"
 
     def _token_matrices(self, texts, side):
         prefix = self.query_prefix if side == "query" else self.document_prefix
@@ -94,8 +81,7 @@ class TokenEmbeddingEncoder(_TokenEncoderBase):
 class MultiVectorModelEncoder(_TokenEncoderBase):
     """A ColBERT-style model (query/document markers and masks applied by the model itself)."""
 
-    def _load(self, st):
-        return st.MultiVectorEncoder(self.resolved.path, device="cpu")
+    st_class = "MultiVectorEncoder"
 
     def _token_matrices(self, texts, side):
         encode = self.model.encode_query if side == "query" else self.model.encode_document

@@ -14,9 +14,7 @@ import scipy.sparse as sp
 
 from embedpick.cache import EmbeddingCache
 from embedpick.embeddings import Embeddings
-from embedpick.errors import require
-from embedpick.models.card import get_card
-from embedpick.models.resolve import resolve_model
+from embedpick.models.loading import load_sentence_transformers
 
 
 def torch_sparse_to_csr(tensor) -> sp.csr_matrix:
@@ -34,18 +32,9 @@ class SpladeEncoder:
 
     def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu",
                  cache_dir: str | None = None, use_cache: bool = True, **_ignored):
-        from embedpick.models.dense import _quiet_transformers
-
         self.name = name
-        self.card = get_card(name)
-        self.warnings: list[str] = [w for w in [self.card.assumption_warning] if w]
-        self.resolved = resolve_model(name)
-        st = require("sentence_transformers", "dense")
-        _quiet_transformers()
-        self.model = st.SparseEncoder(self.resolved.path, device=device)
-        if max_tokens is not None:
-            self.model.max_seq_length = int(max_tokens)
-        self.max_tokens = int(self.model.max_seq_length)
+        loaded = load_sentence_transformers(name, "SparseEncoder", device, max_tokens)
+        self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
         self.batch_size = batch_size
         self.query_prefix = self.card.query_prefix
         self.document_prefix = self.card.document_prefix

@@ -1,0 +1,52 @@
+"""Rich tables for the CLI: the per-variant results and the per-recipe results of a bench."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+METRIC_COLUMNS = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"]
+
+
+def results_table(runs: list[dict]) -> Table:
+    table = Table(title="retrieval quality (mean over judged queries)")
+    columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M",
+               "p50 ms", "p99 ms", "$/1M q", "frontier"]
+    runs = [r for r in runs if "recipe" not in r]
+    for column in columns:
+        table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
+    for run in runs:
+        m = run["metrics"]
+        retention = run.get("retention", {}).get("ndcg@10")
+        table.add_row(
+            run["model"].split("/")[-1], run["mode"], str(run["dim"] or "-"),
+            run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
+            *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
+            f"{retention:.1%}" if retention is not None else "-",
+            f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}", *latency_cells(run),
+        )
+    return table
+
+
+def latency_cells(run: dict) -> list[str]:
+    total = (run.get("latency") or {}).get("online_ms", {}).get("total", {})
+    usd = (run.get("cost") or {}).get("usd_per_1m_queries")
+    pareto = run.get("pareto")
+    front = "-" if pareto is None else ("on" if pareto["on_frontier"] else "dominated")
+    return [f"{total['p50']:.2f}" if total.get("p50") is not None else "-", f"{total['p99']:.2f}" if total.get("p99") is not None else "-",
+            f"{usd:.4f}" if usd is not None else "-", front]
+
+
+def recipes_table(runs: list[dict]) -> Table:
+    table = Table(title="recipes (mean over judged queries; stage times per query)")
+    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)", "p50 ms", "p99 ms", "$/1M q", "frontier"]:
+        table.add_column(column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right")
+    for run in (r for r in runs if "recipe" in r):
+        m, rec = run["metrics"], run["recipe"]
+        table.add_row(
+            run["mode"], " + ".join(x.split("/")[-1] for x in rec["first_pass"]), (rec["rerank"] or "-").split("/")[-1],
+            *[f"{m[c]:.4f}" for c in ["ndcg@10", "mrr@10", "recall@10", "recall@100"]],
+            f"{run['bytes_per_passage']:,.0f}",
+            ", ".join(f"{s['stage'].split(':')[0]} {s['ms_per_query']:.2f}" for s in run["stages"]),
+            *latency_cells(run),
+        )
+    return table
