@@ -18,6 +18,7 @@ from embedpick.errors import EmbedpickError
 app = typer.Typer(help="Pick an embedding set-up on evidence from your own corpus.", no_args_is_help=True, add_completion=False)
 models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
+
 app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
 # Wide enough for the results table when output goes to a file or a CI log (rich assumes 80 columns there).
@@ -353,5 +354,9 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# registered last: the index commands reuse this module's console and helpers
+from embedpick.cli_index import index_app, search  # noqa: E402
+
+app.add_typer(index_app, name="index")
+app.command()(search)
+

@@ -71,6 +71,12 @@ class Workspace:
         return self._docs[key]
 
 
+    def preload(self, model: str, embeddings: Embeddings, kind: str = "first") -> None:
+        """Use document vectors read from an index instead of encoding the corpus."""
+        self._docs[f"{kind}:{model}"] = embeddings
+        if kind == "tokens":
+            self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
+
     def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
         """Token matrices of some documents (a rerank shortlist), encoded once per row and kept in memory.
 

@@ -36,6 +36,7 @@ class HashingEncoder:
     """Signed hashing-trick bag of words, L2-normalised; symmetric (queries and documents alike)."""
 
     name = "hashing"
+    mode = "dense"
 
     def __init__(self, dim: int = 1024, sublinear_tf: bool = True):
         if dim < 1:

@@ -1,0 +1,5 @@
+"""`python -m embedpick` runs the CLI."""
+
+from embedpick.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Open an index built by `build_index`, verify it, and answer queries with the same recipe code bench uses."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from embedpick.embeddings import Embeddings
+from embedpick.errors import EmbedpickError
+from embedpick.evaluation.readers import read_corpus
+from embedpick.index.store import FORMAT, MANIFEST, _sha256
+from embedpick.recipe import Recipe
+
+
+class LoadedIndex:
+    """A verified index: every file's checksum matches the manifest, and the build finished."""
+
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+        from embedpick.pipeline import Workspace
+
+        self.folder = Path(folder)
+        manifest_path = self.folder / MANIFEST
+        if not manifest_path.is_file():
+            raise EmbedpickError(f"{self.folder}: not an embedpick index (no {MANIFEST})")
+        try:
+            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise EmbedpickError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+        if self.manifest.get("format") != FORMAT:
+            raise EmbedpickError(f"{manifest_path}: index format {self.manifest.get('format')!r}, this embedpick reads {FORMAT}")
+        if not self.manifest.get("complete"):
+            raise EmbedpickError(f"{self.folder}: the build did not finish; run `embedpick index build` again with the same arguments to resume")
+        if verify:
+            for rel, digest in self.manifest["files"].items():
+                path = self.folder / rel
+                if not path.is_file() or _sha256(path) != digest:
+                    raise EmbedpickError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+        corpus = read_corpus(self.folder / "docs.jsonl", [])
+        self.recipe = Recipe(**self.manifest["recipe"])
+        self.ids = list(corpus)
+        self.docs = corpus
+        self.workspace = Workspace(self.ids, [d.full_text for d in corpus.values()], encoder_options or (lambda m: {}))
+        for component in self.manifest["components"].values():
+            self._load_component(component)
+            # load the model now, so the first query's timings are query time, not start-up
+            self.workspace.encoder(component["model"], component["kind"])
+
+    def _load_component(self, c: dict) -> None:
+        model, kind = c["model"], c["kind"]
+        if "stored" in c:  # BM25: refit on the stored texts
+            self.workspace.documents(model, kind)
+            return
+        files = [self.folder / rel for rel in c["chunks"]]
+        if kind == "tokens":
+            matrices = []
+            for f in files:
+                with np.load(f, allow_pickle=False) as data:
+                    matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, multivector=matrices), "tokens")
+        elif c["mode"] == "dense":
+            dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, dense=dense))
+        else:
+            blocks = []
+            for f in files:
+                with np.load(f, allow_pickle=False) as data:
+                    blocks.append(sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])))
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
+
+    def search(self, query: str, top_k: int = 10) -> dict:
+        """Ranked documents with the score of every stage, and each stage's time."""
+        from embedpick.pipeline import run_recipe
+
+        start = time.perf_counter()
+        stages = run_recipe(self.recipe, self.workspace, ["q"], [query])
+        total_ms = 1000 * (time.perf_counter() - start)
+        final = stages[-1].run.get("q", {})
+        ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+        per_stage = {s.name: s.run.get("q", {}) for s in stages}
+        return {
+            "query": query,
+            "recipe": self.recipe.name,
+            "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
+                         "stage_scores": {name: run.get(d) for name, run in per_stage.items()}} for r, (d, score) in enumerate(ranked, 1)],
+            "timings_ms": {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms},
+        }
+
+    def info(self) -> dict:
+        m = self.manifest
+        size = sum((self.folder / rel).stat().st_size for rel in m["files"])
+        return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
+                "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
+                "bytes_on_disk": size}

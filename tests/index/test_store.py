@@ -1,0 +1,111 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedpick.errors import EmbedpickError
+from embedpick.evaluation.datasets import load_dataset
+from embedpick.index.reader import LoadedIndex
+from embedpick.index.store import build_index
+from embedpick.pipeline import Workspace, run_recipe
+from embedpick.recipe import Recipe, standard_recipe
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_dataset("demo")
+
+
+def chunk_digests(folder: Path) -> dict:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return {rel: digest for rel, digest in manifest["files"].items()}
+
+
+def test_build_search_and_same_ranking_as_the_recipe_run(demo, tmp_path, minilm_path):
+    recipe = standard_recipe("hybrid+rerank", MINILM, "bm25")
+    manifest = build_index(recipe, demo.corpus, tmp_path / "idx", chunk_size=64)
+    assert manifest["complete"] and manifest["documents"] == 240
+    index = LoadedIndex(tmp_path / "idx")
+    answer = index.search("When was the iPhone released?", top_k=10)
+    assert answer["results"][0]["id"] == "d001"
+    assert set(answer["results"][0]["stage_scores"]) == {f"first_pass:{MINILM}", "first_pass:bm25", "fusion:rrf", f"rerank:maxsim:{MINILM}"}
+    assert answer["timings_ms"]["total"] > 0
+    # the same recipe run from scratch (what bench measures) ranks the same way
+    ids = list(demo.corpus)
+    fresh = run_recipe(recipe, Workspace(ids, [demo.corpus[d].full_text for d in ids], lambda m: {}), ["q"], ["When was the iPhone released?"])[-1].run["q"]
+    expected = [d for d, _ in sorted(fresh.items(), key=lambda item: (-item[1], item[0]))[:10]]
+    assert [r["id"] for r in answer["results"]] == expected
+    info = index.info()
+    assert info["components"][f"first:{MINILM}"]["chunks"] == 4 and "refitted" in info["components"]["first:bm25"]["stored"]
+
+
+def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_path, monkeypatch):
+    recipe = Recipe("dense", ["hashing"])
+    build_index(recipe, demo.corpus, tmp_path / "whole", chunk_size=50)
+    from embedpick.models.hashing import HashingEncoder
+
+    original = HashingEncoder.encode_documents
+    calls = []
+
+    def crash_on_third(self, texts, ids=None, on_progress=None):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, texts, ids, on_progress)
+
+    monkeypatch.setattr(HashingEncoder, "encode_documents", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50)
+    with pytest.raises(EmbedpickError, match="did not finish"):
+        LoadedIndex(tmp_path / "resumed")
+    calls.clear()
+    monkeypatch.setattr(HashingEncoder, "encode_documents", original)
+    build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50)
+    assert chunk_digests(tmp_path / "resumed") == chunk_digests(tmp_path / "whole")
+    assert not list((tmp_path / "resumed").rglob("*.tmp"))
+
+
+def test_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_path):
+    cmd = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", "demo", "--mode", "dense", "-m", MINILM, "--chunk-size", "8"]
+    env = {**os.environ, "EMBEDPICK_CACHE": str(tmp_path / "cache-a")}  # no cache shared with the reference build
+    proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "killed" / "manifest.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if manifest.is_file() and len(json.loads(manifest.read_text())["files"]) >= 4:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads(manifest.read_text())
+    assert not done["complete"] and 4 <= len(done["files"]) < 31
+    subprocess.run([*cmd, "--out", str(tmp_path / "killed")], env=env, check=True, capture_output=True)
+    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], env={**os.environ, "EMBEDPICK_CACHE": str(tmp_path / "cache-b")}, check=True, capture_output=True)
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    assert set(chunk_digests(killed)) == set(chunk_digests(whole)) and len(chunk_digests(whole)) == 31
+    for rel in chunk_digests(whole):  # same vectors (bit-identical, or within float noise of a different batch split)
+        if rel.endswith(".npy"):
+            assert np.allclose(np.load(killed / rel), np.load(whole / rel), atol=1e-5)
+    assert LoadedIndex(killed).search("iPhone 2007", top_k=1)["results"][0]["id"] == LoadedIndex(whole).search("iPhone 2007", top_k=1)["results"][0]["id"]
+
+
+def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
+    build_index(Recipe("dense", ["hashing"]), demo.corpus, tmp_path / "idx", chunk_size=100)
+    chunk = next((tmp_path / "idx").rglob("dense-00001.npy"))
+    data = bytearray(chunk.read_bytes())
+    data[-1] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(EmbedpickError, match="dense-00001.npy: missing or corrupted"):
+        LoadedIndex(tmp_path / "idx")
+    with pytest.raises(EmbedpickError, match="another recipe or corpus"):
+        build_index(Recipe("other", ["bm25"]), demo.corpus, tmp_path / "idx")
+    with pytest.raises(EmbedpickError, match="not an embedpick index"):
+        LoadedIndex(tmp_path)
