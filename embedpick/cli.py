@@ -22,7 +22,7 @@ dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_ar
 app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
 # Wide enough for the results table when output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True, soft_wrap=True)  # never break a file path or message across lines
 
 DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
