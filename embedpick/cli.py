@@ -355,8 +355,9 @@ def main() -> None:
 
 
 # registered last: the index commands reuse this module's console and helpers
-from embedpick.cli_index import index_app, search  # noqa: E402
+from embedpick.cli_index import index_app, search, serve  # noqa: E402
 
 app.add_typer(index_app, name="index")
 app.command()(search)
+app.command()(serve)
 

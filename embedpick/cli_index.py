@@ -81,3 +81,17 @@ def search(
         table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, (r["title"] + " " + r["text"])[:80])
     console.print(table)
     console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)
+
+
+def serve(
+    folder: Annotated[Path, typer.Argument(help="index folder built by `embedpick index build`")],
+    host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
+    from embedpick.server import serve as run_server
+
+    try:
+        run_server(folder, host, port)
+    except EmbedpickError as exc:
+        _fail(exc)

@@ -1,0 +1,114 @@
+"""`embedpick serve`: the index over HTTP (FastAPI), on loopback by default.
+
+- `POST /search` {query, top_k}: the index's recipe, per-stage scores and timings (what `embedpick search` prints);
+- `POST /v1/embeddings`: the OpenAI embeddings API shape (model, input as string or list, `dimensions` for
+  Matryoshka truncation, `encoding_format` float or base64) over the index's dense model, so the official
+  `openai` client works against it;
+- `GET /health`; `GET /` a small page to type a query and see the ranked results with every stage's score.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the request models' annotations at runtime, and
+# the models are defined inside create_app, where string annotations could not be resolved.
+import base64
+from pathlib import Path
+
+import numpy as np
+
+from embedpick.errors import EmbedpickError, require
+
+MAX_TOP_K = 100
+MAX_INPUTS = 256
+MAX_CHARS = 20_000
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>embedpick search</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px} input{width:60%;padding:6px;font-size:15px}
+table{border-collapse:collapse;margin-top:12px;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head>
+<body><h1>embedpick search</h1><p id="recipe"></p>
+<form id="f"><input id="q" name="q" placeholder="type a query" autofocus> <button>search</button></form>
+<p id="timings"></p><table id="results"></table>
+<script>
+async function run(q) {
+  const r = await fetch('search', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({query: q, top_k: 10})});
+  const a = await r.json();
+  document.getElementById('recipe').innerText = 'recipe: ' + a.recipe;
+  const stages = Object.keys(a.timings_ms).filter(s => s != 'total');
+  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + stages.map(s => '<th>' + s + '</th>').join('') + '<th>text</th></tr>';
+  for (const x of a.results) {
+    html += '<tr class="hit"><td>' + x.rank + '</td><td>' + x.id + '</td><td>' + x.score.toFixed(4) + '</td>' +
+      stages.map(s => '<td>' + (x.stage_scores[s] == null ? '–' : x.stage_scores[s].toFixed(4)) + '</td>').join('') +
+      '<td>' + (x.title + ' ' + x.text).replace(/</g, '&lt;').slice(0, 160) + '</td></tr>';
+  }
+  document.getElementById('results').innerHTML = html;
+  document.getElementById('timings').innerText = Object.entries(a.timings_ms).map(([k, v]) => k + ' ' + v.toFixed(1) + ' ms').join(', ');
+  document.body.dataset.results = a.results.length;
+}
+document.getElementById('f').addEventListener('submit', e => { e.preventDefault(); run(document.getElementById('q').value); });
+const q = new URLSearchParams(location.search).get('q');
+if (q) { document.getElementById('q').value = q; run(q); }
+</script></body></html>"""
+
+
+def create_app(index_dir: str | Path):
+    """A FastAPI app over one index (loaded and verified once, at start-up)."""
+    fastapi = require("fastapi", "serve")
+    from pydantic import BaseModel, Field
+
+    from embedpick.index.reader import LoadedIndex
+    from embedpick.vectors import truncate_matryoshka
+
+    index = LoadedIndex(index_dir)
+    dense_models = [c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"]
+    app = fastapi.FastAPI(title="embedpick", version="0.1.0")
+
+    class SearchRequest(BaseModel):
+        query: str = Field(min_length=1, max_length=MAX_CHARS)
+        top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+
+    class EmbeddingsRequest(BaseModel):
+        input: str | list[str]
+        model: str | None = None
+        dimensions: int | None = Field(default=None, ge=1)
+        encoding_format: str = Field(default="float", pattern="^(float|base64)$")
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "documents": len(index.ids), "recipe": index.recipe.name}
+
+    @app.post("/search")
+    def search(request: SearchRequest):
+        return index.search(request.query, request.top_k)
+
+    @app.post("/v1/embeddings")
+    def embeddings(request: EmbeddingsRequest):
+        if not dense_models:
+            raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
+        model = request.model if request.model in dense_models else dense_models[0]
+        texts = [request.input] if isinstance(request.input, str) else request.input
+        if not texts or len(texts) > MAX_INPUTS or any(len(t) > MAX_CHARS for t in texts):
+            raise fastapi.HTTPException(413, detail=f"input: 1 to {MAX_INPUTS} texts of at most {MAX_CHARS} characters")
+        encoder = index.workspace.encoder(model)
+        vectors = np.asarray(encoder.encode_documents(texts).dense, dtype=np.float32)
+        if request.dimensions is not None:
+            if request.dimensions > vectors.shape[1]:
+                raise fastapi.HTTPException(422, detail=f"dimensions must be at most {vectors.shape[1]}")
+            vectors = truncate_matryoshka(vectors, request.dimensions)
+        tokens = sum(len(t.split()) for t in texts)
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if request.encoding_format == "base64" else v.tolist()}
+                for i, v in enumerate(vectors)]
+        return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    @app.get("/", response_class=fastapi.responses.HTMLResponse)
+    def page():
+        return PAGE
+
+    return app
+
+
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+    uvicorn = require("uvicorn", "serve")
+    try:
+        app = create_app(index_dir)
+    except EmbedpickError:
+        raise
+    uvicorn.run(app, host=host, port=port, log_level="info")

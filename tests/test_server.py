@@ -1,0 +1,101 @@
+import base64
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from embedpick.evaluation.datasets import load_dataset
+from embedpick.index.store import build_index
+from embedpick.recipe import standard_recipe
+
+pytest.importorskip("fastapi")
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory, minilm_path):
+    folder = tmp_path_factory.mktemp("served") / "idx"
+    build_index(standard_recipe("hybrid", MINILM, "bm25"), load_dataset("demo").corpus, folder, chunk_size=128)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(index_dir):
+    from embedpick.server import create_app
+
+    return create_app(index_dir)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app)
+
+
+@pytest.fixture(scope="module")
+def live_server(app):
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_health_and_search_match_the_index(client, index_dir):
+    from embedpick.index.reader import LoadedIndex
+
+    assert client.get("/health").json() == {"status": "ok", "documents": 240, "recipe": "hybrid"}
+    answer = client.post("/search", json={"query": "When was the iPhone released?", "top_k": 5}).json()
+    assert answer["results"][0]["id"] == "d001"
+    direct = LoadedIndex(index_dir).search("When was the iPhone released?", 5)
+    assert [r["id"] for r in answer["results"]] == [r["id"] for r in direct["results"]]
+    assert client.post("/search", json={"query": "", "top_k": 5}).status_code == 422
+    assert client.post("/search", json={"query": "x", "top_k": 1000}).status_code == 422
+
+
+def test_embeddings_endpoint_shapes_and_limits(client):
+    out = client.post("/v1/embeddings", json={"input": ["a cat", "a dog"], "model": MINILM}).json()
+    assert out["object"] == "list" and len(out["data"]) == 2 and len(out["data"][0]["embedding"]) == 384
+    short = client.post("/v1/embeddings", json={"input": "a cat", "dimensions": 64, "encoding_format": "base64"}).json()
+    vector = np.frombuffer(base64.b64decode(short["data"][0]["embedding"]), dtype="<f4")
+    assert vector.shape == (64,) and abs(np.linalg.norm(vector) - 1) < 1e-5
+    assert client.post("/v1/embeddings", json={"input": ["x"] * 1000}).status_code == 413
+    assert client.post("/v1/embeddings", json={"input": "x", "encoding_format": "int4"}).status_code == 422
+
+
+def test_official_openai_client_against_the_server(live_server):
+    from openai import OpenAI
+
+    api = OpenAI(base_url=live_server + "/v1", api_key="not-needed-on-loopback")
+    result = api.embeddings.create(model=MINILM, input=["The first iPhone launched in 2007.", "Apple released the iPod in 2001."], dimensions=128)
+    vectors = np.array([d.embedding for d in result.data])
+    assert vectors.shape == (2, 128) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    float_default = api.embeddings.create(model=MINILM, input="When was the iPhone released?")  # the client asks for base64 by default
+    assert len(float_default.data[0].embedding) == 384
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed (.ci/run installs it)")
+def test_page_shows_results_in_headless_chromium(live_server, tmp_path):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    url = live_server + "/?q=When%20was%20the%20iPhone%20released%3F"
+    dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-results="10"' in dom and "d001" in dom and "first_pass:bm25" in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--window-size=1300,900", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:4] == b"\x89PNG"
