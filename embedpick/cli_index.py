@@ -87,11 +87,12 @@ def serve(
     folder: Annotated[Path, typer.Argument(help="index folder built by `embedpick index build`")],
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    api_key: Annotated[Optional[str], typer.Option(help="require this key on every data endpoint (default: $EMBEDPICK_API_KEY)")] = None,
 ) -> None:
     """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
     from embedpick.server import serve as run_server
 
     try:
-        run_server(folder, host, port)
+        run_server(folder, host, port, api_key)
     except EmbedpickError as exc:
         _fail(exc)

@@ -5,20 +5,29 @@
   Matryoshka truncation, `encoding_format` float or base64) over the index's dense model, so the official
   `openai` client works against it;
 - `GET /health`; `GET /` a small page to type a query and see the ranked results with every stage's score.
+
+With an API key (`--api-key` or $EMBEDPICK_API_KEY) every data endpoint needs `Authorization: Bearer KEY` or
+`X-API-Key: KEY`, compared in constant time; `/health` and the static page stay open (the page sends the key it
+finds in the URL fragment, `/#key=KEY`, which browsers never send to the server). Bodies over
+`max_request_bytes` are refused with 413 before they are parsed. No CORS headers are sent.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models' annotations at runtime, and
 # the models are defined inside create_app, where string annotations could not be resolved.
 import base64
+import hmac
+import os
 from pathlib import Path
 
 import numpy as np
 
-from embedpick.errors import EmbedpickError, require
+from embedpick.errors import require
 
 MAX_TOP_K = 100
 MAX_INPUTS = 256
 MAX_CHARS = 20_000
+MAX_REQUEST_BYTES = 1_000_000
+OPEN_PATHS = {"/health", "/"}
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>embedpick search</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px} input{width:60%;padding:6px;font-size:15px}
@@ -28,7 +37,10 @@ table{border-collapse:collapse;margin-top:12px;font-size:13px} td,th{border:1px 
 <p id="timings"></p><table id="results"></table>
 <script>
 async function run(q) {
-  const r = await fetch('search', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({query: q, top_k: 10})});
+  const key = new URLSearchParams(location.hash.slice(1)).get('key');
+  const headers = {'content-type': 'application/json'};
+  if (key) headers['x-api-key'] = key;
+  const r = await fetch('search', {method: 'POST', headers: headers, body: JSON.stringify({query: q, top_k: 10})});
   const a = await r.json();
   document.getElementById('recipe').innerText = 'recipe: ' + a.recipe;
   const stages = Object.keys(a.timings_ms).filter(s => s != 'total');
@@ -48,9 +60,18 @@ if (q) { document.getElementById('q').value = q; run(q); }
 </script></body></html>"""
 
 
-def create_app(index_dir: str | Path):
+def _authorised(headers, api_key: str) -> bool:
+    given = headers.get("x-api-key") or ""
+    bearer = headers.get("authorization") or ""
+    if bearer.lower().startswith("bearer "):
+        given = given or bearer[7:]
+    return hmac.compare_digest(given.encode(), api_key.encode())
+
+
+def create_app(index_dir: str | Path, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
     """A FastAPI app over one index (loaded and verified once, at start-up)."""
     fastapi = require("fastapi", "serve")
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
 
     from embedpick.index.reader import LoadedIndex
@@ -59,6 +80,20 @@ def create_app(index_dir: str | Path):
     index = LoadedIndex(index_dir)
     dense_models = [c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"]
     app = fastapi.FastAPI(title="embedpick", version="0.1.0")
+    api_key = api_key if api_key is not None else os.environ.get("EMBEDPICK_API_KEY") or None
+
+    @app.middleware("http")
+    async def guard(request, call_next):
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
+            return JSONResponse({"detail": f"request body over {max_request_bytes:,} bytes"}, status_code=413)
+        if api_key and request.url.path not in OPEN_PATHS and not _authorised(request.headers, api_key):
+            return JSONResponse({"detail": "missing or wrong API key"}, status_code=401, headers={"www-authenticate": "Bearer"})
+        if declared is None and request.method in {"POST", "PUT", "PATCH"}:
+            body = await request.body()  # a chunked body: measure what actually arrived
+            if len(body) > max_request_bytes:
+                return JSONResponse({"detail": f"request body over {max_request_bytes:,} bytes"}, status_code=413)
+        return await call_next(request)
 
     class SearchRequest(BaseModel):
         query: str = Field(min_length=1, max_length=MAX_CHARS)
@@ -105,10 +140,6 @@ def create_app(index_dir: str | Path):
     return app
 
 
-def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
     uvicorn = require("uvicorn", "serve")
-    try:
-        app = create_app(index_dir)
-    except EmbedpickError:
-        raise
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(create_app(index_dir, api_key), host=host, port=port, log_level="info")

@@ -99,3 +99,22 @@ def test_page_shows_results_in_headless_chromium(live_server, tmp_path):
     shot = tmp_path / "page.png"
     subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--window-size=1300,900", f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_api_key_is_required_except_on_health_and_the_page(index_dir, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from embedpick.server import create_app
+
+    monkeypatch.setenv("EMBEDPICK_API_KEY", "s3cret")
+    guarded = TestClient(create_app(index_dir, max_request_bytes=2_000))
+    body = {"query": "iphone", "top_k": 3}
+    assert guarded.get("/health").status_code == 200 and guarded.get("/").status_code == 200
+    assert guarded.post("/search", json=body).status_code == 401
+    assert guarded.post("/search", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert guarded.post("/search", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert guarded.post("/search", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert guarded.post("/v1/embeddings", json={"input": "x"}).status_code == 401
+    big = guarded.post("/search", json={"query": "x" * 5_000}, headers={"X-API-Key": "s3cret"})
+    assert big.status_code == 413 and "over 2,000 bytes" in big.json()["detail"]
+    assert "access-control-allow-origin" not in guarded.get("/health", headers={"Origin": "http://evil.example"}).headers
