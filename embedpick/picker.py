@@ -186,21 +186,17 @@ def to_markdown(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def _p99(run: dict) -> float | None:
-    return (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
-
-
 def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float | None, vectors: int) -> dict:
     """Among measured runs, the best nDCG@10 within the p99 and storage budgets, the runner-up, and what relaxing
     each budget would buy. Storage is `vectors` × the run's bytes per vector (per passage for recipes)."""
-    from embedpick.evaluation.pareto import run_name
+    from embedpick.evaluation.pareto import run_name, run_p99, run_size
 
     rows = []
     for run in results.get("runs", []):
-        size = run.get("bytes_per_vector", run.get("bytes_per_passage"))
+        size = run_size(run)
         if size is None:
             continue
-        rows.append({"run": run_name(run), "ndcg@10": run["metrics"]["ndcg@10"], "p99_ms": _p99(run), "bytes": size,
+        rows.append({"run": run_name(run), "ndcg@10": run["metrics"]["ndcg@10"], "p99_ms": run_p99(run), "bytes": size,
                      "storage_gib": vectors * size / GIB, "on_frontier": (run.get("pareto") or {}).get("on_frontier")})
     if not rows:
         raise EmbedpickError("results.json has no runs with quality and size to pick from")

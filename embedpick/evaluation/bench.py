@@ -23,6 +23,7 @@ from embedpick.evaluation.latency import machine_info, pipeline_latency
 from embedpick.evaluation.pareto import mark_frontier
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
+from embedpick.paths import safe_name
 from embedpick.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
 from embedpick.index.dense import dense_scores, top_k
 from embedpick.vectors import truncate_matryoshka
@@ -158,7 +159,7 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         }
         if options.run_dir:
             tag = f"{name}.d{dim}.{precision}" if dim else name
-            result["run_file"] = str(write_trec_run(run, f"{options.run_dir}/{dataset.name}.{_safe(tag)}.trec", tag=tag))
+            result["run_file"] = str(write_trec_run(run, f"{options.run_dir}/{dataset.name}.{safe_name(tag)}.trec", tag=tag))
         return result
 
     if doc_emb.mode == "sparse":
@@ -224,10 +225,6 @@ def _truncation(encoder, texts: list[str]) -> dict | None:
     if tokenizer is None or not window:
         return None
     return truncation_profile(token_lengths(tokenizer, texts), window)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def run_bench(

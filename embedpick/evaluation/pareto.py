@@ -41,12 +41,21 @@ def run_name(run: dict) -> str:
     return f"{model} {run['mode']}{dim} {run['precision']}"
 
 
+def run_p99(run: dict) -> float | None:
+    """A results.json run's total online p99 in ms (None when latency was not measured)."""
+    return (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
+
+
+def run_size(run: dict) -> float | None:
+    """Bytes per vector, or per passage for recipes (whose index may hold several representations)."""
+    return run.get("bytes_per_vector", run.get("bytes_per_passage"))
+
+
 def mark_frontier(runs: list[dict], metric: str = "ndcg@10") -> None:
     """Add `pareto: {on_frontier, dominated_by}` to every run that has quality, p99 and bytes."""
     points = []
     for run in runs:
-        p99 = (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
-        size = run.get("bytes_per_vector", run.get("bytes_per_passage"))
+        p99, size = run_p99(run), run_size(run)
         if p99 is None or size is None:
             continue
         points.append(Point(run_name(run), run["metrics"][metric], p99, size))

@@ -15,17 +15,9 @@ from pathlib import Path
 
 from embedpick.atomic import write_text_atomic
 from embedpick.errors import EmbedpickError, require
-from embedpick.evaluation.pareto import Point, frontier, mark_frontier, run_name
+from embedpick.evaluation.pareto import Point, frontier, mark_frontier, run_name, run_p99, run_size
 
 METRIC = "ndcg@10"
-
-
-def _p99(run: dict) -> float | None:
-    return (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
-
-
-def _size(run: dict) -> float | None:
-    return run.get("bytes_per_vector", run.get("bytes_per_passage"))
 
 
 def _figure_png(fig) -> bytes:
@@ -135,7 +127,7 @@ def _table(runs: list[dict]) -> str:
         pareto = r.get("pareto")
         front = "–" if pareto is None else ("on" if pareto["on_frontier"] else f"dominated by {pareto['dominated_by']}")
         cells = [run_name(r), r["mode"], r.get("dim") or "–", r.get("precision", "–"), _fmt(r["metrics"][METRIC]), _fmt(r["metrics"]["mrr@10"]),
-                 _fmt(r["metrics"]["recall@100"]), _fmt((r.get("retention") or {}).get(METRIC), ".1%"), _fmt(_size(r), ",.0f"),
+                 _fmt(r["metrics"]["recall@100"]), _fmt((r.get("retention") or {}).get(METRIC), ".1%"), _fmt(run_size(r), ",.0f"),
                  _fmt(total.get("p50"), ".2f"), _fmt(total.get("p99"), ".2f"), _fmt(lat.get("batch", {}).get("queries_per_s"), ",.0f"),
                  _fmt((r.get("cost") or {}).get("usd_per_1m_queries"), ".4f"), _fmt(r.get("storage_usd_month_per_1m"), ".4f"), front]
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
@@ -186,8 +178,8 @@ def write_report(results_path: str | Path, output: str | Path) -> dict:
     plot_dir = output.with_name(output.stem + "_plots")
     plot_dir.mkdir(parents=True, exist_ok=True)
     figures = {
-        "quality_vs_p99": _scatter(plt, runs, _p99, "p99 latency per query (ms)", log_x=True),
-        "quality_vs_bytes": _scatter(plt, runs, _size, "bytes per vector (per passage for recipes)", log_x=True),
+        "quality_vs_p99": _scatter(plt, runs, run_p99, "p99 latency per query (ms)", log_x=True),
+        "quality_vs_bytes": _scatter(plt, runs, run_size, "bytes per vector (per passage for recipes)", log_x=True),
         "retention_vs_dim": _retention(plt, runs),
         "stage_latency": _stages(plt, runs),
         "truncation": _truncation(plt, runs),

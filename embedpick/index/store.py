@@ -25,6 +25,7 @@ from embedpick.atomic import atomic_open, write_json_atomic
 from embedpick.embeddings import Embeddings
 from embedpick.errors import EmbedpickError
 from embedpick.evaluation.readers import Document
+from embedpick.paths import safe_name
 from embedpick.recipe import Recipe
 
 FORMAT = 1
@@ -37,10 +38,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _slug(model: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
 
 
 def _components(recipe: Recipe) -> list[tuple[str, str]]:
@@ -99,12 +96,12 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
         if kind == "first" and getattr(encoder, "name", "") == "bm25":
             component["stored"] = "refitted from docs.jsonl at load (global IDF)"
             continue
-        folder = out / _slug(model)
+        folder = out / safe_name(model)
         folder.mkdir(exist_ok=True)
         advance = progress(f"{model} ({kind})", len(ids)) if progress else None
         for number, start in enumerate(range(0, len(ids), chunk_size)):
             prefix = "tokens" if kind == "tokens" else ("dense" if component["mode"] == "dense" else "sparse")
-            rel = f"{_slug(model)}/{prefix}-{number:05d}.{'npy' if prefix == 'dense' else 'npz'}"
+            rel = f"{safe_name(model)}/{prefix}-{number:05d}.{'npy' if prefix == 'dense' else 'npz'}"
             if rel in manifest["files"] and (out / rel).is_file():
                 if advance:
                     advance(min(chunk_size, len(ids) - start))
