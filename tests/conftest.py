@@ -19,6 +19,10 @@ USER_CACHE = cache_root()
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATASETS = SHARED / "datasets"
 
+# Headless Chromium as this machine needs it: no sandbox as root, no background connections (the network is closed).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+                  "--disable-component-update", "--disable-sync"]
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):

@@ -12,6 +12,8 @@ from embedpick.evaluation.datasets import load_dataset
 from embedpick.index.store import build_index
 from embedpick.recipe import standard_recipe
 
+from .conftest import CHROMIUM_FLAGS
+
 pytest.importorskip("fastapi")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 CHROMIUM = shutil.which("chromium")
@@ -91,8 +93,7 @@ def test_official_openai_client_against_the_server(live_server):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed (.ci/run installs it)")
 def test_page_shows_results_in_headless_chromium(live_server, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     url = live_server + "/?q=When%20was%20the%20iPhone%20released%3F"
     dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert 'data-results="10"' in dom and "d001" in dom and "first_pass:bm25" in dom

@@ -11,9 +11,9 @@ from embedpick.evaluation.datasets import load_dataset
 from embedpick.evaluation.report import write_report
 from embedpick.recipe import standard_recipe
 
+from ..conftest import CHROMIUM_FLAGS
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
-         "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,9 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     folder, results, _ = report
     url = (folder / "report.html").as_uri()
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-    dom = subprocess.run([CHROMIUM, *FLAGS, *profile, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert 'data-loaded-images="4"' in dom.stdout, dom.stderr[-500:]
     assert dom.stdout.count("<tr>") == len(results["runs"]) + 1
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *FLAGS, *profile, "--window-size=1400,2000", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1400,2000", f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
