@@ -24,12 +24,19 @@ def index_build(
     recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
     chunk_size: Annotated[int, typer.Option(help="documents per committed chunk")] = 512,
+    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8) and/or store (embedded, qdrant); repeatable")] = None,
+    qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
+    qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedpick.evaluation.datasets import load_dataset
+    from embedpick.backends import split_backends
     from embedpick.index.store import build_index
 
     try:
+        encoder_backend, store_backend = split_backends(backend)
+        store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None}
         recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
         if not recipes or len(recipes) != 1:
             raise EmbedpickError("index build needs exactly one of --mode or --recipe")
@@ -39,7 +46,8 @@ def index_build(
                 task = bar.add_task(description, total=total)
                 return lambda n: bar.advance(task, n)
 
-            manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress)
+            manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
+                                   store_backend=store_backend, store_options=store_options, ray_address=ray)
     except EmbedpickError as exc:
         _fail(exc)
     console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from embedpick.embeddings import Embeddings
 from embedpick.errors import EmbedpickError
 from embedpick.evaluation.readers import read_corpus
-from embedpick.index.store import FORMAT, MANIFEST, _sha256
+from embedpick.index.store import FORMAT, MANIFEST, _sha256, encoder_options_for
 from embedpick.recipe import Recipe
 
 
@@ -43,7 +43,7 @@ class LoadedIndex:
         self.recipe = Recipe(**self.manifest["recipe"])
         self.ids = list(corpus)
         self.docs = corpus
-        self.workspace = Workspace(self.ids, [d.full_text for d in corpus.values()], encoder_options or (lambda m: {}))
+        self.workspace = Workspace(self.ids, [d.full_text for d in corpus.values()], encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
         for component in self.manifest["components"].values():
             self._load_component(component)
             # load the model now, so the first query's timings are query time, not start-up

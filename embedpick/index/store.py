@@ -64,10 +64,22 @@ def _save_chunk(path: Path, emb: Embeddings, kind: str) -> None:
             np.savez(handle, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape))
 
 
+def encoder_options_for(backend: str):
+    """Encoder options for every model of an index: the encoder backend it was built with (queries must match)."""
+    return (lambda model: {}) if backend == "torch" else (lambda model: {"backend": backend})
+
+
 def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options=None, chunk_size: int = 512,
-                progress=None) -> dict:
+                progress=None, encoder_backend: str = "torch", store_backend: str = "embedded", store_options: dict | None = None,
+                ray_address: str | None = None) -> dict:
     """Build (or resume building) the index of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedpick.pipeline import Workspace
+
+    if store_backend != "embedded":
+        raise EmbedpickError(f"--backend {store_backend}: not available yet")
+    if ray_address is not None:
+        raise EmbedpickError("--ray: not available yet")
+    encoder_options = encoder_options or encoder_options_for(encoder_backend)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -76,18 +88,19 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
     manifest_path = out / MANIFEST
     ids_digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    if manifest is not None and (manifest.get("recipe") != recipe.to_dict() or manifest.get("ids_sha256") != ids_digest):
+    if manifest is not None and (manifest.get("recipe") != recipe.to_dict() or manifest.get("ids_sha256") != ids_digest
+                                 or manifest.get("encoder_backend", "torch") != encoder_backend):
         raise EmbedpickError(f"{out}: holds an index of another recipe or corpus; choose an empty folder (or delete it to rebuild)")
     if manifest is None:
         with atomic_open(docs_path, "w", encoding="utf-8") as handle:
             for doc in corpus.values():
                 handle.write(json.dumps({"_id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
         manifest = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": ids_digest,
-                    "chunk_size": chunk_size, "files": {"docs.jsonl": _sha256(docs_path)}, "components": {}, "complete": False}
+                    "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {"docs.jsonl": _sha256(docs_path)}, "components": {}, "complete": False}
         write_json_atomic(manifest_path, manifest)
     chunk_size = manifest["chunk_size"]
     texts = [corpus[d].full_text for d in ids]
-    workspace = Workspace(ids, texts, encoder_options or (lambda m: {}))
+    workspace = Workspace(ids, texts, encoder_options)
     for model, kind in _components(recipe):
         key = f"{kind}:{model}"
         encoder = workspace.encoder(model, kind)
