@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from embedpick.models.remote_providers import display_name
+
 METRIC_COLUMNS = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"]
 
 
@@ -18,7 +20,7 @@ def results_table(runs: list[dict]) -> Table:
         m = run["metrics"]
         retention = run.get("retention", {}).get("ndcg@10")
         table.add_row(
-            run["model"].split("/")[-1], run["mode"], str(run["dim"] or "-"),
+            display_name(run["model"]), run["mode"], str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
             *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
             f"{retention:.1%}" if retention is not None else "-",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embedpick.models.remote_providers import display_name
+
 
 @dataclass(frozen=True)
 class Point:
@@ -34,7 +36,7 @@ def frontier(points: list[Point]) -> dict[str, str | None]:
 
 def run_name(run: dict) -> str:
     """A readable, unique-enough identity for a results.json run."""
-    model = run["model"].split("/")[-1] if "recipe" not in run else run["mode"]
+    model = display_name(run["model"]) if "recipe" not in run else run["mode"]
     if "recipe" in run:
         return model
     dim = f" d{run['dim']}" if run.get("dim") else ""

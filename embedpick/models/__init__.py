@@ -14,6 +14,7 @@ _LAZY = {
     "HashingEncoder": "embedpick.models.hashing",
     "BM25Encoder": "embedpick.models.bm25",
     "DenseEncoder": "embedpick.models.dense",
+    "RemoteEncoder": "embedpick.models.remote",
     "get_encoder": "embedpick.models.factory",
     "resolve_model": "embedpick.models.resolve",
 }

@@ -98,8 +98,11 @@ def _index() -> dict[str, ModelCard]:
 
 def find_card(name: str) -> ModelCard | None:
     """The card for a hub id, an alias, or a local folder named like the model (…/all-MiniLM-L6-v2)."""
+    from embedpick.models.remote_providers import split_remote_name
+
     index = _index()
-    text = str(name).rstrip("/")
+    remote = split_remote_name(str(name))  # `openai-compatible:MODEL@URL` has MODEL's card
+    text = (remote.model if remote else str(name)).rstrip("/")
     for key in (text, text.split("/")[-1]):
         card = index.get(key.lower())
         if card is not None:

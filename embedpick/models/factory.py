@@ -16,6 +16,12 @@ def get_encoder(name: str, **options):
 
         dim = int(key.split("-", 1)[1]) if "-" in key else 1024
         return HashingEncoder(dim=dim)
+    from embedpick.models.remote_providers import split_remote_name
+
+    if split_remote_name(name) is not None:  # openai-compatible:MODEL@URL, voyage:MODEL, cohere:MODEL, openai:MODEL
+        from embedpick.models.remote import remote_encoder
+
+        return remote_encoder(name, **options)
     card = get_card(name)
     if _is_bgem3_folder(name):
         from embedpick.models.bgem3 import BGEM3Encoder
@@ -25,11 +31,10 @@ def get_encoder(name: str, **options):
         from embedpick.models.splade import SpladeEncoder
 
         return SpladeEncoder(name, **options)
-    if card.hosted:
-        raise EmbedpickError(
-            f"{card.name} is a hosted API model ({card.provider}); remote encoders are not available yet, "
-            "so it cannot be benched locally"
-        )
+    if card.hosted:  # the API's key comes from the environment; the error names the variable when it is unset
+        from embedpick.models.remote import remote_encoder
+
+        return remote_encoder(name, **options)
     if card.known and "dense" not in card.modes:
         raise EmbedpickError(
             f"{card.name} offers {'/'.join(card.modes)} only; embedpick can bench dense models, 'bm25' and 'hashing' for now"
