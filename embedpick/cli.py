@@ -78,7 +78,7 @@ def _str_list(text: str) -> list[str]:
 
 @app.command()
 def bench(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="BEIR folder, .jsonl corpus, 'demo', or a BEIR name (downloaded when online)")] = "demo",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name (downloaded when online)")] = "demo",
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="model name or folder; 'bm25' and 'hashing' are built in (repeatable)")] = None,
     split: Annotated[str, typer.Option(help="qrels split to score")] = "test",
     output: Annotated[Path, typer.Option("--output", "-o", help="results JSON")] = Path("results.json"),
@@ -107,7 +107,7 @@ def bench(
     chunk_tokens: Annotated[Optional[int], typer.Option(help="also bench dense models on token windows of this size, max-pooled to documents")] = None,
     chunk_overlap: Annotated[int, typer.Option(help="token overlap between chunks")] = 32,
     model_runs: Annotated[Optional[bool], typer.Option("--model-runs/--no-model-runs", help="also bench each --model on its own (default: only when no --mode/--recipe is given)")] = None,
-    corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl or folder): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
+    corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
     pseudo_queries: Annotated[int, typer.Option(help="how many inverse-cloze pseudo-queries to build with --corpus")] = 300,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
@@ -219,7 +219,7 @@ def report(
 
 @app.command()
 def profile(
-    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, 'demo', or a BEIR name")],
+    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name")],
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the profile as JSON here")] = None,
 ) -> None:
     """Corpus facts that decide the set-up: size, languages, token lengths, duplicates, keyword-heaviness."""
@@ -276,7 +276,9 @@ def pick(
 
     try:
         if results is not None:
-            data = json.loads(results.read_text(encoding="utf-8"))
+            from embedpick.evaluation.results_file import load_results
+
+            data = load_results(results)
             chosen = pick_from_results(data, latency_ms, storage_gb, vectors or data.get("dataset", {}).get("documents", 1))
             typer.echo(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen))
             return

@@ -10,6 +10,12 @@ With an API key (`--api-key` or $EMBEDPICK_API_KEY) every data endpoint needs `A
 `X-API-Key: KEY`, compared in constant time; `/health` and the static page stay open (the page sends the key it
 finds in the URL fragment, `/#key=KEY`, which browsers never send to the server). Bodies over
 `max_request_bytes` are refused with 413 before they are parsed. No CORS headers are sent.
+
+Every refusal is a 4xx with a JSON `{"detail": ...}` body: validation errors are re-rendered without echoing the
+input (which may hold NaN, infinities or a megabyte of text), texts that are not valid Unicode (lone surrogates
+from `\ud800` escapes) are a 422, and an unexpected failure is a JSON 500 with no traceback. Property-based tests
+(tests/test_fuzz_server.py) hold the API to that. No endpoint takes a path, and the Swagger/ReDoc pages (which load
+scripts from a CDN) are off; `/openapi.json` stays.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models' annotations at runtime, and
@@ -18,6 +24,7 @@ import base64
 import hmac
 import os
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
@@ -60,6 +67,20 @@ if (q) { document.getElementById('q').value = q; run(q); }
 </script></body></html>"""
 
 
+def _valid_unicode(text: str) -> str:
+    """Reject lone surrogates, which JSON allows (`"\\ud800"`) but UTF-8 cannot encode, before they reach a model."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode (lone surrogate at character {exc.start})") from None
+    return text
+
+
+def _validation_detail(errors) -> list[dict]:
+    """Pydantic's errors without `input`/`ctx`: they can hold NaN or infinity (not JSON) or the whole oversize text."""
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+
+
 def _authorised(headers, api_key: str) -> bool:
     given = headers.get("x-api-key") or ""
     bearer = headers.get("authorization") or ""
@@ -71,15 +92,16 @@ def _authorised(headers, api_key: str) -> bool:
 def create_app(index_dir: str | Path, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
     """A FastAPI app over one index (loaded and verified once, at start-up)."""
     fastapi = require("fastapi", "serve")
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, Field
+    from pydantic import AfterValidator, BaseModel, Field
 
     from embedpick.index.reader import LoadedIndex
     from embedpick.vectors import truncate_matryoshka
 
     index = LoadedIndex(index_dir)
     dense_models = [c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"]
-    app = fastapi.FastAPI(title="embedpick", version="0.1.0")
+    app = fastapi.FastAPI(title="embedpick", version="0.1.0", docs_url=None, redoc_url=None)
     api_key = api_key if api_key is not None else os.environ.get("EMBEDPICK_API_KEY") or None
 
     @app.middleware("http")
@@ -95,15 +117,27 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
                 return JSONResponse({"detail": f"request body over {max_request_bytes:,} bytes"}, status_code=413)
         return await call_next(request)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        return JSONResponse({"detail": _validation_detail(exc.errors())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def failed(request, exc):  # a bug, not the client's fault: say so in JSON, never show a traceback
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
+    Text = Annotated[str, AfterValidator(_valid_unicode)]
+
     class SearchRequest(BaseModel):
-        query: str = Field(min_length=1, max_length=MAX_CHARS)
-        top_k: int = Field(default=10, ge=1, le=MAX_TOP_K)
+        query: Text = Field(min_length=1, max_length=MAX_CHARS)
+        top_k: int = Field(default=10, ge=1, le=MAX_TOP_K, strict=True)  # strict: `true` or `2.0` is not a count
 
     class EmbeddingsRequest(BaseModel):
-        input: str | list[str]
+        input: Text | list[Text]
         model: str | None = None
-        dimensions: int | None = Field(default=None, ge=1)
+        dimensions: int | None = Field(default=None, ge=1, strict=True)
         encoding_format: str = Field(default="float", pattern="^(float|base64)$")
+        # embedpick's extension (remote scheme `embedpick:`): the side, so the server applies its card's prefix
+        input_type: str | None = Field(default=None, pattern="^(query|document)$")
 
     @app.get("/health")
     def health():
@@ -119,10 +153,13 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
             raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
         model = request.model if request.model in dense_models else dense_models[0]
         texts = [request.input] if isinstance(request.input, str) else request.input
-        if not texts or len(texts) > MAX_INPUTS or any(len(t) > MAX_CHARS for t in texts):
+        if not texts:
+            raise fastapi.HTTPException(422, detail="input: give a string or a non-empty list of strings")
+        if len(texts) > MAX_INPUTS or any(len(t) > MAX_CHARS for t in texts):
             raise fastapi.HTTPException(413, detail=f"input: 1 to {MAX_INPUTS} texts of at most {MAX_CHARS} characters")
         encoder = index.workspace.encoder(model)
-        vectors = np.asarray(encoder.encode_documents(texts).dense, dtype=np.float32)
+        encode = encoder.encode_queries if request.input_type == "query" else encoder.encode_documents
+        vectors = np.asarray(encode(texts).dense, dtype=np.float32)
         if request.dimensions is not None:
             if request.dimensions > vectors.shape[1]:
                 raise fastapi.HTTPException(422, detail=f"dimensions must be at most {vectors.shape[1]}")

@@ -1,4 +1,4 @@
-"""Load a retrieval collection (BEIR folder, plain JSONL corpus, the built-in demo, or a BEIR name).
+"""Load a retrieval collection (BEIR folder, plain JSONL corpus, folder of text files, the demo, or a BEIR name).
 
 The loaded `Dataset` keeps every warning the readers raised, so bench output and results.json can show them.
 """
@@ -78,7 +78,7 @@ def load_beir_folder(folder: str | Path, split: str = "test", name: str | None =
     folder = Path(folder)
     corpus_path = _find(folder, "corpus")
     if corpus_path is None:
-        raise DatasetError("no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout)", folder)
+        raise DatasetError("no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout) and no .txt/.md files (a text corpus)", folder)
     warnings: list[LoadWarning] = []
     corpus = read_corpus(corpus_path, warnings)
     dataset = Dataset(name or folder.name, str(folder), corpus, warnings=warnings)
@@ -109,8 +109,20 @@ def load_jsonl_corpus(path: str | Path, name: str | None = None) -> Dataset:
     return Dataset(name or stem, str(path), corpus, warnings=warnings)
 
 
+def load_text_folder(folder: str | Path, name: str | None = None) -> Dataset:
+    """Load a folder of `.txt`/`.md` files as an unlabeled collection (rules in `textfolder`)."""
+    from embedpick.evaluation.textfolder import read_text_folder
+
+    folder = Path(folder)
+    warnings: list[LoadWarning] = []
+    corpus = read_text_folder(folder, warnings)
+    return Dataset(name or folder.resolve().name, str(folder), corpus, warnings=warnings)
+
+
 def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path | None = None) -> Dataset:
-    """Load by path (BEIR folder or JSONL file), `demo` for the built-in collection, or a BEIR name.
+    """Load by path (BEIR folder, JSONL file, folder of text files), `demo` for the built-in collection, or a BEIR name.
+
+    A folder with `corpus.jsonl[.gz]` is read as BEIR; one without it but with `.txt`/`.md` files as a text corpus.
 
     A BEIR name (e.g. `scifact`) is downloaded once into the cache when online; offline it fails with a
     message that names the local-path alternative.
@@ -122,15 +134,19 @@ def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path 
     if text == "demo":
         return load_beir_folder(DEMO_PATH, split, name="demo")
     if path.is_dir():
+        from embedpick.evaluation.textfolder import is_text_folder
+
+        if _find(path, "corpus") is None and is_text_folder(path):
+            return load_text_folder(path)
         return load_beir_folder(path, split)
     if path.is_file():
         if path.name.endswith((".jsonl", ".jsonl.gz")):
             return load_jsonl_corpus(path)
-        raise DatasetError("unsupported file type (expected a BEIR folder or a .jsonl / .jsonl.gz corpus)", path)
+        raise DatasetError("unsupported file type (expected a BEIR folder, a folder of .txt/.md files or a .jsonl / .jsonl.gz corpus)", path)
     if text.lower() in BEIR_DATASETS:
         return load_beir_folder(fetch_beir(text.lower(), cache_dir), split, name=text.lower())
     raise DatasetError(
-        f"no such file or folder, and not a known dataset name (try 'demo', a BEIR folder, a .jsonl corpus, "
+        f"no such file or folder, and not a known dataset name (try 'demo', a BEIR folder, a .jsonl corpus, a folder of .txt/.md files, "
         f"or one of: {', '.join(sorted(BEIR_DATASETS))})",
         text,
     )

@@ -116,8 +116,15 @@ class _Grouped:
 
 
 def read_corpus(path: str | Path, warnings: list[LoadWarning]) -> dict[str, Document]:
-    """Read `corpus.jsonl[.gz]` (`_id`, `title`, `text`); a plain JSONL corpus may use `id` instead of `_id`."""
+    """Read `corpus.jsonl[.gz]` (`_id`, `title`, `text`); a plain JSONL corpus may use `id` instead of `_id`.
+
+    A folder is read as a corpus of `.txt`/`.md` files (see `textfolder`).
+    """
     path = Path(path)
+    if path.is_dir():
+        from embedpick.evaluation.textfolder import read_text_folder
+
+        return read_text_folder(path, warnings)
     corpus: dict[str, Document] = {}
     first_line: dict[str, int] = {}
     empty = _Grouped("empty_text", path)

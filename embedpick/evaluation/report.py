@@ -13,9 +13,10 @@ import io
 import json
 from pathlib import Path
 
-from embedpick.atomic import write_text_atomic
+from embedpick.atomic import write_bytes_atomic, write_text_atomic
 from embedpick.errors import EmbedpickError, require
 from embedpick.evaluation.pareto import Point, frontier, mark_frontier, run_name, run_p99, run_size
+from embedpick.models.remote_providers import display_name
 
 METRIC = "ndcg@10"
 
@@ -54,7 +55,7 @@ def _retention(plt, runs: list[dict]):
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in runs:
         if "retention" in r and r.get("dim") and r["mode"] == "dense":
-            series.setdefault((r["model"].split("/")[-1], r["precision"]), []).append((r["dim"], r["retention"][METRIC]))
+            series.setdefault((display_name(r["model"]), r["precision"]), []).append((r["dim"], r["retention"][METRIC]))
     for (model, precision), pts in sorted(series.items()):
         xs, ys = zip(*sorted(pts))
         ax.plot(xs, ys, marker="o", label=f"{model} {precision}")
@@ -97,7 +98,7 @@ def _truncation(plt, runs: list[dict]):
     profiles = {}
     for r in runs:
         if r.get("truncation") and r["truncation"].get("histogram"):
-            profiles.setdefault(r["model"].split("/")[-1], r["truncation"])
+            profiles.setdefault(display_name(r["model"]), r["truncation"])
     if not profiles:
         return None
     fig, axes = plt.subplots(len(profiles), 1, figsize=(7.5, 2.4 * len(profiles)), squeeze=False)
@@ -161,12 +162,11 @@ code, pre { background: #f6f6f6; padding: 2px 4px; font-size: 12px; }
 
 def write_report(results_path: str | Path, output: str | Path) -> dict:
     """Render `results.json` into `output` (HTML) and `<output stem>_plots/*.png`; returns the files written."""
+    from embedpick.evaluation.results_file import load_results
+
     path = Path(results_path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        runs = results["runs"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise EmbedpickError(f"{path}: not a readable embedpick results file ({exc})") from exc
+    results = load_results(path)  # a truncated or foreign file is a DatasetError naming it and the field
+    runs = results["runs"]
     if not runs:
         raise EmbedpickError(f"{path}: has no runs to report")
     matplotlib = require("matplotlib", "report")
@@ -190,7 +190,7 @@ def write_report(results_path: str | Path, output: str | Path) -> dict:
             continue
         png = _figure_png(fig)
         plt.close(fig)
-        (plot_dir / f"{name}.png").write_bytes(png)
+        write_bytes_atomic(plot_dir / f"{name}.png", png)
         images[name] = base64.b64encode(png).decode("ascii")
     dataset = results.get("dataset", {})
     img = lambda n: f'<img alt="{n}" id="plot-{n}" src="data:image/png;base64,{images[n]}">' if n in images else ""  # noqa: E731

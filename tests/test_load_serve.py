@@ -1,0 +1,45 @@
+"""The load test's core (benchmarks/load_serve.py) on a short run: a real `embedpick serve` subprocess, 0 errors."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "load_serve.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("load_serve", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_short_load_run_has_no_errors_and_bounded_memory(tmp_path):
+    load_serve = _module()
+    index = load_serve.build_demo_index(tmp_path / "index")
+    report = load_serve.load_test(index, clients=5, seconds=3, max_growth_mib=32)
+    for label in ("warm_up_round", "measured_round"):
+        run = report[label]
+        assert run["errors"] == 0, run["errors_by_kind"]
+        assert run["requests"] > 10 and run["requests_per_s"] > 0 and 0 < run["p50_ms"] <= run["p99_ms"]
+        assert set(run["statuses"]) == {200}
+    assert report["rss_mib"]["before"] > 10 and report["ok"]
+
+
+def test_the_client_counts_refusals_as_errors(tmp_path):
+    """The bar is 0 errors, so the counter must see them: a server with an API key refuses every request."""
+    import asyncio
+
+    load_serve = _module()
+    index = load_serve.build_demo_index(tmp_path / "index")
+    server = load_serve.Server(index, api_key="secret")
+    try:
+        refused = asyncio.run(load_serve.run_load(server.url, clients=2, seconds=1))
+        allowed = asyncio.run(load_serve.run_load(server.url, clients=2, seconds=1, headers={"Authorization": "Bearer secret"}))
+    finally:
+        server.stop()
+    assert refused["errors"] == refused["requests"] > 0 and refused["errors_by_kind"] == {"HTTP 401": refused["requests"]}
+    assert allowed["errors"] == 0 and allowed["requests"] > 0
