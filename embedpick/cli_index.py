@@ -18,7 +18,7 @@ index_app = typer.Typer(help="Build and inspect a persistent index of a recipe."
 
 @index_app.command("build")
 def index_build(
-    corpus: Annotated[str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus or 'demo'")],
+    corpus: Annotated[str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md files or 'demo'")],
     out: Annotated[Path, typer.Option("--out", help="index folder (resumes an interrupted build of the same recipe)")],
     mode: Annotated[Optional[str], typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")] = None,
     recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
@@ -27,6 +27,9 @@ def index_build(
     backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8) and/or store (embedded, qdrant); repeatable")] = None,
     qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
     qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
+    qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
+    qdrant_shards: Annotated[int, typer.Option(help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
+    qdrant_replicas: Annotated[int, typer.Option(help="--backend qdrant: replication_factor of a new collection")] = 1,
     ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
@@ -36,7 +39,8 @@ def index_build(
 
     try:
         encoder_backend, store_backend = split_backends(backend)
-        store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None}
+        store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
+                         "shards": qdrant_shards, "replicas": qdrant_replicas}
         recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
         if not recipes or len(recipes) != 1:
             raise EmbedpickError("index build needs exactly one of --mode or --recipe")
@@ -51,6 +55,28 @@ def index_build(
     except EmbedpickError as exc:
         _fail(exc)
     console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)
+
+
+@index_app.command("add")
+def index_add(
+    folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded store)")],
+    corpus: Annotated[str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")],
+) -> None:
+    """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, so its scores all change."""
+    from embedpick.evaluation.datasets import load_dataset
+    from embedpick.index.append import append_documents
+
+    try:
+        data = load_dataset(corpus)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+            def progress(description: str, total: int):
+                task = bar.add_task(description, total=total)
+                return lambda n: bar.advance(task, n)
+
+            manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
+    except EmbedpickError as exc:
+        _fail(exc)
+    console.print(f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False)
 
 
 @index_app.command("info")
