@@ -231,6 +231,8 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
     if store_backend == "qdrant":
         from embedpick.index.qdrant_store import build_qdrant_index
 
+        if ray_address is not None or encode_chunks is not None:
+            raise EmbedpickError("--ray (and custom chunk encoders) work with the embedded store only, not --backend qdrant")
         return build_qdrant_index(recipe, corpus, out, encoder_options or encoder_options_for(encoder_backend), chunk_size,
                                   progress, encoder_backend, store_options)
     if store_backend != "embedded":
