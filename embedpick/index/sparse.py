@@ -9,7 +9,11 @@ from embedpick.index.dense import top_k
 
 
 def sparse_search(queries: sp.spmatrix, documents: sp.spmatrix, k: int = 100, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k documents by sparse dot product for each query row."""
+    """Top-k documents by sparse dot product for each query row.
+
+    A document that shares no term with the query (score 0) is not a match: its row is -1, so a run leaves it out.
+    Padding the top k with such documents in corpus order would hand them RRF credit in a hybrid.
+    """
     queries, documents = sp.csr_matrix(queries), sp.csr_matrix(documents)
     if queries.shape[1] != documents.shape[1]:
         raise ValueError(f"vocabulary mismatch: queries {queries.shape} vs documents {documents.shape}")
@@ -18,6 +22,7 @@ def sparse_search(queries: sp.spmatrix, documents: sp.spmatrix, k: int = 100, ba
     for start in range(0, queries.shape[0], batch_size):
         scores = (queries[start : start + batch_size] @ doc_t).toarray()
         idx, sc = top_k(scores, k)
+        idx = np.where(sc > 0, idx, -1)
         all_idx.append(idx)
         all_scores.append(sc)
     if not all_idx:

@@ -80,8 +80,8 @@ def test_bm25_scores_equal_bm25s(built, demo):
         for text in demo.queries.values():
             e, q = positive(ranking(embedded, text)), ranking(qdrant, text)
             assert agree_up_to_ties(e, q, tol=1e-4), (text, e, q)
-        # the one difference: with fewer than k matching documents the embedded search pads with score-0 ones
-        assert len(ranking(qdrant, "Google mobile OS")) == 4 and len(ranking(embedded, "Google mobile OS")) == 10
+        # fewer than k matching documents: both return only the matches (no score-0 padding)
+        assert len(ranking(qdrant, "Google mobile OS")) == 4 and len(ranking(embedded, "Google mobile OS")) == 4
 
 
 def qdrant_rrf(index, text):
@@ -108,11 +108,10 @@ def test_hybrid_is_rrf_k60_of_the_same_runs(built, demo):
             q = ranking(qdrant, text)
             assert agree_up_to_ties(expected, q, tol=1e-9), (text, expected, q)
             identical += ids(ranking(embedded, text)) == ids(q)
-    # Against the embedded index as it is, measured 18 of 53 identical. The runs agree (tests above), but every demo
-    # query matches fewer than 100 of the 240 documents in BM25: the embedded BM25 run pads its top 100 with score-0
-    # documents in corpus order, which then earn RRF credit, and BM25 score ties are ordered differently (by id
-    # there, by Qdrant's internal order here), which moves RRF ranks. On SciFact these effects are rare (slow test).
-    assert identical >= 15
+    # Against the embedded index, measured 44 of 53 identical (18 before embedpick stopped padding BM25's top 100 with
+    # score-0 documents). The runs agree (tests above); what remains is BM25 score ties, common on the demo's short
+    # texts, ordered by id in embedpick and by Qdrant's internal order here, which moves RRF ranks.
+    assert identical >= 40
 
 
 def test_hybrid_rerank_maxsim_in_the_query_api(built, demo):
