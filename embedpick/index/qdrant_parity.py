@@ -3,9 +3,8 @@
 The embedded pipeline breaks score ties by document id; Qdrant by its own internal order. RRF ties are common
 (rank 3 + rank 5 scores the same as rank 5 + rank 3), so two correct implementations can list tied documents
 in a different order, or keep a different one of several documents tied at the cut-off. `agree_up_to_ties` accepts
-exactly that and nothing more. Sparse runs also differ in what they return when fewer than k documents share a
-term with the query: the embedded search pads its top k with score-0 documents in corpus order, Qdrant returns
-only documents that match; `positive` drops that padding before comparing.
+exactly that and nothing more. `positive` keeps the documents with a score above zero (both stores return only
+documents that share a query term; `positive` guards a comparison against runs made before that was so).
 """
 
 from __future__ import annotations
