@@ -13,6 +13,10 @@ ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8")
 STORE_BACKENDS = ("embedded", "qdrant")
 
 
+class UnsupportedBackendError(EmbedpickError):
+    """An encoder family that runs only on torch was asked for another encoder backend (bench skips it)."""
+
+
 def split_backends(values: list[str] | None, stores: bool = True) -> tuple[str, str]:
     """(encoder backend, store backend) from the values given; defaults torch and embedded."""
     encoder, store = [], []

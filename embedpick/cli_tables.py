@@ -19,8 +19,9 @@ def results_table(runs: list[dict]) -> Table:
     for run in runs:
         m = run["metrics"]
         retention = run.get("retention", {}).get("ndcg@10")
+        backend = run.get("encoder_backend", "torch")
         table.add_row(
-            display_name(run["model"]), run["mode"], str(run["dim"] or "-"),
+            display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]"), run["mode"], str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
             *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
             f"{retention:.1%}" if retention is not None else "-",
@@ -52,3 +53,24 @@ def recipes_table(runs: list[dict]) -> Table:
             *latency_cells(run),
         )
     return table
+
+
+def backends_table(runs: list[dict]) -> Table:
+    """Encoding speed per encoder backend, and what each keeps of torch fp32's nDCG@10 (same bench, same machine)."""
+    table = Table(title="encoder backends (documents/s measured only when not read from the cache)")
+    for column in ["model", "backend", "docs/s", "× torch", "nDCG@10", "retention vs torch"]:
+        table.add_column(column, justify="left" if column in {"model", "backend"} else "right", no_wrap=True)
+    seen = set()
+    for run in runs:
+        if "recipe" in run or run.get("mode") != "dense" or run.get("precision") != "float32":
+            continue
+        key = (run["model"], run.get("encoder_backend", "torch"), run.get("dim"))
+        if key in seen:
+            continue
+        seen.add(key)
+        vs = run.get("backend_vs_torch") or {}
+        rate, ratio, kept = run["timings"].get("documents_per_s"), vs.get("documents_per_s_ratio"), vs.get("ndcg@10_retention")
+        table.add_row(display_name(run["model"]), key[1], f"{rate:.1f}" if rate else "-", f"{ratio:.2f}×" if ratio else "-",
+                      f"{run['metrics']['ndcg@10']:.4f}", f"{kept:.2%}" if kept is not None else "-")
+    return table
+

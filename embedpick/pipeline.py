@@ -39,6 +39,7 @@ class Workspace:
         self._encoders: dict[str, object] = {}
         self._docs: dict[str, Embeddings] = {}
         self._token_rows: dict[str, dict[int, np.ndarray]] = {}
+        self._shrunk: dict[tuple, object] = {}
         self.encode_seconds: dict[str, float] = {}
 
     def encoder(self, model: str, kind: str = "first"):
@@ -48,7 +49,7 @@ class Workspace:
                 from embedpick.models.card import get_card
                 from embedpick.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
 
-                options = {k: v for k, v in self._options(model).items() if k in {"batch_size", "max_tokens", "cache_dir", "use_cache"}}
+                options = {k: v for k, v in self._options(model).items() if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}}
                 cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
                 self._encoders[key] = cls(model, **options)
             elif kind == "cross-encoder":
@@ -77,6 +78,22 @@ class Workspace:
         if kind == "tokens":
             self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
 
+    def shrunk(self, model: str, dim: int | None, precision: str):
+        """The documents of a dense model at a recipe's dim/precision, derived once (or preloaded from an index)."""
+        key = (model, dim, precision)
+        if key not in self._shrunk:
+            from embedpick.index.shrunk import Shrunk
+
+            self._shrunk[key] = Shrunk.from_float(self.documents(model).dense, dim, precision)
+        return self._shrunk[key]
+
+    def preload_shrunk(self, model: str, dim: int | None, precision: str, shrunk) -> None:
+        """Use an index's stored dim/precision form: no float documents are needed (nor encoded) for this model."""
+        self._shrunk[(model, dim, precision)] = shrunk
+
+    def has_shrunk(self, model: str, dim: int | None, precision: str) -> bool:
+        return (model, dim, precision) in self._shrunk
+
     def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
         """Token matrices of some documents (a rerank shortlist), encoded once per row and kept in memory.
 
@@ -96,8 +113,22 @@ class Workspace:
         return sum(m.shape[0] * m.shape[1] * 2 for m in stored.values()) / len(stored) if stored else 0.0
 
 
-def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int) -> Run:
+def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
+    """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE, MaxSim)."""
+    if shrink is None or model.startswith("maxsim:"):
+        return False
+    return workspace.has_shrunk(model, *shrink) or getattr(workspace.encoder(model), "mode", None) == "dense"
+
+
+def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int,
+                shrink: tuple[int | None, str] | None = None, rescore_multiplier: int = 4) -> Run:
     from embedpick.retrieve import search
+
+    if _shrinks(workspace, model, shrink):
+        docs = workspace.shrunk(model, *shrink)
+        queries = workspace.encoder(model).encode_queries(query_texts, query_ids)
+        idx, scores = docs.search(queries.dense, k, rescore_multiplier)
+        return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
 
     if model.startswith("maxsim:"):
         from embedpick.index.multivector import maxsim_search
@@ -160,10 +191,12 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
         # Encode the corpus before the clock starts: that is indexing, not query-time work.
         if model.startswith("maxsim:"):
             workspace.documents(model.split(":", 1)[1], "tokens")
+        elif _shrinks(workspace, model, recipe.shrink):
+            workspace.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
         else:
             workspace.documents(model)
         start = time.perf_counter()
-        run = _first_pass(workspace, model, query_ids, query_texts, recipe.candidates)
+        run = _first_pass(workspace, model, query_ids, query_texts, recipe.candidates, recipe.shrink, recipe.rescore_multiplier)
         stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
         runs.append(run)
     current = runs[0]

@@ -6,6 +6,7 @@ give one run. Results keep the field names later issues extend.
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from embedpick import __version__
+from embedpick.backends import UnsupportedBackendError
 from embedpick.errors import EmbedpickError, ModelNotAvailableError
 from embedpick.evaluation.cost import (
     DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, query_cost, storage_usd_month,
@@ -56,12 +58,15 @@ class BenchOptions:
     utilisation: float = DEFAULT_UTILISATION
     chunk_tokens: int | None = None  # also bench the dense model on token windows, max-pooled back to documents
     chunk_overlap: int = 32
+    # Encoder backends to bench each dense model with (torch, onnx, onnx-int8, openvino-int8); see backends.py.
+    backends: list[str] = field(default_factory=lambda: ["torch"])
 
 
-def _encoder_options(name: str, options: BenchOptions) -> dict:
-    if name.lower() in {"bm25"} or name.lower().startswith("hashing"):
+def _encoder_options(name: str, options: BenchOptions, backend: str = "torch") -> dict:
+    if _builtin(name):
         return {}
-    return {
+    extra = {"backend": backend} if backend != "torch" else {}  # torch stays implicit: every encoder accepts it
+    return {**extra,
         "query_prefix": options.query_prefix,
         "document_prefix": options.document_prefix,
         "max_tokens": options.max_tokens,
@@ -88,13 +93,18 @@ def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
 
-def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None) -> list[dict]:
+def _builtin(name: str) -> bool:
+    return name.lower() == "bm25" or name.lower().startswith("hashing")
+
+
+def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None,
+                backend: str = "torch") -> list[dict]:
     """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant."""
     from embedpick.models.factory import get_encoder
 
     if not dataset.qrels:
         raise EmbedpickError(f"dataset {dataset.name!r} has no judged queries: bench needs queries and qrels")
-    encoder = get_encoder(name, **_encoder_options(name, options))
+    encoder = get_encoder(name, **_encoder_options(name, options, backend))
     card = get_card(name)
     doc_ids = list(dataset.corpus)
     queries = dataset.judged_queries
@@ -102,7 +112,8 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
 
     doc_texts = [dataset.corpus[d].full_text for d in doc_ids]
     truncation = _truncation(encoder, doc_texts)
-    advance = progress(f"{name}: documents", len(doc_ids)) if progress else None
+    label = name if backend == "torch" else f"{name} [{backend}]"
+    advance = progress(f"{label}: documents", len(doc_ids)) if progress else None
     start = time.perf_counter()
     doc_emb = encoder.encode_documents(doc_texts, doc_ids, on_progress=advance)
     encode_docs_s = time.perf_counter() - start
@@ -119,6 +130,7 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         "max_tokens": getattr(encoder, "max_tokens", None),
         "revision": doc_emb.info.get("revision"),
         "top_k": options.top_k,
+        "encoder_backend": getattr(encoder, "backend", "torch"),
     }
     if truncation is not None:
         common["truncation"] = truncation
@@ -254,20 +266,26 @@ def run_bench(
             "dims": options.dims, "precisions": options.precisions, "rescore_multiplier": options.rescore_multiplier,
             "usd_per_gb_month": options.usd_per_gb_month, "instance_usd_per_hour": options.instance_usd_per_hour,
             "utilisation": options.utilisation, "latency_queries": options.latency_queries,
+            "encoder_backends": list(options.backends),
         },
         "runs": [],
     }
     for name in models:
-        try:
-            entries = bench_model(dataset, name, options, progress)
-        except ModelNotAvailableError as exc:
-            if on_skip is None:
-                raise
-            on_skip(name, exc)
-            continue
-        results["runs"].extend(entries)
-        if on_run:
-            on_run(results)
+        for backend in (["torch"] if _builtin(name) else list(dict.fromkeys(options.backends or ["torch"]))):
+            try:
+                entries = bench_model(dataset, name, options, progress, backend)
+            except (ModelNotAvailableError, UnsupportedBackendError) as exc:
+                # A torch-only family (SPLADE, BGE-M3) in a bench that includes torch still runs there: skip the rest.
+                torch_only = isinstance(exc, UnsupportedBackendError) and "torch" in options.backends
+                if on_skip is None and not torch_only:
+                    raise
+                if on_skip is not None:
+                    on_skip(name if backend == "torch" else f"{name} [{backend}]", exc)
+                continue
+            results["runs"].extend(entries)
+            if on_run:
+                on_run(results)
+    backend_retention(results["runs"])
     if recipes:
         from embedpick.evaluation.bench_recipes import bench_recipes
 
@@ -276,3 +294,22 @@ def run_bench(
             on_run(results)
     mark_frontier(results["runs"])
     return results
+
+
+def backend_retention(runs: list[dict]) -> None:
+    """Compare each non-torch run with the torch fp32 run of the same model and variant in the same bench.
+
+    Adds `backend_vs_torch`: nDCG@10 retention and the documents/s ratio (None when either encode was cached).
+    """
+    key = lambda r: (r.get("model"), r.get("mode"), r.get("dim"), r.get("precision"), json.dumps(r.get("chunking"), sort_keys=True))  # noqa: E731
+    torch_runs = {key(r): r for r in runs if r.get("encoder_backend") == "torch" and "recipe" not in r}
+    for run in runs:
+        ref = torch_runs.get(key(run))
+        if run.get("encoder_backend", "torch") == "torch" or ref is None:
+            continue
+        ours, theirs = run["timings"].get("documents_per_s"), ref["timings"].get("documents_per_s")
+        base = ref["metrics"].get("ndcg@10")
+        run["backend_vs_torch"] = {
+            "ndcg@10_retention": run["metrics"]["ndcg@10"] / base if base else None,
+            "documents_per_s_ratio": ours / theirs if ours and theirs else None,
+        }

@@ -10,7 +10,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from embedpick.backends import ENCODER_BACKENDS
 from embedpick.cache import EmbeddingCache
+from embedpick.errors import EmbedpickError
 from embedpick.embeddings import Embeddings
 from embedpick.models.card import get_card
 from embedpick.models.loading import load_sentence_transformers
@@ -34,8 +36,12 @@ class DenseEncoder:
         device: str = "cpu",
         cache_dir: str | None = None,
         use_cache: bool = True,
+        backend: str = "torch",
     ):
         self.name = name
+        if backend not in ENCODER_BACKENDS:
+            raise EmbedpickError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+        self.backend = backend
         if get_card(name).hosted:
             raise ValueError(f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it")
         loaded = load_sentence_transformers(name, "SentenceTransformer", device, max_tokens)
@@ -47,6 +53,13 @@ class DenseEncoder:
         self.normalize = self.card.normalize
         self.cache_dir = cache_dir
         self.use_cache = use_cache
+        self.fast = None
+        if backend != "torch":
+            from embedpick.models.onnx_backend import FastTransformer
+
+            model_name = self.card.name if self.card.known else self.name
+            self.fast = FastTransformer(self.model, self.resolved.path, model_name, self.resolved.revision, backend,
+                                        root=cache_dir)
 
     def _prefix(self, side: str, given: str | None, from_card: str) -> str:
         if given is None:
@@ -59,7 +72,7 @@ class DenseEncoder:
         return given
 
     def cache_key(self, prefix: str) -> dict:
-        return {
+        key = {
             "format": CACHE_FORMAT,
             "kind": "dense",
             "model": self.card.name if self.card.known else self.name,
@@ -68,8 +81,15 @@ class DenseEncoder:
             "max_tokens": self.max_tokens,
             "normalize": self.normalize,
         }
+        if self.fast is not None:  # torch keeps its old key, so existing caches stay valid
+            key["backend"] = self.backend
+            key["backend_settings"] = self.fast.info["settings"]
+            key["runtime_version"] = self.fast.info["runtime_version"]
+        return key
 
     def _embed(self, texts: list[str], prefix: str) -> np.ndarray:
+        if self.fast is not None:
+            return self.fast.encode(texts, prefix, self.normalize).reshape(len(texts), self.dim)
         vectors = self.model.encode(
             texts,
             prompt=prefix or None,
@@ -93,7 +113,7 @@ class DenseEncoder:
             vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
             if on_progress:
                 on_progress(len(texts))
-        info = {"prefix": prefix, "max_tokens": self.max_tokens, "cache_hits": hits, "revision": self.resolved.revision, "cache_folder": folder}
+        info = {"backend": self.backend, "prefix": prefix, "max_tokens": self.max_tokens, "cache_hits": hits, "revision": self.resolved.revision, "cache_folder": folder}
         return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
 
     def encode_queries(

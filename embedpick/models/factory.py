@@ -26,6 +26,11 @@ def get_encoder(name: str, **options):
     if _is_bgem3_folder(name):
         from embedpick.models.bgem3 import BGEM3Encoder
 
+        if options.get("backend", "torch") != "torch":
+            from embedpick.backends import UnsupportedBackendError
+
+            raise UnsupportedBackendError(f"{name}: BGE-M3 runs on the torch backend only, not {options['backend']!r}")
+
         return BGEM3Encoder(name, **options)
     if card.family == "splade" or (not card.known and _is_masked_lm(name)):
         from embedpick.models.splade import SpladeEncoder

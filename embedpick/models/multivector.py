@@ -14,7 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from embedpick.backends import ENCODER_BACKENDS, UnsupportedBackendError
 from embedpick.cache import EmbeddingCache
+from embedpick.errors import EmbedpickError
 from embedpick.embeddings import Embeddings
 from embedpick.models.loading import load_sentence_transformers
 
@@ -29,14 +31,25 @@ def _normalise_tokens(matrix: np.ndarray) -> np.ndarray:
 class _TokenEncoderBase:
     mode = "multivector"
     st_class = "SentenceTransformer"
+    fast_backends = False  # ColBERT checkpoints add heads and markers the ONNX export does not carry
 
-    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, cache_dir: str | None = None, use_cache: bool = True):
-        self.name = name
+    def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, cache_dir: str | None = None, use_cache: bool = True,
+                 backend: str = "torch"):
+        if backend not in ENCODER_BACKENDS:
+            raise EmbedpickError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+        if backend != "torch" and not self.fast_backends:
+            raise UnsupportedBackendError(f"{name}: {type(self).__name__} runs on the torch backend only, not {backend!r}")
+        self.name, self.backend, self.fast = name, backend, None
         loaded = load_sentence_transformers(name, self.st_class, "cpu", max_tokens)
         self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
         self.batch_size = batch_size
         self.cache_dir, self.use_cache = cache_dir, use_cache
         self.query_prefix, self.document_prefix = self.card.query_prefix, self.card.document_prefix
+        if backend != "torch":
+            from embedpick.models.onnx_backend import FastTransformer
+
+            model_name = self.card.name if self.card.known else self.name
+            self.fast = FastTransformer(self.model, self.resolved.path, model_name, self.resolved.revision, backend, root=cache_dir)
 
     def _token_matrices(self, texts: list[str], side: str) -> list[np.ndarray]:
         raise NotImplementedError
@@ -48,6 +61,8 @@ class _TokenEncoderBase:
         if self.use_cache and texts:
             key = {"format": CACHE_FORMAT, "kind": f"tokens-{type(self).__name__}", "model": self.card.name if self.card.known else self.name,
                    "revision": self.resolved.revision, "side": side, "max_tokens": self.max_tokens}
+            if self.fast is not None:  # torch keeps its old key, so existing caches stay valid
+                key.update(backend=self.backend, backend_settings=self.fast.info["settings"], runtime_version=self.fast.info["runtime_version"])
             matrices, hits = EmbeddingCache(key, self.cache_dir).encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
         else:
             matrices = fn(texts) if texts else []
@@ -56,7 +71,7 @@ class _TokenEncoderBase:
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
         tokens = int(sum(len(m) for m in matrices))
         dim = int(matrices[0].shape[1]) if matrices else 0
-        info = {"cache_hits": hits, "revision": self.resolved.revision, "max_tokens": self.max_tokens,
+        info = {"backend": self.backend, "cache_hits": hits, "revision": self.resolved.revision, "max_tokens": self.max_tokens,
                 "tokens": tokens, "bytes_float16": tokens * dim * 2, "mean_tokens": tokens / max(len(matrices), 1)}
         return Embeddings(ids, side, self.name, multivector=list(matrices), info=info)
 
@@ -71,9 +86,12 @@ class TokenEmbeddingEncoder(_TokenEncoderBase):
     """Per-token output of a dense bi-encoder (padding dropped, each token L2-normalised)."""
 
     st_class = "SentenceTransformer"
+    fast_backends = True
 
     def _token_matrices(self, texts, side):
         prefix = self.query_prefix if side == "query" else self.document_prefix
+        if self.fast is not None:
+            return [_normalise_tokens(t) for t in self.fast.token_embeddings([prefix + t for t in texts])]
         out = self.model.encode(texts, prompt=prefix or None, batch_size=self.batch_size, output_value="token_embeddings", show_progress_bar=False)
         return [_normalise_tokens(t.float().numpy()) for t in out]
 

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from embedpick.backends import UnsupportedBackendError
 from embedpick.cache import EmbeddingCache
 from embedpick.embeddings import Embeddings
 from embedpick.models.loading import load_sentence_transformers
@@ -31,7 +32,10 @@ class SpladeEncoder:
     mode = "sparse"
 
     def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, device: str = "cpu",
-                 cache_dir: str | None = None, use_cache: bool = True, **_ignored):
+                 cache_dir: str | None = None, use_cache: bool = True, backend: str = "torch", **_ignored):
+        if backend != "torch":
+            # The fast backends export Transformer + Pooling models; SPLADE's MLM head + max-pooling is not one.
+            raise UnsupportedBackendError(f"{name}: SPLADE runs on the torch backend only, not {backend!r} (use --backend torch)")
         self.name = name
         loaded = load_sentence_transformers(name, "SparseEncoder", device, max_tokens)
         self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
