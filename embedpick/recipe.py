@@ -15,6 +15,14 @@ from embedpick.errors import DatasetError
 STANDARD_MODES = ("dense", "sparse", "multivector", "hybrid", "hybrid+rerank")
 
 
+class RecipeFieldError(ValueError):
+    """A recipe field with a bad value; `field` names it (load_recipe passes it on to the DatasetError)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
 @dataclass
 class Recipe:
     """`first_pass` names one or more models (dense, sparse, or multi-vector); several are fused.
@@ -31,14 +39,36 @@ class Recipe:
     rerank: str | None = None
     rerank_top: int = 50
     candidates: int = 100
+    # the bench's cheaper variant of the dense first pass: Matryoshka dim (None: native) and stored precision
+    dim: int | None = None
+    precision: str = "float32"
+    rescore_multiplier: int = 4
 
     def __post_init__(self):
+        from embedpick.quantize import PRECISIONS
+        from embedpick.vectors import MIN_SAFE_DIM
+
+        if self.precision not in PRECISIONS:
+            raise RecipeFieldError("precision", f"recipe {self.name!r}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.dim is not None and (not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 1):
+            raise RecipeFieldError("dim", f"recipe {self.name!r}: dim must be a positive whole number (or null for native), got {self.dim!r}")
+        if self.dim is not None and self.dim < MIN_SAFE_DIM:
+            raise RecipeFieldError("dim", f"recipe {self.name!r}: truncating to dim {self.dim} (< {MIN_SAFE_DIM}) is refused without "
+                                   f"validation on your data; bench it with --allow-unvalidated-dims first")
+        if not isinstance(self.rescore_multiplier, int) or isinstance(self.rescore_multiplier, bool) or self.rescore_multiplier < 0:
+            raise RecipeFieldError("rescore_multiplier", f"recipe {self.name!r}: rescore_multiplier must be a whole number >= 0 "
+                                   f"(0: no rescoring), got {self.rescore_multiplier!r}")
         if not self.first_pass:
             raise ValueError(f"recipe {self.name!r}: first_pass needs at least one model")
         if self.weights is not None and len(self.weights) != len(self.first_pass):
             raise ValueError(f"recipe {self.name!r}: {len(self.weights)} weights for {len(self.first_pass)} first-pass models")
         if self.rerank is not None and self.rerank.split(":", 1)[0] not in {"maxsim", "cross-encoder"}:
             raise ValueError(f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}")
+
+    @property
+    def shrink(self) -> tuple[int | None, str] | None:
+        """(dim, precision) applied to the dense first-pass models, or None when they stay native float32."""
+        return None if self.dim is None and self.precision == "float32" else (self.dim, self.precision)
 
     @property
     def reranker(self) -> tuple[str, str] | None:
@@ -99,4 +129,4 @@ def load_recipe(path: str | Path) -> Recipe:
     try:
         return Recipe(**data)
     except (TypeError, ValueError) as exc:
-        raise DatasetError(str(exc), path) from exc
+        raise DatasetError(str(exc), path, field=getattr(exc, "field", None)) from exc

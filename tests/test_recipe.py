@@ -38,3 +38,26 @@ def test_bad_recipe_files_name_the_file_and_field(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(DatasetError, match="broken.json: not valid JSON"):
         load_recipe(tmp_path / "broken.json")
+
+
+def test_dim_precision_fields_default_validate_and_load(tmp_path):
+    plain = Recipe("x", ["hashing"])
+    assert (plain.dim, plain.precision, plain.rescore_multiplier, plain.shrink) == (None, "float32", 4, None)
+    assert Recipe("x", ["hashing"], dim=256, precision="int8").shrink == (256, "int8")
+    with pytest.raises(ValueError, match="precision must be one of float32, float16, int8, binary, got 'int4'"):
+        Recipe("x", ["a"], precision="int4")
+    with pytest.raises(ValueError, match="dim must be a positive whole number"):
+        Recipe("x", ["a"], dim=0)
+    with pytest.raises(ValueError, match=r"dim 32 \(< 64\) is refused without validation"):
+        Recipe("x", ["a"], dim=32)
+    with pytest.raises(ValueError, match="rescore_multiplier must be"):
+        Recipe("x", ["a"], rescore_multiplier=-1)
+    (tmp_path / "r.yaml").write_text("first_pass: [hashing]\ndim: 128\nprecision: binary\nrescore_multiplier: 8\n")
+    loaded = load_recipe(tmp_path / "r.yaml")
+    assert (loaded.dim, loaded.precision, loaded.rescore_multiplier) == (128, "binary", 8)
+    (tmp_path / "bad.json").write_text(json.dumps({"first_pass": ["hashing"], "precision": "fp8"}))
+    with pytest.raises(DatasetError, match="bad.json, field 'precision'") as err:
+        load_recipe(tmp_path / "bad.json")
+    assert err.value.field == "precision"
+    (tmp_path / "old.json").write_text(json.dumps({"first_pass": ["hashing"], "fusion": "rrf"}))  # a recipe from before the fields
+    assert load_recipe(tmp_path / "old.json").shrink is None

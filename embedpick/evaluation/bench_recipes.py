@@ -34,7 +34,9 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
             continue
         docs = workspace.documents(model)
         if docs.mode == "dense":
-            total += docs.dim * 4
+            from embedpick.quantize import bytes_per_vector
+
+            total += bytes_per_vector(recipe.dim or docs.dim, recipe.precision)  # what the index stores (see index/shrunk.py)
         elif docs.mode == "sparse":
             m = docs.sparse
             total += (m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / n
@@ -105,8 +107,8 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
         "card": get_card(dense[0]).name if dense and get_card(dense[0]).known else None,
         "mode": name or recipe.name,
         "recipe": recipe.to_dict(),
-        "dim": workspace.documents(dense[0]).dim if dense else None,
-        "precision": "float32",
+        "dim": (recipe.dim or workspace.documents(dense[0]).dim) if dense else None,
+        "precision": recipe.precision if dense else "float32",
         "metrics": means,
         "per_query": per_query,
         "bytes_per_passage": round(_storage_per_passage(workspace, recipe), 1),

@@ -16,7 +16,7 @@ from pathlib import Path
 from embedpick.errors import EmbedpickError
 from embedpick.evaluation.readers import Document, read_corpus
 from embedpick.index.store import (MANIFEST, EncodeChunks, _components, chunk_number, encode_component, encoder_options_for, exclusive,
-                                   ids_digest, remove_uncommitted, save_manifest, sequential_chunks, write_docs)
+                                   finish_int8, ids_digest, remove_uncommitted, save_manifest, sequential_chunks, write_docs)
 
 
 def indexed_ids(folder: Path, manifest: dict) -> list[str]:
@@ -67,8 +67,11 @@ def append_documents(folder: str | Path, corpus: dict[str, Document], source: st
                                      "mixing them would make scores incomparable, so rebuild the index")
             first = max((chunk_number(rel) for rel in component["chunks"]), default=-1) + 1
             encode_component(out, manifest, manifest_path, workspace, model, kind, texts, ids, first, manifest["chunk_size"],
-                             encode_chunks or sequential_chunks(workspace), progress, save_each=False)
+                             encode_chunks or sequential_chunks(workspace), progress, save_each=False, shrink=recipe.shrink)
+        superseded = finish_int8(out, manifest)  # new int8 chunks use the calibration stored at build time
         manifest["documents"] = len(old_ids) + len(ids)
         manifest["ids_sha256"] = ids_digest(old_ids + ids)
         save_manifest(manifest_path, manifest)  # the commit point of the whole add
+        for rel in superseded:
+            (out / rel).unlink(missing_ok=True)
     return manifest

@@ -51,6 +51,9 @@ def rrf_constant(recipe: Recipe) -> int:
 
 def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
+    if recipe.shrink is not None:
+        raise EmbedpickError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
+                             "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded")
     if len(recipe.first_pass) > 1:
         if recipe.fusion != "rrf":
             raise EmbedpickError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent (Qdrant fuses by RRF or DBSF); use rrf or the embedded store")

@@ -19,6 +19,18 @@ from embedpick.recipe import Recipe
 class LoadedIndex:
     """A verified index: every file's checksum matches the manifest, and the build finished."""
 
+    def __new__(cls, folder: str | Path, *args, **kwargs):
+        # an index whose manifest names the Qdrant store answers from its collection (same search/info shape)
+        try:
+            backend = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8")).get("store", {}).get("backend")
+        except (OSError, ValueError, AttributeError):
+            backend = None  # __init__ reports a missing or unreadable manifest
+        if cls is LoadedIndex and backend == "qdrant":
+            from embedpick.index.qdrant_search import QdrantIndex
+
+            return QdrantIndex(folder, *args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
         from embedpick.pipeline import Workspace
 
@@ -39,7 +51,9 @@ class LoadedIndex:
                 path = self.folder / rel
                 if not path.is_file() or _sha256(path) != digest:
                     raise EmbedpickError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
-        corpus = read_corpus(self.folder / "docs.jsonl", [])
+        corpus = {}  # docs.jsonl, then one segment per `index add`, in the order the vectors were stored
+        for rel in self.manifest.get("docs", ["docs.jsonl"]):
+            corpus.update(read_corpus(self.folder / rel, []))
         self.recipe = Recipe(**self.manifest["recipe"])
         self.ids = list(corpus)
         self.docs = corpus
@@ -61,6 +75,10 @@ class LoadedIndex:
                 with np.load(f, allow_pickle=False) as data:
                     matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
             self.workspace.preload(model, Embeddings(self.ids, "document", model, multivector=matrices), "tokens")
+        elif c.get("precision"):  # the recipe's dim/precision form (int8 codes, sign bits, float16 or float32 at dim)
+            from embedpick.index.shrunk import load_component
+
+            self.workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
         elif c["mode"] == "dense":
             dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
             self.workspace.preload(model, Embeddings(self.ids, "document", model, dense=dense))

@@ -40,7 +40,7 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 KILL_ENV = "EMBEDPICK_TEST_KILL_AT"
 # the files an index folder may hold besides the manifest: anything else is left alone by the clean-up
-_OURS = re.compile(r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens)-\d{5}\.(npy|npz))")
+_OURS = re.compile(r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8)-\d{5}\.(npy|npz)|int8-calibration\.npz)")
 
 # (chunk number, texts, ids) for each chunk still to encode → yields (chunk number, bytes of the chunk file), any order
 ChunkJob = tuple[int, list[str], list[str]]
@@ -159,7 +159,7 @@ def remove_uncommitted(out: Path, manifest: dict | None) -> list[str]:
     """Delete what a killed writer left: temporary files, and index files the manifest does not list."""
     known = set((manifest or {}).get("files", {}))
     removed = []
-    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp"), *out.glob("docs*.jsonl"), *out.glob("*/*-?????.np?")]:
+    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp"), *out.glob("docs*.jsonl"), *out.glob("*/*-?????.np?"), *out.glob("*/int8-calibration.npz")]:
         rel = path.relative_to(out).as_posix()
         if rel not in known and (path.name.endswith(".tmp") or _OURS.fullmatch(path.name)):
             path.unlink(missing_ok=True)
@@ -182,11 +182,15 @@ def encoder_options_for(backend: str):
 
 
 def encode_component(out: Path, manifest: dict, manifest_path: Path, workspace, model: str, kind: str, texts: list[str], ids: list[str],
-                     first_number: int, chunk_size: int, encode_chunks: EncodeChunks, progress=None, save_each: bool = True) -> None:
+                     first_number: int, chunk_size: int, encode_chunks: EncodeChunks, progress=None, save_each: bool = True,
+                     shrink: tuple[int | None, str] | None = None) -> None:
     """Encode the not-yet-committed chunks of one component and commit each as it arrives (in any order).
 
     `save_each=False` (appending) leaves the manifest to the caller, so the whole add commits in one rename.
+    `shrink` (the recipe's dim, precision) stores a dense first pass in that form (see embedpick/index/shrunk.py).
     """
+    from embedpick.index.shrunk import chunk_prefix, shrink_payload
+
     encoder = workspace.encoder(model, kind)
     component = manifest["components"].setdefault(f"{kind}:{model}", {
         "model": model, "kind": kind, "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
@@ -194,28 +198,56 @@ def encode_component(out: Path, manifest: dict, manifest_path: Path, workspace, 
     if kind == "first" and getattr(encoder, "name", "") == "bm25":
         component["stored"] = "refitted from the documents at load (global IDF)"
         return
+    shrink = shrink if kind == "first" and component["mode"] == "dense" else None
+    if shrink is not None:
+        component["precision"] = shrink[1]
     (out / safe_name(model)).mkdir(exist_ok=True)
     advance = progress(f"{model} ({kind})", len(ids)) if progress else None
     jobs, sizes, rels = [], {}, {}
     for offset, start in enumerate(range(0, len(ids), chunk_size)):
         number = first_number + offset
         rels[number] = chunk_path(model, kind, component["mode"], number)
+        if shrink is not None:
+            rels[number] = rels[number].replace("/dense-", f"/{chunk_prefix(shrink[1], converted=False)}-")
         sizes[number] = min(chunk_size, len(ids) - start)
-        if rels[number] in manifest["files"]:  # committed by an earlier (possibly interrupted) build
+        # committed by an earlier (possibly interrupted) build; an int8 chunk already converted counts too
+        if rels[number] in manifest["files"] or (shrink and rels[number].replace("/dense-", "/int8-") in manifest["files"]):
             if advance:
                 advance(sizes[number])
             continue
         jobs.append((number, texts[start : start + chunk_size], ids[start : start + chunk_size]))
     for number, payload in encode_chunks(model, kind, jobs):
+        if shrink is not None:
+            component.setdefault("dim", shrink[0] or int(np.load(io.BytesIO(payload), allow_pickle=False).shape[1]))
+            payload = shrink_payload(payload, *shrink)
         commit_file(out, manifest, rels[number], payload)
         component["chunks"] = sorted({*component["chunks"], rels[number]}, key=chunk_number)
         if save_each:
             save_manifest(manifest_path, manifest)
         if advance:
             advance(sizes[number])
-    missing = [rel for rel in rels.values() if rel not in manifest["files"]]
+    missing = [rel for rel in rels.values() if rel not in manifest["files"] and rel.replace("/dense-", "/int8-") not in manifest["files"]]
     if missing:
         raise EmbedpickError(f"{out}: chunk encoder returned no {missing[0]} ({len(missing)} chunk(s) missing)")
+
+
+def _same_recipe(stored, recipe: Recipe) -> bool:
+    """Compare through `Recipe`, so a manifest written before a field existed matches the recipe with its default."""
+    try:
+        return Recipe(**stored).to_dict() == recipe.to_dict()
+    except (TypeError, ValueError):
+        return False
+
+
+def finish_int8(out: Path, manifest: dict) -> list[str]:
+    """Convert every int8 component's float chunks to codes (see shrunk.convert_int8); the caller saves, then deletes."""
+    from embedpick.index.shrunk import convert_int8
+
+    superseded = []
+    for component in manifest["components"].values():
+        if component.get("precision") == "int8":
+            superseded += convert_int8(out, manifest, component)
+    return superseded
 
 
 def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options=None, chunk_size: int = 512,
@@ -245,7 +277,7 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
     manifest_path = out / MANIFEST
     with exclusive(out):
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-        if manifest is not None and (manifest.get("recipe") != recipe.to_dict() or manifest.get("ids_sha256") != ids_digest(ids)
+        if manifest is not None and (not _same_recipe(manifest.get("recipe"), recipe) or manifest.get("ids_sha256") != ids_digest(ids)
                                      or manifest.get("encoder_backend", "torch") != encoder_backend):
             raise EmbedpickError(f"{out}: holds an index of another recipe or corpus; choose an empty folder (or delete it to rebuild)")
         if manifest is not None and manifest.get("complete"):
@@ -266,9 +298,13 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
         encode_chunks = encode_chunks or sequential_chunks(workspace)
         try:
             for model, kind in _components(recipe):
-                encode_component(out, manifest, manifest_path, workspace, model, kind, texts, ids, 0, chunk_size, encode_chunks, progress)
+                encode_component(out, manifest, manifest_path, workspace, model, kind, texts, ids, 0, chunk_size, encode_chunks, progress,
+                                 shrink=recipe.shrink)
         finally:
             getattr(encode_chunks, "close", lambda: None)()  # e.g. stop the local Ray that --ray local started
+        superseded = finish_int8(out, manifest)
         manifest["complete"] = True
         save_manifest(manifest_path, manifest)
+        for rel in superseded:  # float chunks the int8 codes replaced: no longer listed, so safe to drop now
+            (out / rel).unlink(missing_ok=True)
     return manifest

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from embedpick.atomic import write_json_atomic
 from embedpick.backends import UnsupportedBackendError
 from embedpick.errors import EmbedpickError, require
 from embedpick.paths import cache_root, safe_name
@@ -180,7 +181,7 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
             (work / leftover).unlink(missing_ok=True)
         info = {"model": model_name, "revision": revision, "backend": backend, "settings": settings, "fused_ops": fused,
                 "runtime": settings["runtime"], "runtime_version": runtime_version(settings["runtime"])}
-        (work / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+        write_json_atomic(work / "export.json", info)  # the folder is renamed into place below; this file marks it complete
         if (folder / "export.json").is_file():  # another process finished the same export first: use that one
             shutil.rmtree(work, ignore_errors=True)
             return final
