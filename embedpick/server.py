@@ -179,4 +179,6 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
 
 def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
     uvicorn = require("uvicorn", "serve")
-    uvicorn.run(create_app(index_dir, api_key), host=host, port=port, log_level="info")
+    # Keep-alive longer than clients' idle expiry (httpx: 5 s, uvicorn's default is also 5 s): with equal timeouts a
+    # client can reuse a connection the server is closing, and that request fails (seen once in the load test).
+    uvicorn.run(create_app(index_dir, api_key), host=host, port=port, log_level="info", timeout_keep_alive=75)
