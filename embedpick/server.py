@@ -28,7 +28,7 @@ from typing import Annotated
 
 import numpy as np
 
-from embedpick.errors import require
+from embedpick.errors import EmbedpickError, require
 
 MAX_TOP_K = 100
 MAX_INPUTS = 256
@@ -38,28 +38,43 @@ OPEN_PATHS = {"/health", "/"}
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>embedpick search</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px} input{width:60%;padding:6px;font-size:15px}
-table{border-collapse:collapse;margin-top:12px;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head>
+table{border-collapse:collapse;margin-top:8px;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
+#side{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap} #side h3{font-size:14px;margin:12px 0 0}</style></head>
 <body><h1>embedpick search</h1><p id="recipe"></p>
 <form id="f"><input id="q" name="q" placeholder="type a query" autofocus> <button>search</button></form>
 <p id="timings"></p><table id="results"></table>
+<h2>side by side</h2><div id="side"></div>
 <script>
+const key = new URLSearchParams(location.hash.slice(1)).get('key');
+const headers = {'content-type': 'application/json'};
+if (key) headers['x-api-key'] = key;
+const esc = t => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+async function search(q, overrides) {
+  const r = await fetch('search', {method: 'POST', headers: headers, body: JSON.stringify({query: q, top_k: 10, overrides: overrides})});
+  return r.json();
+}
 async function run(q) {
-  const key = new URLSearchParams(location.hash.slice(1)).get('key');
-  const headers = {'content-type': 'application/json'};
-  if (key) headers['x-api-key'] = key;
-  const r = await fetch('search', {method: 'POST', headers: headers, body: JSON.stringify({query: q, top_k: 10})});
-  const a = await r.json();
+  const a = await search(q, null);
   document.getElementById('recipe').innerText = 'recipe: ' + a.recipe;
   const stages = Object.keys(a.timings_ms).filter(s => s != 'total');
-  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + stages.map(s => '<th>' + s + '</th>').join('') + '<th>text</th></tr>';
+  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + stages.map(s => '<th>' + esc(s) + '</th>').join('') + '<th>text</th></tr>';
   for (const x of a.results) {
-    html += '<tr class="hit"><td>' + x.rank + '</td><td>' + x.id + '</td><td>' + x.score.toFixed(4) + '</td>' +
+    html += '<tr class="hit"><td>' + x.rank + '</td><td>' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td>' +
       stages.map(s => '<td>' + (x.stage_scores[s] == null ? '–' : x.stage_scores[s].toFixed(4)) + '</td>').join('') +
-      '<td>' + (x.title + ' ' + x.text).replace(/</g, '&lt;').slice(0, 160) + '</td></tr>';
+      '<td>' + esc((x.title + ' ' + x.text).slice(0, 160)) + '</td></tr>';
   }
   document.getElementById('results').innerHTML = html;
   document.getElementById('timings').innerText = Object.entries(a.timings_ms).map(([k, v]) => k + ' ' + v.toFixed(1) + ' ms').join(', ');
   document.body.dataset.results = a.results.length;
+  const v = await (await fetch('views', {headers: headers})).json();
+  let side = '';
+  for (const view of v.views) {
+    const b = view.overrides ? await search(q, view.overrides) : a;
+    side += '<div class="view"><h3>' + esc(view.label) + ' · ' + b.timings_ms.total.toFixed(1) + ' ms</h3><table><tr><th>#</th><th>id</th><th>score</th></tr>' +
+      b.results.map(x => '<tr><td>' + x.rank + '</td><td title="' + esc(x.title + ' ' + x.text.slice(0, 200)) + '">' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td></tr>').join('') + '</table></div>';
+  }
+  document.getElementById('side').innerHTML = side;
+  document.body.dataset.views = v.views.length;
 }
 document.getElementById('f').addEventListener('submit', e => { e.preventDefault(); run(document.getElementById('q').value); });
 const q = new URLSearchParams(location.search).get('q');
@@ -127,9 +142,19 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
 
     Text = Annotated[str, AfterValidator(_valid_unicode)]
 
+    class SearchOverrides(BaseModel):
+        """What one query may change in the index's recipe (LoadedIndex checks it against the stored data)."""
+
+        model_config = {"extra": "forbid"}
+        first_pass: list[str] | None = Field(default=None, min_length=1, max_length=8)
+        rerank: bool | None = Field(default=None, strict=True)
+        rerank_top: int | None = Field(default=None, ge=1, le=1000, strict=True)
+        rrf_k: int | None = Field(default=None, ge=1, le=10_000, strict=True)
+
     class SearchRequest(BaseModel):
         query: Text = Field(min_length=1, max_length=MAX_CHARS)
         top_k: int = Field(default=10, ge=1, le=MAX_TOP_K, strict=True)  # strict: `true` or `2.0` is not a count
+        overrides: SearchOverrides | None = None
 
     class EmbeddingsRequest(BaseModel):
         input: Text | list[Text]
@@ -145,7 +170,26 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
 
     @app.post("/search")
     def search(request: SearchRequest):
-        return index.search(request.query, request.top_k)
+        overrides = request.overrides.model_dump(exclude_none=True) if request.overrides else None
+        try:
+            return index.search(request.query, request.top_k, overrides=overrides)
+        except EmbedpickError as exc:  # an override the index cannot answer
+            raise fastapi.HTTPException(422, detail=str(exc)) from None
+
+    @app.get("/views")
+    def views():
+        """The runs the page shows side by side: each first-pass model alone, the fused list, and the reranked one."""
+        recipe = index.recipe
+        out = []
+        if index.manifest.get("store", {}).get("backend") == "qdrant":  # one Query API request per recipe, no overrides
+            return {"recipe": recipe.name, "views": [{"label": recipe.name, "overrides": None}]}
+        if len(recipe.first_pass) > 1 or recipe.rerank:
+            out += [{"label": m.split("/")[-1], "overrides": {"first_pass": [m], "rerank": False} if recipe.rerank else {"first_pass": [m]}}
+                    for m in recipe.first_pass]
+        if len(recipe.first_pass) > 1 and recipe.rerank:
+            out.append({"label": f"{recipe.fusion} fusion", "overrides": {"rerank": False}})
+        out.append({"label": recipe.name, "overrides": None})
+        return {"recipe": recipe.name, "views": out}
 
     @app.post("/v1/embeddings")
     def embeddings(request: EmbeddingsRequest):

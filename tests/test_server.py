@@ -91,12 +91,38 @@ def test_official_openai_client_against_the_server(live_server):
     assert len(float_default.data[0].embedding) == 384
 
 
+def test_overrides_run_one_stage_of_the_recipe_like_its_own_recipe(client, index_dir):
+    """`first_pass: [bm25]` answers as a BM25-only recipe over the same stored data; what the index lacks is a 422."""
+    from embedpick.index.reader import LoadedIndex
+    from embedpick.pipeline import run_recipe
+
+    query = "When was the iPhone released?"
+    index = LoadedIndex(index_dir)
+    for model, mode in ((MINILM, "dense"), ("bm25", "sparse")):
+        answer = client.post("/search", json={"query": query, "top_k": 10, "overrides": {"first_pass": [model]}}).json()
+        alone = run_recipe(standard_recipe(mode, MINILM, "bm25"), index.workspace, ["q"], [query])[-1].run["q"]
+        expected = sorted(alone.items(), key=lambda item: (-item[1], item[0]))[:10]
+        assert [(r["id"], round(r["score"], 5)) for r in answer["results"]] == [(d, round(v, 5)) for d, v in expected]
+        assert answer["recipe"] == f"hybrid [first_pass=['{model}']]" and list(answer["timings_ms"])[:-1] == [f"first_pass:{model}"]
+    fused = client.post("/search", json={"query": query, "overrides": {"rrf_k": 1}}).json()
+    assert fused["results"][0]["id"] == "d001" and fused["recipe"] == "hybrid [rrf_k=1]"
+    for bad, field in (({"first_pass": ["bge-m3"]}, "overrides.first_pass"), ({"rerank": True}, "overrides.rerank"),
+                       ({"rerank_top": 5}, "overrides.rerank_top")):
+        refused = client.post("/search", json={"query": query, "overrides": bad})
+        assert refused.status_code == 422 and field in refused.json()["detail"], bad
+    assert client.post("/search", json={"query": query, "overrides": {"model": "x"}}).status_code == 422  # unknown key
+    views = client.get("/views").json()["views"]
+    assert [v["label"] for v in views] == ["all-MiniLM-L6-v2", "bm25", "hybrid"]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed (.ci/run installs it)")
 def test_page_shows_results_in_headless_chromium(live_server, tmp_path):
     flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     url = live_server + "/?q=When%20was%20the%20iPhone%20released%3F"
     dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert 'data-results="10"' in dom and "d001" in dom and "first_pass:bm25" in dom
+    # dense, sparse and hybrid side by side, each with its own list and time
+    assert 'data-views="3"' in dom and all(f"<h3>{label} · " in dom for label in ("all-MiniLM-L6-v2", "bm25", "hybrid"))
     shot = tmp_path / "page.png"
     subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--window-size=1300,900", f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.read_bytes()[:4] == b"\x89PNG"

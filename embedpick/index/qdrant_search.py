@@ -106,8 +106,10 @@ class QdrantIndex:
         points = self.client.query_points(self.store["collection"], limit=limit, with_payload=False, **request).points
         return {self.ids[p.id]: float(p.score) for p in points}
 
-    def search(self, query: str, top_k: int = 10) -> dict:
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents, the Qdrant score (and a cross-encoder's), and the time spent encoding and in Qdrant."""
+        if overrides:
+            raise EmbedpickError("overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)")
         from embedpick.pipeline import _place_on_top, _rerank
 
         start = time.perf_counter()

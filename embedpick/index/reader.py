@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,19 +90,20 @@ class LoadedIndex:
                     blocks.append(sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])))
             self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
 
-    def search(self, query: str, top_k: int = 10) -> dict:
-        """Ranked documents with the score of every stage, and each stage's time."""
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
+        """Ranked documents with the score of every stage, and each stage's time (`overrides`: see `override_recipe`)."""
         from embedpick.pipeline import run_recipe
 
+        recipe = override_recipe(self.recipe, overrides) if overrides else self.recipe
         start = time.perf_counter()
-        stages = run_recipe(self.recipe, self.workspace, ["q"], [query])
+        stages = run_recipe(recipe, self.workspace, ["q"], [query])
         total_ms = 1000 * (time.perf_counter() - start)
         final = stages[-1].run.get("q", {})
         ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         per_stage = {s.name: s.run.get("q", {}) for s in stages}
         return {
             "query": query,
-            "recipe": self.recipe.name,
+            "recipe": recipe.name,
             "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
                          "stage_scores": {name: run.get(d) for name, run in per_stage.items()}} for r, (d, score) in enumerate(ranked, 1)],
             "timings_ms": {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms},
@@ -113,3 +115,45 @@ class LoadedIndex:
         return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
                 "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
                 "bytes_on_disk": size}
+
+
+OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")
+
+
+def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
+    """The index's recipe narrowed for one query: only what the stored data can answer.
+
+    `first_pass`: a subset of the recipe's first-pass models (one alone = that model's run, no fusion); `rerank`:
+    false skips the reranker; `rerank_top`: how many fused documents it reorders (≤ candidates); `rrf_k`: the RRF
+    constant. Anything that would need data the index does not hold (another model, a reranker it did not store) is
+    refused, naming the field, so the page can show dense, sparse, hybrid and reranked runs of one index side by side.
+    """
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise EmbedpickError(f"overrides.{unknown[0]}: not a recipe override (known: {', '.join(OVERRIDES)})")
+    changes: dict = {}
+    first = overrides.get("first_pass")
+    if first is not None:
+        if not first or any(m not in recipe.first_pass for m in first) or len(set(first)) != len(first):
+            raise EmbedpickError(f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}")
+        order = [m for m in recipe.first_pass if m in first]
+        changes["first_pass"] = order
+        if recipe.weights is not None:
+            changes["weights"] = [w for m, w in zip(recipe.first_pass, recipe.weights) if m in first]
+    if overrides.get("rerank") is False:
+        changes["rerank"] = None
+    elif overrides.get("rerank") is True and recipe.rerank is None:
+        raise EmbedpickError("overrides.rerank: this index's recipe has no reranker")
+    if overrides.get("rerank_top") is not None:
+        top = overrides["rerank_top"]
+        if recipe.rerank is None or not 1 <= top <= recipe.candidates:
+            raise EmbedpickError(f"overrides.rerank_top: 1 to {recipe.candidates}, for a recipe with a reranker")
+        changes["rerank_top"] = top
+    if overrides.get("rrf_k") is not None:
+        if recipe.fusion != "rrf":
+            raise EmbedpickError(f"overrides.rrf_k: this index fuses by {recipe.fusion!r}, not RRF")
+        changes["fusion_params"] = {**recipe.fusion_params, "k": overrides["rrf_k"]}
+    if not changes:
+        return recipe
+    label = ", ".join(f"{k}={v}" for k, v in overrides.items() if v is not None)
+    return replace(recipe, name=f"{recipe.name} [{label}]", **changes)
