@@ -38,6 +38,11 @@ _LAZY = {
     "EmbedpickError": "embedpick.errors",
     "DatasetError": "embedpick.errors",
     "ModelNotAvailableError": "embedpick.errors",
+    "RemoteEncoder": "embedpick.models.remote",
+    "build_index": "embedpick.index.store",
+    "append_documents": "embedpick.index.append",
+    "LoadedIndex": "embedpick.index.reader",
+    "run_recipe": "embedpick.pipeline",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
