@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,27 @@ DATASETS = SHARED / "datasets"
 # Headless Chromium as this machine needs it: no sandbox as root, no background connections (the network is closed).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
                   "--disable-component-update", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """uvicorn on a free loopback port in a thread; yields the base URL (http://127.0.0.1:PORT)."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,6 @@
 import base64
 import shutil
-import socket
 import subprocess
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ from embedpick.evaluation.datasets import load_dataset
 from embedpick.index.store import build_index
 from embedpick.recipe import standard_recipe
 
-from .conftest import CHROMIUM_FLAGS
+from .conftest import CHROMIUM_FLAGS, serve_in_thread
 
 pytest.importorskip("fastapi")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -42,20 +39,8 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def live_server(app):
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def test_health_and_search_match_the_index(client, index_dir):

@@ -11,7 +11,6 @@ constant that lifts the reranked head above the rest of its candidate list (Qdra
 
 from __future__ import annotations
 
-import json
 import time
 import weakref
 from pathlib import Path
@@ -27,23 +26,13 @@ class QdrantIndex:
     """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder."""
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
-        from embedpick.index.store import FORMAT, MANIFEST, _sha256, encoder_options_for
+        from embedpick.index.reader import open_manifest
+        from embedpick.index.store import encoder_options_for
         from embedpick.pipeline import Workspace
 
         self.folder = Path(folder)
-        manifest_path = self.folder / MANIFEST
-        try:
-            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise EmbedpickError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-        if self.manifest.get("format") != FORMAT:
-            raise EmbedpickError(f"{manifest_path}: index format {self.manifest.get('format')!r}, this embedpick reads {FORMAT}")
-        if not self.manifest.get("complete"):
-            raise EmbedpickError(f"{self.folder}: the build did not finish; run `embedpick index build` again with the same arguments to resume")
-        if verify:
-            for rel, digest in self.manifest["files"].items():
-                if not (self.folder / rel).is_file() or _sha256(self.folder / rel) != digest:
-                    raise EmbedpickError(f"{self.folder / rel}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+        self.manifest = open_manifest(self.folder, verify)
+        manifest_path = self.folder / "manifest.json"
         self.qm = require("qdrant_client.models", "qdrant")
         self.store = self.manifest["store"]
         self.recipe = Recipe(**self.manifest["recipe"])

@@ -17,6 +17,27 @@ from embedpick.index.store import FORMAT, MANIFEST, _sha256, encoder_options_for
 from embedpick.recipe import Recipe
 
 
+def open_manifest(folder: Path, verify: bool = True) -> dict:
+    """The manifest of a finished index of this format, every listed file's checksum verified (any store)."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise EmbedpickError(f"{folder}: not an embedpick index (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbedpickError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise EmbedpickError(f"{manifest_path}: index format {manifest.get('format')!r}, this embedpick reads {FORMAT}")
+    if not manifest.get("complete"):
+        raise EmbedpickError(f"{folder}: the build did not finish; run `embedpick index build` again with the same arguments to resume")
+    if verify:
+        for rel, digest in manifest["files"].items():
+            path = folder / rel
+            if not path.is_file() or _sha256(path) != digest:
+                raise EmbedpickError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+    return manifest
+
+
 class LoadedIndex:
     """A verified index: every file's checksum matches the manifest, and the build finished."""
 
@@ -36,22 +57,7 @@ class LoadedIndex:
         from embedpick.pipeline import Workspace
 
         self.folder = Path(folder)
-        manifest_path = self.folder / MANIFEST
-        if not manifest_path.is_file():
-            raise EmbedpickError(f"{self.folder}: not an embedpick index (no {MANIFEST})")
-        try:
-            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise EmbedpickError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-        if self.manifest.get("format") != FORMAT:
-            raise EmbedpickError(f"{manifest_path}: index format {self.manifest.get('format')!r}, this embedpick reads {FORMAT}")
-        if not self.manifest.get("complete"):
-            raise EmbedpickError(f"{self.folder}: the build did not finish; run `embedpick index build` again with the same arguments to resume")
-        if verify:
-            for rel, digest in self.manifest["files"].items():
-                path = self.folder / rel
-                if not path.is_file() or _sha256(path) != digest:
-                    raise EmbedpickError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+        self.manifest = open_manifest(self.folder, verify)
         corpus = {}  # docs.jsonl, then one segment per `index add`, in the order the vectors were stored
         for rel in self.manifest.get("docs", ["docs.jsonl"]):
             corpus.update(read_corpus(self.folder / rel, []))

@@ -8,7 +8,6 @@ import base64
 import contextlib
 import json
 import socket
-import threading
 import time
 
 import numpy as np
@@ -21,6 +20,8 @@ from embedpick.models.hashing import HashingEncoder
 from embedpick.models.remote import RetryPolicy, parse_retry_after, plan_batches, remote_encoder
 from embedpick.models.remote_providers import display_name, split_remote_name, unpack_bits
 
+from ..conftest import serve_in_thread
+
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -31,22 +32,8 @@ TEXTS = [f"passage {i} about the iPhone, the iPod and Android phones number {i}"
 @contextlib.contextmanager
 def _serve(app):
     """uvicorn on a free loopback port in a thread; yields the OpenAI-style base URL."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base + "/v1"
 
 
 @pytest.fixture(scope="module")
