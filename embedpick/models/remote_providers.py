@@ -142,6 +142,14 @@ class Provider:
         raise NotImplementedError
 
 
+def data_embeddings(answer: dict, n: int, url: str) -> list:
+    """The `data[i].embedding` lists of an OpenAI- or Voyage-shaped answer, in input order (both order by `index`)."""
+    data = answer.get("data")
+    if not isinstance(data, list) or len(data) != n:
+        raise EmbedpickError(f"{url}: expected {n} embeddings in 'data', got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}")
+    return [r["embedding"] for r in sorted(data, key=lambda d: d.get("index", 0))]
+
+
 class OpenAIProvider(Provider):
     """OpenAI's API and every server that copies it (TEI, vLLM, Ollama, LiteLLM, `embedpick serve`)."""
 
@@ -155,11 +163,7 @@ class OpenAIProvider(Provider):
         return body
 
     def parse(self, answer: dict, n: int) -> np.ndarray:
-        data = answer.get("data")
-        if not isinstance(data, list) or len(data) != n:
-            raise EmbedpickError(f"{self.url}: expected {n} embeddings in 'data', got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}")
-        rows = sorted(data, key=lambda d: d.get("index", 0))  # the API orders by `index`, not by position
-        return decode_vectors([r["embedding"] for r in rows], "float")
+        return decode_vectors(data_embeddings(answer, n, self.url), "float")
 
 
 class EmbedpickServeProvider(OpenAIProvider):
@@ -180,11 +184,7 @@ class VoyageProvider(Provider):
         return body
 
     def parse(self, answer: dict, n: int) -> np.ndarray:
-        data = answer.get("data")
-        if not isinstance(data, list) or len(data) != n:
-            raise EmbedpickError(f"{self.url}: expected {n} embeddings in 'data'")
-        rows = sorted(data, key=lambda d: d.get("index", 0))
-        return decode_vectors([r["embedding"] for r in rows], self.output_dtype)
+        return decode_vectors(data_embeddings(answer, n, self.url), self.output_dtype)
 
 
 class CohereProvider(Provider):
