@@ -26,7 +26,7 @@ class Stage:
     name: str
     candidates: int
     seconds: float
-    run: Run = field(repr=False)
+    run: Run | None = field(repr=False)  # None for a query-encoding stage
 
 
 class Workspace:
@@ -120,45 +120,50 @@ def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | 
     return workspace.has_shrunk(model, *shrink) or getattr(workspace.encoder(model), "mode", None) == "dense"
 
 
-def _first_pass(workspace: Workspace, model: str, query_ids, query_texts, k: int,
+def query_encoders(recipe: Recipe) -> list[str]:
+    """Workspace encoder keys (`kind:model`) whose query encodings the recipe needs, each once, in order."""
+    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
+    if recipe.reranker and recipe.reranker[0] == "maxsim":
+        keys.append(f"tokens:{recipe.reranker[1]}")
+    return list(dict.fromkeys(keys))
+
+
+def encode_queries(workspace: Workspace, key: str, query_ids, query_texts) -> Embeddings:
+    """One query-side encoder pass (`key` from `query_encoders`)."""
+    kind, model = key.split(":", 1)
+    return workspace.encoder(model, kind).encode_queries(query_texts, query_ids)
+
+
+def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings], query_ids, k: int,
                 shrink: tuple[int | None, str] | None = None, rescore_multiplier: int = 4) -> Run:
     from embedpick.retrieve import search
 
     if _shrinks(workspace, model, shrink):
-        docs = workspace.shrunk(model, *shrink)
-        queries = workspace.encoder(model).encode_queries(query_texts, query_ids)
-        idx, scores = docs.search(queries.dense, k, rescore_multiplier)
-        return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
-
-    if model.startswith("maxsim:"):
+        idx, scores = workspace.shrunk(model, *shrink).search(encoded[f"first:{model}"].dense, k, rescore_multiplier)
+    elif model.startswith("maxsim:"):
         from embedpick.index.multivector import maxsim_search
 
         name = model.split(":", 1)[1]
         docs = workspace.documents(name, "tokens")
-        queries = workspace.encoder(name, "tokens").encode_queries(query_texts, query_ids)
-        idx, scores = maxsim_search(queries.multivector, docs.multivector, k)
+        idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
     else:
-        docs = workspace.documents(model)
-        queries = workspace.encoder(model).encode_queries(query_texts, query_ids)
-        idx, scores = search(queries, docs, k)
+        idx, scores = search(encoded[f"first:{model}"], workspace.documents(model), k)
     return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
 
 
-def _rerank(workspace: Workspace, recipe: Recipe, run: Run, query_ids, query_texts) -> tuple[Run, float]:
+def _rerank(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts) -> tuple[Run, float]:
     """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
     kind, model = recipe.reranker
     shortlist = top(run, recipe.rerank_top)
     position = {doc: i for i, doc in enumerate(workspace.doc_ids)}
     reranked: Run = {}
     if kind == "maxsim":
-        encoder = workspace.encoder(model, "tokens")
         # Only the shortlisted documents need token vectors (cached on disk like any other encoding).
         tokens = workspace.token_rows(model, sorted({position[d] for docs in shortlist.values() for d in docs}))
         from embedpick.index.multivector import maxsim_each
 
         start = time.perf_counter()
-        queries = encoder.encode_queries(query_texts, query_ids).multivector
-        for qid, q_tokens in zip(query_ids, queries):
+        for qid, q_tokens in zip(query_ids, encoded[f"tokens:{model}"].multivector):
             docs = list(shortlist.get(qid, {}))
             reranked[qid] = dict(zip(docs, maxsim_each(q_tokens, [tokens[position[d]] for d in docs]).tolist()))
     else:
@@ -183,10 +188,15 @@ def _place_on_top(reranked: Run, run: Run) -> Run:
     return out
 
 
-def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query_texts: list[str], fusion_override: dict | None = None) -> list[Stage]:
-    """Execute `recipe` for these queries; the last stage's run is the recipe's answer."""
+def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query_texts: list[str],
+               fusion_override: dict | None = None, encoded: dict[str, Embeddings] | None = None) -> list[Stage]:
+    """Execute `recipe` for these queries; the last stage's run is the recipe's answer.
+
+    Query encoding is its own stage per encoder (`encode:kind:model`, with no run), so a model's encoder time is
+    never mixed into its search time. With `encoded` (keys from `query_encoders`) the queries arrive encoded and
+    only the search stages run: the bench times each encoder once and shares it among recipes that use it.
+    """
     stages: list[Stage] = []
-    runs = []
     for model in recipe.first_pass:
         # Encode the corpus before the clock starts: that is indexing, not query-time work.
         if model.startswith("maxsim:"):
@@ -195,8 +205,16 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
             workspace.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
         else:
             workspace.documents(model)
+    if encoded is None:
+        encoded = {}
+        for key in query_encoders(recipe):
+            start = time.perf_counter()
+            encoded[key] = encode_queries(workspace, key, query_ids, query_texts)
+            stages.append(Stage(f"encode:{key}", 0, time.perf_counter() - start, None))
+    runs = []
+    for model in recipe.first_pass:
         start = time.perf_counter()
-        run = _first_pass(workspace, model, query_ids, query_texts, recipe.candidates, recipe.shrink, recipe.rescore_multiplier)
+        run = _first_pass(workspace, model, encoded, query_ids, recipe.candidates, recipe.shrink, recipe.rescore_multiplier)
         stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
         runs.append(run)
     current = runs[0]
@@ -209,6 +227,11 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
         current = top(fuse(runs, method, weights, **params), recipe.candidates)
         stages.append(Stage(f"fusion:{method}", recipe.candidates, time.perf_counter() - start, current))
     if recipe.rerank:
-        current, seconds = _rerank(workspace, recipe, current, query_ids, query_texts)
+        current, seconds = _rerank(workspace, recipe, current, encoded, query_ids, query_texts)
         stages.append(Stage(f"rerank:{recipe.rerank}", recipe.rerank_top, seconds, current))
     return stages
+
+
+def ranking_stages(stages: list[Stage]) -> list[Stage]:
+    """The stages that produce a ranking (first passes, fusion, rerank), without the query-encoding ones."""
+    return [s for s in stages if s.run is not None]

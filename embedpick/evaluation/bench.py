@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -21,8 +20,9 @@ from embedpick.errors import EmbedpickError, ModelNotAvailableError
 from embedpick.evaluation.cost import (
     DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, query_cost, storage_usd_month,
 )
-from embedpick.evaluation.latency import machine_info, pipeline_latency
-from embedpick.evaluation.pareto import mark_frontier
+from embedpick.evaluation.latency import DEFAULT_ROUNDS, LatencyPlan, machine_info
+from embedpick.evaluation.evidence import annotate
+from embedpick.evaluation.statistics import StatsSettings
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
 from embedpick.paths import safe_name
@@ -54,6 +54,8 @@ class BenchOptions:
     usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
     latency: bool = True
     latency_queries: int | None = None  # None: every judged query
+    latency_rounds: int = DEFAULT_ROUNDS
+    statistics: StatsSettings = field(default_factory=StatsSettings)
     instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR
     utilisation: float = DEFAULT_UTILISATION
     chunk_tokens: int | None = None  # also bench the dense model on token windows, max-pooled back to documents
@@ -76,19 +78,6 @@ def _encoder_options(name: str, options: BenchOptions, backend: str = "torch") -
     }
 
 
-@contextmanager
-def _uncached(encoder):
-    """Live query encoding for latency: a cached vector would time a disk read, not the model."""
-    saved = getattr(encoder, "use_cache", None)
-    if saved is not None:
-        encoder.use_cache = False
-    try:
-        yield encoder
-    finally:
-        if saved is not None:
-            encoder.use_cache = saved
-
-
 def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
@@ -97,9 +86,35 @@ def _builtin(name: str) -> bool:
     return name.lower() == "bm25" or name.lower().startswith("hashing")
 
 
+def latency_plan(dataset: Dataset, options: BenchOptions) -> LatencyPlan:
+    """The plan every run of one bench registers its query-time work with (the first `latency_queries` queries)."""
+    n = len(dataset.judged_queries)
+    return LatencyPlan(min(options.latency_queries or n, n) if options.latency else 0)
+
+
+def measure_plan(plan: LatencyPlan, options: BenchOptions, progress: ProgressFactory | None = None) -> dict | None:
+    """Time every run of the plan together, then price each run's queries from its batch throughput."""
+    load = plan.measure(options.latency_rounds, options.statistics, progress)
+    for run in plan.runs.values():
+        if "latency" in run:
+            run["cost"] = query_cost(run["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation)
+            if "storage_usd_month_per_1m" in run:
+                run["cost"]["storage_usd_month_per_1m_vectors"] = run["storage_usd_month_per_1m"]
+    return load
+
+
 def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None,
-                backend: str = "torch") -> list[dict]:
-    """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant."""
+                backend: str = "torch", plan: LatencyPlan | None = None) -> list[dict]:
+    """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant.
+
+    Latency is registered with `plan` (measured later, together with the bench's other runs); without a plan the
+    model's runs are timed here, among themselves.
+    """
+    if plan is None:
+        plan = latency_plan(dataset, options)
+        runs = bench_model(dataset, name, options, progress, backend, plan)
+        measure_plan(plan, options)
+        return runs
     from embedpick.models.factory import get_encoder
 
     if not dataset.qrels:
@@ -146,18 +161,20 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         run = run_from_indices(query_ids, doc_ids, indices, scores)
         return run, *evaluate_run(dataset.qrels, run)
 
-    n_latency = min(options.latency_queries or len(query_ids), len(query_ids)) if options.latency else 0
-    latency_texts = [queries[q] for q in query_ids[:n_latency]]
+    query_texts = [queries[q] for q in query_ids]
+    encoder_key = plan.encoder(f"first:{name}" + ("" if backend == "torch" else f"@{backend}"), encoder,
+                               lambda rows: encoder.encode_queries(query_texts[rows]))
 
     def with_latency(result: dict, represent, search_fn) -> dict:
-        """Add online/batch latency (live query encoding, then this run's search) and the query cost it implies."""
-        if not n_latency:
-            return result
-        with _uncached(encoder):
-            stages = [("encode_query", lambda texts: represent(encoder.encode_queries(texts))), ("search", search_fn)]
-            result["latency"] = pipeline_latency(stages, latency_texts)
-        result["cost"] = {**query_cost(result["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation),
-                          "storage_usd_month_per_1m_vectors": result["storage_usd_month_per_1m"]}
+        """Register this run's search (after the shared query encoder) for the bench's latency pass."""
+
+        def stages(encoded: dict, rows: slice) -> list[tuple[str, float]]:
+            query = represent(encoded[encoder_key])
+            start = time.perf_counter()
+            search_fn(query)
+            return [("search", time.perf_counter() - start)]
+
+        plan.add(result, [encoder_key], stages)
         return result
 
     def entry(mode, dim, precision, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
@@ -266,14 +283,16 @@ def run_bench(
             "dims": options.dims, "precisions": options.precisions, "rescore_multiplier": options.rescore_multiplier,
             "usd_per_gb_month": options.usd_per_gb_month, "instance_usd_per_hour": options.instance_usd_per_hour,
             "utilisation": options.utilisation, "latency_queries": options.latency_queries,
-            "encoder_backends": list(options.backends),
+            "latency_rounds": options.latency_rounds, "encoder_backends": list(options.backends),
         },
+        "statistics": options.statistics.to_dict(),
         "runs": [],
     }
+    plan = latency_plan(dataset, options)
     for name in models:
         for backend in (["torch"] if _builtin(name) else list(dict.fromkeys(options.backends or ["torch"]))):
             try:
-                entries = bench_model(dataset, name, options, progress, backend)
+                entries = bench_model(dataset, name, options, progress, backend, plan)
             except (ModelNotAvailableError, UnsupportedBackendError) as exc:
                 # A torch-only family (SPLADE, BGE-M3) in a bench that includes torch still runs there: skip the rest.
                 torch_only = isinstance(exc, UnsupportedBackendError) and "torch" in options.backends
@@ -289,10 +308,13 @@ def run_bench(
     if recipes:
         from embedpick.evaluation.bench_recipes import bench_recipes
 
-        results["runs"].extend(bench_recipes(dataset, recipes, options, progress, tune_split))
+        results["runs"].extend(bench_recipes(dataset, recipes, options, progress, tune_split, plan))
         if on_run:
             on_run(results)
-    mark_frontier(results["runs"])
+    load = measure_plan(plan, options, progress)
+    if load is not None:
+        results["load"] = load
+    annotate(results)
     return results
 
 

@@ -7,18 +7,13 @@ scored) and the tuned recipe is reported as its own run.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
-import numpy as np
-
-from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options, _uncached
-from embedpick.evaluation.cost import query_cost
-from embedpick.evaluation.latency import combine
+from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options
 from embedpick.evaluation.datasets import Dataset
+from embedpick.evaluation.latency import LatencyPlan
 from embedpick.evaluation.metrics import evaluate_run
 from embedpick.fusion import top, tune_fusion
 from embedpick.models.card import get_card
-from embedpick.pipeline import Workspace, run_recipe
+from embedpick.pipeline import Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
 from embedpick.recipe import Recipe
 
 STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
@@ -47,51 +42,47 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
 
 
 def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions | None = None,
-                  progress: ProgressFactory | None = None, tune_split: str | None = None) -> list[dict]:
-    """One run per recipe (plus one per tuned recipe when `tune_split` is given)."""
+                  progress: ProgressFactory | None = None, tune_split: str | None = None, plan: LatencyPlan | None = None) -> list[dict]:
+    """One run per recipe (plus one per tuned recipe when `tune_split` is given).
+
+    Each recipe's query-time work is registered with `plan` (query encoders shared by key with every other run
+    that uses them); without a plan the recipes are timed here, among themselves.
+    """
+    from embedpick.evaluation.bench import latency_plan, measure_plan
+
     options = options or BenchOptions()
+    own_plan = plan is None
+    plan = latency_plan(dataset, options) if own_plan else plan
     doc_ids = list(dataset.corpus)
     workspace = Workspace(doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: _encoder_options(m, options), progress)
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
     entries = []
-    n_latency = min(options.latency_queries or len(query_ids), len(query_ids)) if options.latency else 0
     for recipe in recipes:
         stages = run_recipe(recipe, workspace, query_ids, query_texts)
-        entries.append(_with_latency(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)), recipe, workspace, query_ids, query_texts, n_latency, options))
+        entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
+        _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
         if tune_split and len(recipe.first_pass) > 1:
             tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
-            entries.append(_with_latency(tuned, tuned_recipe, workspace, query_ids, query_texts, n_latency, options))
+            entries.append(tuned)
+            _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
+    if own_plan:
+        measure_plan(plan, options)
     return entries
 
 
-def _with_latency(entry: dict, recipe: Recipe, workspace: Workspace, ids, texts, n: int, options: BenchOptions) -> dict:
-    """Per-stage online latency (one query at a time, queries encoded live) and 100-query batch latency."""
-    if not n:
-        return entry
-    encoders = [workspace.encoder(m.split(":", 1)[-1], "tokens" if m.startswith("maxsim:") else "first") for m in recipe.first_pass]
-    if recipe.reranker:
-        kind, model = recipe.reranker
-        encoders.append(workspace.encoder(model, "tokens" if kind == "maxsim" else "cross-encoder"))
-    with ExitStack() as stack:
-        for encoder in encoders:
-            stack.enter_context(_uncached(encoder))
-        for i in range(min(3, n)):  # warm-up
-            run_recipe(recipe, workspace, ids[i : i + 1], texts[i : i + 1])
-        online: dict[str, list[float]] = {}
-        for i in range(n):
-            for stage in run_recipe(recipe, workspace, ids[i : i + 1], texts[i : i + 1]):
-                online.setdefault(stage.name, []).append(1000 * stage.seconds)
-        batches: dict[str, list[float]] = {}
-        size = min(100, n)
-        for start in range(0, n - size + 1, size):
-            for stage in run_recipe(recipe, workspace, ids[start : start + size], texts[start : start + size]):
-                batches.setdefault(stage.name, []).append(stage.seconds)
-    stages = {name: (samples, {"batch_size": 100, "queries_per_batch": size, "seconds_per_batch": float(np.median(batches[name]))})
-              for name, samples in online.items()}
-    entry["latency"] = combine(stages)
-    entry["cost"] = query_cost(entry["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation)
-    return entry
+def _register(plan: LatencyPlan, entry: dict, recipe: Recipe, workspace: Workspace, ids: list[str], texts: list[str]) -> None:
+    """Add the recipe's search stages to the plan, after query encoders the plan shares among runs."""
+    keys = []
+    for key in query_encoders(recipe):
+        kind, model = key.split(":", 1)
+        keys.append(plan.encoder(key, workspace.encoder(model, kind),
+                                 lambda rows, key=key: encode_queries(workspace, key, ids[rows], texts[rows])))
+
+    def stages(encoded: dict, rows: slice) -> list[tuple[str, float]]:
+        return [(s.name, s.seconds) for s in run_recipe(recipe, workspace, ids[rows], texts[rows], encoded=encoded)]
+
+    plan.add(entry, keys, stages)
 
 
 def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None) -> dict:
@@ -116,13 +107,14 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
             {
                 "stage": s.name, "candidates": s.candidates, "seconds": round(s.seconds, 4),
                 "ms_per_query": round(1000 * s.seconds / max(n_queries, 1), 3),
-                "metrics": {m: v for m, v in evaluate_run(qrels, s.run, list(STAGE_METRICS))[0].items()},
+                **({"metrics": evaluate_run(qrels, s.run, list(STAGE_METRICS))[0]} if s.run is not None else {}),
             }
             for s in stages
         ],
         "timings": {
             "encode_documents_s": round(sum(workspace.encode_seconds.values()), 4),
-            "search_s": round(sum(s.seconds for s in stages), 4),
+            "search_s": round(sum(s.seconds for s in stages if s.run is not None), 4),
+            "encode_queries_s": round(sum(s.seconds for s in stages if s.run is None), 4),
         },
         "warnings": warnings,
     }
@@ -135,7 +127,8 @@ def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, t
     qrels = dataset.split_qrels(split)
     ids = list(qrels)
     texts = [dataset.queries[q] for q in ids]
-    first_runs = [s.run for s in run_recipe(Recipe(recipe.name, recipe.first_pass, candidates=recipe.candidates), workspace, ids, texts)[: len(recipe.first_pass)]]
+    first_pass = Recipe(recipe.name, recipe.first_pass, candidates=recipe.candidates)
+    first_runs = [s.run for s in ranking_stages(run_recipe(first_pass, workspace, ids, texts))[: len(recipe.first_pass)]]
     objective = lambda run: evaluate_run(qrels, top(run, recipe.candidates), ["ndcg@10"])[0]["ndcg@10"]  # noqa: E731
     weight_grid = tuple(round(0.1 * i, 1) for i in range(11))
     best, value = tune_fusion(first_runs, objective, recipe.fusion, weight_grid=weight_grid)

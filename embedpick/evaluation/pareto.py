@@ -1,12 +1,14 @@
 """The quality / tail latency / storage Pareto frontier over bench runs.
 
-A run is dominated when another is at least as good on every axis (nDCG@10 higher or equal, p99 latency and
-bytes per vector lower or equal) and strictly better on one. Dominated runs name the best run that dominates them.
+A run is dominated when another run is better beyond the noise on one axis (nDCG@10 ↑, p99 latency ↓, bytes per
+vector ↓) and not worse beyond the noise on any other: a difference the measurement cannot tell from chance
+decides nothing. Dominated runs name the best run that dominates them. evidence.py supplies the noise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from embedpick.models.remote_providers import display_name
 
@@ -17,28 +19,45 @@ class Point:
     quality: float  # higher is better
     p99_ms: float  # lower is better
     bytes_per_vector: float  # lower is better
+    p99_ci: tuple[float, float] | None = None  # the p99's interval, when it was measured with one
 
 
-def dominates(a: Point, b: Point) -> bool:
-    no_worse = a.quality >= b.quality and a.p99_ms <= b.p99_ms and a.bytes_per_vector <= b.bytes_per_vector
-    better = a.quality > b.quality or a.p99_ms < b.p99_ms or a.bytes_per_vector < b.bytes_per_vector
-    return no_worse and better
+QualityCompare = Callable[[str, str], int]  # +1: first better beyond the noise, -1: worse, 0: tied
 
 
-def frontier(points: list[Point]) -> dict[str, str | None]:
+def _latency_sign(a: Point, b: Point) -> int:
+    """+1 when a's p99 is lower beyond the noise (intervals apart), −1 when higher, 0 when the intervals overlap."""
+    if a.p99_ci is None or b.p99_ci is None:
+        return (a.p99_ms < b.p99_ms) - (a.p99_ms > b.p99_ms)
+    return 1 if a.p99_ci[1] < b.p99_ci[0] else -1 if a.p99_ci[0] > b.p99_ci[1] else 0
+
+
+def dominates(a: Point, b: Point, quality: QualityCompare | None = None) -> bool:
+    """a is better than b beyond the noise on one axis and not worse beyond the noise on any other.
+
+    Bytes are exact; p99 uses the intervals when both points have one; quality uses `quality(a, b)` (a paired test
+    over queries) when given, else the point estimates.
+    """
+    signs = [quality(a.name, b.name) if quality else (a.quality > b.quality) - (a.quality < b.quality),
+             _latency_sign(a, b), (a.bytes_per_vector < b.bytes_per_vector) - (a.bytes_per_vector > b.bytes_per_vector)]
+    return min(signs) >= 0 and max(signs) > 0
+
+
+def frontier(points: list[Point], quality: QualityCompare | None = None) -> dict[str, str | None]:
     """For each point: None if it is on the frontier, else the name of the highest-quality point dominating it."""
     result: dict[str, str | None] = {}
     for p in points:
-        dominators = [q for q in points if q is not p and dominates(q, p)]
+        dominators = [q for q in points if q is not p and dominates(q, p, quality)]
         result[p.name] = max(dominators, key=lambda q: (q.quality, -q.p99_ms, -q.bytes_per_vector)).name if dominators else None
     return result
 
 
 def run_name(run: dict) -> str:
     """A readable, unique-enough identity for a results.json run."""
-    model = display_name(run["model"]) if "recipe" not in run else run["mode"]
     if "recipe" in run:
-        return model
+        return run["mode"]
+    backend = run.get("encoder_backend", "torch")
+    model = display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")
     dim = f" d{run['dim']}" if run.get("dim") else ""
     return f"{model} {run['mode']}{dim} {run['precision']}"
 
@@ -51,18 +70,3 @@ def run_p99(run: dict) -> float | None:
 def run_size(run: dict) -> float | None:
     """Bytes per vector, or per passage for recipes (whose index may hold several representations)."""
     return run.get("bytes_per_vector", run.get("bytes_per_passage"))
-
-
-def mark_frontier(runs: list[dict], metric: str = "ndcg@10") -> None:
-    """Add `pareto: {on_frontier, dominated_by}` to every run that has quality, p99 and bytes."""
-    points = []
-    for run in runs:
-        p99, size = run_p99(run), run_size(run)
-        if p99 is None or size is None:
-            continue
-        points.append(Point(run_name(run), run["metrics"][metric], p99, size))
-    marks = frontier(points)
-    for run in runs:
-        name = run_name(run)
-        if name in marks:
-            run["pareto"] = {"axes": [metric, "p99_ms", "bytes"], "on_frontier": marks[name] is None, "dominated_by": marks[name]}

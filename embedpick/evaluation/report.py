@@ -15,7 +15,8 @@ from pathlib import Path
 
 from embedpick.atomic import write_bytes_atomic, write_text_atomic
 from embedpick.errors import EmbedpickError, require
-from embedpick.evaluation.pareto import Point, frontier, mark_frontier, run_name, run_p99, run_size
+from embedpick.evaluation.evidence import annotate
+from embedpick.evaluation.pareto import Point, frontier, run_name, run_p99, run_size
 from embedpick.models.remote_providers import display_name
 
 METRIC = "ndcg@10"
@@ -173,7 +174,7 @@ def write_report(results_path: str | Path, output: str | Path) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mark_frontier(runs)
+    annotate(results)
     output = Path(output)
     plot_dir = output.with_name(output.stem + "_plots")
     plot_dir.mkdir(parents=True, exist_ok=True)

@@ -120,7 +120,7 @@ class QdrantIndex:
             fetched = final = self._query(min(max(top_k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates), **first)
             searched = time.perf_counter()
             if kind == "cross-encoder":
-                reranked, _ = _rerank(self.workspace, self.recipe, {"q": fetched}, ["q"], [query])
+                reranked, _ = _rerank(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
                 final = rerank_scores = reranked["q"]
         total_ms = 1000 * (time.perf_counter() - start)
         ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]

@@ -98,22 +98,39 @@ class LoadedIndex:
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents with the score of every stage, and each stage's time (`overrides`: see `override_recipe`)."""
+        return self.search_many([query], top_k, overrides)[0]
+
+    def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
+        """`search` for several queries in one run of the recipe: one encoder call and one matrix product per stage.
+
+        Each answer is what `search` returns for its query alone; `timings_ms` are the batch's (the stages ran once
+        for all of them). `top_k` is one count for all or one per query: it only cuts the recipe's final ranking.
+        """
         from embedpick.pipeline import run_recipe
 
         recipe = override_recipe(self.recipe, overrides) if overrides else self.recipe
+        if not queries:
+            return []
+        counts = [top_k] * len(queries) if isinstance(top_k, int) else list(top_k)
+        query_ids = [str(i) for i in range(len(queries))]
         start = time.perf_counter()
-        stages = run_recipe(recipe, self.workspace, ["q"], [query])
+        stages = run_recipe(recipe, self.workspace, query_ids, list(queries))
         total_ms = 1000 * (time.perf_counter() - start)
-        final = stages[-1].run.get("q", {})
-        ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]
-        per_stage = {s.name: s.run.get("q", {}) for s in stages}
-        return {
-            "query": query,
-            "recipe": recipe.name,
-            "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
-                         "stage_scores": {name: run.get(d) for name, run in per_stage.items()}} for r, (d, score) in enumerate(ranked, 1)],
-            "timings_ms": {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms},
-        }
+        ranking = [s for s in stages if s.run is not None]  # query-encoding stages carry a time, not a run
+        timings = {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms}
+        answers = []
+        for qid, query, k in zip(query_ids, queries, counts):
+            ranked = sorted(ranking[-1].run.get(qid, {}).items(), key=lambda item: (-item[1], item[0]))[:k]
+            per_stage = {s.name: s.run.get(qid, {}) for s in ranking}
+            answers.append({
+                "query": query,
+                "recipe": recipe.name,
+                "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
+                             "stage_scores": {name: run.get(d) for name, run in per_stage.items()}}
+                            for r, (d, score) in enumerate(ranked, 1)],
+                "timings_ms": dict(timings),
+            })
+        return answers
 
     def info(self) -> dict:
         m = self.manifest

@@ -3,7 +3,11 @@ import time
 import pytest
 
 from embedpick.evaluation.cost import hosted_query_cost, query_cost
-from embedpick.evaluation.latency import combine, machine_info, pipeline_latency, summarise
+import numpy as np
+
+from embedpick.evaluation.latency import LatencyJob, machine_info, measure_latency, summarise, summarise_job
+from embedpick.evaluation.machine_load import LoadWatch
+from embedpick.evaluation.statistics import StatsSettings
 
 
 def test_summarise_percentiles():
@@ -12,33 +16,67 @@ def test_summarise_percentiles():
     assert summarise([])["p99"] is None
 
 
-def test_pipeline_runs_stages_in_order_per_query_and_per_batch():
-    calls = []
-
-    def encode(texts):
-        calls.append(("encode", len(texts)))
+def _plan(calls):
+    def encoder(rows):
+        calls.append(("encode", rows.stop - rows.start))
         time.sleep(0.002)
-        return [t.upper() for t in texts]
+        return rows
 
-    def search(queries):
-        calls.append(("search", len(queries)))
-        return queries
+    def job(label):
+        def stages(encoded, rows):
+            calls.append((label, rows.stop - rows.start))
+            assert encoded["enc"] == rows  # each job gets the shared encoder's output for exactly its queries
+            return [("search", 0.001 if label == "a" else 0.003)]
+        return LatencyJob(label, ["enc"], stages)
 
-    out = pipeline_latency([("encode_query", encode), ("search", search)], [f"q{i}" for i in range(250)], warmup=2, batch_size=100)
-    # warm-up 2 single queries, then 250 single queries, then 2 full batches of 100 (the 50 left over are not a batch)
-    assert calls[:4] == [("encode", 1), ("search", 1)] * 2
-    assert calls[-4:] == [("encode", 100), ("search", 100)] * 2 and len(calls) == 4 + 500 + 4
-    assert out["queries"] == 250 and out["online_ms"]["encode_query"]["p50"] >= 2.0
-    assert out["online_ms"]["total"]["p50"] >= out["online_ms"]["encode_query"]["p50"]
-    assert out["batch"]["queries_per_batch"] == 100 and out["batch"]["queries_per_s"] > 0
+    return {"enc": encoder}, [job("a"), job("b")]
 
 
-def test_combination_by_hand():
-    a = ([1.0, 2.0, 3.0], {"batch_size": 100, "queries_per_batch": 100, "seconds_per_batch": 0.2})
-    b = ([10.0, 10.0, 10.0], {"batch_size": 100, "queries_per_batch": 100, "seconds_per_batch": 0.3})
-    out = combine({"encode_query": a, "search": b})
-    assert out["online_ms"]["total"]["p50"] == 12.0 and out["online_ms"]["search"]["mean"] == 10.0
-    assert out["batch"]["seconds_per_batch"] == pytest.approx(0.5) and out["batch"]["queries_per_s"] == pytest.approx(200)
+def test_runs_share_the_encoder_and_interleave_in_rotating_rounds():
+    calls = []
+    encoders, jobs = _plan(calls)
+    out, load = measure_latency(250, encoders, jobs, rounds=2, warmup=2, batch_size=100)
+    # warm-up: 2 queries; then per round 250 single queries (encode once, then both jobs) and 2 batches of 100
+    assert calls[:3] == [("encode", 1), ("a", 1), ("b", 1)]
+    online = [c for c in calls[6:] if c[1] == 1]
+    assert online[:3] == [("encode", 1), ("a", 1), ("b", 1)]  # round 1: a before b
+    assert online[750:753] == [("encode", 1), ("b", 1), ("a", 1)]  # round 2: the order rotates
+    assert sum(1 for c in calls if c == ("encode", 100)) == 4 and len(calls) == 6 + 2 * (750 + 6)
+    a, b = out["a"], out["b"]
+    assert a["rounds"] == 2 and a["queries"] == 250 and len(a["samples_ms"]) == 2 and len(a["samples_ms"][0]) == 250
+    # The encoder's samples are the same for both runs: their totals differ by exactly their own stage (2 ms).
+    assert a["online_ms"]["encode:enc"] == b["online_ms"]["encode:enc"]
+    diff = np.array(b["samples_ms"]) - np.array(a["samples_ms"])
+    assert np.allclose(diff, 2.0, atol=1e-3)
+    assert a["online_ms"]["encode:enc"]["p50"] >= 2.0
+    lo, hi = a["online_ms"]["total"]["ci"]["p99"]
+    assert lo <= a["online_ms"]["total"]["p99"] <= hi
+    assert a["batch"]["queries_per_batch"] == 100 and a["batch"]["queries_per_s"] > b["batch"]["queries_per_s"] > 0
+    assert {"wall_s", "process_cpu_s", "loadavg_1m", "busy"} <= set(load)
+
+
+def test_rounds_that_disagree_are_flagged():
+    rounds = np.array([np.full(60, 1.0), np.full(60, 1.02), np.full(60, 3.0)]) + np.linspace(0, 0.01, 60)
+    out = summarise_job({"search": rounds}, {"search": [0.1]}, 60, 100, StatsSettings())
+    assert not out["stable"] and "rounds disagree" in out["stability_note"]
+    steady = summarise_job({"search": rounds[:2]}, {"search": [0.1]}, 60, 100, StatsSettings())
+    assert steady["stable"]  # 2% apart: below the 10% margin, so not flagged however tight the intervals
+
+
+def test_load_watch_sees_another_process_using_the_cpu():
+    import subprocess
+    import sys
+
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 3: pass"])
+    try:
+        time.sleep(0.3)
+        with LoadWatch() as watch:
+            time.sleep(1.0)
+        result = watch.result()
+    finally:
+        busy.kill()
+    assert result["other_cpu_share"] >= 0.4 / result["cpus"]  # one spinning process is about one CPU
+    assert result["process_cpu_per_wall"] < 0.2  # we slept
 
 
 def test_query_costs_by_hand():

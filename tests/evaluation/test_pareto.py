@@ -1,4 +1,6 @@
-from embedpick.evaluation.pareto import Point, dominates, frontier, mark_frontier
+from embedpick.evaluation.evidence import Evidence, mark_frontier
+from embedpick.evaluation.pareto import Point, dominates, frontier
+from embedpick.evaluation.statistics import StatsSettings
 
 
 def test_dominance_needs_no_worse_everywhere_and_better_somewhere():
@@ -34,7 +36,20 @@ def test_mark_frontier_on_results_runs():
          "latency": {"online_ms": {"total": {"p99": 14.0}}}},
         {"model": "bm25", "mode": "sparse", "dim": None, "precision": "float32", "metrics": {"ndcg@10": 0.68}, "bytes_per_vector": 900},
     ]
-    mark_frontier(runs)
+    mark_frontier(runs, Evidence(runs, StatsSettings()))  # no per-query scores: point estimates decide
     assert [r["pareto"]["on_frontier"] for r in runs[:4]] == [True, True, True, False]
     assert runs[3]["pareto"]["dominated_by"] == "m dense d128 int8"  # better, as fast, and half the bytes
     assert "pareto" not in runs[4]  # no latency measured: not placed
+
+
+def test_noise_decides_nothing():
+    """Overlapping p99 intervals and a quality tie do not dominate; bytes (exact) then decide."""
+    parent = Point("d384", 0.700, 21.0, 384, (15.0, 47.0))
+    child = Point("d256", 0.695, 46.9, 256, (16.0, 50.0))
+    tied = lambda a, b: 0  # noqa: E731 - a paired test that cannot separate them
+    assert not dominates(parent, child, tied)  # faster p99 by point estimate only: noise
+    assert dominates(child, parent, tied)  # smaller, and not worse beyond the noise on quality or latency
+    separated = lambda a, b: 1 if a == "d384" else -1  # noqa: E731 - the parent is better beyond the noise
+    assert not dominates(child, parent, separated) and not dominates(parent, child, separated)
+    apart = Point("fast", 0.70, 5.0, 384, (4.0, 6.0))
+    assert dominates(apart, parent, tied)  # p99 intervals apart: a real latency win
