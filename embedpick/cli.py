@@ -73,6 +73,29 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
         raise EmbedpickError(f"{option}: expected comma-separated integers, got {text!r}") from None
 
 
+def _positive(value: int, option: str) -> int:
+    if value < 1:
+        raise EmbedpickError(f"{option}: must be at least 1, got {value}")
+    return value
+
+
+def _print_evidence(results: dict) -> None:
+    """What the table's intervals rest on, and every reason not to trust a number yet."""
+    power, load = results.get("power"), results.get("load") or {}
+    if power and power.get("median_mdd") is not None:
+        console.print(f"{power['queries']} queries: differences in nDCG@10 below about {power['median_mdd']:.4f} "
+                      f"(median minimum detectable difference, {power['power']:.0%} power, α = {power['alpha']}) "
+                      "cannot be told from chance.", highlight=False)
+    for warning in results.get("statistics_warnings", []):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if load.get("busy"):
+        err.print(f"[yellow]warning:[/] latency measured on a busy machine: {load['reason']}; re-run on a quiet one", highlight=False)
+    unstable = [r for r in results["runs"] if (r.get("latency") or {}).get("stable") is False]
+    for run in unstable:
+        err.print(f"[yellow]warning:[/] latency rounds disagree for {run['mode'] if 'recipe' in run else run['model']}: "
+                  f"{run['latency']['stability_note']}", highlight=False)
+
+
 def _str_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -103,6 +126,11 @@ def bench(
     tune_on: Annotated[Optional[str], typer.Option(help="tune fusion weights on this split (e.g. train) and report the tuned recipe too")] = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency", help="measure per-query (online) and 100-query batch latency")] = True,
     latency_queries: Annotated[Optional[int], typer.Option(help="queries timed one by one (default: all judged queries)")] = None,
+    latency_rounds: Annotated[int, typer.Option(help="rounds of latency measurement, runs interleaved in each (intervals need ≥ 2)")] = 3,
+    bootstrap_resamples: Annotated[int, typer.Option(help="bootstrap resamples for every interval (≥ 1000)")] = 2000,
+    permutation_resamples: Annotated[int, typer.Option(help="sign-flip resamples for every paired test (≥ 1000)")] = 10_000,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and permutation draws")] = 0,
+    alpha: Annotated[float, typer.Option(help="significance level of the paired tests (Holm-corrected)")] = 0.05,
     instance_usd_per_hour: Annotated[float, typer.Option(help="instance price for $/1M queries (default: a 2-vCPU c7i.large list price)")] = 0.0893,
     utilisation: Annotated[float, typer.Option(help="share of instance time spent serving, for $/1M queries")] = 0.5,
     chunk_tokens: Annotated[Optional[int], typer.Option(help="also bench dense models on token windows of this size, max-pooled to documents")] = None,
@@ -116,6 +144,7 @@ def bench(
     from embedpick.atomic import write_json_atomic
     from embedpick.evaluation.bench import BenchOptions, run_bench
     from embedpick.evaluation.datasets import load_dataset
+    from embedpick.evaluation.statistics import StatsSettings
 
     try:
         if corpus is not None:
@@ -132,7 +161,9 @@ def bench(
             dims=_int_list(dims, "--dims"), precisions=_str_list(precision), rescore_multiplier=rescore_multiplier,
             allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month, latency=latency,
             latency_queries=latency_queries, instance_usd_per_hour=instance_usd_per_hour, utilisation=utilisation,
-            chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+            chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, latency_rounds=_positive(latency_rounds, "--latency-rounds"),
+            statistics=StatsSettings(bootstrap_resamples=bootstrap_resamples, permutation_resamples=permutation_resamples,
+                                     seed=seed, alpha=alpha),
             backends=[split_backends([value], stores=False)[0] for value in backend or ["torch"]],
         )
         recipes = _recipes(mode, recipe, model, reranker, rerank_top)
@@ -166,6 +197,7 @@ def bench(
                 console.print(backends_table(results["runs"]))
         if any("recipe" in r for r in results["runs"]):
             console.print(recipes_table(results["runs"]))
+        _print_evidence(results)
         console.print(f"wrote {output}")
     except EmbedpickError as exc:
         _fail(exc)

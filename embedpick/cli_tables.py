@@ -9,10 +9,27 @@ from embedpick.models.remote_providers import display_name
 METRIC_COLUMNS = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"]
 
 
+def interval_cell(value: float | None, ci: list[float] | None, spec: str = ".4f") -> str:
+    """A value with its 95% interval below it (two lines keep the column narrow), or '-'."""
+    if value is None:
+        return "-"
+    return f"{value:{spec}}" + (f"\n[{ci[0]:{spec}}, {ci[1]:{spec}}]" if ci else "\nno interval")
+
+
+def vs_best_cell(run: dict) -> str:
+    """'best', 'tied' (not significantly worse, Holm), the significant loss in points, or '-' without per-query data."""
+    test = run.get("vs_best")
+    if not test:
+        return "-"
+    if test.get("best"):
+        return "best"
+    return "tied" if not test["significant"] else f"{100 * test['diff']:+.2f} pts"
+
+
 def results_table(runs: list[dict]) -> Table:
-    table = Table(title="retrieval quality (mean over judged queries)")
+    table = Table(title="retrieval quality (mean over judged queries, 95% intervals; vs best: paired test, Holm)")
     columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M",
-               "p50 ms", "p99 ms", "$/1M q", "frontier"]
+               "p50 ms", "p99 ms", "$/1M q", "vs best", "frontier"]
     runs = [r for r in runs if "recipe" not in r]
     for column in columns:
         table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
@@ -23,7 +40,7 @@ def results_table(runs: list[dict]) -> Table:
         table.add_row(
             display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]"), run["mode"], str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
-            *[f"{m[c]:.4f}" for c in METRIC_COLUMNS],
+            interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")), *[f"{m[c]:.4f}" for c in METRIC_COLUMNS[1:]],
             f"{retention:.1%}" if retention is not None else "-",
             f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}", *latency_cells(run),
         )
@@ -31,28 +48,40 @@ def results_table(runs: list[dict]) -> Table:
 
 
 def latency_cells(run: dict) -> list[str]:
-    total = (run.get("latency") or {}).get("online_ms", {}).get("total", {})
+    latency = run.get("latency") or {}
+    total = latency.get("online_ms", {}).get("total", {})
     usd = (run.get("cost") or {}).get("usd_per_1m_queries")
     pareto = run.get("pareto")
     front = "-" if pareto is None else ("on" if pareto["on_frontier"] else "dominated")
-    return [f"{total['p50']:.2f}" if total.get("p50") is not None else "-", f"{total['p99']:.2f}" if total.get("p99") is not None else "-",
-            f"{usd:.4f}" if usd is not None else "-", front]
+    p99 = interval_cell(total.get("p99"), (total.get("ci") or {}).get("p99"), ".2f")
+    if latency.get("busy") or latency.get("stable") is False:
+        p99 += "\n(busy machine)" if latency.get("busy") else "\n(rounds disagree)"
+    return [f"{total['p50']:.2f}" if total.get("p50") is not None else "-", p99, f"{usd:.4f}" if usd is not None else "-",
+            vs_best_cell(run), front]
 
 
 def recipes_table(runs: list[dict]) -> Table:
     table = Table(title="recipes (mean over judged queries; stage times per query)")
-    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)", "p50 ms", "p99 ms", "$/1M q", "frontier"]:
+    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)", "p50 ms", "p99 ms",
+                   "$/1M q", "vs best", "frontier"]:
         table.add_column(column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right")
     for run in (r for r in runs if "recipe" in r):
         m, rec = run["metrics"], run["recipe"]
         table.add_row(
             run["mode"], " + ".join(x.split("/")[-1] for x in rec["first_pass"]), (rec["rerank"] or "-").split("/")[-1],
-            *[f"{m[c]:.4f}" for c in ["ndcg@10", "mrr@10", "recall@10", "recall@100"]],
+            interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")),
+            *[f"{m[c]:.4f}" for c in ["mrr@10", "recall@10", "recall@100"]],
             f"{run['bytes_per_passage']:,.0f}",
-            ", ".join(f"{s['stage'].split(':')[0]} {s['ms_per_query']:.2f}" for s in run["stages"]),
+            ", ".join(f"{_stage_label(s['stage'])} {s['ms_per_query']:.2f}" for s in run["stages"]),
             *latency_cells(run),
         )
     return table
+
+
+def _stage_label(stage: str) -> str:
+    """'encode:first:org/model' → 'encode model'; 'first_pass:bm25' → 'first_pass'."""
+    kind, _, rest = stage.partition(":")
+    return f"encode {rest.split(':', 1)[-1].split('/')[-1]}" if kind == "encode" else kind
 
 
 def backends_table(runs: list[dict]) -> Table:

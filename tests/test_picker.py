@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from embedpick.picker import Needs, UnsafeChoiceError, evidence_markdown, pick_from_results, recommend, to_markdown
@@ -86,17 +87,71 @@ RESULTS = {"dataset": {"name": "toy", "documents": 1000}, "runs": [
 ]}
 
 
-def test_evidence_mode_picks_within_budgets_and_prices_relaxing_them():
+def test_evidence_mode_without_per_query_scores_keeps_point_estimates():
     pick = pick_from_results(RESULTS, latency_ms=20, storage_gb=1.0, vectors=10_000_000)
     # bm25 needs 6.5 GiB for 10M vectors: over budget; small binary fits both
-    assert pick["choice"]["run"] == "small dense d128 binary" and pick["runner_up"] is None
+    assert pick["choice"]["run"] == "small dense d128 binary" and pick["runner_up"] is None and pick["tied"] == ["small dense d128 binary"]
     assert pick["relaxing"]["storage"]["run"] == "bm25 sparse float32" and pick["relaxing"]["storage"]["gain_points"] == pytest.approx(5.0)
     assert pick["relaxing"]["both"]["run"] == "big dense d384 float32"
     text = evidence_markdown(pick)
-    assert "nDCG@10 0.5500, p99 9.0 ms" in text and "+15.00 points" in text
+    assert "nDCG@10 0.5500 (no interval), p99 9.00 ms (no interval)" in text
+    assert "+15.00 points by point estimate (no per-query scores, so the gain is not tested)" in text
     loose = pick_from_results(RESULTS, None, None, 1000)
     assert loose["choice"]["run"] == "big dense d384 float32" and loose["runner_up"]["run"] == "big dense d384 int8"
     assert "Relaxing the budgets would not buy quality" in evidence_markdown(loose)
+
+
+def _run(name, values, size, p99, ci):
+    return {"model": name, "mode": "dense", "dim": 8, "precision": "float32", "bytes_per_vector": size,
+            "metrics": {"ndcg@10": float(np.mean(values))}, "per_query": {f"q{i}": {"ndcg@10": float(v)} for i, v in enumerate(values)},
+            "latency": {"online_ms": {"total": {"p99": p99, "ci": {"p99": ci}}}, "stable": True}}
+
+
+def _evidence_results():
+    rng = np.random.default_rng(0)
+    best = rng.uniform(0.3, 1.0, 200)
+    near = np.clip(best - rng.normal(0.005, 0.05, 200), 0, 1)  # half a point lower: a tie on 200 queries
+    poor = np.clip(best - 0.2, 0, 1)  # far lower on every query
+    return {"dataset": {"name": "toy", "documents": 1000}, "runs": [
+        _run("best", best, 1536, 30.0, [25.0, 34.0]), _run("near", near, 384, 31.0, [26.0, 36.0]),
+        _run("poor", poor, 96, 8.0, [7.0, 9.0]), _run("edge", best, 1536, 19.0, [15.0, 24.0])]}
+
+
+def test_evidence_mode_picks_the_cheapest_run_tied_with_the_best():
+    pick = pick_from_results(_evidence_results(), None, None, 1000)
+    assert pick["best"]["run"] in {"best dense d8 float32", "edge dense d8 float32"}
+    assert pick["choice"]["run"] == "near dense d8 float32" and "poor dense d8 float32" not in pick["tied"]
+    assert not pick["choice"]["vs_best"]["significant"] and pick["choice"]["vs_best"]["ci"][0] < 0 < pick["choice"]["vs_best"]["ci"][1]
+    text = evidence_markdown(pick)
+    assert "statistically tied with the best one" in text and "cheapest" in text and "Holm" in text
+
+
+def test_a_latency_budget_is_checked_against_the_upper_bound_and_straddlers_are_named():
+    pick = pick_from_results(_evidence_results(), 20.0, None, 1000)
+    # edge's p99 is 19 ms but its interval reaches 24 ms: it straddles 20 ms and is not picked
+    assert [r["run"] for r in pick["straddling"]] == ["edge dense d8 float32"]
+    assert pick["choice"]["run"] == "poor dense d8 float32"
+    text = evidence_markdown(pick)
+    assert "`edge dense d8 float32`" in text and "straddles the latency budget" in text
+    gain = pick["relaxing"]["latency"]
+    assert gain["significant"] and gain["gain_points"] > 15 and gain["gain_ci_points"][0] > 0
+    assert "Dropping the latency budget would buy +" in text
+
+
+def test_a_gain_that_is_not_significant_is_not_offered_as_one():
+    # 1e-3 GiB holds 1,000 vectors of 384 B (near, poor) but not of 1,536 B (best, edge)
+    pick = pick_from_results(_evidence_results(), None, 1e-3, 1000)
+    assert pick["choice"]["run"] == "near dense d8 float32"
+    gain = pick["relaxing"]["storage"]
+    assert gain["run"] in {"best dense d8 float32", "edge dense d8 float32"} and not gain["significant"]
+    text = evidence_markdown(pick)
+    assert "Dropping the storage budget would not buy a significant gain" in text and "would buy +" not in text
+
+
+def test_nothing_fits_computes_no_gain_against_zero():
+    pick = pick_from_results(_evidence_results(), 1.0, None, 1000)
+    assert pick["choice"] is None and "gain_points" not in pick["relaxing"]["latency"]
+    assert "No measured run fits the budgets" in evidence_markdown(pick)
 
 
 def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
@@ -111,5 +166,6 @@ def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
     # 0.01 GiB holds BM25's index (772 B/passage) and hashing as binary, but not hashing as float32 (4 KB/vector)
     pick = pick_from_results(json.loads(json.dumps(results)), latency_ms=50, storage_gb=0.01, vectors=5183)
     assert pick["choice"]["run"] == "bm25 sparse float32" and pick["runner_up"]["run"] == "hashing dense d1024 binary"
+    assert pick["tied"] == ["bm25 sparse float32"]  # hashing is ~20 points worse on 300 queries: significant
     text = evidence_markdown(pick)
-    assert "nDCG@10 0.6863" in text and f"nDCG@10 {pick['runner_up']['ndcg@10']:.4f}" in text
+    assert "nDCG@10 0.6863 [" in text and f"nDCG@10 {pick['runner_up']['ndcg@10']:.4f} [" in text

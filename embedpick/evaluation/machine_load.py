@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["LoadWatch", "BUSY_OTHER_SHARE", "BUSY_STEAL_SHARE"]
 
-# Other processes using more than a quarter of the cores, or the hypervisor stealing a tenth, makes a run "busy".
-BUSY_OTHER_SHARE = 0.25
+# Other processes using more than a tenth of the cores (a quiet machine stays near 1%), or the hypervisor stealing a
+# tenth, makes a run "busy": a process that spins on every core leaves others little room, so a tenth is already much.
+BUSY_OTHER_SHARE = 0.10
 BUSY_STEAL_SHARE = 0.10
 
 
