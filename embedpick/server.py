@@ -16,18 +16,28 @@ input (which may hold NaN, infinities or a megabyte of text), texts that are not
 from `\ud800` escapes) are a 422, and an unexpected failure is a JSON 500 with no traceback. Property-based tests
 (tests/test_fuzz_server.py) hold the API to that. No endpoint takes a path, and the Swagger/ReDoc pages (which load
 scripts from a CDN) are off; `/openapi.json` stays.
+
+Requests are answered by one inference thread with dynamic batching (embedpick/batching.py): concurrent `/search`
+requests with the same `overrides` run as one batch through the recipe (one encoder call, one matrix product), and
+concurrent `/v1/embeddings` requests for the same model and side share one encoder call; each answer is the one its
+request would get alone. A full queue is a 503 with `Retry-After`; a client that disconnects has its queued work
+dropped. Queries are encoded live, never written to the embedding cache (that is for corpora, and a server would
+fill it with every query it ever saw). Responses carry `x-batch-size`, `x-queue-time-ms` and `x-compute-time-ms`.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models' annotations at runtime, and
 # the models are defined inside create_app, where string annotations could not be resolved.
 import base64
+import contextlib
 import hmac
+import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Hashable
 
 import numpy as np
 
+from embedpick.batching import BatchInfo, BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
 from embedpick.errors import EmbedpickError, require
 
 MAX_TOP_K = 100
@@ -96,7 +106,7 @@ def _validation_detail(errors) -> list[dict]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
 
 
-def _authorised(headers, api_key: str) -> bool:
+def _authorised(headers: dict[str, str], api_key: str) -> bool:
     given = headers.get("x-api-key") or ""
     bearer = headers.get("authorization") or ""
     if bearer.lower().startswith("bearer "):
@@ -104,8 +114,111 @@ def _authorised(headers, api_key: str) -> bool:
     return hmac.compare_digest(given.encode(), api_key.encode())
 
 
-def create_app(index_dir: str | Path, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES):
-    """A FastAPI app over one index (loaded and verified once, at start-up)."""
+def _headers(scope: dict, names: tuple[bytes, ...]) -> dict[str, str]:
+    """The first value of each named header (ASGI names are lower-case bytes), decoded as HTTP does (latin-1)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name in names and name.decode() not in found:
+            found[name.decode()] = value.decode("latin-1")
+    return found
+
+
+class _Guard:
+    """Size limit and API key before any parsing, as plain ASGI: no extra task or body copy per request."""
+
+    def __init__(self, app, api_key: str | None, max_bytes: int):
+        self.app, self.api_key, self.max_bytes = app, api_key, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.responses import JSONResponse
+
+        headers = _headers(scope, (b"content-length", b"x-api-key", b"authorization"))
+        declared = headers.get("content-length")
+        too_big = JSONResponse({"detail": f"request body over {self.max_bytes:,} bytes"}, status_code=413)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await too_big(scope, receive, send)
+        if self.api_key and scope["path"] not in OPEN_PATHS and not _authorised(headers, self.api_key):
+            refused = JSONResponse({"detail": "missing or wrong API key"}, status_code=401,
+                                   headers={"www-authenticate": "Bearer"})
+            return await refused(scope, receive, send)
+        if declared is None and scope["method"] in {"POST", "PUT", "PATCH"}:  # chunked: count what actually arrives
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > self.max_bytes:
+                    return await too_big(scope, receive, send)
+                more = message.get("more_body", False)
+            receive = _replay(b"".join(chunks), receive)
+        await self.app(scope, receive, send)
+
+
+def _replay(body: bytes, receive):
+    """A `receive` that hands over the already-read body once, then the client's later messages (disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed():
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+def live_queries(index) -> None:
+    """Encode queries live: the embedding cache is for corpora, and a server would write every query it saw to disk."""
+    for component in index.manifest["components"].values():
+        encoder = index.workspace.encoder(component["model"], component["kind"])
+        if getattr(encoder, "use_cache", None):
+            encoder.use_cache = False
+
+
+def _words(texts) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def _run_batch(index):
+    """The worker's job runner: a batch of searches (one recipe run) or of texts to embed (one encoder call)."""
+
+    def run(key: Hashable, items: list) -> list:
+        if key[0] == "search":
+            overrides = json.loads(key[1]) if key[1] else None
+            search_many = getattr(index, "search_many", None)  # a Qdrant-backed index answers one query at a time
+            if search_many is None:
+                return [index.search(query, top_k, overrides=overrides) for query, top_k in items]
+            return search_many([query for query, _ in items], [top_k for _, top_k in items], overrides)
+        _, model, side = key
+        encoder = index.workspace.encoder(model)
+        encode = encoder.encode_queries if side == "query" else encoder.encode_documents
+        vectors = np.asarray(encode([text for texts in items for text in texts]).dense, dtype=np.float32)
+        ends = np.cumsum([len(texts) for texts in items])
+        return np.split(vectors, ends[:-1])
+
+    return run
+
+
+def _json(content, info: BatchInfo):
+    """JSON as Starlette writes it, without FastAPI's per-field encoder pass, plus where the time went."""
+    from starlette.responses import Response
+
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return Response(body, media_type="application/json", headers={
+        "x-batch-size": str(info.size), "x-queue-time-ms": f"{info.queue_ms:.2f}",
+        "x-compute-time-ms": f"{info.compute_ms:.2f}"})
+
+
+async def _disconnected(receive) -> None:
+    """Returns when the client has gone (after its body, the next ASGI message is the disconnect)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def create_app(index_dir: str | Path, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES,
+               batching: BatchOptions | None = None):
+    """A FastAPI app over one index (loaded and verified once, at start-up) and its one inference thread."""
     fastapi = require("fastapi", "serve")
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -115,22 +228,19 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
     from embedpick.vectors import truncate_matryoshka
 
     index = LoadedIndex(index_dir)
+    live_queries(index)
     dense_models = [c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"]
-    app = fastapi.FastAPI(title="embedpick", version="0.1.0", docs_url=None, redoc_url=None)
-    api_key = api_key if api_key is not None else os.environ.get("EMBEDPICK_API_KEY") or None
+    worker = BatchWorker(_run_batch(index), batching)
 
-    @app.middleware("http")
-    async def guard(request, call_next):
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
-            return JSONResponse({"detail": f"request body over {max_request_bytes:,} bytes"}, status_code=413)
-        if api_key and request.url.path not in OPEN_PATHS and not _authorised(request.headers, api_key):
-            return JSONResponse({"detail": "missing or wrong API key"}, status_code=401, headers={"www-authenticate": "Bearer"})
-        if declared is None and request.method in {"POST", "PUT", "PATCH"}:
-            body = await request.body()  # a chunked body: measure what actually arrived
-            if len(body) > max_request_bytes:
-                return JSONResponse({"detail": f"request body over {max_request_bytes:,} bytes"}, status_code=413)
-        return await call_next(request)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        worker.close()
+
+    app = fastapi.FastAPI(title="embedpick", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.index, app.state.worker = index, worker
+    api_key = api_key if api_key is not None else os.environ.get("EMBEDPICK_API_KEY") or None
+    app.add_middleware(_Guard, api_key=api_key, max_bytes=max_request_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
@@ -139,6 +249,19 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
     @app.exception_handler(Exception)
     async def failed(request, exc):  # a bug, not the client's fault: say so in JSON, never show a traceback
         return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
+    async def queued(request, key: Hashable, item, texts: list[str]):
+        """Queue one job on the inference thread and await its answer, mapping refusals to HTTP."""
+        try:
+            job = worker.submit(key, item, len(texts), _words(texts))
+        except QueueFull as exc:
+            raise fastapi.HTTPException(503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        try:
+            return await wait_for(job, lambda: _disconnected(request.receive))
+        except ClientGone:
+            raise fastapi.HTTPException(499, detail="client closed the request") from None
+        except EmbedpickError as exc:  # an override the index cannot answer
+            raise fastapi.HTTPException(422, detail=str(exc)) from None
 
     Text = Annotated[str, AfterValidator(_valid_unicode)]
 
@@ -165,19 +288,18 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
         input_type: str | None = Field(default=None, pattern="^(query|document)$")
 
     @app.get("/health")
-    def health():
+    async def health():
         return {"status": "ok", "documents": len(index.ids), "recipe": index.recipe.name}
 
     @app.post("/search")
-    def search(request: SearchRequest):
-        overrides = request.overrides.model_dump(exclude_none=True) if request.overrides else None
-        try:
-            return index.search(request.query, request.top_k, overrides=overrides)
-        except EmbedpickError as exc:  # an override the index cannot answer
-            raise fastapi.HTTPException(422, detail=str(exc)) from None
+    async def search(body: SearchRequest, request: fastapi.Request):
+        overrides = body.overrides.model_dump(exclude_none=True) if body.overrides else None
+        key = ("search", json.dumps(overrides, sort_keys=True) if overrides else "")
+        answer, info = await queued(request, key, (body.query, body.top_k), [body.query])
+        return _json(answer, info)
 
     @app.get("/views")
-    def views():
+    async def views():
         """The runs the page shows side by side: each first-pass model alone, the fused list, and the reranked one."""
         recipe = index.recipe
         out = []
@@ -192,37 +314,41 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
         return {"recipe": recipe.name, "views": out}
 
     @app.post("/v1/embeddings")
-    def embeddings(request: EmbeddingsRequest):
+    async def embeddings(body: EmbeddingsRequest, request: fastapi.Request):
         if not dense_models:
             raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
-        model = request.model if request.model in dense_models else dense_models[0]
-        texts = [request.input] if isinstance(request.input, str) else request.input
+        model = body.model if body.model in dense_models else dense_models[0]
+        texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts:
             raise fastapi.HTTPException(422, detail="input: give a string or a non-empty list of strings")
         if len(texts) > MAX_INPUTS or any(len(t) > MAX_CHARS for t in texts):
             raise fastapi.HTTPException(413, detail=f"input: 1 to {MAX_INPUTS} texts of at most {MAX_CHARS} characters")
-        encoder = index.workspace.encoder(model)
-        encode = encoder.encode_queries if request.input_type == "query" else encoder.encode_documents
-        vectors = np.asarray(encode(texts).dense, dtype=np.float32)
-        if request.dimensions is not None:
-            if request.dimensions > vectors.shape[1]:
+        width = getattr(index.workspace.encoder(model), "dim", None)
+        if body.dimensions is not None and width is not None and body.dimensions > width:
+            raise fastapi.HTTPException(422, detail=f"dimensions must be at most {width}")
+        vectors, info = await queued(request, ("embed", model, body.input_type or "document"), texts, texts)
+        if body.dimensions is not None:
+            if body.dimensions > vectors.shape[1]:
                 raise fastapi.HTTPException(422, detail=f"dimensions must be at most {vectors.shape[1]}")
-            vectors = truncate_matryoshka(vectors, request.dimensions)
-        tokens = sum(len(t.split()) for t in texts)
+            vectors = truncate_matryoshka(vectors, body.dimensions)
+        tokens = _words(texts)
         data = [{"object": "embedding", "index": i,
-                 "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if request.encoding_format == "base64" else v.tolist()}
+                 "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if body.encoding_format == "base64" else v.tolist()}
                 for i, v in enumerate(vectors)]
-        return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return _json({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, info)
 
     @app.get("/", response_class=fastapi.responses.HTMLResponse)
-    def page():
+    async def page():
         return PAGE
 
     return app
 
 
-def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None) -> None:
+def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
+          batching: BatchOptions | None = None) -> None:
     uvicorn = require("uvicorn", "serve")
     # Keep-alive longer than clients' idle expiry (httpx: 5 s, uvicorn's default is also 5 s): with equal timeouts a
     # client can reuse a connection the server is closing, and that request fails (seen once in the load test).
-    uvicorn.run(create_app(index_dir, api_key), host=host, port=port, log_level="info", timeout_keep_alive=75)
+    # No access log: one line per request is per-request work (formatting, a write) the bench never pays.
+    uvicorn.run(create_app(index_dir, api_key, batching=batching), host=host, port=port, log_level="info",
+                access_log=False, timeout_keep_alive=75)
