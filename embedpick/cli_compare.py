@@ -60,14 +60,12 @@ def gate(base_path: str | Path, new_results: dict, pairs: Sequence[str | tuple[s
 
     Bad input raises EmbedpickError (the caller prints it and exits 2), so `bench --baseline` fails the same way.
     """
-    from embedpick.evaluation.compare import compare_results, with_alpha
+    from embedpick.evaluation.compare import compare_results, settings_for
     from embedpick.evaluation.results_file import load_results
-    from embedpick.evaluation.statistics import StatsSettings
 
     _check(alpha, latency_ms)
     base = load_results(base_path)
-    settings = with_alpha(StatsSettings.from_dict(base.get("statistics") or new_results.get("statistics")), alpha)
-    report = compare_results(base, new_results, parse_pairs(pairs), latency_ms, settings)
+    report = compare_results(base, new_results, parse_pairs(pairs), latency_ms, settings_for(base, new_results, alpha))
     report["files"] = {"base": str(base_path), "new": None}
     return report, EXIT_REGRESSION if report["regression"] else EXIT_OK
 
@@ -119,9 +117,8 @@ def compare(
 ) -> None:
     """Gate an upgrade: paired quality differences with CIs and p-values, p99 against a budget; exit 1 on regression."""
     from embedpick.atomic import write_text_atomic
-    from embedpick.evaluation.compare import compare_results, to_markdown, with_alpha
+    from embedpick.evaluation.compare import compare_results, settings_for, to_markdown
     from embedpick.evaluation.results_file import load_results
-    from embedpick.evaluation.statistics import StatsSettings
 
     try:
         _check(alpha, latency_ms)
@@ -132,7 +129,7 @@ def compare(
         if new is None and not pairs:
             raise EmbedpickError("comparing runs within one file needs --pair BASE_RUN=NEW_RUN")
         new_results = base_results if new is None else load_results(new)
-        settings = with_alpha(StatsSettings.from_dict(base_results.get("statistics")), alpha)
+        settings = settings_for(base_results, new_results, alpha)
         report = compare_results(base_results, new_results, pairs, latency_ms, settings)
         report["files"] = {"base": str(base), "new": str(new if new is not None else base)}
         text = to_markdown(report) if markdown is not None else None

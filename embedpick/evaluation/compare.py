@@ -23,7 +23,7 @@ from embedpick.evaluation.statistics import StatsSettings, bootstrap_means, holm
 
 __all__ = [
     "QUALITY_METRICS", "LATENCY_METRIC", "TABLE_COLUMNS", "compare_results", "p99_difference_interval", "to_markdown",
-    "table_rows", "summary_line", "pair_label", "with_alpha",
+    "table_rows", "summary_line", "pair_label", "settings_for",
 ]
 
 QUALITY_METRICS = ("ndcg@10", "recall@100")
@@ -32,11 +32,17 @@ NO_INTERVAL = "no interval"
 _BLOCK_VALUES = 2_000_000  # resampled latency values held at once
 
 
-def _settings(base: dict, new: dict, settings: StatsSettings | None) -> StatsSettings:
-    """The baseline's statistics settings unless given: the baseline defines the gate."""
-    if settings is not None:
-        return settings
-    return StatsSettings.from_dict(base.get("statistics") or new.get("statistics"))
+def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSettings:
+    """The baseline's statistics settings (the baseline defines the gate), with another α when given."""
+    stored = base.get("statistics") or new.get("statistics")
+    stored = stored if isinstance(stored, dict) else {}
+    for key in ("bootstrap_resamples", "permutation_resamples", "seed", "alpha", "confidence", "power"):
+        integer = key not in ("alpha", "confidence", "power")
+        if key in stored and not (_number(stored[key]) and (not integer or isinstance(stored[key], int))):
+            raise EmbedpickError(f"statistics.{key} in the results must be {'an integer' if integer else 'a number'}, "
+                                 f"got {stored[key]!r}")
+    settings = StatsSettings.from_dict(stored)
+    return settings if alpha is None else replace(settings, alpha=alpha)
 
 
 def _named(results: dict, side: str) -> dict[str, dict]:
@@ -164,11 +170,20 @@ def p99_difference_interval(base_samples, new_samples, settings: StatsSettings =
     return _interval(values[1] - values[0], settings.confidence)
 
 
+def _p99_ci(run: dict) -> list[float] | None:
+    """The stored p99 interval when it is two numbers (hand-made files may hold anything)."""
+    try:
+        ci = p99_interval(run)
+    except AttributeError:
+        return None
+    return [float(x) for x in ci] if isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci)) else None
+
+
 def _latency_row(base_run: dict, new_run: dict, latency_ms: float | None, settings: StatsSettings) -> dict:
     """p99 of each run with its interval, and the difference with an unpaired interval when samples exist."""
     b_p99, n_p99 = run_p99(base_run), run_p99(new_run)
     b_samples, n_samples = _samples(base_run, "base"), _samples(new_run, "new")
-    b_ci, n_ci = p99_interval(base_run), p99_interval(new_run)
+    b_ci, n_ci = _p99_ci(base_run), _p99_ci(new_run)
     if b_ci is None and b_samples is not None and b_p99 is not None:
         b_ci = percentile_intervals(b_samples, settings, (99,))["p99"]
     if n_ci is None and n_samples is not None and n_p99 is not None:
@@ -295,7 +310,7 @@ def compare_results(base: dict, new: dict, pairs: list[tuple[str, str]] | None =
     The report holds, per pair, one row per metric (nDCG@10, recall@100, p99) with base, new, the difference, its
     interval and p-values, a verdict per pair, and `regression`: True when any pair is worse.
     """
-    settings = _settings(base, new, settings)
+    settings = settings or settings_for(base, new)
     if latency_ms is not None and not (_number(latency_ms) and latency_ms > 0):
         raise EmbedpickError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
     notes = _file_notes(base, new) + _busy_notes(base, new)
@@ -404,7 +419,3 @@ def to_markdown(report: dict) -> str:
         lines += ["", *[f"- {n}" for n in notes]]
     return "\n".join(lines) + "\n"
 
-
-def with_alpha(settings: StatsSettings, alpha: float | None) -> StatsSettings:
-    """`settings` with another significance level (validated by StatsSettings)."""
-    return settings if alpha is None else replace(settings, alpha=alpha)

@@ -302,11 +302,24 @@ def test_parse_pairs():
     (["{both}", "{both}", "--latency-ms", "0"], "--latency-ms"),
     (["{both}"], "needs --pair"),
     (["{both}", "--pair", PAIR, "--json", "--markdown", "-"], "stdout"),
+    (["{few_resamples}", "{both}"], "1,000"),
+    (["{bad_seed}", "{both}"], "statistics.seed"),
+    (["{ragged}", "{ragged}"], "samples_ms"),
+    (["{bad_scores}", "{bad_scores}"], "is not a number"),
 ])
 def test_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
     paths = {"missing": tmp_path / "missing.json", "garbage": tmp_path / "garbage.json",
              "foreign": tmp_path / "foreign.json", "both": files["both"]}
     paths["garbage"].write_text("{not json")
     paths["foreign"].write_text(json.dumps({"hello": "world"}))
+    results = files["results"]
+    broken = {"few_resamples": {**results, "statistics": {"bootstrap_resamples": 10}},
+              "bad_seed": {**results, "statistics": {"seed": "zero"}},
+              "ragged": copy.deepcopy(results), "bad_scores": copy.deepcopy(results)}
+    broken["ragged"]["runs"][0]["latency"]["samples_ms"] = [[1.0, 2.0], [3.0]]
+    next(iter(broken["bad_scores"]["runs"][0]["per_query"].values()))["ndcg@10"] = "high"
+    for name, doc in broken.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(doc))
     line = one_error_line(invoke(*[a.format(**paths) for a in args]))
     assert message in line
