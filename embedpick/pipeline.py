@@ -120,18 +120,45 @@ def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | 
     return workspace.has_shrunk(model, *shrink) or getattr(workspace.encoder(model), "mode", None) == "dense"
 
 
-def query_encoders(recipe: Recipe) -> list[str]:
-    """Workspace encoder keys (`kind:model`) whose query encodings the recipe needs, each once, in order."""
+JOINT = "first+tokens"  # one forward pass giving a model's pooled and token vectors
+
+
+def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[str]:
+    """Encoder keys (`kind:model`) whose query encodings the recipe needs, each once, in order.
+
+    With a workspace, a model needed both pooled (first pass) and as tokens (MaxSim rerank) is one key,
+    `first+tokens:model`, when one forward pass can give both (see `shares_forward_pass`).
+    """
     keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
     if recipe.reranker and recipe.reranker[0] == "maxsim":
         keys.append(f"tokens:{recipe.reranker[1]}")
-    return list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(keys))
+    if workspace is None:
+        return keys
+    from embedpick.models.multivector import shares_forward_pass
+
+    for model in [k.split(":", 1)[1] for k in keys if k.startswith("first:")]:
+        if f"tokens:{model}" in keys and shares_forward_pass(workspace.encoder(model), workspace.encoder(model, "tokens")):
+            keys = [f"{JOINT}:{model}" if k == f"first:{model}" else k for k in keys if k != f"tokens:{model}"]
+    return keys
 
 
-def encode_queries(workspace: Workspace, key: str, query_ids, query_texts) -> Embeddings:
-    """One query-side encoder pass (`key` from `query_encoders`)."""
+def encode_queries(workspace: Workspace, key: str, query_ids, query_texts) -> Embeddings | dict[str, Embeddings]:
+    """One query-side encoder pass (`key` from `query_encoders`); a joint key gives {first key: …, tokens key: …}."""
     kind, model = key.split(":", 1)
+    if kind == JOINT:
+        from embedpick.models.multivector import encode_pooled_and_tokens
+
+        pooled, tokens = encode_pooled_and_tokens(workspace.encoder(model), workspace.encoder(model, "tokens"), query_texts, query_ids)
+        return {f"first:{model}": pooled, f"tokens:{model}": tokens}
     return workspace.encoder(model, kind).encode_queries(query_texts, query_ids)
+
+
+def _flatten(encoded: dict) -> dict[str, Embeddings]:
+    flat: dict[str, Embeddings] = {}
+    for key, value in encoded.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
 
 
 def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings], query_ids, k: int,
@@ -207,10 +234,11 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
             workspace.documents(model)
     if encoded is None:
         encoded = {}
-        for key in query_encoders(recipe):
+        for key in query_encoders(recipe, workspace):
             start = time.perf_counter()
             encoded[key] = encode_queries(workspace, key, query_ids, query_texts)
             stages.append(Stage(f"encode:{key}", 0, time.perf_counter() - start, None))
+    encoded = _flatten(encoded)
     runs = []
     for model in recipe.first_pass:
         start = time.perf_counter()

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from embedpick.evaluation.bench import BenchOptions, run_bench
@@ -45,6 +46,25 @@ def test_hybrid_plus_rerank_with_minilm_maxsim(demo, minilm_path):
     assert rerank["metrics"]["recall@100"] == pytest.approx(runs["hybrid"]["metrics"]["recall@100"])
     assert runs["multivector"]["metrics"]["ndcg@10"] > 0.8
     assert runs["multivector"]["bytes_per_passage"] > 10 * 384 * 4  # tens of times a dense vector
+    # one forward pass per query gives MiniLM's pooled vector and its tokens: one encode stage for MiniLM
+    encodes = [s["stage"] for s in rerank["stages"] if s["stage"].startswith("encode:")]
+    assert encodes == [f"encode:first+tokens:{minilm}", "encode:first:bm25"]
+    assert set(rerank["latency"]["online_ms"]) >= {f"encode:first+tokens:{minilm}", f"rerank:maxsim:{minilm}"}
+
+
+def test_one_forward_pass_equals_two(minilm_path):
+    from embedpick.models.dense import DenseEncoder
+    from embedpick.models.multivector import TokenEmbeddingEncoder, encode_pooled_and_tokens, shares_forward_pass
+
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    dense, tokens = DenseEncoder(minilm, use_cache=False), TokenEmbeddingEncoder(minilm, use_cache=False)
+    assert shares_forward_pass(dense, tokens) and not shares_forward_pass(DenseEncoder(minilm, query_prefix="q: ", use_cache=False), tokens)
+    texts = ["When was the iPhone released?", "bm25", "a much longer query about the effect of vitamin D on bone density in adults"]
+    pooled, matrices = encode_pooled_and_tokens(dense, tokens, texts)
+    assert np.allclose(pooled.dense, dense.encode_queries(texts).dense, atol=1e-5)
+    separate = tokens.encode_queries(texts).multivector
+    assert [m.shape for m in matrices.multivector] == [m.shape for m in separate]  # padding cut as sentence-transformers does
+    assert all(np.allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-3) for a, b in zip(matrices.multivector, separate))
 
 
 def test_cross_encoder_rerank_path(demo, tiny_cross_encoder_dir):

@@ -13,7 +13,7 @@ from embedpick.evaluation.latency import LatencyPlan
 from embedpick.evaluation.metrics import evaluate_run
 from embedpick.fusion import top, tune_fusion
 from embedpick.models.card import get_card
-from embedpick.pipeline import Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
+from embedpick.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
 from embedpick.recipe import Recipe
 
 STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
@@ -74,9 +74,10 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
 def _register(plan: LatencyPlan, entry: dict, recipe: Recipe, workspace: Workspace, ids: list[str], texts: list[str]) -> None:
     """Add the recipe's search stages to the plan, after query encoders the plan shares among runs."""
     keys = []
-    for key in query_encoders(recipe):
+    for key in query_encoders(recipe, workspace):
         kind, model = key.split(":", 1)
-        keys.append(plan.encoder(key, workspace.encoder(model, kind),
+        owner = workspace.encoder(model, "first" if kind == JOINT else kind)
+        keys.append(plan.encoder(key, owner,
                                  lambda rows, key=key: encode_queries(workspace, key, ids[rows], texts[rows])))
 
     def stages(encoded: dict, rows: slice) -> list[tuple[str, float]]:

@@ -105,3 +105,34 @@ class MultiVectorModelEncoder(_TokenEncoderBase):
         encode = self.model.encode_query if side == "query" else self.model.encode_document
         out = encode(texts, batch_size=self.batch_size, show_progress_bar=False)
         return [np.asarray(t.float().numpy() if hasattr(t, "float") else t, dtype=np.float32) for t in out]
+
+
+def shares_forward_pass(dense, tokens) -> bool:
+    """Whether `tokens` (token vectors) can come from the same forward pass as `dense` (pooled vectors) for queries.
+
+    True for a TokenEmbeddingEncoder over the same sentence-transformers model on torch with the same query prefix
+    and window: then one pass gives both, instead of encoding the query twice (the three-tier recipe's rerank).
+    """
+    return (isinstance(tokens, TokenEmbeddingEncoder) and tokens.backend == "torch" == getattr(dense, "backend", None)
+            and getattr(dense, "model", None) is not None and getattr(dense, "resolved", None) is not None
+            and dense.resolved.path == tokens.resolved.path and dense.query_prefix == tokens.query_prefix
+            and dense.max_tokens == tokens.max_tokens)
+
+
+def encode_pooled_and_tokens(dense, tokens, texts: Sequence[str], ids: Sequence[str] | None = None) -> tuple[Embeddings, Embeddings]:
+    """Queries through one forward pass: (the dense encoder's Embeddings, the token encoder's Embeddings).
+
+    Equal (to float tolerance) to `dense.encode_queries` and `tokens.encode_queries` run separately; padding is
+    cut from the token matrices by the attention mask, as sentence-transformers does for `token_embeddings`.
+    """
+    texts = list(texts)
+    ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+    out = dense.model.encode(texts, prompt=dense.query_prefix or None, batch_size=dense.batch_size, output_value=None,
+                             show_progress_bar=False)
+    pooled = np.stack([o["sentence_embedding"].float().numpy() for o in out]).astype(np.float32) if out else np.zeros((0, dense.dim), np.float32)
+    if dense.normalize and len(pooled):
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    matrices = [_normalise_tokens(o["token_embeddings"][o["attention_mask"].bool()].float().numpy()).astype(np.float16) for o in out]
+    info = {"backend": "torch", "revision": dense.resolved.revision, "max_tokens": dense.max_tokens, "cache_hits": 0, "shared_pass": True}
+    return (Embeddings(ids, "query", dense.name, dense=pooled, info={**info, "prefix": dense.query_prefix}),
+            Embeddings(ids, "query", tokens.name, multivector=matrices, info=dict(info)))
