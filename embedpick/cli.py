@@ -139,6 +139,9 @@ def bench(
     corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
     pseudo_queries: Annotated[int, typer.Option(help="how many inverse-cloze pseudo-queries to build with --corpus")] = 300,
     backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder backend: torch, onnx, onnx-int8, openvino-int8 (repeatable: docs/s and nDCG@10 retention vs torch per backend)")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)")] = None,
+    pair: Annotated[Optional[list[str]], typer.Option("--pair", help="with --baseline: BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)")] = None,
+    latency_budget: Annotated[Optional[float], typer.Option("--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound")] = None,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -147,6 +150,12 @@ def bench(
     from embedpick.evaluation.statistics import StatsSettings
 
     try:
+        if baseline is not None:  # a bad baseline is found before the bench, not after it
+            from embedpick.cli_compare import parse_pairs
+            from embedpick.evaluation.results_file import load_results
+
+            load_results(baseline)
+            parse_pairs(pair)
         if corpus is not None:
             from embedpick.evaluation.pseudo import PSEUDO_NOTE, inverse_cloze
 
@@ -199,6 +208,13 @@ def bench(
             console.print(recipes_table(results["runs"]))
         _print_evidence(results)
         console.print(f"wrote {output}")
+        if baseline is not None:
+            from embedpick.cli_compare import gate, print_report
+
+            report, code = gate(baseline, results, pair, latency_budget, alpha)
+            print_report(report, console)
+            if code:
+                raise typer.Exit(code)
     except EmbedpickError as exc:
         _fail(exc)
 
@@ -394,9 +410,11 @@ def main() -> None:
 
 
 # registered last: the index commands reuse this module's console and helpers
+from embedpick.cli_compare import compare  # noqa: E402
 from embedpick.cli_index import index_app, search, serve  # noqa: E402
 
 app.add_typer(index_app, name="index")
 app.command()(search)
 app.command()(serve)
+app.command()(compare)
 

@@ -93,3 +93,24 @@ def test_report_command(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "report_plots" / "quality_vs_p99.png").is_file()
     missing = runner.invoke(app, ["report", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "nope.json" in missing.output
+
+
+def test_bench_with_a_baseline_is_a_regression_gate(tmp_path):
+    base = tmp_path / "base.json"
+    assert runner.invoke(app, ["bench", "-m", "bm25", "--latency-queries", "10", "-o", str(base)]).exit_code == 0
+    same = runner.invoke(app, ["bench", "-m", "bm25", "--latency-queries", "10", "-o", str(tmp_path / "same.json"), "--baseline", str(base)])
+    assert same.exit_code == 0, same.output  # the same set-up again: identical quality, no regression
+    worse = runner.invoke(app, ["bench", "-m", "hashing", "--latency-queries", "10", "-o", str(tmp_path / "new.json"),
+                                "--baseline", str(base), "--pair", "bm25 sparse float32=hashing dense d1024 float32"])
+    assert worse.exit_code == 1 and "REGRESSION" in worse.output  # hashing is ~14 points worse on the demo (p < 0.001)
+
+
+def test_a_bad_baseline_fails_before_the_bench(tmp_path):
+    result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), "--baseline", str(tmp_path / "none.json")])
+    assert result.exit_code == 2 and "cannot read results file" in result.output and not (tmp_path / "r.json").exists()
+
+
+def test_statistics_options_are_validated(tmp_path):
+    for args, message in ((["--bootstrap-resamples", "10"], "1,000"), (["--alpha", "2"], "alpha"), (["--latency-rounds", "0"], "--latency-rounds")):
+        result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), *args])
+        assert result.exit_code == 2 and message in result.output, result.output
