@@ -55,7 +55,7 @@ class Needs:
 
     @property
     def multilingual(self) -> bool:
-        return len([l for l in self.languages if l != "en"]) > 0
+        return any(language != "en" for language in self.languages)
 
     @property
     def long_tokens(self) -> float:
