@@ -83,9 +83,13 @@ HEAD = ["#", "run", "mode", "dim", "precision", "nDCG@10 [95% CI]", "vs best: Δ
         "R@100", "retention", "bytes", "p50 ms", "p99 ms [95% CI]", "q/s (batch)", "$ / 1M queries", "storage $/mo per 1M", "frontier"]
 
 
-def _cell(text: str, key=None, title: str | None = None) -> str:
+def _cell(text: str, key=None, title: str | None = None, interval: bool = False) -> str:
+    """One table cell; with `interval`, the bracketed part goes on its own small line (the text stays one string)."""
     attrs = (f' data-key="{_esc(key)}"' if key is not None else "") + (f' title="{_esc(title)}"' if title else "")
-    return f"<td{attrs}>{_esc(text)}</td>"
+    body = _esc(text)
+    if interval:
+        body = re.sub(r" ([\[(].*)$", r' <span class="ci">\1</span>', body)
+    return f"<td{attrs}>{body}</td>"
 
 
 def results_table(runs: list[dict]) -> str:
@@ -105,11 +109,12 @@ def results_table(runs: list[dict]) -> str:
         cells = [
             _cell(str(number), number), _cell(run_name(r)), _cell(r["mode"]), _cell(str(r.get("dim") or "–")),
             _cell(r.get("precision", "–")),
-            _cell(_with_interval(r["metrics"][METRIC], quality_interval(r), ".4f", ".3f"), r["metrics"][METRIC]),
-            _cell(vs_best_text(r), 0.0 if status == "best" else vs.get("diff"), vs.get("note")),
+            _cell(_with_interval(r["metrics"][METRIC], quality_interval(r), ".4f", ".3f"), r["metrics"][METRIC],
+                  interval=True),
+            _cell(vs_best_text(r), 0.0 if status == "best" else vs.get("diff"), vs.get("note"), interval=True),
             _cell(_fmt(r["metrics"].get("mrr@10"))), _cell(_fmt(r["metrics"].get("recall@100"))),
             _cell(_fmt((r.get("retention") or {}).get(METRIC), ".1%")), _cell(_fmt(run_size(r), ",.0f"), run_size(r)),
-            _cell(_fmt(total.get("p50"), ".2f")), _cell(p99, total.get("p99"), flag),
+            _cell(_fmt(total.get("p50"), ".2f")), _cell(p99, total.get("p99"), flag, interval=True),
             _cell(_fmt((lat.get("batch") or {}).get("queries_per_s"), ",.0f")),
             _cell(_fmt((r.get("cost") or {}).get("usd_per_1m_queries"), ".4f")),
             _cell(_fmt(r.get("storage_usd_month_per_1m"), ".4f")), _cell(front),
@@ -286,7 +291,7 @@ tr.tied td:nth-child(2)::before { content: "◆ "; color: #1e8449; }
 table.kv th { background: #f6f6f6; text-align: left; font-weight: 600; }
 table.kv td, table.list td { text-align: left; }
 table.list th { background: #f0f0f0; text-align: left; }
-.scroll { overflow-x: auto; } .side { display: flex; gap: 32px; flex-wrap: wrap; }
+.ci { display: block; color: #666; font-size: 10.5px; } .scroll { overflow-x: auto; } .side { display: flex; gap: 32px; flex-wrap: wrap; }
 .decision { border-left: 4px solid #c0392b; padding: 4px 16px; background: #fbfbfb; }
 .busy { border: 1px solid #e59866; background: #fdf2e9; padding: 8px 12px; }
 .error { color: #a93226; } .note { color: #555; }

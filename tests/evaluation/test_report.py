@@ -83,7 +83,8 @@ def results_rows(page: str) -> list[str]:
 
 
 def cells(row: str) -> list[str]:
-    return re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
+    """Each cell's text, without the span that puts an interval on its own line."""
+    return [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
 
 
 def test_results_carry_latency_cost_and_frontier(report):
