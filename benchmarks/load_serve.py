@@ -1,23 +1,30 @@
-"""Load test for `embedpick serve` on loopback: requests/s, p50/p99 latency, errors, and the server's memory.
+"""Load benchmark for `embedpick serve` on loopback: the same index offline, in-process and over HTTP, side by side.
 
-Starts `python -m embedpick serve INDEX` in a subprocess (by default on a hybrid index of the demo corpus built
-here with the `hashing` dense model and BM25; `--dense all-MiniLM-L6-v2` or `--index FOLDER` for a real one), then
-runs a bounded asyncio client (httpx): `--clients` workers, each sending one request at a time for `--seconds`, a
-mix of POST /search (random demo query, top_k 1..20) and POST /v1/embeddings (1..8 demo passages, sometimes with
-`dimensions` and base64). It does this twice: the first round warms the server up, the second shows growth.
-The server's resident memory (VmRSS from /proc) is read before, after round 1 and after round 2.
+One run on one index measures, in this order:
+- in-process, as bench times a recipe: one query at a time through `LoadedIndex.search` (p50/p99, encoders live,
+  no embedding cache), and offline throughput in 100-query batches through `LoadedIndex.search_many`;
+- the server (`embedpick serve` in a subprocess), closed loop: 1, 4, 16 and 64 clients each keeping one
+  `POST /search` in flight; queries/s, p50/p99, the mean batch the server formed, errors, and its resident memory
+  (VmRSS) after a warm-up round and after every round;
+- open loop: requests sent at a fixed mean rate (Poisson arrivals, seeded) at 50% and 90% of the best closed-loop
+  throughput; latency counts from each request's scheduled send time, so a slow answer cannot hide the queue
+  behind it (coordinated omission).
+The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams: it shares the machine's cores with
+the server, and httpx would cost it several times more CPU per request.
 
-Exit status 1 when any request failed (non-2xx or a transport error) or when memory grew by more than
-`--max-growth-mib` between the two rounds; the numbers are printed as a table and, with `--json`, as JSON.
+Exit status 1 on any failed request (non-2xx or transport error) or when the server's memory grew by more than
+`--max-growth-mib` between the warm-up round and the end.
 
-    python benchmarks/load_serve.py                          # 50 clients, 30 s per round
-    python benchmarks/load_serve.py --clients 5 --seconds 3  # a quick check
+    python benchmarks/load_serve.py                                   # demo corpus, hashing + BM25 hybrid
+    python benchmarks/load_serve.py --dense sentence-transformers/all-MiniLM-L6-v2 --dataset ../shared/datasets/scifact
+    python benchmarks/load_serve.py --mixed --clients 50 --seconds 30 # the older mixed /search + /v1/embeddings check
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -32,6 +39,8 @@ import httpx
 import numpy as np
 
 MIB = 1024 * 1024
+SERVE_WITH_OPTIONS = ("import json, sys; from embedpick.batching import BatchOptions; from embedpick.server import serve; "
+                      "serve(sys.argv[1], port=int(sys.argv[2]), batching=BatchOptions(**json.loads(sys.argv[3])))")
 
 
 def rss_bytes(pid: int) -> int:
@@ -42,13 +51,13 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def build_demo_index(folder: Path, dense: str = "hashing") -> Path:
-    """A hybrid (dense + BM25, RRF) index of the built-in demo corpus."""
+def build_demo_index(folder: Path, dense: str = "hashing", dataset: str = "demo") -> Path:
+    """A hybrid (dense + BM25, RRF) index of a corpus (the built-in demo by default)."""
     from embedpick.evaluation.datasets import load_dataset
     from embedpick.index.store import build_index
     from embedpick.recipe import standard_recipe
 
-    build_index(standard_recipe("hybrid", dense, "bm25"), load_dataset("demo").corpus, folder, chunk_size=128)
+    build_index(standard_recipe("hybrid", dense, "bm25"), load_dataset(dataset).corpus, folder, chunk_size=128)
     return folder
 
 
@@ -59,9 +68,9 @@ def _free_port() -> int:
 
 
 class Server:
-    """`python -m embedpick serve` in a subprocess on a free loopback port; its log goes to a file, not a pipe."""
+    """`embedpick serve` in a subprocess on a free loopback port; its log goes to a file, not a pipe."""
 
-    def __init__(self, index: Path, api_key: str | None = None, startup_s: float = 120.0):
+    def __init__(self, index: Path, api_key: str | None = None, startup_s: float = 120.0, batching: dict | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="embedpick-serve-", suffix=".log", delete=False)
@@ -69,8 +78,10 @@ class Server:
         env.pop("EMBEDPICK_API_KEY", None)  # only the key asked for here
         if api_key:
             env["EMBEDPICK_API_KEY"] = api_key
-        self.process = subprocess.Popen([sys.executable, "-m", "embedpick", "serve", str(index), "--port", str(self.port)],
-                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        command = [sys.executable, "-m", "embedpick", "serve", str(index), "--port", str(self.port)]
+        if batching:  # the CLI has no batching flags: call serve() with them
+            command = [sys.executable, "-c", SERVE_WITH_OPTIONS, str(index), str(self.port), json.dumps(batching)]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + startup_s
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -100,25 +111,230 @@ class Server:
         os.unlink(self.log.name)
 
 
-def _requests(seed: int):
-    """An endless, seeded mix of (path, body): 70% search, 30% embeddings."""
+class Connection:
+    """One keep-alive HTTP/1.1 connection to loopback: POST a JSON body, read status, headers and body."""
+
+    def __init__(self, port: int):
+        self.port, self.reader, self.writer = port, None, None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                          f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        await self.reader.readexactly(int(headers.get("content-length", 0)))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, ValueError, IndexError)
+
+
+def _summary(seconds_each: list[float], elapsed: float, errors: Counter, batches: list[int]) -> dict:
+    ms = np.array(seconds_each) * 1000 if seconds_each else np.zeros(1)
+    return {"requests": len(seconds_each) + sum(v for k, v in errors.items() if not k.startswith("HTTP")),
+            "seconds": round(elapsed, 2), "queries_per_s": round(len(seconds_each) / elapsed, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 1), "mean_batch": round(float(np.mean(batches)), 1) if batches else None,
+            "errors": sum(errors.values()), "errors_by_kind": dict(errors)}
+
+
+async def _send(conn: Connection, body: bytes, errors: Counter, batches: list[int]) -> bool:
+    try:
+        status, headers = await conn.post("/search", body)
+    except TRANSPORT_ERRORS as exc:
+        errors[type(exc).__name__] += 1
+        conn.close()
+        return False
+    if status != 200:
+        errors[f"HTTP {status}"] += 1
+    batches.append(int(headers.get("x-batch-size", 1)))
+    return True
+
+
+async def closed_loop(port: int, clients: int, seconds: float, bodies: list[bytes]) -> dict:
+    """`clients` connections, each with one `/search` in flight, for `seconds`."""
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    batches: list[int] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        conn = Connection(port)
+        for i in range(n, 1 << 62, clients):
+            if time.perf_counter() >= deadline:
+                break
+            start = time.perf_counter()
+            if await _send(conn, bodies[i % len(bodies)], errors, batches):
+                latencies.append(time.perf_counter() - start)
+        conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return {"clients": clients, **_summary(latencies, time.perf_counter() - began, errors, batches)}
+
+
+async def open_loop(port: int, rate: float, seconds: float, bodies: list[bytes], seed: int = 0, pool: int = 64) -> dict:
+    """Poisson arrivals at `rate`/s for `seconds`; each latency runs from the request's scheduled send time."""
+    rng = random.Random(seed)
+    start = time.perf_counter() + 0.05
+    times, t = [], start
+    while t < start + seconds:
+        times.append(t)
+        t += rng.expovariate(rate)
+    idle = [Connection(port) for _ in range(pool)]
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    batches: list[int] = []
+
+    async def one(i: int, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        conn = idle.pop() if idle else Connection(port)  # more in flight than the pool: open another connection
+        if await _send(conn, bodies[i % len(bodies)], errors, batches):
+            latencies.append(time.perf_counter() - at)
+        idle.append(conn)
+
+    await asyncio.gather(*(one(i, at) for i, at in enumerate(times)))
+    elapsed = time.perf_counter() - start
+    for conn in idle:
+        conn.close()
+    return {"offered_per_s": round(rate, 1), **_summary(latencies, elapsed, errors, batches)}
+
+
+def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, ...] = (None,), online: int = 200,
+               batch_size: int = 100, min_seconds: float = 3.0) -> list[dict]:
+    """What bench measures, once per compute-thread count (None: the process default): one query at a time
+    (p50/p99) and 100-query batches (queries/s), through the index's own search path."""
+    from embedpick.batching import limit_threads
+    from embedpick.index.reader import LoadedIndex
+    from embedpick.server import live_queries
+
+    index = LoadedIndex(index_dir)
+    live_queries(index)
+    out = []
+    for count in threads:
+        torch = sys.modules.get("torch")
+        if count is not None:
+            if count in [r["threads"] for r in out]:
+                continue
+            limit_threads(count)
+        index.search_many(queries[:batch_size], 10)  # warm-up: thread pools, allocator, the batch shapes
+        for query in queries[:5]:
+            index.search(query, 10)
+        one = []
+        for i in range(online):
+            began = time.perf_counter()
+            index.search(queries[i % len(queries)], 10)
+            one.append(time.perf_counter() - began)
+        done, began = 0, time.perf_counter()
+        while done < 3 * batch_size or time.perf_counter() - began < min_seconds:
+            index.search_many([queries[(done + j) % len(queries)] for j in range(batch_size)], 10)
+            done += batch_size
+        elapsed = time.perf_counter() - began
+        ms = np.array(one) * 1000
+        out.append({"threads": count or (torch.get_num_threads() if torch else os.cpu_count()), "default": count is None,
+                    "online_p50_ms": round(float(np.percentile(ms, 50)), 2), "online_p99_ms": round(float(np.percentile(ms, 99)), 2),
+                    "offline_queries_per_s": round(done / elapsed, 1), "batch_size": batch_size, "documents": len(index.ids),
+                    "recipe": index.recipe.name, "first_pass": list(index.recipe.first_pass)})
+    return out
+
+
+def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1, 4, 16, 64), seconds: float = 10.0,
+             rates: tuple[float, ...] = (0.5, 0.9), batching: dict | None = None, max_growth_mib: float = 32.0) -> dict:
+    """In-process numbers, then one server: a warm-up round, closed-loop rounds, open-loop rounds (see module doc)."""
+    from embedpick.batching import default_threads
+
+    load_before = os.getloadavg()
+    server_threads = (batching or {}).get("threads") or default_threads()
+    local = in_process(index_dir, queries, (None, server_threads), min_seconds=min(seconds, 5.0))
+    bodies = [json.dumps({"query": q, "top_k": 10}).encode() for q in queries]
+    server = Server(index_dir, batching=batching)
+    try:
+        rss = {"before": server.rss}
+        warm_up = asyncio.run(closed_loop(server.port, max(clients), max(1.0, seconds / 2), bodies))
+        rss["after_warm_up"] = server.rss
+        rounds = []
+        for n in clients:
+            rounds.append(asyncio.run(closed_loop(server.port, n, seconds, bodies)) | {"rss_mib": round(server.rss / MIB, 1)})
+        best = max(r["queries_per_s"] for r in rounds)
+        opened = []
+        for fraction in rates:
+            result = asyncio.run(open_loop(server.port, max(1.0, fraction * best), seconds, bodies, seed=len(opened)))
+            opened.append({"fraction": fraction, **result, "rss_mib": round(server.rss / MIB, 1)})
+        rss["after"] = server.rss
+    finally:
+        server.stop()
+    growth = (rss["after"] - rss["after_warm_up"]) / MIB
+    errors = sum(r["errors"] for r in [warm_up, *rounds, *opened])
+    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "closed_loop": rounds, "open_loop": opened,
+            "rss_mib": {k: round(v / MIB, 1) for k, v in rss.items()}, "growth_after_warm_up_mib": round(growth, 1),
+            "max_growth_mib": max_growth_mib, "batching": batching or {}, "load_average": {"before": load_before, "after": os.getloadavg()},
+            "cpu": _cpu_model(), "cpus": os.cpu_count(), "ok": errors == 0 and growth <= max_growth_mib}
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def print_capacity(report: dict) -> None:
+    """The report as a Markdown table, then the ratios the serving targets are stated in."""
+    local = report["in_process"]
+    load = report["load_average"]
+    print(f"index {report['index']}: {local[0]['recipe']} ({' + '.join(local[0]['first_pass'])}), "
+          f"{local[0]['documents']:,} documents; {report['cpu']}, {report['cpus']} CPUs; "
+          f"1-minute load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after")
+    print("| measured | queries/s | p50 ms | p99 ms | mean batch | errors | server RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in local:
+        threads = f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}{' (default)' if r['default'] else ''}"
+        print(f"| in-process, one query at a time, {threads} | {1000 / r['online_p50_ms']:.1f} | {r['online_p50_ms']:.2f} "
+              f"| {r['online_p99_ms']:.2f} | 1 | | |")
+        print(f"| in-process, {r['batch_size']}-query batches, {threads} | {r['offline_queries_per_s']:.1f} | | "
+              f"| {r['batch_size']} | | |")
+    served = [(f"server, {r['clients']} closed-loop client{'s' if r['clients'] > 1 else ''}", r) for r in report["closed_loop"]]
+    served += [(f"server, open loop at {r['fraction']:.0%} ({r['offered_per_s']}/s offered)", r) for r in report["open_loop"]]
+    for label, r in served:
+        print(f"| {label} | {r['queries_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_batch'] or 0} "
+              f"| {r['errors']} | {r['rss_mib']} |")
+    by_clients = {r["clients"]: r for r in report["closed_loop"]}
+    for r in local:
+        if 1 in by_clients:
+            print(f"single-client p50 / in-process p50 ({r['threads']} threads): {by_clients[1]['p50_ms'] / r['online_p50_ms']:.2f}×")
+        for n, served_round in by_clients.items():
+            if n >= 16:
+                print(f"{n} clients / offline batches ({r['threads']} threads): "
+                      f"{served_round['queries_per_s'] / r['offline_queries_per_s']:.0%} of the throughput")
+    if 1 in by_clients:
+        for n, r in by_clients.items():
+            if n >= 16:
+                print(f"{n} clients: p99 = {r['p99_ms'] / by_clients[1]['p50_ms']:.1f}× the single-client p50")
+    m = report["rss_mib"]
+    print(f"server RSS: {m['before']} MiB at start, {m['after_warm_up']} MiB after the warm-up round, {m['after']} MiB at the end "
+          f"(growth {report['growth_after_warm_up_mib']} MiB, limit {report['max_growth_mib']} MiB); warm-up round: "
+          f"{report['warm_up']['requests']} requests, {report['warm_up']['errors']} errors")
+    print("PASS" if report["ok"] else "FAIL")
+
+
+async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0, headers: dict | None = None) -> dict:
+    """The mixed check: `clients` httpx workers (70% /search, 30% /v1/embeddings), one request in flight each."""
     from embedpick.evaluation.datasets import load_dataset
 
     demo = load_dataset("demo")
     queries, passages = list(demo.queries.values()), [d.full_text for d in demo.corpus.values()]
-    rng = random.Random(seed)
-    while True:
-        if rng.random() < 0.7:
-            yield "/search", {"query": rng.choice(queries), "top_k": rng.randint(1, 20)}
-        else:
-            body = {"input": rng.sample(passages, rng.randint(1, 8))}
-            if rng.random() < 0.3:
-                body.update(dimensions=64, encoding_format="base64")
-            yield "/v1/embeddings", body
-
-
-async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0, headers: dict | None = None) -> dict:
-    """`clients` concurrent workers, one request in flight each, for `seconds`; latencies and errors by kind."""
     latencies: list[float] = []
     errors: Counter = Counter()
     statuses: Counter = Counter()
@@ -127,9 +343,14 @@ async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed
         deadline = time.perf_counter() + seconds
 
         async def worker(n: int) -> None:
-            for path, body in _requests(seed * 1000 + n):
-                if time.perf_counter() >= deadline:
-                    return
+            rng = random.Random(seed * 1000 + n)
+            while time.perf_counter() < deadline:
+                if rng.random() < 0.7:
+                    path, body = "/search", {"query": rng.choice(queries), "top_k": rng.randint(1, 20)}
+                else:
+                    path, body = "/v1/embeddings", {"input": rng.sample(passages, rng.randint(1, 8))}
+                    if rng.random() < 0.3:
+                        body.update(dimensions=64, encoding_format="base64")
                 start = time.perf_counter()
                 try:
                     response = await client.post(path, json=body)
@@ -145,15 +366,12 @@ async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed
         began = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(clients)))
         elapsed = time.perf_counter() - began
-    ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
-    return {"clients": clients, "seconds": round(elapsed, 2), "requests": len(latencies) + sum(v for k, v in errors.items() if not k.startswith("HTTP")),
-            "requests_per_s": round(len(latencies) / elapsed, 1), "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1), "p99_ms": round(float(np.percentile(ms, 99)), 1),
-            "max_ms": round(float(ms.max()), 1), "statuses": dict(statuses), "errors": sum(errors.values()), "errors_by_kind": dict(errors)}
+    summary = _summary(latencies, elapsed, errors, [])
+    return {"clients": clients, **summary, "requests_per_s": summary["queries_per_s"], "statuses": dict(statuses)}
 
 
 def load_test(index: Path, clients: int, seconds: float, max_growth_mib: float = 32.0) -> dict:
-    """Two rounds against a fresh server; `ok` is False on any error or on growth beyond `max_growth_mib`."""
+    """The mixed check, two rounds against a fresh server; `ok` is False on any error or growth in round 2."""
     server = Server(index)
     try:
         before = server.rss
@@ -170,11 +388,11 @@ def load_test(index: Path, clients: int, seconds: float, max_growth_mib: float =
             "ok": first["errors"] == 0 and second["errors"] == 0 and growth <= max_growth_mib}
 
 
-def _print(report: dict) -> None:
+def print_load_test(report: dict) -> None:
     for label in ("warm_up_round", "measured_round"):
         r = report[label]
         print(f"{label:15} {r['clients']} clients × {r['seconds']} s: {r['requests']} requests, {r['requests_per_s']} req/s, "
-              f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']} {r['errors_by_kind'] or ''}")
+              f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']} {r['errors_by_kind'] or ''}")
     m = report["rss_mib"]
     print(f"server RSS      before {m['before']} MiB, after round 1 {m['after_round_1']} MiB, after round 2 {m['after_round_2']} MiB "
           f"(growth in round 2: {report['growth_round_2_mib']} MiB, limit {report['max_growth_mib']} MiB)")
@@ -183,17 +401,33 @@ def _print(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of each of the two rounds")
-    parser.add_argument("--index", type=Path, help="an index folder (default: build a demo hybrid index)")
-    parser.add_argument("--dense", default="hashing", help="dense model for the default demo index (e.g. all-MiniLM-L6-v2)")
-    parser.add_argument("--max-growth-mib", type=float, default=32.0, help="allowed RSS growth during the second round")
+    parser.add_argument("--dataset", default="demo", help="corpus and queries: demo or a BEIR folder (e.g. SciFact)")
+    parser.add_argument("--dense", default="hashing", help="dense model of the hybrid index built here (e.g. all-MiniLM-L6-v2)")
+    parser.add_argument("--index", type=Path, help="serve this index folder instead of building one")
+    parser.add_argument("--clients", default="1,4,16,64", help="closed-loop client counts (--mixed: the largest)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each round")
+    parser.add_argument("--rates", default="0.5,0.9", help="open-loop rates as fractions of the best closed-loop throughput")
+    parser.add_argument("--max-wait-ms", type=float, help="server: longest a batch waits for more requests")
+    parser.add_argument("--threads", type=int, help="server: torch threads of the inference worker")
+    parser.add_argument("--max-batch", type=int, help="server: texts per batch")
+    parser.add_argument("--max-growth-mib", type=float, default=32.0, help="allowed RSS growth after the warm-up round")
+    parser.add_argument("--mixed", action="store_true", help="run the two-round mixed /search + /v1/embeddings check instead")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
+    clients = tuple(int(c) for c in args.clients.split(","))
+    batching = {k: v for k, v in (("max_wait_ms", args.max_wait_ms), ("threads", args.threads), ("max_batch", args.max_batch)) if v is not None}
     with tempfile.TemporaryDirectory(prefix="embedpick-load-") as tmp:
-        index = args.index or build_demo_index(Path(tmp) / "index", args.dense)
-        report = load_test(index, args.clients, args.seconds, args.max_growth_mib)
-    _print(report)
+        index = args.index or build_demo_index(Path(tmp) / "index", args.dense, args.dataset)
+        if args.mixed:
+            report = load_test(index, max(clients), args.seconds, args.max_growth_mib)
+            print_load_test(report)
+        else:
+            from embedpick.evaluation.datasets import load_dataset
+
+            queries = list(load_dataset(args.dataset).queries.values())
+            report = capacity(index, queries, clients, args.seconds, tuple(float(r) for r in args.rates.split(",")),
+                              batching or None, args.max_growth_mib)
+            print_capacity(report)
     if args.json:
         from embedpick.atomic import write_json_atomic
 

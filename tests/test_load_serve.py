@@ -43,3 +43,22 @@ def test_the_client_counts_refusals_as_errors(tmp_path):
         server.stop()
     assert refused["errors"] == refused["requests"] > 0 and refused["errors_by_kind"] == {"HTTP 401": refused["requests"]}
     assert allowed["errors"] == 0 and allowed["requests"] > 0
+
+
+def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_path, capsys):
+    """The benchmark's main report on a second-long run: in-process numbers, closed and open loop, no errors."""
+    from embedpick.evaluation.datasets import load_dataset
+
+    load_serve = _module()
+    index = load_serve.build_demo_index(tmp_path / "index")
+    queries = list(load_dataset("demo").queries.values())
+    report = load_serve.capacity(index, queries, clients=(1, 4), seconds=0.5, rates=(0.5,))
+    for local in report["in_process"]:
+        assert 0 < local["online_p50_ms"] <= local["online_p99_ms"] and local["offline_queries_per_s"] > 0
+    assert [r["clients"] for r in report["closed_loop"]] == [1, 4] and report["ok"]
+    for run in [report["warm_up"], *report["closed_loop"], *report["open_loop"]]:
+        assert run["errors"] == 0 and run["requests"] > 0 and 0 < run["p50_ms"] <= run["p99_ms"], run
+    assert report["open_loop"][0]["offered_per_s"] > 0 and report["closed_loop"][0]["mean_batch"] == 1
+    load_serve.print_capacity(report)
+    printed = capsys.readouterr().out
+    assert "in-process, 100-query batches" in printed and "open loop 50%" in printed and "PASS" in printed
