@@ -61,4 +61,4 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     assert report["open_loop"][0]["offered_per_s"] > 0 and report["closed_loop"][0]["mean_batch"] == 1
     load_serve.print_capacity(report)
     printed = capsys.readouterr().out
-    assert "in-process, 100-query batches" in printed and "open loop 50%" in printed and "PASS" in printed
+    assert "in-process, 100-query batches" in printed and "open loop at 50%" in printed and "PASS" in printed
