@@ -206,7 +206,7 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     Holm-corrected) are tied; the pick is the cheapest of them (bytes, then p99). What dropping a budget would buy
     is a paired test against the pick, stated only as a gain when it is significant.
     """
-    from embedpick.evaluation.evidence import Evidence, p99_interval
+    from embedpick.evaluation.evidence import Evidence, best_first, p99_interval
     from embedpick.evaluation.pareto import run_name, run_p99, run_size
     from embedpick.evaluation.statistics import StatsSettings, holm
 
@@ -229,7 +229,7 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
                 and (not use_storage or storage_gb is None or r["storage_gib"] <= storage_gb)]
 
     def best_of(candidates: list[dict]) -> dict | None:
-        return max(candidates, key=lambda r: (r["ndcg@10"], -(r["p99_ms"] or 0.0), -r["bytes"]), default=None)
+        return min(candidates, key=lambda r: best_first(r["ndcg@10"], r["p99_ms"], r["bytes"]), default=None)
 
     fits = feasible()
     best = best_of(fits)
@@ -311,7 +311,10 @@ def evidence_markdown(pick: dict) -> str:
         best, choice = pick["best"], pick["choice"]
         lines.append(f"**Pick** {_describe(choice)}" + (" (on the Pareto frontier)" if choice["on_frontier"] else "") + ".")
         level = 100 * (1 - stats["alpha"])
-        if choice["run"] == best["run"] and len(pick["tied"]) == 1:
+        if best["ndcg@10_ci"] is None:
+            lines.append("Why: it has the best nDCG@10 that fits; the file has no per-query scores, so whether other runs "
+                         "are tied with it could not be tested.")
+        elif choice["run"] == best["run"] and len(pick["tied"]) == 1:
             lines.append(f"Why: it has the best nDCG@10 that fits, and every other run that fits is significantly worse "
                          f"(paired randomisation test, Holm-corrected, {level:g}% level).")
         else:

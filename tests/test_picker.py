@@ -164,7 +164,8 @@ def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
         pytest.skip("no SciFact")
     results = run_bench(load_dataset(str(DATASETS / "scifact")), ["bm25", "hashing"], BenchOptions(precisions=["float32", "binary"], latency_queries=50))
     # 0.01 GiB holds BM25's index (772 B/passage) and hashing as binary, but not hashing as float32 (4 KB/vector)
-    pick = pick_from_results(json.loads(json.dumps(results)), latency_ms=50, storage_gb=0.01, vectors=5183)
+    # no latency budget: p99 depends on the machine (budgets are tested on fixed numbers above)
+    pick = pick_from_results(json.loads(json.dumps(results)), latency_ms=None, storage_gb=0.01, vectors=5183)
     assert pick["choice"]["run"] == "bm25 sparse float32" and pick["runner_up"]["run"] == "hashing dense d1024 binary"
     assert pick["tied"] == ["bm25 sparse float32"]  # hashing is ~20 points worse on 300 queries: significant
     text = evidence_markdown(pick)

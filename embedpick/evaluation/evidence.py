@@ -89,6 +89,11 @@ class Evidence:
         return 1 if lo > 0 else -1 if hi < 0 else 0
 
 
+def best_first(quality: float, p99: float | None, size: float | None) -> tuple:
+    """Sort key of "the best run": highest quality, then lowest p99, then fewest bytes (one rule for every caller)."""
+    return (-quality, p99 if p99 is not None else float("inf"), size if size is not None else float("inf"))
+
+
 def p99_interval(run: dict) -> list[float] | None:
     """The p99's bootstrap interval (over queries and rounds), None for runs measured without one."""
     return (((run.get("latency") or {}).get("online_ms") or {}).get("total") or {}).get("ci", {}).get("p99")
@@ -124,7 +129,8 @@ def annotate(results: dict) -> Evidence:
             run.pop("intervals", None)
     warnings = []
     if evidence.names:
-        best = max(evidence.names, key=lambda n: evidence.runs[n]["metrics"][QUALITY])
+        best = min(evidence.names, key=lambda n: best_first(evidence.runs[n]["metrics"][QUALITY], run_p99(evidence.runs[n]),
+                                                             run_size(evidence.runs[n])))
         tests = evidence.versus(best, evidence.names)
         for name in evidence.names:
             run = evidence.runs[name]
