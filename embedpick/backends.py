@@ -10,7 +10,7 @@ from __future__ import annotations
 from embedpick.errors import EmbedpickError
 
 ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8")
-STORE_BACKENDS = ("embedded", "qdrant")
+STORE_BACKENDS = ("embedded", "qdrant", "edge")
 
 
 class UnsupportedBackendError(EmbedpickError):

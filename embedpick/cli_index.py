@@ -24,13 +24,20 @@ def index_build(
     recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
     chunk_size: Annotated[int, typer.Option(help="documents per committed chunk")] = 512,
-    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8) and/or store (embedded, qdrant); repeatable")] = None,
+    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8) and/or store (embedded, qdrant, edge); repeatable")] = None,
     qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
     qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
     qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
     qdrant_shards: Annotated[int, typer.Option(help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
     qdrant_replicas: Annotated[int, typer.Option(help="--backend qdrant: replication_factor of a new collection")] = 1,
     ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
+    edge_m: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW m (default 16)")] = None,
+    edge_ef_construct: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW ef_construct (default 100)")] = None,
+    edge_ef: Annotated[Optional[int], typer.Option(help="--backend edge: hnsw_ef at query time (default 128)")] = None,
+    edge_quantization: Annotated[Optional[str], typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)")] = None,
+    edge_oversampling: Annotated[Optional[float], typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")] = None,
+    edge_rescore: Annotated[Optional[bool], typer.Option("--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32")] = None,
+    edge_exact: Annotated[bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")] = False,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedpick.evaluation.datasets import load_dataset
@@ -41,6 +48,9 @@ def index_build(
         encoder_backend, store_backend = split_backends(backend)
         store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
                          "shards": qdrant_shards, "replicas": qdrant_replicas}
+        if store_backend == "edge":
+            store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
+                             "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None}
         recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
         if not recipes or len(recipes) != 1:
             raise EmbedpickError("index build needs exactly one of --mode or --recipe")
@@ -50,8 +60,17 @@ def index_build(
                 task = bar.add_task(description, total=total)
                 return lambda n: bar.advance(task, n)
 
-            manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
-                                   store_backend=store_backend, store_options=store_options, ray_address=ray)
+            if store_backend == "edge":
+                from embedpick.index.edge_store import build_edge_index
+                from embedpick.index.store import encoder_options_for
+
+                if ray is not None:
+                    raise EmbedpickError("--ray works with the embedded store only, not --backend edge")
+                manifest = build_edge_index(recipes[0], data.corpus, out, encoder_options_for(encoder_backend), chunk_size, progress,
+                                            encoder_backend, store_options)
+            else:
+                manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
+                                       store_backend=store_backend, store_options=store_options, ray_address=ray)
     except EmbedpickError as exc:
         _fail(exc)
     console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)

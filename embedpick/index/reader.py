@@ -51,6 +51,10 @@ class LoadedIndex:
             from embedpick.index.qdrant_search import QdrantIndex
 
             return QdrantIndex(folder, *args, **kwargs)
+        if cls is LoadedIndex and backend == "edge":  # an Edge shard in the folder (embedpick.index.edge_store)
+            from embedpick.index.edge_search import EdgeIndex
+
+            return EdgeIndex(folder, *args, **kwargs)
         return super().__new__(cls)
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
