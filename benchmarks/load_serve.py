@@ -262,7 +262,7 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
     server = Server(index_dir, batching=batching)
     try:
         rss = {"before": server.rss}
-        warm_up = asyncio.run(closed_loop(server.port, max(clients), max(1.0, seconds / 2), bodies))
+        warm_up = asyncio.run(closed_loop(server.port, max(clients), seconds, bodies))  # allocator and pools settle
         rss["after_warm_up"] = server.rss
         rounds = []
         for n in clients:
@@ -399,7 +399,7 @@ def print_load_test(report: dict) -> None:
     print("PASS" if report["ok"] else "FAIL")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="demo", help="corpus and queries: demo or a BEIR folder (e.g. SciFact)")
     parser.add_argument("--dense", default="hashing", help="dense model of the hybrid index built here (e.g. all-MiniLM-L6-v2)")
@@ -413,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-growth-mib", type=float, default=32.0, help="allowed RSS growth after the warm-up round")
     parser.add_argument("--mixed", action="store_true", help="run the two-round mixed /search + /v1/embeddings check instead")
     parser.add_argument("--json", type=Path, help="also write the report here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     clients = tuple(int(c) for c in args.clients.split(","))
     batching = {k: v for k, v in (("max_wait_ms", args.max_wait_ms), ("threads", args.threads), ("max_batch", args.max_batch)) if v is not None}
     with tempfile.TemporaryDirectory(prefix="embedpick-load-") as tmp:

@@ -62,3 +62,32 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     load_serve.print_capacity(report)
     printed = capsys.readouterr().out
     assert "in-process, 100-query batches" in printed and "open loop at 50%" in printed and "PASS" in printed
+
+
+DOC = SCRIPT.parents[1] / "docs" / "serving.md"
+
+
+def test_the_commands_and_options_in_docs_serving_are_accepted(monkeypatch):
+    """Every benchmark command the doc shows parses; its Python example runs (serve recorded, not started)."""
+    import re
+    import shlex
+
+    import embedpick.server
+    from embedpick.batching import BatchOptions
+
+    text = DOC.read_text(encoding="utf-8")
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S) for line in block.splitlines()]
+    assert len(commands) >= 3
+    load_serve = _module()
+    for line in commands:
+        assert line.startswith("python benchmarks/load_serve.py"), line
+        load_serve.parse_args(shlex.split(line)[2:])
+    called = []
+    monkeypatch.setattr(embedpick.server, "serve", lambda *args, **kwargs: called.append(kwargs["batching"]))
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        exec(block, {})
+    assert called == [BatchOptions()]  # the example spells out the defaults
+    defaults = BatchOptions()
+    for field in ("max_batch", "max_tokens", "max_wait_ms", "max_queue"):
+        shown = re.search(rf"\| `{field}` \| ([0-9.,]+) \|", text).group(1).replace(",", "")
+        assert float(shown) == getattr(defaults, field), field

@@ -180,12 +180,9 @@ def _wait_until(condition, seconds: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_server, index_dir, monkeypatch):
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_server, monkeypatch):
     """16 searches (mixed top_k and overrides) and 4 embedding requests at once: the same rankings and vectors as
     each request alone, to float tolerance, from batches that really held several requests."""
-    from embedpick.index.reader import LoadedIndex
-    from embedpick.server import live_queries
-
     queries = list(load_dataset("demo").queries.values())[:16]
     searches = [("/search", {"query": q, "top_k": 3 + i % 5} | ({"overrides": {"first_pass": ["bm25"]}} if i % 4 == 3 else {}))
                 for i, q in enumerate(queries)]
@@ -206,8 +203,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_
     opener.join()
     assert all(r.status_code == 200 for r in answers)
     assert sorted(len(c) for c in calls[1:]) == [4, 12]  # the held batch, then one per distinct recipe
-    alone = LoadedIndex(index_dir)
-    live_queries(alone)
+    alone = app.state.index  # the same model instance, now one request at a time
     for (_, body), response in zip(searches, answers):
         expected = alone.search(body["query"], body["top_k"], body.get("overrides"))["results"]
         got = response.json()["results"]
