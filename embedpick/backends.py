@@ -1,15 +1,16 @@
 """The names `--backend` accepts: how vectors are computed (encoder) and where an index lives (store).
 
-Issue 8 asks for `--backend torch|onnx|onnx-int8|openvino-int8` and issue 7 for `--backend qdrant` on the same
-`index build` command; the two sets do not overlap, so one repeatable option carries both
-(`--backend onnx-int8 --backend qdrant`) and is split here.
+Issue 8 asks for `--backend torch|onnx|onnx-int8|openvino-int8` (issue 18 adds `openvino-int8-streams` and
+`auto`) and issue 7 for `--backend qdrant` on the same `index build` command; the two sets do not overlap, so one
+repeatable option carries both (`--backend onnx-int8 --backend qdrant`) and is split here.
 """
 
 from __future__ import annotations
 
 from embedpick.errors import EmbedpickError
 
-ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8")
+# "auto" resolves to one of the others per CPU by a cached on-machine calibration (models/auto_backend.py).
+ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8", "openvino-int8-streams", "auto")
 STORE_BACKENDS = ("embedded", "qdrant", "edge")
 
 

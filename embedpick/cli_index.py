@@ -54,6 +54,11 @@ def index_build(
         recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
         if not recipes or len(recipes) != 1:
             raise EmbedpickError("index build needs exactly one of --mode or --recipe")
+        auto = None
+        if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
+            from embedpick.models.auto_backend import resolve_for_recipe
+
+            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
         data = load_dataset(corpus)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
             def progress(description: str, total: int):
@@ -71,6 +76,11 @@ def index_build(
             else:
                 manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
                                        store_backend=store_backend, store_options=store_options, ray_address=ray)
+        if auto is not None:
+            from embedpick.index.store import MANIFEST, save_manifest
+
+            manifest["auto_backend"] = auto
+            save_manifest(Path(out) / MANIFEST, manifest)
     except EmbedpickError as exc:
         _fail(exc)
     console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)

@@ -149,6 +149,8 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
     }
     if truncation is not None:
         common["truncation"] = truncation
+    if getattr(encoder, "auto_backend", None):  # --backend auto: what it resolved to and the measurement behind it
+        common["auto_backend"] = encoder.auto_backend
     encode_timings = {
         "encode_documents_s": round(encode_docs_s, 4),
         "encode_queries_s": round(encode_queries_s, 4),

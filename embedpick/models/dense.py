@@ -54,10 +54,17 @@ class DenseEncoder:
         self.cache_dir = cache_dir
         self.use_cache = use_cache
         self.fast = None
+        self.auto_backend: dict | None = None
+        model_name = self.card.name if self.card.known else self.name
+        if backend == "auto":
+            from embedpick.models.auto_backend import resolve_for_model, summary
+
+            self.auto_backend = summary(resolve_for_model(self.model, self.resolved.path, model_name, self.resolved.revision,
+                                                          root=cache_dir))
+            backend = self.backend = self.auto_backend["backend"]
         if backend != "torch":
             from embedpick.models.onnx_backend import FastTransformer
 
-            model_name = self.card.name if self.card.known else self.name
             self.fast = FastTransformer(self.model, self.resolved.path, model_name, self.resolved.revision, backend,
                                         root=cache_dir)
 

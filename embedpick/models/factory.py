@@ -24,6 +24,7 @@ def get_encoder(name: str, **options):
         return remote_encoder(name, **options)
     card = get_card(name)
     if _is_bgem3_folder(name):
+        options = _torch_if_auto(options)
         from embedpick.models.bgem3 import BGEM3Encoder
 
         if options.get("backend", "torch") != "torch":
@@ -35,7 +36,7 @@ def get_encoder(name: str, **options):
     if card.family == "splade" or (not card.known and _is_masked_lm(name)):
         from embedpick.models.splade import SpladeEncoder
 
-        return SpladeEncoder(name, **options)
+        return SpladeEncoder(name, **_torch_if_auto(options))
     if card.hosted:  # the API's key comes from the environment; the error names the variable when it is unset
         from embedpick.models.remote import remote_encoder
 
@@ -47,6 +48,11 @@ def get_encoder(name: str, **options):
     from embedpick.models.dense import DenseEncoder
 
     return DenseEncoder(name, **options)
+
+
+def _torch_if_auto(options: dict) -> dict:
+    """`auto` chooses among the fast backends of dense models; families that run only on torch take torch."""
+    return {**options, "backend": "torch"} if options.get("backend") == "auto" else options
 
 
 def _is_bgem3_folder(name: str) -> bool:

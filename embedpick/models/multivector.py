@@ -37,6 +37,7 @@ class _TokenEncoderBase:
                  backend: str = "torch"):
         if backend not in ENCODER_BACKENDS:
             raise EmbedpickError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+        backend = "torch" if backend == "auto" else backend  # auto's calibration measures pooled vectors only
         if backend != "torch" and not self.fast_backends:
             raise UnsupportedBackendError(f"{name}: {type(self).__name__} runs on the torch backend only, not {backend!r}")
         self.name, self.backend, self.fast = name, backend, None

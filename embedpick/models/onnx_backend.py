@@ -37,6 +37,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "openvino-int8": {"runtime": "openvino", "fuse": False, "quantize": "nncf-static", "preset": "PERFORMANCE",
                       "calibration": "embedpick demo corpus + queries", "precision_hint": "auto"},
 }
+# Same exported file as the named backend, run differently: one OpenVINO stream per core with its own requests
+# (no cross-core barrier per GEMM, which costs most on AMD and on a busy machine; docs/fast-encoding.md).
+SETTINGS["openvino-int8-streams"] = {**SETTINGS["openvino-int8"], "streams": "cores"}
+RUN_ONLY = ("streams", "spinning")  # settings that change how a file runs, not the file: they share its export
+
 TOKEN_BUDGET = 4096  # tokens per batch (batch rows × padded length)
 MAX_BATCH = 64
 
@@ -65,11 +70,20 @@ def runtime_version(runtime: str) -> str:
 
 def export_folder(model_name: str, revision: str, backend: str, root: str | os.PathLike | None = None) -> Path:
     """Where the exported model for (model, revision, backend settings, runtime version) lives."""
-    settings = SETTINGS[backend]
-    key = {"format": EXPORT_FORMAT, "model": model_name, "revision": revision, "backend": backend,
+    base, settings = export_settings(backend)
+    key = {"format": EXPORT_FORMAT, "model": model_name, "revision": revision, "backend": base,
            "settings": settings, "runtime": runtime_version(settings["runtime"])}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_root(root) / "fast-models" / safe_name(model_name) / f"{backend}-{digest}"
+    return cache_root(root) / "fast-models" / safe_name(model_name) / f"{base}-{digest}"
+
+
+def export_settings(backend: str) -> tuple[str, dict]:
+    """(backend whose export this one shares, the settings that shape the file): run-only variants reuse it."""
+    settings = {k: v for k, v in SETTINGS[backend].items() if k not in RUN_ONLY}
+    for name, other in SETTINGS.items():
+        if {k: v for k, v in other.items() if k not in RUN_ONLY} == settings:
+            return name, settings
+    return backend, settings
 
 
 def _export_transformer(model_dir: str, target: Path) -> None:
@@ -152,7 +166,7 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
     """
     if backend not in SETTINGS:
         raise EmbedpickError(f"backend {backend!r}: not a fast encoder backend (choose from {', '.join(SETTINGS)})")
-    settings = SETTINGS[backend]
+    base, settings = export_settings(backend)
     folder = export_folder(model_name, revision, backend, root)
     final = folder / ("model.xml" if settings["runtime"] == "openvino" else "model.onnx")
     if (folder / "export.json").is_file() and final.is_file():
@@ -179,7 +193,7 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
             os.replace(current, work / "model.onnx")
         for leftover in ("raw.onnx", "fused.onnx"):
             (work / leftover).unlink(missing_ok=True)
-        info = {"model": model_name, "revision": revision, "backend": backend, "settings": settings, "fused_ops": fused,
+        info = {"model": model_name, "revision": revision, "backend": base, "settings": settings, "fused_ops": fused,
                 "runtime": settings["runtime"], "runtime_version": runtime_version(settings["runtime"])}
         write_json_atomic(work / "export.json", info)  # the folder is renamed into place below; this file marks it complete
         if (folder / "export.json").is_file():  # another process finished the same export first: use that one
@@ -235,12 +249,16 @@ class FastTransformer:
         self.backend, self.threads = backend, threads or cpu_threads()
         self.path = prepare_model(model_dir, model_name, revision, backend, self.feeds, root)
         self.info = json.loads((self.path.parent / "export.json").read_text())
-        self._run = self._openvino(self.path) if SETTINGS[backend]["runtime"] == "openvino" else self._onnxruntime(self.path)
+        settings = SETTINGS[backend]
+        self.streams = self.threads if settings.get("streams") == "cores" else 0
+        self._run = self._openvino(self.path) if settings["runtime"] == "openvino" else self._onnxruntime(self.path)
 
     def _onnxruntime(self, path: Path) -> Callable[[dict], np.ndarray]:
         ort = require("onnxruntime", "fast")
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
+        # Spinning workers keep a core busy between ops; on a shared machine that steals it from the other thread.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if SETTINGS[self.backend].get("spinning") else "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         return lambda feed: session.run(None, {k: feed[k] for k in names})[0]
@@ -248,10 +266,36 @@ class FastTransformer:
     def _openvino(self, path: Path) -> Callable[[dict], np.ndarray]:
         ov = require("openvino", "fast")
         # No precision hint: OpenVINO runs the non-int8 ops in bf16 where the CPU has AMX, fp32 elsewhere.
-        compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY"})
-        request = compiled.create_infer_request()
-        names = [i.get_any_name() for i in compiled.inputs]
-        return lambda feed: np.asarray(request.infer({k: feed[k] for k in names})[0])
+        config: dict[str, Any] = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY"}
+        if self.streams:
+            config.update({"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.streams})
+        self._compiled = ov.Core().compile_model(str(path), "CPU", config)
+        request = self._compiled.create_infer_request()
+        self._names = [i.get_any_name() for i in self._compiled.inputs]
+        return lambda feed: np.asarray(request.infer({k: feed[k] for k in self._names})[0])
+
+    def _forward(self, batches, consume: Callable[[np.ndarray, dict, np.ndarray], None]) -> None:
+        """Runs every (indices, feed) batch and hands (indices, feed, hidden) to `consume`, streams in parallel."""
+        if not self.streams:
+            for batch, feed in batches:
+                consume(batch, feed, self._run(feed))
+            return
+        ov = require("openvino", "fast")
+        queue = ov.AsyncInferQueue(self._compiled, self.streams)
+        errors: list[BaseException] = []
+
+        def done(request, userdata):
+            try:
+                consume(*userdata, request.get_output_tensor(0).data)  # the buffer is reused: consume copies
+            except BaseException as exc:  # surfaced after wait_all; raising here would kill OpenVINO's thread
+                errors.append(exc)
+
+        queue.set_callback(done)
+        for batch, feed in batches:
+            queue.start_async({k: feed[k] for k in self._names}, (batch, feed))
+        queue.wait_all()
+        if errors:
+            raise errors[0]
 
     def feeds(self, texts: list[str], token_budget: int = TOKEN_BUDGET) -> list[dict]:
         """Padded input batches for `texts` in length order (used for calibration)."""
@@ -272,23 +316,29 @@ class FastTransformer:
     def token_embeddings(self, texts: list[str]) -> list[np.ndarray]:
         """Per text, the (tokens × hidden) output without padding, in input order."""
         out: list[np.ndarray | None] = [None] * len(texts)
-        for batch, feed in self._batches(texts):
-            hidden = self._run(feed)
+
+        def keep(batch, feed, hidden):
             for row, i in enumerate(batch):
-                out[i] = np.asarray(hidden[row, : int(feed["attention_mask"][row].sum())], np.float32)
+                out[i] = np.array(hidden[row, : int(feed["attention_mask"][row].sum())], np.float32)
+
+        self._forward(self._batches(texts), keep)
         return out  # type: ignore[return-value]
 
     def encode(self, texts: list[str], prefix: str = "", normalize: bool = True) -> np.ndarray:
         """Pooled sentence vectors in input order, like SentenceTransformer.encode(prompt=prefix)."""
         texts = [prefix + t for t in texts] if prefix else list(texts)
-        vectors: np.ndarray | None = None
-        for batch, feed in self._batches(texts):
-            pooled = pool(np.asarray(self._run(feed), np.float32), feed["attention_mask"], self.pooling)
-            if vectors is None:
-                vectors = np.zeros((len(texts), pooled.shape[1]), np.float32)
-            vectors[batch] = pooled
-        if vectors is None:
+        if not texts:
             return np.zeros((0, 0), np.float32)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def keep(batch, feed, hidden):
+            # np.array copies: a streamed request reuses its output buffer (cls pooling would be a view into it)
+            parts.append((batch, np.array(pool(np.asarray(hidden, np.float32), feed["attention_mask"], self.pooling))))
+
+        self._forward(self._batches(texts), keep)
+        vectors = np.zeros((len(texts), parts[0][1].shape[1]), np.float32)
+        for batch, pooled in parts:
+            vectors[batch] = pooled
         if normalize or self.normalize_output:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
