@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embedpick.backends import split_backends
-from embedpick.cli_tables import backends_table, recipes_table, results_table
+from embedpick.cli_tables import backends_table, recipes_table, results_table, summary_table
 from embedpick.errors import EmbedpickError
 
 app = typer.Typer(help="Pick an embedding set-up on evidence from your own corpus.", no_args_is_help=True, add_completion=False)
@@ -34,16 +34,16 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _print_dataset(dataset) -> None:
+def _print_dataset(dataset, out: Console = console) -> None:
     s = dataset.summary()
-    console.print(
+    out.print(
         f"[bold]{s['name']}[/] ({s['path']}): {s['documents']:,} documents, {s['queries']:,} queries, "
         f"{s['judged_queries']:,} judged in split {s['split']!r}, {s['judgments']:,} judgments"
         + (" (graded)" if s["graded"] else ""),
         highlight=False,
     )
     for warning in dataset.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _recipes(modes, files, models, reranker, rerank_top):
@@ -79,11 +79,11 @@ def _positive(value: int, option: str) -> int:
     return value
 
 
-def _print_evidence(results: dict) -> None:
+def _print_evidence(results: dict, out: Console = console) -> None:
     """What the table's intervals rest on, and every reason not to trust a number yet."""
     power, load = results.get("power"), results.get("load") or {}
     if power and power.get("median_mdd") is not None:
-        console.print(f"{power['queries']} queries: differences in nDCG@10 below about {power['median_mdd']:.4f} "
+        out.print(f"{power['queries']} queries: differences in nDCG@10 below about {power['median_mdd']:.4f} "
                       f"(median minimum detectable difference, {power['power']:.0%} power, α = {power['alpha']}) "
                       "cannot be told from chance.", highlight=False)
     for warning in results.get("statistics_warnings", []):
@@ -142,6 +142,8 @@ def bench(
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)")] = None,
     pair: Annotated[Optional[list[str]], typer.Option("--pair", help="with --baseline: BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)")] = None,
     latency_budget: Annotated[Optional[float], typer.Option("--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="print every metric, interval, latency and cost column")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the results document as JSON instead of tables")] = False,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedpick.atomic import write_json_atomic
@@ -164,7 +166,7 @@ def bench(
             err.print(f"[bold yellow]{PSEUDO_NOTE}[/]", highlight=False)
         else:
             data = load_dataset(dataset, split=split, cache_dir=cache_dir)
-        _print_dataset(data)
+        _print_dataset(data, err if json_out else console)
         options = BenchOptions(
             top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir,
             dims=_int_list(dims, "--dims"), precisions=_str_list(precision), rescore_multiplier=rescore_multiplier,
@@ -197,17 +199,22 @@ def bench(
 
             # Models named by the user must run; the default list skips one whose weights are not installed.
             alone = model_runs if model_runs is not None else not recipes
-            names = (list(model) if model else list(DEFAULT_MODELS)) if alone else []
+            names = list(dict.fromkeys(model or DEFAULT_MODELS)) if alone else []  # a repeated -m runs once
             results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
         write_json_atomic(output, results)
-        if any("recipe" not in r for r in results["runs"]):
-            console.print(results_table(results["runs"]))
-            if len(options.backends) > 1 or options.backends != ["torch"]:
-                console.print(backends_table(results["runs"]))
-        if any("recipe" in r for r in results["runs"]):
-            console.print(recipes_table(results["runs"]))
-        _print_evidence(results)
-        console.print(f"wrote {output}")
+        if json_out:
+            typer.echo(json.dumps(results, indent=2))
+        elif wide:
+            if any("recipe" not in r for r in results["runs"]):
+                console.print(results_table(results["runs"]))
+            if any("recipe" in r for r in results["runs"]):
+                console.print(recipes_table(results["runs"]))
+        else:
+            console.print(summary_table(results["runs"]))
+        if not json_out and (len(options.backends) > 1 or options.backends != ["torch"]):
+            console.print(backends_table(results["runs"]))
+        _print_evidence(results, err if json_out else console)
+        err.print(f"wrote {output}")
         if baseline is not None:
             from embedpick.cli_compare import gate, print_report
 

@@ -26,6 +26,61 @@ def vs_best_cell(run: dict) -> str:
     return "tied" if not test["significant"] else f"{100 * test['diff']:+.2f} pts"
 
 
+def _half_width(value: float, ci: list[float] | None, spec: str) -> str:
+    return f"±{max(value - ci[0], ci[1] - value):{spec}}" if ci else "no CI"
+
+
+def summary_table(runs: list[dict]) -> Table:
+    """The default table: one row per run (models and recipes alike), only measured columns, fits 80-100 columns.
+
+    nDCG@10 shows ± half the width of its 95% interval, p99 its interval's upper bound (what budgets are checked
+    against); `--wide` prints every metric and interval in full.
+    """
+    from embedpick.evaluation.pareto import run_name, run_p99, run_size
+
+    timed = any(run_p99(r) is not None for r in runs)
+    tested = any(r.get("vs_best") for r in runs)
+    table = Table(title="quality, p99 and size per run (95% intervals)", caption=_caption(timed, tested), caption_justify="left")
+    table.add_column("run", overflow="fold", ratio=1)
+    table.add_column("nDCG@10", justify="right", no_wrap=True)
+    if timed:
+        table.add_column("p99 ms", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True)
+    if tested:
+        table.add_column("vs best", justify="right", no_wrap=True)
+    if any(r.get("pareto") for r in runs):
+        table.add_column("front", justify="left", no_wrap=True)
+    for run in runs:
+        ndcg, ci = run["metrics"]["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")
+        cells = [run_name(run), f"{ndcg:.4f}\n{_half_width(ndcg, ci, '.3f')}"]
+        if timed:
+            latency = run.get("latency") or {}
+            total = latency.get("online_ms", {}).get("total", {})
+            p99, upper = run_p99(run), ((total.get("ci") or {}).get("p99") or [None, None])[1]
+            flag = " ⚠" if latency.get("busy") or latency.get("stable") is False else ""
+            cells.append("-" if p99 is None else f"{p99:.2f}{flag}\n" + (f"≤{upper:.2f}" if upper is not None else "no CI"))
+        size = run_size(run)
+        cells.append(f"{size:,.0f}" if size is not None else "-")
+        if tested:
+            cells.append(vs_best_cell(run).replace(" pts", ""))
+        if any(r.get("pareto") for r in runs):
+            pareto = run.get("pareto")
+            cells.append("-" if pareto is None else "on" if pareto["on_frontier"] else "dom.")
+        table.add_row(*cells)
+    return table
+
+
+def _caption(timed: bool, tested: bool) -> str:
+    parts = ["nDCG@10 ± half its 95% interval"]
+    if timed:
+        parts.append("p99 ≤ its 95% upper bound (⚠ busy machine or rounds disagree)")
+    parts.append("bytes per vector (per passage for recipes)")
+    if tested:
+        parts.append("vs best: points lost when significantly worse (paired test, Holm), else tied")
+    parts.append("front: on the Pareto frontier or dominated; --wide for every column")
+    return "; ".join(parts) + "."
+
+
 def results_table(runs: list[dict]) -> Table:
     table = Table(title="retrieval quality (mean over judged queries, 95% intervals; vs best: paired test, Holm)")
     columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M",

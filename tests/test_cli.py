@@ -54,9 +54,9 @@ def test_cost_answers_the_lessons_question():
 
 def test_bench_sweep_and_refusal(tmp_path):
     out = tmp_path / "r.json"
-    ok = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8,binary", "-o", str(out)])
+    ok = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8,binary", "-o", str(out), "--wide"])
     assert ok.exit_code == 0, ok.output
-    assert len(json.loads(out.read_text())["runs"]) == 6 and "bytes/vec" in ok.output
+    assert len(json.loads(out.read_text())["runs"]) == 6 and "bytes/vec" in ok.output  # --wide: the full table
     refused = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "32", "-o", str(out)])
     assert refused.exit_code == 2 and "--allow-unvalidated-dims" in refused.output
 
@@ -66,7 +66,7 @@ def test_bench_modes_and_recipe_file(tmp_path):
     recipe.write_text(json.dumps({"first_pass": ["bm25", "hashing"], "fusion": "wsum", "fusion_params": {"normalisation": "zscore"}}))
     out = tmp_path / "r.json"
     result = runner.invoke(app, ["bench", "-m", "hashing", "-m", "bm25", "--mode", "dense", "--mode", "hybrid",
-                                 "--recipe", str(recipe), "-o", str(out)])
+                                 "--recipe", str(recipe), "-o", str(out), "--wide"])
     assert result.exit_code == 0, result.output
     runs = json.loads(out.read_text())["runs"]
     assert [r["mode"] for r in runs] == ["dense", "hybrid", "mine"]
@@ -114,3 +114,30 @@ def test_statistics_options_are_validated(tmp_path):
     for args, message in ((["--bootstrap-resamples", "10"], "1,000"), (["--alpha", "2"], "alpha"), (["--latency-rounds", "0"], "--latency-rounds")):
         result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), *args])
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_default_table_fits_80_and_100_columns_without_cutting_a_value(tmp_path):
+    from rich.console import Console
+
+    from embedpick.cli_tables import summary_table
+    from embedpick.evaluation.pareto import run_name
+
+    out = tmp_path / "r.json"
+    assert runner.invoke(app, ["bench", "-m", "bm25", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8",
+                               "--mode", "hybrid", "--model-runs", "--latency-queries", "10", "-o", str(out)]).exit_code == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 6  # bm25, four hashing variants, the hybrid recipe
+    for width in (80, 100):
+        console = Console(width=width, record=True)
+        console.print(summary_table(runs))
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width and "…" not in text
+        for run in runs:
+            assert run_name(run) in text.replace("\n", " ") or run_name(run).split()[0] in text
+            assert f"{run['metrics']['ndcg@10']:.4f}" in text
+            assert f"{run['latency']['online_ms']['total']['p99']:.2f}" in text
+
+
+def test_bench_json_prints_only_json(tmp_path):
+    result = runner.invoke(app, ["bench", "-m", "bm25", "--no-latency", "--json", "-o", str(tmp_path / "r.json")])
+    assert result.exit_code == 0 and json.loads(result.stdout)["runs"][0]["model"] == "bm25"
