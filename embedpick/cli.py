@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from embedpick.backends import split_backends
+from embedpick.cli_progress import progress_factory
 from embedpick.cli_tables import backends_table, recipes_table, results_table, summary_table
 from embedpick.errors import EmbedpickError
 
@@ -94,6 +94,14 @@ def _print_evidence(results: dict, out: Console = console) -> None:
     for run in unstable:
         err.print(f"[yellow]warning:[/] latency rounds disagree for {run['mode'] if 'recipe' in run else run['model']}: "
                   f"{run['latency']['stability_note']}", highlight=False)
+
+
+def _interrupted(output: Path) -> None:
+    """Ctrl-C: say what was kept and how to resume, then exit 130 (the shell's code for SIGINT)."""
+    kept = f"the runs finished so far are in {output} (quality only: latency is measured at the end)" if output.exists() else "no run had finished"
+    err.print(f"[bold yellow]interrupted:[/] {kept}; every encoding finished so far is in the embedding cache. "
+              "Run the same command again to resume: cached encodings are reused, not recomputed.", highlight=False)
+    raise typer.Exit(130)
 
 
 def _str_list(text: str) -> list[str]:
@@ -191,16 +199,14 @@ def bench(
         def skipped(name: str, exc: Exception) -> None:
             err.print(f"[yellow]skipped {name}:[/] {exc}", highlight=False)
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-
-            def progress(description: str, total: int):
-                task = bar.add_task(description, total=total)
-                return lambda n: bar.advance(task, n)
-
+        with progress_factory(err) as progress:
             # Models named by the user must run; the default list skips one whose weights are not installed.
             alone = model_runs if model_runs is not None else not recipes
             names = list(dict.fromkeys(model or DEFAULT_MODELS)) if alone else []  # a repeated -m runs once
-            results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
+            try:
+                results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
+            except KeyboardInterrupt:
+                _interrupted(output)
         write_json_atomic(output, results)
         if json_out:
             typer.echo(json.dumps(results, indent=2))

@@ -102,7 +102,9 @@ class Workspace:
         store = self._token_rows.setdefault(model, {})
         missing = [r for r in rows if r not in store]
         if missing:
-            encoded = self.encoder(model, "tokens").encode_documents([self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing])
+            advance = self._progress(f"{model}: token vectors of shortlisted documents", len(missing)) if self._progress else None
+            encoded = self.encoder(model, "tokens").encode_documents([self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing],
+                                                                     on_progress=advance)
             store.update((r, m.astype(np.float32)) for r, m in zip(missing, encoded.multivector))
         return {r: store[r] for r in rows}
 

@@ -141,3 +141,34 @@ def test_default_table_fits_80_and_100_columns_without_cutting_a_value(tmp_path)
 def test_bench_json_prints_only_json(tmp_path):
     result = runner.invoke(app, ["bench", "-m", "bm25", "--no-latency", "--json", "-o", str(tmp_path / "r.json")])
     assert result.exit_code == 0 and json.loads(result.stdout)["runs"][0]["model"] == "bm25"
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, monkeypatch):
+    import embedpick.evaluation.bench as bench_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench_module, "run_bench", interrupted)
+    result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json")])
+    assert result.exit_code == 130
+    assert "interrupted: no run had finished" in result.output and "Run the same command again to resume" in result.output
+
+
+def test_progress_shows_rate_and_time_left():
+    import io
+    import time
+
+    from rich.console import Console
+
+    from embedpick.cli_progress import progress_factory
+
+    screen = io.StringIO()
+    with progress_factory(Console(file=screen, width=120, force_terminal=True)) as progress:
+        advance = progress("documents", 100)
+        for _ in range(4):
+            time.sleep(0.15)
+            advance(10)
+        time.sleep(0.2)  # let the display refresh (10 times a second)
+    text = screen.getvalue()
+    assert "documents" in text and "40/100" in text and "/s" in text and "eta" in text

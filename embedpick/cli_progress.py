@@ -1,0 +1,38 @@
+"""Progress bars for long CLI phases: what is running, how far, how fast, and how long is left."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+from rich.text import Text
+
+__all__ = ["progress_factory"]
+
+
+class RateColumn(ProgressColumn):
+    """Items per second (per minute when slower than one a second); blank until there is a rate."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("")
+        return Text(f"{speed:,.1f}/s" if speed >= 1 else f"{60 * speed:,.1f}/min", style="progress.data.speed")
+
+
+@contextmanager
+def progress_factory(console: Console) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Yields `progress(description, total) -> advance(n)`, the callback the bench and index builders take."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+
+        def progress(description: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(description, total=total)
+            return lambda n: bar.advance(task, n)
+
+        yield progress
