@@ -96,6 +96,15 @@ def _print_evidence(results: dict, out: Console = console) -> None:
                   f"{run['latency']['stability_note']}", highlight=False)
 
 
+def _check_names(names: list[str]) -> None:
+    """Every model named must exist and be runnable here before the first one starts (offline: no download)."""
+    import os
+
+    from embedpick.models.availability import check_models
+
+    check_models(list(dict.fromkeys(names)), offline=os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"})
+
+
 def _interrupted(output: Path) -> None:
     """Ctrl-C: say what was kept and how to resume, then exit 130 (the shell's code for SIGINT)."""
     kept = f"the runs finished so far are in {output} (quality only: latency is measured at the end)" if output.exists() else "no run had finished"
@@ -186,6 +195,7 @@ def bench(
             backends=[split_backends([value], stores=False)[0] for value in backend or ["torch"]],
         )
         recipes = _recipes(mode, recipe, model, reranker, rerank_top)
+        _check_names(list(model or []) + [m for r in recipes or [] for m in r.models()])
         shown: set[str] = set()
 
         def saved(results: dict) -> None:
@@ -371,12 +381,19 @@ def models_list() -> None:
     """Every model card in the registry."""
     from embedpick.models.card import load_cards
 
-    table = Table(title="model cards")
-    for column in ["name", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
+    from embedpick.models.availability import availability
+
+    table = Table(title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)")
+    for column in ["name", "here", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
         table.add_column(column)
+    labels = {"built-in": "[green]built-in[/]", "installed": "[green]installed[/]", "fetch": "[yellow]models fetch[/]",
+              "download": "[yellow]download[/]", "remote": "API", "unknown": "?"}
+    for name in ("bm25", "hashing"):
+        table.add_row(name, labels["built-in"], "sparse" if name == "bm25" else "dense", "-" if name == "bm25" else "1024",
+                      "-", "-", "-", "-")
     for card in load_cards():
         table.add_row(
-            card.name, "/".join(card.modes), str(card.dim or "-"), str(card.max_tokens or "-"),
+            card.name, labels[availability(card.name).status], "/".join(card.modes), str(card.dim or "-"), str(card.max_tokens or "-"),
             ",".join(map(str, card.matryoshka_dims)) or "-", repr(card.query_prefix) if card.query_prefix else "-", card.license,
         )
     console.print(table)

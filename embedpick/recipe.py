@@ -77,6 +77,11 @@ class Recipe:
         kind, _, model = self.rerank.partition(":")
         return kind, model
 
+    def models(self) -> list[str]:
+        """Every model the recipe loads: first-pass models (without `maxsim:`) and the reranker's."""
+        names = [m.split(":", 1)[1] if m.startswith("maxsim:") else m for m in self.first_pass]
+        return list(dict.fromkeys(names + ([self.reranker[1]] if self.reranker else [])))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
