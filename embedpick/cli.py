@@ -96,6 +96,16 @@ def _print_evidence(results: dict, out: Console = console) -> None:
                   f"{run['latency']['stability_note']}", highlight=False)
 
 
+def _print_markdown(text: str, raw: bool) -> None:
+    """Markdown rendered for a terminal (rich); JSON, or output to a file or pipe, stays plain text."""
+    if raw or not sys.stdout.isatty():
+        typer.echo(text)
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+
+
 def _check_names(names: list[str]) -> None:
     """Every model named must exist and be runnable here before the first one starts (offline: no download)."""
     import os
@@ -356,7 +366,7 @@ def pick(
 
             data = load_results(results)
             chosen = pick_from_results(data, latency_ms, storage_gb, vectors or data.get("dataset", {}).get("documents", 1))
-            typer.echo(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen))
+            _print_markdown(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen), json_out)
             return
         facts = json.loads(profile_file.read_text(encoding="utf-8")) if profile_file else {}
         if docs is None and "documents" not in facts:
@@ -373,7 +383,7 @@ def pick(
         rec = recommend(needs)
     except (EmbedpickError, OSError, ValueError) as exc:
         _fail(exc)
-    typer.echo(json.dumps(rec, indent=2) if json_out else to_markdown(rec))
+    _print_markdown(json.dumps(rec, indent=2) if json_out else to_markdown(rec), json_out)
 
 
 @models_app.command("list")

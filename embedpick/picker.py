@@ -112,6 +112,66 @@ def _choose_dimension(n: Needs, card) -> dict:
                             f"({_storage(n.docs, dim, precision):,.2f} GiB); raise the budget or shard the corpus")
 
 
+# Query encoding on 2 CPU cores grows with the parameter count: ~0.75 ms per million parameters, anchored to
+# all-MiniLM-L6-v2 (22.7M parameters), whose query encoder measured a p50 of ~17 ms on these machines. An estimate
+# to rule out what cannot fit a budget, never a measurement: the pick prints the bench command that measures it.
+CPU_MS_PER_M_PARAMS = 0.75
+CPU_TARGETS = {"cpu-only", "edge"}
+
+
+def estimated_query_ms(card) -> float | None:
+    """Estimated p50 query-encoding milliseconds on a 2-core CPU (None without a parameter count)."""
+    return CPU_MS_PER_M_PARAMS * card.params_m if card.params_m else None
+
+
+def _fits_cpu_budget(n: Needs, name: str, reason: str, flags: list[str]) -> tuple[str, str]:
+    """Keep `name` when its estimated query p50 fits the latency budget; else the largest listed model that does."""
+    card = get_card(name)
+    estimate = estimated_query_ms(card)
+    if n.latency_ms is None or n.target not in CPU_TARGETS or estimate is None or estimate <= n.latency_ms:
+        if n.latency_ms is not None and estimate is not None and n.target in CPU_TARGETS and 1.5 * estimate > n.latency_ms:
+            flags.append(f"{card.name}'s query encoding is estimated at ~{estimate:.0f} ms p50 on 2 CPU cores: its p99 may "
+                         f"not fit {n.latency_ms:g} ms; run the bench command below to measure it")
+        return name, reason
+    from embedpick.models.card import load_cards
+
+    def fits_languages(c) -> bool:
+        return not n.multilingual or "multilingual" in c.languages
+
+    candidates = [c for c in load_cards() if not c.hosted and "dense" in c.modes and c.params_m and fits_languages(c)
+                  and estimated_query_ms(c) <= n.latency_ms]
+    if not candidates:
+        raise UnsafeChoiceError(
+            f"no model on embedpick's list fits a {n.latency_ms:g} ms budget on a CPU: {card.name} is estimated at "
+            f"~{estimate:.0f} ms per query (p50) and the smallest {'multilingual ' if n.multilingual else ''}model "
+            "on the list needs more; raise the budget, use a GPU, or use BM25 alone (about a millisecond per query)")
+    chosen = max(candidates, key=lambda c: c.params_m)
+    flags.append(f"{card.name} (~{estimate:.0f} ms estimated per query on 2 CPU cores) breaks the {n.latency_ms:g} ms budget: "
+                 f"{chosen.name} (~{estimated_query_ms(chosen):.0f} ms) is the largest listed model that fits")
+    if 1.5 * estimated_query_ms(chosen) > n.latency_ms:
+        flags.append(f"{chosen.name}'s p99 may not fit {n.latency_ms:g} ms (its p50 alone is estimated at "
+                     f"~{estimated_query_ms(chosen):.0f} ms): run the bench command below to measure it")
+    return chosen.name, (f"The largest model on the list whose estimated query encoding (~{estimated_query_ms(chosen):.0f} ms "
+                         f"p50 on 2 CPU cores) fits the {n.latency_ms:g} ms budget; {card.name} would be the default ({reason})")
+
+
+def _bench_command(n: Needs, name: str, dimension: dict) -> tuple[str, list[dict]]:
+    """The bench that checks the recommendation on the user's own corpus, and which of its models run here."""
+    from embedpick.models.availability import availability
+    from embedpick.models.card import load_cards
+
+    alternatives = [c.name for c in load_cards() if not c.hosted and "dense" in c.modes and c.params_m and c.name != name
+                    and (not n.multilingual or "multilingual" in c.languages)
+                    and (n.latency_ms is None or n.target not in CPU_TARGETS or estimated_query_ms(c) <= n.latency_ms)]
+    alternatives = sorted(alternatives, key=lambda m: -get_card(m).params_m)[:2]
+    models = [name, *alternatives, "bm25"]
+    precision = ",".join(dict.fromkeys(["float32", dimension["precision"]]))
+    command = "embedpick bench -d YOUR_CORPUS " + " ".join(f"-m {m}" for m in models) + f" --precision {precision}"
+    if dimension["dim"] != get_card(name).dim:
+        command += f" --dims {get_card(name).dim},{dimension['dim']}"
+    return command, [{"model": m, **vars(availability(m))} for m in models]
+
+
 def recommend(n: Needs) -> dict:
     """The five outputs with reasons, flags and refusals."""
     flags: list[str] = []
@@ -130,6 +190,7 @@ def recommend(n: Needs) -> dict:
             name, model_reason = n.domain_model, swap
         else:
             flags.append(f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points (the swap rule needs > {SWAP_MARGIN_POINTS:.0f})")
+    name, model_reason = _fits_cpu_budget(n, name, model_reason, flags)
     card = get_card(name)
     dimension = _choose_dimension(n, card)
     routed = get_card(n.model) if n.model else card
@@ -151,9 +212,6 @@ def recommend(n: Needs) -> dict:
         if stated.query_prefix and n.query_prefix != stated.query_prefix:
             flags.append(f"your set-up uses query prefix {n.query_prefix!r} but {stated.name}'s card requires "
                          f"{stated.query_prefix!r} ({stated.prefix_source}): expect 3-5 points of recall lost")
-    if n.latency_ms is not None and n.target in {"cpu-only", "edge"} and n.latency_ms < 30:
-        flags.append(f"a {n.latency_ms:g} ms budget on CPU is tight for {card.params_m or '?'}M parameters: bench p99 "
-                     "(embedpick bench) and consider bge-small-en-v1.5 or all-MiniLM-L6-v2")
     prefix = {"query": card.query_prefix, "document": card.document_prefix, "source": card.prefix_source or card.source}
     if card.asymmetry == "input_type":
         prefix["note"] = card.notes
@@ -162,6 +220,7 @@ def recommend(n: Needs) -> dict:
             "held_out": "embedpick bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
                         "without judgments, embedpick bench --corpus (inverse-cloze pseudo-queries) to screen, then judge a few dozen real queries",
             "swap_rule": f"start from {name}; swap only if a domain model wins by more than {SWAP_MARGIN_POINTS:.0f} points of nDCG@10"}
+    command, models = _bench_command(n, name, dimension)
     return {
         "model": {"name": name, "reason": model_reason, "card": card.source},
         "dimension": dimension,
@@ -169,6 +228,7 @@ def recommend(n: Needs) -> dict:
         "prefix": prefix,
         "evaluation_plan": plan,
         "flags": flags,
+        "check": {"command": command, "models": models},
         "inputs": asdict(n),
     }
 
@@ -184,6 +244,10 @@ def to_markdown(rec: dict) -> str:
         f"5. **Evaluation plan**: MTEB tasks {', '.join(rec['evaluation_plan']['mteb_tasks'])}; {rec['evaluation_plan']['held_out']}; {rec['evaluation_plan']['swap_rule']}.",
     ]
     lines += [f"- ⚠ {flag}" for flag in rec["flags"]]
+    check = rec.get("check")
+    if check:
+        here = ", ".join(f"`{m['model']}` {'runs here' if m['runnable'] else m['status']}" for m in check["models"])
+        lines += ["", "Check it on your corpus (" + here + "):", "", f"    {check['command']}"]
     return "\n".join(lines)
 
 

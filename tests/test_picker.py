@@ -170,3 +170,19 @@ def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
     assert pick["tied"] == ["bm25 sparse float32"]  # hashing is ~20 points worse on 300 queries: significant
     text = evidence_markdown(pick)
     assert "nDCG@10 0.6863 [" in text and f"nDCG@10 {pick['runner_up']['ndcg@10']:.4f} [" in text
+
+
+def test_rules_mode_honours_a_cpu_latency_budget():
+    rec = recommend(Needs(docs=100_000, target="cpu-only", latency_ms=20))
+    # Nomic Embed v2 (475M parameters, ~356 ms estimated per query on 2 cores) cannot fit 20 ms: the largest that can
+    assert rec["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert any("breaks the 20 ms budget" in f for f in rec["flags"]) and any("p99 may not fit" in f for f in rec["flags"])
+    assert rec["check"]["command"].startswith("embedpick bench -d YOUR_CORPUS -m sentence-transformers/all-MiniLM-L6-v2")
+    assert "-m bm25" in rec["check"]["command"] and {m["model"] for m in rec["check"]["models"]} >= {"bm25"}
+    assert "Check it on your corpus" in to_markdown(rec)
+    multilingual = recommend(Needs(docs=100_000, target="cpu-only", latency_ms=100, languages=["en", "de"]))
+    assert multilingual["model"]["name"] == "intfloat/multilingual-e5-small"  # 118M: ~89 ms, the largest multilingual that fits
+    with pytest.raises(UnsafeChoiceError, match="no model on embedpick's list fits a 5 ms budget"):
+        recommend(Needs(docs=100_000, target="cpu-only", latency_ms=5))
+    roomy = recommend(Needs(docs=100_000, target="cpu-only", latency_ms=1000))
+    assert roomy["model"]["name"] == "nomic-ai/nomic-embed-text-v2-moe"  # the lesson's CPU default fits a roomy budget
