@@ -172,3 +172,30 @@ def test_progress_shows_rate_and_time_left():
         time.sleep(0.2)  # let the display refresh (10 times a second)
     text = screen.getvalue()
     assert "documents" in text and "40/100" in text and "/s" in text and "eta" in text
+
+
+def test_run_dir_gets_recipe_runs_and_files_honour_the_umask(tmp_path):
+    import os
+
+    out, runs = tmp_path / "r.json", tmp_path / "runs"
+    old = os.umask(0o022)
+    try:
+        result = runner.invoke(app, ["bench", "-m", "hashing", "-m", "bm25", "--mode", "hybrid", "--no-latency", "-o", str(out),
+                                     "--run-dir", str(runs)])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in runs.iterdir())
+    assert written == ["demo.hybrid.trec"]
+    first = (runs / "demo.hybrid.trec").read_text().splitlines()[0].split()
+    assert first[1] == "Q0" and first[3] == "1" and first[5] == "hybrid"
+    assert oct(out.stat().st_mode & 0o777) == "0o644"  # not the temporary file's 0600
+
+
+def test_asking_for_more_pseudo_queries_than_the_corpus_gives_says_so():
+    from embedpick.evaluation.datasets import load_dataset
+    from embedpick.evaluation.pseudo import inverse_cloze
+
+    data = inverse_cloze(load_dataset("demo"), 1000)
+    assert len(data.queries) < 1000
+    assert any("asked for 1000 pseudo-queries, built" in w.message for w in data.warnings)

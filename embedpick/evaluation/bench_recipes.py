@@ -10,9 +10,10 @@ from __future__ import annotations
 from embedpick.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options
 from embedpick.evaluation.datasets import Dataset
 from embedpick.evaluation.latency import LatencyPlan
-from embedpick.evaluation.metrics import evaluate_run
+from embedpick.evaluation.metrics import evaluate_run, write_trec_run
 from embedpick.fusion import top, tune_fusion
 from embedpick.models.card import get_card
+from embedpick.paths import safe_name
 from embedpick.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
 from embedpick.recipe import Recipe
 
@@ -62,13 +63,22 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
         stages = run_recipe(recipe, workspace, query_ids, query_texts)
         entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
         _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
+        _write_run(entries[-1], recipe, stages, dataset.name, options)
         if tune_split and len(recipe.first_pass) > 1:
             tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
             entries.append(tuned)
             _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
+            _write_run(tuned, tuned_recipe, run_recipe(tuned_recipe, workspace, query_ids, query_texts), dataset.name, options)
     if own_plan:
         measure_plan(plan, options)
     return entries
+
+
+def _write_run(entry: dict, recipe: Recipe, stages, dataset_name: str, options: BenchOptions) -> None:
+    """With `--run-dir`, the recipe's ranking as a TREC run file (as model runs get), named in `run_file`."""
+    if options.run_dir:
+        path = f"{options.run_dir}/{dataset_name}.{safe_name(recipe.name)}.trec"
+        entry["run_file"] = str(write_trec_run(top(stages[-1].run, recipe.candidates), path, tag=recipe.name))
 
 
 def _register(plan: LatencyPlan, entry: dict, recipe: Recipe, workspace: Workspace, ids: list[str], texts: list[str]) -> None:

@@ -55,4 +55,8 @@ def inverse_cloze(dataset: Dataset, n_queries: int = 300, seed: int = 0, title_s
         qrels[qid] = {doc.id: 1}
         corpus[doc.id] = edited
     warnings = list(dataset.warnings) + [LoadWarning("pseudo_labels", f"{len(queries)} {PSEUDO_NOTE}")]
+    if len(queries) < n_queries:  # a small corpus cannot give more: say so rather than return fewer silently
+        warnings.append(LoadWarning("pseudo_labels", f"asked for {n_queries} pseudo-queries, built {len(queries)}: only that many "
+                                    f"of the {len(dataset.corpus):,} passages have a title or two sentences, one of "
+                                    f"{min_words}+ words"))
     return Dataset(f"{dataset.name} (inverse cloze)", dataset.path, corpus, queries, qrels, "pseudo", warnings)
