@@ -320,13 +320,20 @@ def profile(
     table = Table(title=f"profile of {facts['corpus']}")
     table.add_column("fact")
     table.add_column("value", justify="right")
-    for key in ("documents", "characters", "duplicate_rate", "rare_term_share", "identifier_share", "keyword_heavy", "empty_documents"):
+    labels = {"documents": "documents", "characters": "characters", "duplicate_rate": "exact duplicates",
+              "rare_term_share": "words found in one document only", "identifier_share": "identifier-like words",
+              "empty_documents": "empty documents"}
+    for key, label in labels.items():
         value = facts[key]
-        table.add_row(key, f"{value:.2%}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+        table.add_row(label, f"{value:.2%}" if isinstance(value, float) else f"{value:,}")
+    heavy = facts["keyword_heavy"]
+    table.add_row("keyword-heavy", ("yes: " + "; ".join(facts.get("keyword_heavy_because", []))) if heavy else "no")
     table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
     for name, stats in facts["tokens"].items():
-        table.add_row(f"tokens ({name.split('/')[-1]})", f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; "
-                      + ", ".join(f">{w}: {stats[f'share_over_{w}']:.1%}" for w in (512, 8192, 32768)))
+        windows = [int(k.rsplit("_", 1)[1]) for k in stats if k.startswith("share_over_")]
+        table.add_row(f"tokens ({name.split('/')[-1]})",
+                      f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
+                      + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows))
     console.print(table)
     if json_out:
         write_json_atomic(json_out, facts)

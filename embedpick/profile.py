@@ -16,7 +16,7 @@ import numpy as np
 from embedpick.errors import require
 from embedpick.evaluation.datasets import Dataset
 
-WINDOWS = (512, 8192, 32768)
+WINDOWS = (256, 512, 8192, 32768)  # 256: all-MiniLM-L6-v2, the default dense model
 _WORD = re.compile(r"\w+", re.UNICODE)
 # codes and identifiers: letters and digits mixed (E1234, ISO8601), snake_case, camelCase, dotted.names
 _IDENTIFIER = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[\w.-]+$|^\w+_\w+$|^[a-z]+[A-Z]\w*$|^\w+(\.\w+)+$")
@@ -33,6 +33,20 @@ def _tokenizers() -> dict:
     except Exception:  # optional: without it the profile falls back to a word-based estimate
         pass
     return found
+
+
+IDENTIFIER_SHARE, RARE_TERM_SHARE, RARE_TERM_MIN_DOCS = 0.02, 0.05, 1000
+
+
+def _keyword_reasons(identifiers: float, rare: float, documents: int) -> list[str]:
+    """Which signals make a corpus keyword-heavy (empty when none does)."""
+    reasons = []
+    if identifiers > IDENTIFIER_SHARE:
+        reasons.append(f"identifier-like tokens (codes, versions, CamelCase) are {identifiers:.1%} of words (> {IDENTIFIER_SHARE:.0%})")
+    if documents >= RARE_TERM_MIN_DOCS and rare > RARE_TERM_SHARE:
+        reasons.append(f"words seen in one document only are {rare:.1%} of words (> {RARE_TERM_SHARE:.0%}, corpus of "
+                       f"{RARE_TERM_MIN_DOCS:,}+ documents)")
+    return reasons
 
 
 def profile_corpus(dataset: Dataset, sample: int = 5000, seed: int = 0) -> dict:
@@ -78,6 +92,7 @@ def profile_corpus(dataset: Dataset, sample: int = 5000, seed: int = 0) -> dict:
         "rare_term_share": rare,
         "identifier_share": identifiers,
         # rare-term share only means something on a corpus big enough for words to recur
-        "keyword_heavy": bool(identifiers > 0.02 or (len(texts) >= 1000 and rare > 0.05)),
+        "keyword_heavy": bool(reasons := _keyword_reasons(identifiers, rare, len(texts))),
+        "keyword_heavy_because": reasons,
         "empty_documents": sum(1 for t in texts if not t.strip()),
     }

@@ -25,3 +25,22 @@ def test_languages_duplicates_and_identifiers():
     assert {"de", "fr", "en"} <= set(facts["languages"])
     assert facts["duplicate_rate"] == pytest.approx(0.2)
     assert facts["identifier_share"] > 0.02 and facts["keyword_heavy"]
+
+
+def test_profile_says_which_signal_made_a_corpus_keyword_heavy():
+    from embedpick.profile import _keyword_reasons
+
+    assert _keyword_reasons(0.03, 0.01, 500) == ["identifier-like tokens (codes, versions, CamelCase) are 3.0% of words (> 2%)"]
+    assert _keyword_reasons(0.0, 0.08, 500) == []  # rare terms mean nothing on 500 documents
+    assert "one document only are 8.0%" in _keyword_reasons(0.0, 0.08, 5000)[0]
+
+
+def test_profile_table_is_readable(tmp_path):
+    from typer.testing import CliRunner
+
+    from embedpick.cli import app
+
+    result = CliRunner().invoke(app, ["profile", "demo"])
+    assert result.exit_code == 0
+    assert "rare_term_share" not in result.output and "words found in one document only" in result.output
+    assert "over 256:" in result.output and "keyword-heavy" in result.output
