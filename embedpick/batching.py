@@ -83,6 +83,11 @@ class Job:
         self.loop.call_soon_threadsafe(_settle, self.future, None, ClientGone())
 
 
+def _settle_all(settled: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        _settle(future, result, error)
+
+
 def default_threads() -> int:
     """Compute threads for the inference thread: all usable cores but one, which the event loop needs for HTTP."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -174,11 +179,16 @@ class BatchWorker:
             self.stats["batches"] += 1
             self.stats["jobs"] += len(batch)
             self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))
+            # One wake-up per event loop for the whole batch: each call_soon_threadsafe writes to the loop's pipe,
+            # and the woken loop takes the GIL while this thread waits to get it back.
+            answers: dict[asyncio.AbstractEventLoop, list] = {}
             for job, result in zip(batch, results):
                 info = BatchInfo(len(batch), 1000 * (started - job.enqueued), compute_ms)
+                answers.setdefault(job.loop, []).append((job.future, (result, info), error))
+            for loop, settled in answers.items():
                 try:
-                    job.loop.call_soon_threadsafe(_settle, job.future, (result, info), error)
-                except RuntimeError:  # that request's event loop has closed: nobody is waiting
+                    loop.call_soon_threadsafe(_settle_all, settled)
+                except RuntimeError:  # that event loop has closed: nobody is waiting
                     pass
 
     def _next_batch(self) -> list[Job] | None:
