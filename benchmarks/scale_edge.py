@@ -126,8 +126,14 @@ def summary(times: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
 
 
-def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+def folder_bytes(path: Path, allocated: bool = False) -> int:
+    """Apparent size, or (`allocated`) the blocks in use: the engine preallocates sparse mmap pages and WAL files."""
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return sum(p.stat().st_blocks * 512 if allocated else p.stat().st_size for p in files)
+
+
+def index_path(size: int, contender: str) -> Path:
+    return WORK / {"exact": f"exact-{size}.npy", "faiss-hnsw": f"faiss-hnsw-{size}.faiss"}.get(contender, f"{contender}-{size}")
 
 
 def edge_plan(quantization: str | None, size: int) -> tuple[dict, object]:
@@ -250,15 +256,17 @@ def table() -> None:
     p50 = {}
     for (size, contender, setting), r in latest.items():
         p50.setdefault((contender, setting), {})[size] = r["p50_ms"]
-    print("| vectors | contender | setting | build s | vectors/s | RSS MB (serving) | disk MB | p50 ms | p99 ms | batch QPS "
-          "| recall@10 | p50 growth exp. | load (build; query) |")
+    print("| vectors | contender | setting | build s | vectors/s | RSS MB (serving) | disk MB (apparent / allocated) | p50 ms "
+          "| p99 ms | batch QPS | recall@10 | p50 growth exp. | load (build; query) |")
     print("|" + "---|" * 13)
     for (size, contender, setting), r in sorted(latest.items()):
         sizes = p50[(contender, setting)]
         lo, hi = min(sizes), max(sizes)
         growth = f"{np.log(sizes[hi] / sizes[lo]) / np.log(hi / lo):.2f}" if hi > lo and size == hi else ""
+        path = index_path(size, contender)
+        allocated = f"{folder_bytes(path, True) / 2**20:,.0f}" if path.exists() else "?"
         print(f"| {size:,} | {contender} | {setting} | {r['build_s']:.1f} | {r['vectors_per_s']:,.0f} | {r['rss_mb']:,.0f} "
-              f"| {r['bytes_on_disk'] / 2**20:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['batch_qps']:,.0f} "
+              f"| {r['bytes_on_disk'] / 2**20:,.0f} / {allocated} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['batch_qps']:,.0f} "
               f"| {r['recall@10']:.3f} | {growth} | {r['load_build'][0]}-{r['load_build'][1]}; {r['load_query'][0]}-{r['load_query'][1]} |")
 
 

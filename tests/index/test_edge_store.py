@@ -299,3 +299,23 @@ def test_cli_search_info_serve_and_add_refusal(tmp_path):
     with TestClient(create_app(out)) as client:
         answer = client.post("/search", json={"query": "When was the iPhone released?", "top_k": 3}).json()
         assert [r["id"] for r in answer["results"]][0] == "d001" and len(answer["results"]) == 3
+
+
+def test_the_commands_in_docs_edge_md_run(tmp_path, minilm_path):
+    """Every `embedpick` line of docs/edge.md's first bash block (but `serve`, which blocks) runs and succeeds."""
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "edge.md").read_text(encoding="utf-8")
+    block = doc.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [c.split("#")[0].strip() for c in block.replace("\\\n", " ").splitlines() if c.startswith("embedpick ")]
+    assert len(commands) == 5
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for command in commands:
+        if command.startswith("embedpick serve"):
+            continue
+        done = subprocess.run([sys.executable, "-m", "embedpick", *shlex.split(command)[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stderr)
+    manifest = json.loads((tmp_path / "idx-int8" / "manifest.json").read_text())
+    assert manifest["store"]["engine"] | {"quantization": "int8", "oversampling": 4.0, "ef": 64} == manifest["store"]["engine"]
