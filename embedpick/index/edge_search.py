@@ -36,13 +36,19 @@ class EdgeIndex:
         self.settings = EngineSettings(**self.store["engine"])
         self.docs = read_corpus(self.folder / "docs.jsonl", [])
         self.ids = list(self.docs)
-        self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
-                                   encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
+        self.workspace = Workspace(
+            self.ids,
+            [d.full_text for d in self.docs.values()],
+            encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
+        )
         self.shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
         count = self.shard.count()
         if count != self.manifest["documents"]:
             self.shard.close()
-            raise EmbedpickError(f"{self.folder}: the edge shard holds {count} points, the manifest {self.manifest['documents']}; rebuild the index")
+            raise EmbedpickError(
+                f"{self.folder}: the edge shard holds {count} points, the manifest {self.manifest['documents']}; "
+                "rebuild the index"
+            )
         self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
         self.quantized = {name for name, v in self.store["collection"]["vectors"].items() if v["quantization"]}
         for c in self.manifest["components"].values():
@@ -100,7 +106,7 @@ class EdgeIndex:
         return [{self.ids[pid]: score for pid, score in answer} for answer in answers]
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
-        """Ranked documents, the engine's score (and a cross-encoder's), and the time spent encoding and in the engine."""
+        """Ranked documents, the engine's score (and a cross-encoder's), and the time spent encoding and searching."""
         return self.search_many([query], top_k, overrides)[0]
 
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
@@ -120,8 +126,12 @@ class EdgeIndex:
             fetched = final = self._named(self.shard.query_batch([self.plan(k) for k in counts], vectors))
             longer = [i for i, k in enumerate(counts) if k > self.recipe.rerank_top]
             if longer:  # the rest comes from the fused list, below the reranked head (as the embedded pipeline does)
-                rest = self._named(self.shard.query_batch([self.first_plan(min(counts[i], self.recipe.candidates)) for i in longer],
-                                                          [vectors[i] for i in longer]))
+                rest = self._named(
+                    self.shard.query_batch(
+                        [self.first_plan(min(counts[i], self.recipe.candidates)) for i in longer],
+                        [vectors[i] for i in longer],
+                    )
+                )
                 fetched, final = list(fetched), list(final)
                 for i, r in zip(longer, rest):
                     fetched[i], final[i] = {**r, **final[i]}, _place_on_top({"q": final[i]}, {"q": r})["q"]
@@ -140,20 +150,45 @@ class EdgeIndex:
         answers = []
         for query, k, got, scores in zip(queries, counts, fetched, final):
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-            answers.append({
-                "query": query, "recipe": self.recipe.name, "store": {"backend": "edge", "engine": self.settings.to_dict()},
-                "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
-                             "stage_scores": {"encode": None, "edge": got.get(d),
-                                              **({f"rerank:{self.recipe.rerank}": score} if kind == "cross-encoder" else {})}}
-                            for r, (d, score) in enumerate(ranked, 1)],
-                "timings_ms": dict(timings)})
+            answers.append(
+                {
+                    "query": query,
+                    "recipe": self.recipe.name,
+                    "store": {"backend": "edge", "engine": self.settings.to_dict()},
+                    "results": [
+                        {
+                            "rank": r,
+                            "id": d,
+                            "title": self.docs[d].title,
+                            "text": self.docs[d].text[:300],
+                            "score": score,
+                            "stage_scores": {
+                                "encode": None,
+                                "edge": got.get(d),
+                                **({f"rerank:{self.recipe.rerank}": score} if kind == "cross-encoder" else {}),
+                            },
+                        }
+                        for r, (d, score) in enumerate(ranked, 1)
+                    ],
+                    "timings_ms": dict(timings),
+                }
+            )
         return answers
 
     def info(self) -> dict:
         m = self.manifest
         shard = self.folder / self.store["path"]
         on_disk = sum(p.stat().st_size for p in shard.rglob("*") if p.is_file())
-        return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
-                "store": {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"]), "live": self.shard.stats()},
-                "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
-                "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + on_disk}
+        return {
+            "folder": str(self.folder),
+            "recipe": m["recipe"],
+            "documents": m["documents"],
+            "complete": m["complete"],
+            "store": {k: v for k, v in self.store.items() if k != "chunks"}
+            | {"chunks": len(self.store["chunks"]), "live": self.shard.stats()},
+            "components": {
+                k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])}
+                for k, v in m["components"].items()
+            },
+            "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + on_disk,
+        }

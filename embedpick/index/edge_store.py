@@ -32,13 +32,22 @@ EMPTY_TERM, EMPTY_WEIGHT = 2**32 - 1, 1e-30
 def vector_spec(kind: str, encoder, emb, recipe: Recipe, first_pass_tokens: bool) -> dict:
     """What the shard stores for one component, from its first encoded chunk (dimension, distance, graph)."""
     if kind == "tokens":
-        return {"kind": "multivector", "size": int(emb.multivector[0].shape[1]), "distance": "dot", "graph": first_pass_tokens}
+        return {
+            "kind": "multivector",
+            "size": int(emb.multivector[0].shape[1]),
+            "distance": "dot",
+            "graph": first_pass_tokens,
+        }
     if emb.mode == "sparse":
         return {"kind": "sparse", "idf": False}
     # built-in encoders without the flag (hashing, BGE-M3) emit unit vectors; a truncated dimension is re-normalised
     normalised = getattr(encoder, "normalize", True) or recipe.dim is not None
-    return {"kind": "dense", "size": int(recipe.dim or emb.dense.shape[1]), "distance": "cosine" if normalised else "dot",
-            "datatype": "float16" if recipe.precision == "float16" else "float32"}
+    return {
+        "kind": "dense",
+        "size": int(recipe.dim or emb.dense.shape[1]),
+        "distance": "cosine" if normalised else "dot",
+        "datatype": "float16" if recipe.precision == "float16" else "float32",
+    }
 
 
 def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
@@ -57,18 +66,39 @@ def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
 
 
 def _same_build(manifest: dict, recipe: Recipe, ids_digest: str, encoder_backend: str, engine: dict) -> bool:
-    return (manifest.get("recipe") == recipe.to_dict() and manifest.get("ids_sha256") == ids_digest
-            and manifest.get("encoder_backend", "torch") == encoder_backend and manifest.get("store", {}).get("engine") == engine)
+    return (
+        manifest.get("recipe") == recipe.to_dict()
+        and manifest.get("ids_sha256") == ids_digest
+        and manifest.get("encoder_backend", "torch") == encoder_backend
+        and manifest.get("store", {}).get("engine") == engine
+    )
 
 
-def build_edge_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options, chunk_size: int = 512,
-                     progress=None, encoder_backend: str = "torch", store_options: dict | None = None) -> dict:
+def build_edge_index(
+    recipe: Recipe,
+    corpus: dict[str, Document],
+    out: str | Path,
+    encoder_options,
+    chunk_size: int = 512,
+    progress=None,
+    encoder_backend: str = "torch",
+    store_options: dict | None = None,
+) -> dict:
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedpick.index.edge_engine import EdgeShardHandle
     from embedpick.index.edge_plan import check_recipe, collection_plan, engine_settings
     from embedpick.index.qdrant_bm25 import corpus_statistics, document_vectors
     from embedpick.index.qdrant_store import _vector_names
-    from embedpick.index.store import FORMAT, MANIFEST, _components, crash_point, exclusive, ids_digest, save_manifest, write_docs
+    from embedpick.index.store import (
+        FORMAT,
+        MANIFEST,
+        _components,
+        crash_point,
+        exclusive,
+        ids_digest,
+        save_manifest,
+        write_docs,
+    )
     from embedpick.pipeline import Workspace
 
     check_recipe(recipe)
@@ -81,16 +111,28 @@ def build_edge_index(recipe: Recipe, corpus: dict[str, Document], out: str | Pat
     with exclusive(out):
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
         if manifest is not None and not _same_build(manifest, recipe, digest, encoder_backend, settings.to_dict()):
-            raise EmbedpickError(f"{out}: holds an index of another recipe, corpus or engine setting; choose an empty folder (or delete it to rebuild)")
+            raise EmbedpickError(
+                f"{out}: holds an index of another recipe, corpus or engine setting; "
+                "choose an empty folder (or delete it to rebuild)"
+            )
         if manifest is not None and manifest.get("complete"):
             return manifest
         for stray in out.glob(".*.tmp"):
             stray.unlink(missing_ok=True)
         if manifest is None:
-            manifest = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": digest,
-                        "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {}, "docs": [], "components": {},
-                        "store": {"backend": "edge", "path": SHARD, "engine": settings.to_dict(), "chunks": [], "vectors": {}},
-                        "complete": False}
+            manifest = {
+                "format": FORMAT,
+                "recipe": recipe.to_dict(),
+                "documents": len(ids),
+                "ids_sha256": digest,
+                "encoder_backend": encoder_backend,
+                "chunk_size": chunk_size,
+                "files": {},
+                "docs": [],
+                "components": {},
+                "store": {"backend": "edge", "path": SHARD, "engine": settings.to_dict(), "chunks": [], "vectors": {}},
+                "complete": False,
+            }
             write_docs(out, manifest, "docs.jsonl", corpus.values())
             save_manifest(manifest_path, manifest)
         store, chunk_size = manifest["store"], manifest["chunk_size"]
@@ -103,9 +145,17 @@ def build_edge_index(recipe: Recipe, corpus: dict[str, Document], out: str | Pat
         for model, kind in components:
             key = f"{kind}:{model}"
             encoders[key] = encoder = workspace.encoder(model, kind)
-            component = manifest["components"].setdefault(key, {
-                "model": model, "kind": kind, "mode": getattr(encoder, "mode", None), "vector": names[key], "chunks": [],
-                "revision": getattr(getattr(encoder, "resolved", None), "revision", None)})
+            component = manifest["components"].setdefault(
+                key,
+                {
+                    "model": model,
+                    "kind": kind,
+                    "mode": getattr(encoder, "mode", None),
+                    "vector": names[key],
+                    "chunks": [],
+                    "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                },
+            )
             if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
                 component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
         save_manifest(manifest_path, manifest)
@@ -127,19 +177,29 @@ def build_edge_index(recipe: Recipe, corpus: dict[str, Document], out: str | Pat
                     component = manifest["components"][key]
                     bm25 = component.get("bm25")
                     if bm25:
-                        rows[component["vector"]] = chunk_rows("first", None, document_vectors(encoder, texts[start:end], bm25["avgdl"]), None)
+                        rows[component["vector"]] = chunk_rows(
+                            "first", None, document_vectors(encoder, texts[start:end], bm25["avgdl"]), None
+                        )
                         specs[component["vector"]] = {"kind": "sparse", "idf": True}
                         continue
                     emb = encoder.encode_documents(texts[start:end], ids[start:end])
                     dense_first = component["kind"] == "first" and emb.mode == "dense"
-                    rows[component["vector"]] = chunk_rows(component["kind"], emb, None, recipe.dim if dense_first else None)
-                    specs[component["vector"]] = vector_spec(component["kind"], encoder, emb, recipe, component["model"] in first_pass_tokens)
+                    rows[component["vector"]] = chunk_rows(
+                        component["kind"], emb, None, recipe.dim if dense_first else None
+                    )
+                    specs[component["vector"]] = vector_spec(
+                        component["kind"], encoder, emb, recipe, component["model"] in first_pass_tokens
+                    )
                 if shard is None:
                     store["vectors"], store["collection"] = specs, collection_plan(specs, settings)
                     shard = EdgeShardHandle.create(str(shard_dir), store["collection"])
                     crash_point("edge-created")
-                shard.upsert([(start + i, {n: r[i] for n, r in rows.items() if r[i] is not None}, {"id": ids[start + i]})
-                              for i in range(end - start)])
+                shard.upsert(
+                    [
+                        (start + i, {n: r[i] for n, r in rows.items() if r[i] is not None}, {"id": ids[start + i]})
+                        for i in range(end - start)
+                    ]
+                )
                 shard.flush()
                 crash_point("edge-upserted")  # a kill here leaves points the manifest does not record: upserted again
                 store["chunks"].append(name)
@@ -158,7 +218,9 @@ def build_edge_index(recipe: Recipe, corpus: dict[str, Document], out: str | Pat
             if shard is not None:
                 shard.close()
         if stats["points"] != len(ids):
-            raise EmbedpickError(f"{out}: the edge shard holds {stats['points']} points, the corpus {len(ids)}; delete {out} and rebuild")
+            raise EmbedpickError(
+                f"{out}: the edge shard holds {stats['points']} points, the corpus {len(ids)}; delete {out} and rebuild"
+            )
         store["shard"] = stats
         manifest["complete"] = True
         save_manifest(manifest_path, manifest)

@@ -48,16 +48,24 @@ def demo():
 
 @pytest.fixture(scope="module")
 def built(demo, tmp_path_factory, minilm_path):
-    """Embedded and edge (exact) indexes of five MiniLM/BM25 recipes over the demo corpus, one private encoding cache."""
+    """Embedded and edge (exact) indexes of five MiniLM/BM25 recipes over the demo corpus, one private cache."""
     root = tmp_path_factory.mktemp("edge-demo")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMBEDPICK_CACHE", str(root / "cache"))
-        for recipe in [standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")]:
+        for recipe in [
+            standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")
+        ]:
             build_index(recipe, demo.corpus, root / f"{recipe.name}-embedded", chunk_size=64)
             edge(recipe, demo.corpus, root / f"{recipe.name}-edge", **EXACT)
         edge(standard_recipe("dense", MINILM, None), demo.corpus, root / "dense-hnsw", **INDEXED)
         for name, quantization in [("int8", "int8"), ("binary", "binary-2"), ("turbo", "turbo-4")]:
-            edge(standard_recipe("dense", MINILM, None), demo.corpus, root / f"dense-{name}", **INDEXED, quantization=quantization)
+            edge(
+                standard_recipe("dense", MINILM, None),
+                demo.corpus,
+                root / f"dense-{name}",
+                **INDEXED,
+                quantization=quantization,
+            )
     return root
 
 
@@ -147,18 +155,28 @@ def test_maxsim_first_pass_and_rerank(built, demo):
     tokens = reranked.workspace.token_rows(MINILM, list(range(len(reranked.ids))))
     position = {d: i for i, d in enumerate(reranked.ids)}
     texts = list(demo.queries.values())[:20]
-    queries = reranked.workspace.encoder(MINILM, "tokens").encode_queries(texts, [str(i) for i in range(20)]).multivector
+    queries = (
+        reranked.workspace.encoder(MINILM, "tokens").encode_queries(texts, [str(i) for i in range(20)]).multivector
+    )
     with LoadedIndex(built / "hybrid+rerank-edge") as index:
         for text, q_tokens in zip(texts, queries):
             shortlist = list(top({"q": engine_rrf(index, text)}, 50)["q"])
             scores = maxsim_each(q_tokens, [tokens[position[d]] for d in shortlist])
             expected = sorted(zip(shortlist, scores.tolist()), key=lambda item: (-item[1], item[0]))[:10]
             got = ranking(index, text)
-            assert ids(got) == ids(expected) and np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-2), text
+            assert ids(got) == ids(expected) and np.allclose(
+                [s for _, s in got], [s for _, s in expected], atol=1e-2
+            ), text
         long = ranking(index, texts[0], 70)
-        assert len(long) == 70 and len({d for d, _ in long}) == 70 and min(s for _, s in long[:50]) > max(s for _, s in long[50:])
+        assert (
+            len(long) == 70
+            and len({d for d, _ in long}) == 70
+            and min(s for _, s in long[:50]) > max(s for _, s in long[50:])
+        )
         many = index.search_many(texts[:3], [5, 10, 60])
-        assert [len(a["results"]) for a in many] == [5, 10, 60] and ids(ranking(index, texts[1])) == [r["id"] for r in many[1]["results"]]
+        assert [len(a["results"]) for a in many] == [5, 10, 60] and ids(ranking(index, texts[1])) == [
+            r["id"] for r in many[1]["results"]
+        ]
 
 
 def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny_model_dir, tiny_cross_encoder_dir):
@@ -176,7 +194,11 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
                 if recipe is splade:
                     assert agree_up_to_ties(positive(e), q, tol=1e-4), (text, e, q)
                 else:
-                    assert ids(e) == ids(q) and np.allclose([s for _, s in e], [s for _, s in q], atol=1e-4), (text, e, q)
+                    assert ids(e) == ids(q) and np.allclose([s for _, s in e], [s for _, s in q], atol=1e-4), (
+                        text,
+                        e,
+                        q,
+                    )
             answer = index.search(texts[0], 5)
     assert list(answer["timings_ms"]) == ["encode", "edge", f"rerank:cross-encoder:{tiny_cross_encoder_dir}", "total"]
     assert answer["results"][0]["stage_scores"]["edge"] is not None
@@ -206,15 +228,20 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
 
     tiny = str(tiny_model_dir)
     recipe = Recipe("h", [tiny, "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny}", rerank_top=20)
-    for options in [{"quantization": "int8", "m": 24, "ef": 64}, {"quantization": "binary-1.5", "oversampling": 3.0},
-                    {"quantization": "turbo-4", "rescore": False}, {"exact": True}]:
+    for options in [
+        {"quantization": "int8", "m": 24, "ef": 64},
+        {"quantization": "binary-1.5", "oversampling": 3.0},
+        {"quantization": "turbo-4", "rescore": False},
+        {"exact": True},
+    ]:
         folder = tmp_path / options.get("quantization", "exact")
         edge(recipe, demo.corpus, folder, **options)
         with LoadedIndex(folder) as index:
             vectors = index.query_vectors(["iPhone release"])[0]
             plan, collection_plan = index.plan(10), index.store["collection"]
-            assert describe_edge(edge_config(collection_plan), edge_request(plan, vectors)) == \
-                describe_server(server_collection(collection_plan), server_query(plan, vectors)), options
+            assert describe_edge(edge_config(collection_plan), edge_request(plan, vectors)) == describe_server(
+                server_collection(collection_plan), server_query(plan, vectors)
+            ), options
     with LoadedIndex(tmp_path / "exact") as index:
         collection, request = server_setup(index, "iPhone release", 10)
         client = qdrant_client.QdrantClient(":memory:")
@@ -222,8 +249,19 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
         models = qdrant_client.models
         # the shard's own stored vectors, moved to the server collection as a snapshot restore would
         for pid, vectors, payload in index.shard.points(list(range(len(index.ids)))):
-            client.upsert("c", [models.PointStruct(id=pid, payload=payload, vector={
-                n: models.SparseVector(indices=v[0], values=v[1]) if isinstance(v, tuple) else v for n, v in vectors.items()})])
+            client.upsert(
+                "c",
+                [
+                    models.PointStruct(
+                        id=pid,
+                        payload=payload,
+                        vector={
+                            n: models.SparseVector(indices=v[0], values=v[1]) if isinstance(v, tuple) else v
+                            for n, v in vectors.items()
+                        },
+                    )
+                ],
+            )
         served = client.query_points("c", **request).points
         assert [index.ids[p.id] for p in served] == ids(ranking(index, "iPhone release"))
         assert np.allclose([p.score for p in served], [s for _, s in ranking(index, "iPhone release")], atol=1e-4)
@@ -245,24 +283,55 @@ def component_runs(index, text, limit=100) -> dict[str, list[tuple[str, float]]]
 
 
 def fused_by_id(runs: dict) -> list[str]:
-    fused = reciprocal_rank_fusion([{"q": {d: -float(i) for i, (d, _) in enumerate(run)}} for run in runs.values()], k=60)
+    fused = reciprocal_rank_fusion(
+        [{"q": {d: -float(i) for i, (d, _) in enumerate(run)}} for run in runs.values()], k=60
+    )
     return list(top(fused, 10)["q"])
 
 
 @pytest.mark.parametrize("kill", ["edge-created:1", "edge-upserted:2", "manifest-written:3", "edge-optimize:1"])
 def test_killed_build_refuses_to_load_and_resumes_to_the_same_ranking(demo, tmp_path, kill):
     recipe_file = tmp_path / "hybrid.json"
-    recipe_file.write_text(json.dumps({"name": "hybrid", "first_pass": ["hashing", "bm25"], "fusion_params": {"k": 60}}))
+    recipe_file.write_text(
+        json.dumps({"name": "hybrid", "first_pass": ["hashing", "bm25"], "fusion_params": {"k": 60}})
+    )
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | {"HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file),
-               "--backend", "edge", "--chunk-size", "50", "--edge-m", "8", "--edge-ef", "32"]
-    whole = subprocess.run([*command, "--out", str(tmp_path / "whole")], env=env, capture_output=True, text=True, timeout=300)
+    command = [
+        sys.executable,
+        "-m",
+        "embedpick",
+        "index",
+        "build",
+        "--corpus",
+        "demo",
+        "--recipe",
+        str(recipe_file),
+        "--backend",
+        "edge",
+        "--chunk-size",
+        "50",
+        "--edge-m",
+        "8",
+        "--edge-ef",
+        "32",
+    ]
+    whole = subprocess.run(
+        [*command, "--out", str(tmp_path / "whole")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert whole.returncode == 0, whole.stderr
-    killed = subprocess.run([*command, "--out", str(tmp_path / "resumed")], env=env | {KILL_ENV: kill}, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [*command, "--out", str(tmp_path / "resumed")],
+        env=env | {KILL_ENV: kill},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with pytest.raises(EmbedpickError, match="did not finish|not an embedpick index"):
         LoadedIndex(tmp_path / "resumed")
-    resumed = subprocess.run([*command, "--out", str(tmp_path / "resumed")], env=env, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*command, "--out", str(tmp_path / "resumed")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     texts = list(demo.queries.values())[:15]
     with LoadedIndex(tmp_path / "whole") as a, LoadedIndex(tmp_path / "resumed") as b:
@@ -281,15 +350,55 @@ def test_cli_search_info_serve_and_add_refusal(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     base = [sys.executable, "-m", "embedpick"]
     out = str(tmp_path / "idx")
-    build = subprocess.run([*base, "index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--backend", "edge",
-                            "--edge-quantization", "int8", "--out", out], env=env, capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            *base,
+            "index",
+            "build",
+            "--corpus",
+            "demo",
+            "--mode",
+            "dense",
+            "-m",
+            "hashing",
+            "--backend",
+            "edge",
+            "--edge-quantization",
+            "int8",
+            "--out",
+            out,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
-    found = json.loads(subprocess.run([*base, "search", out, "When was the iPhone released?", "--json"], env=env,
-                                      capture_output=True, text=True, timeout=300).stdout)
-    assert found["results"][0]["id"] == "d001" and found["store"]["backend"] == "edge" and set(found["timings_ms"]) == {"encode", "edge", "total"}
-    info = json.loads(subprocess.run([*base, "index", "info", out], env=env, capture_output=True, text=True, timeout=300).stdout)
-    assert info["store"]["engine"]["quantization"] == "int8" and info["store"]["live"]["points"] == 240 and info["bytes_on_disk"] > 0
-    added = subprocess.run([*base, "index", "add", out, "--corpus", "demo"], env=env, capture_output=True, text=True, timeout=300)
+    found = json.loads(
+        subprocess.run(
+            [*base, "search", out, "When was the iPhone released?", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
+    assert (
+        found["results"][0]["id"] == "d001"
+        and found["store"]["backend"] == "edge"
+        and set(found["timings_ms"]) == {"encode", "edge", "total"}
+    )
+    info = json.loads(
+        subprocess.run([*base, "index", "info", out], env=env, capture_output=True, text=True, timeout=300).stdout
+    )
+    assert (
+        info["store"]["engine"]["quantization"] == "int8"
+        and info["store"]["live"]["points"] == 240
+        and info["bytes_on_disk"] > 0
+    )
+    added = subprocess.run(
+        [*base, "index", "add", out, "--corpus", "demo"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert added.returncode == 2 and "embedded store only" in added.stderr
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
@@ -314,8 +423,17 @@ def test_the_commands_in_docs_edge_md_run(tmp_path, minilm_path):
     for command in commands:
         if command.startswith("embedpick serve"):
             continue
-        done = subprocess.run([sys.executable, "-m", "embedpick", *shlex.split(command)[1:]], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "embedpick", *shlex.split(command)[1:]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, (command, done.stderr)
     manifest = json.loads((tmp_path / "idx-int8" / "manifest.json").read_text())
-    assert manifest["store"]["engine"] | {"quantization": "int8", "oversampling": 4.0, "ef": 64} == manifest["store"]["engine"]
+    assert (
+        manifest["store"]["engine"] | {"quantization": "int8", "oversampling": 4.0, "ef": 64}
+        == manifest["store"]["engine"]
+    )
