@@ -44,6 +44,7 @@ RUN_ONLY = ("streams", "spinning")  # settings that change how a file runs, not 
 
 TOKEN_BUDGET = 4096  # tokens per batch (batch rows × padded length)
 MAX_BATCH = 64
+PAD_MULTIPLE = 8  # batch widths rounded up to this: int8 kernels run whole 8-row blocks and fewer shapes get compiled
 
 
 def cpu_threads() -> int:
@@ -306,7 +307,7 @@ class FastTransformer:
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids") or [[0] * len(row) for row in ids]
         for batch in length_batches([len(row) for row in ids], token_budget):
-            width = max(len(ids[i]) for i in batch)
+            width = -(-max(len(ids[i]) for i in batch) // PAD_MULTIPLE) * PAD_MULTIPLE
             feed = {name: np.zeros((len(batch), width), np.int64) for name in INPUTS}
             for row, i in enumerate(batch):
                 n = len(ids[i])
