@@ -143,10 +143,10 @@ def test_cli_bench_backend_option(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["onnx-int8", "openvino-int8"])
+@pytest.mark.parametrize("backend", ["onnx-int8", "openvino-int8", "openvino-int8-streams"])
 def test_minilm_int8_keeps_cosine_to_fp32(minilm_path, backend, tmp_path):
     """Real MiniLM: int8 vectors stay close to sentence-transformers fp32 (exports take ~20-40 s each)."""
-    if backend == "openvino-int8":
+    if backend.startswith("openvino"):
         pytest.importorskip("openvino")
         pytest.importorskip("nncf")
     data = load_dataset("demo")
