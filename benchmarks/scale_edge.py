@@ -39,6 +39,9 @@ CONTENDERS = {
     "edge-binary1": "binary-1",
     "edge-turbo4": "turbo-4",
     "faiss-hnsw": None,
+    # float originals on disk (read only to rescore), quantised codes in memory
+    "edge-int8-disk": "int8",
+    "edge-turbo4-disk": "turbo-4",
 }
 M, EF_CONSTRUCT, EFS = 16, 100, (64, 128, 256)
 QUERIES = 200
@@ -46,6 +49,13 @@ QUERIES = 200
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def rss_parts() -> dict:
+    """Resident MB split as the kernel counts it: anonymous (heap) and file-backed (mmapped index files)."""
+    lines = [line.split() for line in Path("/proc/self/status").read_text().splitlines()]
+    status = {parts[0].rstrip(":"): parts[1] for parts in lines if len(parts) > 1}
+    return {"rss_anon_mb": int(status["RssAnon"]) / 1024, "rss_file_mb": int(status["RssFile"]) / 1024}
 
 
 def rss_mb() -> float:
@@ -147,10 +157,13 @@ def index_path(size: int, contender: str) -> Path:
     )
 
 
-def edge_plan(quantization: str | None, size: int) -> tuple[dict, object]:
+def edge_plan(contender: str) -> tuple[dict, object]:
     from embedpick.index.edge_plan import EngineSettings, collection_plan
 
-    settings = EngineSettings(m=M, ef_construct=EF_CONSTRUCT, quantization=quantization, oversampling=4.0, rescore=True)
+    quantization, on_disk = CONTENDERS[contender], contender.endswith("-disk")
+    settings = EngineSettings(
+        m=M, ef_construct=EF_CONSTRUCT, quantization=quantization, oversampling=4.0, rescore=True, vectors_on_disk=on_disk
+    )
     return collection_plan({"dense": {"kind": "dense", "size": 384, "distance": "cosine"}}, settings), settings
 
 
@@ -175,7 +188,7 @@ def build(size: int, contender: str) -> dict:
     else:
         from embedpick.index.edge_engine import EdgeShardHandle
 
-        plan, _ = edge_plan(CONTENDERS[contender], size)
+        plan, _ = edge_plan(contender)
         shard = EdgeShardHandle.create(str(folder), plan)
         for s in range(0, size, 5000):
             shard.upsert([(s + i, {"dense": row}, {}) for i, row in enumerate(np.asarray(vectors[s : s + 5000]))])
@@ -251,7 +264,7 @@ def query(size: int, contender: str) -> list[dict]:
         from embedpick.index.edge_plan import search_params
 
         shard = EdgeShardHandle.load(str(WORK / f"{contender}-{size}"))
-        _, settings = edge_plan(CONTENDERS[contender], size)
+        _, settings = edge_plan(contender)
         for ef in EFS if contender == "edge-f32" else (128,):
             params = search_params(replace(settings, ef=ef), CONTENDERS[contender] is not None)
             plan = {"limit": 10, "using": "dense", "vector": "q", "params": params}
@@ -269,20 +282,34 @@ def query(size: int, contender: str) -> list[dict]:
                     "load_query": [before, load()],
                 }
             )
+        rows = [row | {"rss_mb": rss_mb(), **rss_parts()} for row in rows]  # while the shard is open
         shard.close()
     for row in rows:
-        row |= {"rss_mb": rss_mb(), "rss_baseline_mb": baseline}
+        row.setdefault("rss_mb", rss_mb())
+        for key, value in rss_parts().items():
+            row.setdefault(key, value)
+        row["rss_baseline_mb"] = baseline
     return rows
 
 
-def run(size: int, contender: str) -> None:
-    """Build in one process and query in a fresh one; append one result line per setting to results.jsonl."""
+def run(size: int, contender: str, query_only: bool = False) -> None:
+    """Build in one process and query in a fresh one; append one result line per setting to results.jsonl.
+
+    `query_only` queries the index built before again and keeps that build's figures (the table shows the latest).
+    """
     vectors_of(size)
-    built = json.loads(
-        subprocess.run(
-            [sys.executable, __file__, "_build", str(size), contender], check=True, capture_output=True, text=True
-        ).stdout
-    )
+    if query_only:
+        rows = [json.loads(line) for line in (WORK / "results.jsonl").read_text().splitlines()]
+        previous = [r for r in rows if r["size"] == size and r["contender"] == contender][-1]
+        query_keys = {"setting", "recall@10", "p50_ms", "p99_ms", "batch_qps", "load_query", "rss_mb", "rss_baseline_mb"}
+        query_keys |= {"rss_anon_mb", "rss_file_mb"}
+        built = {k: v for k, v in previous.items() if k not in query_keys | {"size", "contender"}}
+    else:
+        built = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "_build", str(size), contender], check=True, capture_output=True, text=True
+            ).stdout
+        )
     rows = json.loads(
         subprocess.run(
             [sys.executable, __file__, "_query", str(size), contender], check=True, capture_output=True, text=True
@@ -333,6 +360,7 @@ def main() -> None:
     runner = sub.add_parser("run")
     runner.add_argument("--size", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     runner.add_argument("--contender", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
+    runner.add_argument("--query-only", action="store_true", help="query the index built before again (no rebuild)")
     sub.add_parser("table")
     args = parser.parse_args()
     if args.command == "prepare":
@@ -340,7 +368,7 @@ def main() -> None:
     elif args.command == "run":
         for size in args.size:
             for contender in args.contender:
-                run(size, contender)
+                run(size, contender, args.query_only)
     else:
         table()
 

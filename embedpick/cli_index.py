@@ -24,7 +24,7 @@ def index_build(
     recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
     chunk_size: Annotated[int, typer.Option(help="documents per committed chunk")] = 512,
-    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8) and/or store (embedded, qdrant, edge); repeatable")] = None,
+    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable")] = None,
     qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
     qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
     qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
@@ -38,6 +38,7 @@ def index_build(
     edge_oversampling: Annotated[Optional[float], typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")] = None,
     edge_rescore: Annotated[Optional[bool], typer.Option("--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32")] = None,
     edge_exact: Annotated[bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")] = False,
+    edge_vectors_on_disk: Annotated[bool, typer.Option(help="--backend edge: float vectors on disk, quantised codes in memory")] = False,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedpick.evaluation.datasets import load_dataset
@@ -50,7 +51,8 @@ def index_build(
                          "shards": qdrant_shards, "replicas": qdrant_replicas}
         if store_backend == "edge":
             store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
-                             "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None}
+                             "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None,
+                             "vectors_on_disk": edge_vectors_on_disk or None}
         recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
         if not recipes or len(recipes) != 1:
             raise EmbedpickError("index build needs exactly one of --mode or --recipe")

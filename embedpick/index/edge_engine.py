@@ -62,6 +62,7 @@ def edge_config(plan: dict):
             hnsw_config=_hnsw(e, v["hnsw"]) if v["hnsw"] else None,
             quantization_config=_quantization(e, v["quantization"]),
             datatype=datatype[v["datatype"]],
+            on_disk=v.get("on_disk") or None,
         )
         for name, v in plan["vectors"].items()
     }
@@ -228,6 +229,7 @@ def describe_edge(config, request) -> dict:
             "m": v.hnsw_config.m if v.hnsw_config is not None else None,
             "quantization": type(q).__name__.replace("QuantizationConfig", "").lower() if q else None,
             "bits": _BITS.get(str(getattr(q, "encoding", None) or getattr(q, "bits", None)).rsplit(".", 1)[-1]),
+            "on_disk": bool(v.on_disk),
         }
     sparse = {name: {"idf": s.modifier is not None} for name, s in config.sparse_vectors.items()}
     hnsw = config.hnsw_config

@@ -38,7 +38,7 @@ class EngineSettings:
 
     Defaults are the Qdrant server's (m 16, ef_construct 100, full-scan and indexing thresholds 10,000 KB), with
     hnsw_ef 128 at query time. `oversampling` and `rescore` apply when a quantiser is set; `exact` searches
-    every vector (the parity mode against the embedded store).
+    every vector (the parity mode against the embedded store); `vectors_on_disk` keeps the float vectors on disk.
     """
 
     m: int = 16
@@ -51,6 +51,7 @@ class EngineSettings:
     oversampling: float = 4.0
     rescore: bool = True
     exact: bool = False
+    vectors_on_disk: bool = False
 
     def __post_init__(self) -> None:
         if self.quantization is not None and self.quantization not in QUANTIZATIONS:
@@ -154,6 +155,8 @@ def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:
             "hnsw": None if spec.get("graph", True) else {**hnsw, "m": 0},
             "quantization": quantization,
             "datatype": spec.get("datatype", "float32"),
+            # originals on disk, read only to rescore: the quantised codes alone stay in memory
+            "on_disk": settings.vectors_on_disk and not multivector,
         }
     return plan
 

@@ -58,6 +58,7 @@ def server_collection(plan: dict) -> dict:
             hnsw_config=_hnsw(qm, v["hnsw"]) if v["hnsw"] else None,
             quantization_config=_quantization(qm, v["quantization"]),
             datatype=qm.Datatype.FLOAT16 if v["datatype"] == "float16" else None,
+            on_disk=v.get("on_disk") or None,
         )
         for name, v in plan["vectors"].items()
     }
@@ -168,6 +169,7 @@ def describe_server(collection: dict, request: dict) -> dict:
             "m": v.hnsw_config.m if v.hnsw_config else None,
             "quantization": kinds[type(v.quantization_config).__name__] if v.quantization_config else None,
             "bits": _bits(v.quantization_config),
+            "on_disk": bool(v.on_disk),
         }
         for name, v in collection["vectors_config"].items()
     }

@@ -229,7 +229,7 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
     tiny = str(tiny_model_dir)
     recipe = Recipe("h", [tiny, "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny}", rerank_top=20)
     for options in [
-        {"quantization": "int8", "m": 24, "ef": 64},
+        {"quantization": "int8", "m": 24, "ef": 64, "vectors_on_disk": True},
         {"quantization": "binary-1.5", "oversampling": 3.0},
         {"quantization": "turbo-4", "rescore": False},
         {"exact": True},
