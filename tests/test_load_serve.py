@@ -56,7 +56,7 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     for local in report["in_process"]:
         assert 0 < local["online_p50_ms"] <= local["online_p99_ms"] and local["offline_queries_per_s"] > 0
     assert [r["clients"] for r in report["closed_loop"]] == [1, 4] and report["ok"]
-    for run in [report["warm_up"], *report["closed_loop"], *report["open_loop"]]:
+    for run in [report["warm_up"], *report["closed_loop"], *report["open_loop"], report["repeat"]]:
         assert run["errors"] == 0 and run["requests"] > 0 and 0 < run["p50_ms"] <= run["p99_ms"], run
     assert report["open_loop"][0]["offered_per_s"] > 0 and report["closed_loop"][0]["mean_batch"] == 1
     load_serve.print_capacity(report)
