@@ -10,8 +10,8 @@ One run on one index measures, in this order:
 - open loop: requests sent at a fixed mean rate (Poisson arrivals, seeded) at 50% and 90% of the best closed-loop
   throughput; latency counts from each request's scheduled send time, so a slow answer cannot hide the queue
   behind it (coordinated omission).
-The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams: it shares the machine's cores with
-the server, and an httpx client spends about 8× its CPU per request (0.9 ms against 0.12 ms, measured here).
+The load generator (benchmarks/loadgen.py) is a minimal keep-alive HTTP/1.1 client on asyncio streams: it shares
+the machine's cores with the server, and an httpx client spends about 8× its CPU per request.
 
 Exit status 1 on any failed request (non-2xx or transport error) or when the server's memory grew by more than
 `--max-growth-mib` while the largest closed-loop round ran a second time, at the end. (glibc's allocator lets RSS
@@ -41,8 +41,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import closed_loop, open_loop, summary  # noqa: E402
+
 MIB = 1024 * 1024
-SERVE_WITH_OPTIONS = ("import json, sys; from embedpick.batching import BatchOptions; from embedpick.server import serve; "
+SERVE_WITH_OPTIONS = ("import json, sys; from embedpick.batching import BatchOptions; "
+                      "from embedpick.server import serve; "
                       "serve(sys.argv[1], port=int(sys.argv[2]), batching=BatchOptions(**json.loads(sys.argv[3])))")
 
 
@@ -114,107 +118,6 @@ class Server:
         os.unlink(self.log.name)
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection to loopback: POST a JSON body, read status, headers and body."""
-
-    def __init__(self, port: int):
-        self.port, self.reader, self.writer = port, None, None
-
-    async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-                          f"content-length: {len(body)}\r\n\r\n".encode() + body)
-        status = int((await self.reader.readline()).split()[1])
-        headers = {}
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        await self.reader.readexactly(int(headers.get("content-length", 0)))
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
-TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, ValueError, IndexError)
-
-
-def _summary(seconds_each: list[float], elapsed: float, errors: Counter, batches: list[int]) -> dict:
-    ms = np.array(seconds_each) * 1000 if seconds_each else np.zeros(1)
-    return {"requests": len(seconds_each) + sum(v for k, v in errors.items() if not k.startswith("HTTP")),
-            "seconds": round(elapsed, 2), "queries_per_s": round(len(seconds_each) / elapsed, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "max_ms": round(float(ms.max()), 1), "mean_batch": round(float(np.mean(batches)), 1) if batches else None,
-            "errors": sum(errors.values()), "errors_by_kind": dict(errors)}
-
-
-async def _send(conn: Connection, body: bytes, errors: Counter, batches: list[int]) -> bool:
-    try:
-        status, headers = await conn.post("/search", body)
-    except TRANSPORT_ERRORS as exc:
-        errors[type(exc).__name__] += 1
-        conn.close()
-        return False
-    if status != 200:
-        errors[f"HTTP {status}"] += 1
-    batches.append(int(headers.get("x-batch-size", 1)))
-    return True
-
-
-async def closed_loop(port: int, clients: int, seconds: float, bodies: list[bytes]) -> dict:
-    """`clients` connections, each with one `/search` in flight, for `seconds`."""
-    latencies: list[float] = []
-    errors: Counter = Counter()
-    batches: list[int] = []
-    deadline = time.perf_counter() + seconds
-
-    async def client(n: int) -> None:
-        conn = Connection(port)
-        for i in range(n, 1 << 62, clients):
-            if time.perf_counter() >= deadline:
-                break
-            start = time.perf_counter()
-            if await _send(conn, bodies[i % len(bodies)], errors, batches):
-                latencies.append(time.perf_counter() - start)
-        conn.close()
-
-    began = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    return {"clients": clients, **_summary(latencies, time.perf_counter() - began, errors, batches)}
-
-
-async def open_loop(port: int, rate: float, seconds: float, bodies: list[bytes], seed: int = 0, pool: int = 64) -> dict:
-    """Poisson arrivals at `rate`/s for `seconds`; each latency runs from the request's scheduled send time."""
-    rng = random.Random(seed)
-    start = time.perf_counter() + 0.05
-    times, t = [], start
-    while t < start + seconds:
-        times.append(t)
-        t += rng.expovariate(rate)
-    idle = [Connection(port) for _ in range(pool)]
-    latencies: list[float] = []
-    errors: Counter = Counter()
-    batches: list[int] = []
-
-    async def one(i: int, at: float) -> None:
-        await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        conn = idle.pop() if idle else Connection(port)  # more in flight than the pool: open another connection
-        if await _send(conn, bodies[i % len(bodies)], errors, batches):
-            latencies.append(time.perf_counter() - at)
-        idle.append(conn)
-
-    await asyncio.gather(*(one(i, at) for i, at in enumerate(times)))
-    elapsed = time.perf_counter() - start
-    for conn in idle:
-        conn.close()
-    return {"offered_per_s": round(rate, 1), **_summary(latencies, elapsed, errors, batches)}
-
-
 def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, ...] = (None,), online: int = 200,
                batch_size: int = 100, min_seconds: float = 3.0) -> list[dict]:
     """What bench measures, once per compute-thread count (None: the process default): one query at a time
@@ -246,9 +149,12 @@ def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, .
             done += batch_size
         elapsed = time.perf_counter() - began
         ms = np.array(one) * 1000
-        out.append({"threads": count or (torch.get_num_threads() if torch else os.cpu_count()), "default": count is None,
-                    "online_p50_ms": round(float(np.percentile(ms, 50)), 2), "online_p99_ms": round(float(np.percentile(ms, 99)), 2),
-                    "offline_queries_per_s": round(done / elapsed, 1), "batch_size": batch_size, "documents": len(index.ids),
+        used = count or (torch.get_num_threads() if torch else os.cpu_count())
+        out.append({"threads": used, "default": count is None,
+                    "online_p50_ms": round(float(np.percentile(ms, 50)), 2),
+                    "online_p99_ms": round(float(np.percentile(ms, 99)), 2),
+                    "offline_queries_per_s": round(done / elapsed, 1), "batch_size": batch_size,
+                    "documents": len(index.ids),
                     "recipe": index.recipe.name, "first_pass": list(index.recipe.first_pass)})
     return out
 
@@ -272,7 +178,8 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
         rss["after_warm_up"] = server.rss
         rounds = []
         for n in clients:
-            rounds.append(asyncio.run(closed_loop(server.port, n, seconds, bodies)) | {"rss_mib": round(server.rss / MIB, 1)})
+            result = asyncio.run(closed_loop(server.port, n, seconds, bodies))
+            rounds.append(result | {"rss_mib": round(server.rss / MIB, 1)})
         best = max(r["queries_per_s"] for r in rounds)
         opened = []
         for fraction in rates:
@@ -285,11 +192,13 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
         server.stop()
     growth = (rss["after"] - rss["before_repeat"]) / MIB
     errors = sum(r["errors"] for r in [warm_up, *rounds, *opened, repeat])
-    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "closed_loop": rounds, "open_loop": opened,
+    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "closed_loop": rounds,
+            "open_loop": opened,
             "repeat": repeat, "rss_mib": {k: round(v / MIB, 1) for k, v in rss.items()},
             "growth_after_warm_up_mib": round((rss["after"] - rss["after_warm_up"]) / MIB, 1),
             "growth_in_repeat_mib": round(growth, 1), "max_growth_mib": max_growth_mib, "batching": batching or {},
-            "load_average": {"before": load_before, "after": os.getloadavg()}, "cpu": _cpu_model(), "cpus": os.cpu_count(),
+            "load_average": {"before": load_before, "after": os.getloadavg()}, "cpu": _cpu_model(),
+            "cpus": os.cpu_count(),
             "ok": errors == 0 and growth <= max_growth_mib}
 
 
@@ -315,19 +224,23 @@ def print_capacity(report: dict) -> None:
     print("|---|---|---|---|---|---|---|")
     for r in local:
         threads = _threads(r) + (" (default)" if r["default"] else "")
-        print(f"| in-process, one query at a time, {threads} | {1000 / r['online_p50_ms']:.1f} | {r['online_p50_ms']:.2f} "
+        print(f"| in-process, one query at a time, {threads} | {1000 / r['online_p50_ms']:.1f} "
+              f"| {r['online_p50_ms']:.2f} "
               f"| {r['online_p99_ms']:.2f} | 1 | | |")
         print(f"| in-process, {r['batch_size']}-query batches, {threads} | {r['offline_queries_per_s']:.1f} | | "
               f"| {r['batch_size']} | | |")
-    served = [(f"server, {r['clients']} closed-loop client{'s' if r['clients'] > 1 else ''}", r) for r in report["closed_loop"]]
-    served += [(f"server, open loop at {r['fraction']:.0%} ({r['offered_per_s']}/s offered)", r) for r in report["open_loop"]]
+    served = [(f"server, {r['clients']} closed-loop client{'s' if r['clients'] > 1 else ''}", r)
+              for r in report["closed_loop"]]
+    served += [(f"server, open loop at {r['fraction']:.0%} ({r['offered_per_s']}/s offered)", r)
+               for r in report["open_loop"]]
     for label, r in served:
         print(f"| {label} | {r['queries_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_batch'] or 0} "
               f"| {r['errors']} | {r['rss_mib']} |")
     by_clients = {r["clients"]: r for r in report["closed_loop"]}
     for r in local:
         if 1 in by_clients:
-            print(f"single-client p50 / in-process p50 ({_threads(r)}): {by_clients[1]['p50_ms'] / r['online_p50_ms']:.2f}×")
+            ratio = by_clients[1]["p50_ms"] / r["online_p50_ms"]
+            print(f"single-client p50 / in-process p50 ({_threads(r)}): {ratio:.2f}×")
         for n, served_round in by_clients.items():
             if n >= 16:
                 print(f"{n} clients / offline batches ({_threads(r)}): "
@@ -346,7 +259,8 @@ def print_capacity(report: dict) -> None:
     print("PASS" if report["ok"] else "FAIL")
 
 
-async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0, headers: dict | None = None) -> dict:
+async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0,
+                   headers: dict | None = None) -> dict:
     """The mixed check: `clients` httpx workers (70% /search, 30% /v1/embeddings), one request in flight each."""
     from embedpick.evaluation.datasets import load_dataset
 
@@ -383,7 +297,7 @@ async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed
         began = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(clients)))
         elapsed = time.perf_counter() - began
-    summary = _summary(latencies, elapsed, errors, [])
+    summary = summary(latencies, elapsed, errors, [])
     return {"clients": clients, **summary, "requests_per_s": summary["queries_per_s"], "statuses": dict(statuses)}
 
 
@@ -419,16 +333,16 @@ def print_load_test(report: dict) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="demo", help="corpus and queries: demo or a BEIR folder (e.g. SciFact)")
-    parser.add_argument("--dense", default="hashing", help="dense model of the hybrid index built here (e.g. all-MiniLM-L6-v2)")
+    parser.add_argument("--dense", default="hashing", help="dense model of the hybrid index built here")
     parser.add_argument("--index", type=Path, help="serve this index folder instead of building one")
     parser.add_argument("--clients", default="1,4,16,64", help="closed-loop client counts (--mixed: the largest)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each round")
-    parser.add_argument("--rates", default="0.5,0.9", help="open-loop rates as fractions of the best closed-loop throughput")
+    parser.add_argument("--rates", default="0.5,0.9", help="open-loop rates, fractions of the best closed-loop rate")
     parser.add_argument("--max-wait-ms", type=float, help="server: longest a batch waits for more requests")
     parser.add_argument("--threads", type=int, help="server: torch threads of the inference worker")
     parser.add_argument("--max-batch", type=int, help="server: texts per batch")
-    parser.add_argument("--max-growth-mib", type=float, default=32.0, help="allowed RSS growth in the repeated last round")
-    parser.add_argument("--mixed", action="store_true", help="run the two-round mixed /search + /v1/embeddings check instead")
+    parser.add_argument("--max-growth-mib", type=float, default=32.0, help="allowed RSS growth in the repeated round")
+    parser.add_argument("--mixed", action="store_true", help="run the mixed /search + /v1/embeddings check instead")
     parser.add_argument("--json", type=Path, help="also write the report here")
     return parser.parse_args(argv)
 
@@ -436,7 +350,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     clients = tuple(int(c) for c in args.clients.split(","))
-    batching = {k: v for k, v in (("max_wait_ms", args.max_wait_ms), ("threads", args.threads), ("max_batch", args.max_batch)) if v is not None}
+    chosen = (("max_wait_ms", args.max_wait_ms), ("threads", args.threads), ("max_batch", args.max_batch))
+    batching = {k: v for k, v in chosen if v is not None}
     with tempfile.TemporaryDirectory(prefix="embedpick-load-") as tmp:
         index = args.index or build_demo_index(Path(tmp) / "index", args.dense, args.dataset)
         if args.mixed:

@@ -170,7 +170,7 @@ class BatchWorker:
             started = time.perf_counter()
             try:
                 results = self.run(batch[0].key, [job.item for job in batch])
-                error = None if len(results) == len(batch) else RuntimeError(f"{len(results)} answers, {len(batch)} jobs")
+                error = None if len(results) == len(batch) else RuntimeError(f"{len(results)} answers for {len(batch)}")
             except Exception as exc:  # every waiting request must hear about it, and the worker must go on
                 results, error = [None] * len(batch), exc
             done = time.perf_counter()
