@@ -297,8 +297,8 @@ async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed
         began = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(clients)))
         elapsed = time.perf_counter() - began
-    summary = summary(latencies, elapsed, errors, [])
-    return {"clients": clients, **summary, "requests_per_s": summary["queries_per_s"], "statuses": dict(statuses)}
+    measured = summary(latencies, elapsed, errors, [])
+    return {"clients": clients, **measured, "requests_per_s": measured["queries_per_s"], "statuses": dict(statuses)}
 
 
 def load_test(index: Path, clients: int, seconds: float, max_growth_mib: float = 32.0) -> dict:
