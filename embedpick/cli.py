@@ -165,7 +165,7 @@ def bench(
     model_runs: Annotated[Optional[bool], typer.Option("--model-runs/--no-model-runs", help="also bench each --model on its own (default: only when no --mode/--recipe is given)")] = None,
     corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
     pseudo_queries: Annotated[int, typer.Option(help="how many inverse-cloze pseudo-queries to build with --corpus")] = 300,
-    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder backend: torch, onnx, onnx-int8, openvino-int8 (repeatable: docs/s and nDCG@10 retention vs torch per backend)")] = None,
+    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); repeatable: docs/s and nDCG@10 retention vs torch per backend")] = None,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)")] = None,
     pair: Annotated[Optional[list[str]], typer.Option("--pair", help="with --baseline: BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)")] = None,
     latency_budget: Annotated[Optional[float], typer.Option("--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound")] = None,
