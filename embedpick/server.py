@@ -106,6 +106,21 @@ def _validation_detail(errors) -> list[dict]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
 
 
+def _served_model(asked: str | None, dense_models: list[str]) -> str | None:
+    """The index's dense model `asked` names (its hub id, an alias or short name of its card), the first when None."""
+    if asked is None:
+        return dense_models[0]
+    if asked in dense_models:
+        return asked
+    from embedpick.models.card import find_card
+
+    card = find_card(asked)
+    for model in dense_models:
+        if card is not None and find_card(model) is card:
+            return model
+    return None
+
+
 def _authorised(headers: dict[str, str], api_key: str) -> bool:
     given = headers.get("x-api-key") or ""
     bearer = headers.get("authorization") or ""
@@ -317,7 +332,11 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
     async def embeddings(body: EmbeddingsRequest, request: fastapi.Request):
         if not dense_models:
             raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
-        model = body.model if body.model in dense_models else dense_models[0]
+        model = _served_model(body.model, dense_models)
+        if model is None:  # OpenAI's answer to an unknown model: 404 with its error object, so clients raise NotFoundError
+            return JSONResponse({"error": {"message": f"The model `{body.model}` does not exist: this server embeds with "
+                                           f"{', '.join(dense_models)}", "type": "invalid_request_error", "param": "model",
+                                           "code": "model_not_found"}}, status_code=404)
         texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts:
             raise fastapi.HTTPException(422, detail="input: give a string or a non-empty list of strings")

@@ -77,6 +77,14 @@ def test_official_openai_client_against_the_server(live_server):
     assert vectors.shape == (2, 128) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     float_default = api.embeddings.create(model=MINILM, input="When was the iPhone released?")  # the client asks for base64 by default
     assert len(float_default.data[0].embedding) == 384
+    alias = api.embeddings.create(model="all-MiniLM-L6-v2", input="iPhone")  # the card's short name names the same model
+    assert alias.model == MINILM
+    import openai
+
+    for unknown in ("text-embedding-3-small", "bm25"):  # another model, or a model the index has but not dense
+        with pytest.raises(openai.NotFoundError) as raised:
+            api.embeddings.create(model=unknown, input="iPhone")
+        assert raised.value.status_code == 404 and raised.value.body["code"] == "model_not_found"
 
 
 def test_overrides_run_one_stage_of_the_recipe_like_its_own_recipe(client, index_dir):
