@@ -18,7 +18,7 @@ from embedpick import __version__
 from embedpick.backends import UnsupportedBackendError
 from embedpick.errors import EmbedpickError, ModelNotAvailableError
 from embedpick.evaluation.cost import (
-    DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, query_cost, storage_usd_month,
+    DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, serving_costs, storage_usd_month,
 )
 from embedpick.evaluation.latency import DEFAULT_ROUNDS, LatencyPlan, machine_info
 from embedpick.evaluation.evidence import annotate
@@ -97,7 +97,9 @@ def measure_plan(plan: LatencyPlan, options: BenchOptions, progress: ProgressFac
     load = plan.measure(options.latency_rounds, options.statistics, progress)
     for run in plan.runs.values():
         if "latency" in run:
-            run["cost"] = query_cost(run["latency"]["batch"]["queries_per_s"], options.instance_usd_per_hour, options.utilisation)
+            latency = run["latency"]
+            run["cost"] = serving_costs(latency["batch"]["queries_per_s"], latency["online_ms"]["total"]["mean"],
+                                        options.instance_usd_per_hour, options.utilisation)
             if "storage_usd_month_per_1m" in run:
                 run["cost"]["storage_usd_month_per_1m_vectors"] = run["storage_usd_month_per_1m"]
     return load

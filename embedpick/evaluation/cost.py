@@ -63,7 +63,23 @@ def query_cost(queries_per_s: float | None, instance_usd_per_hour: float = DEFAU
     """
     usd = None if not queries_per_s else 1e6 / (queries_per_s * utilisation) / 3600.0 * instance_usd_per_hour
     return {"usd_per_1m_queries": usd, "assumptions": {"instance_usd_per_hour": instance_usd_per_hour, "utilisation": utilisation,
-                                                      "throughput_basis": "measured 100-query batches on this machine"}}
+                                                      "throughput_basis": THROUGHPUT_BASIS}}
+
+
+# What the two prices rest on. `embedpick serve` batches concurrent requests dynamically; its load test
+# (docs/serving.md) reached 70-84% of the in-process batch throughput with all-MiniLM-L6-v2 at 16-64 clients.
+THROUGHPUT_BASIS = ("usd_per_1m_queries: measured 100-query batches in process (what a server that batches "
+                    "concurrent requests approaches); usd_per_1m_queries_one_at_a_time: queries served one by one "
+                    "(the mean online latency), the cost without batching")
+
+
+def serving_costs(queries_per_s: float | None, mean_online_ms: float | None, instance_usd_per_hour: float,
+                  utilisation: float) -> dict:
+    """Both prices of 1M queries: at the batch throughput and one query at a time (see THROUGHPUT_BASIS)."""
+    cost = query_cost(queries_per_s, instance_usd_per_hour, utilisation)
+    single = query_cost(1000.0 / mean_online_ms if mean_online_ms else None, instance_usd_per_hour, utilisation)
+    cost["usd_per_1m_queries_one_at_a_time"] = single["usd_per_1m_queries"]
+    return cost
 
 
 def hosted_query_cost(tokens_per_query: float, usd_per_1m_tokens: float) -> dict:

@@ -90,3 +90,12 @@ def test_query_costs_by_hand():
 def test_machine_is_recorded():
     info = machine_info()
     assert info["cpus"] >= 1 and "numpy" in info["libraries"] and info["cpu"]
+
+
+def test_serving_costs_state_both_bases():
+    from embedpick.evaluation.cost import serving_costs
+
+    cost = serving_costs(queries_per_s=100.0, mean_online_ms=20.0, instance_usd_per_hour=0.36, utilisation=0.5)
+    assert cost["usd_per_1m_queries"] == pytest.approx(query_cost(100.0, 0.36, 0.5)["usd_per_1m_queries"])
+    assert cost["usd_per_1m_queries_one_at_a_time"] == pytest.approx(query_cost(50.0, 0.36, 0.5)["usd_per_1m_queries"])  # 20 ms each
+    assert "one by one" in cost["assumptions"]["throughput_basis"]
