@@ -18,12 +18,12 @@ def interval_cell(value: float | None, ci: list[float] | None, spec: str = ".4f"
 
 def vs_best_cell(run: dict) -> str:
     """'best', 'tied' (not significantly worse, Holm), the significant loss in points, or '-' without per-query data."""
-    test = run.get("vs_best")
-    if not test:
-        return "-"
-    if test.get("best"):
-        return "best"
-    return "tied" if not test["significant"] else f"{100 * test['diff']:+.2f} pts"
+    from embedpick.evaluation.evidence import tie_status
+
+    status = tie_status(run)
+    if status == "worse":
+        return f"{100 * run['vs_best']['diff']:+.2f} pts"
+    return "-" if status == "unknown" else status
 
 
 def _half_width(value: float, ci: list[float] | None, spec: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from embedpick.evaluation.pareto import Point, frontier, run_name, run_p99, run_size
 from embedpick.evaluation.statistics import PairedTest, StatsSettings, bootstrap_means, holm, paired_test, queries_needed
 
-__all__ = ["Evidence", "annotate", "QUALITY"]
+__all__ = ["Evidence", "annotate", "tie_status", "best_first", "p99_interval", "QUALITY"]
 
 QUALITY = "ndcg@10"
 
@@ -89,6 +89,16 @@ class Evidence:
         return 1 if lo > 0 else -1 if hi < 0 else 0
 
 
+def tie_status(run: dict) -> str:
+    """'best', 'tied' (not significantly worse than the best), 'worse', or 'unknown' where no test was possible."""
+    vs = run.get("vs_best")
+    if not vs:
+        return "unknown"
+    if vs.get("best"):
+        return "best"
+    return "tied" if vs.get("tied") or vs.get("significant") is False else "worse"
+
+
 def best_first(quality: float, p99: float | None, size: float | None) -> tuple:
     """Sort key of "the best run": highest quality, then lowest p99, then fewest bytes (one rule for every caller)."""
     return (-quality, p99 if p99 is not None else float("inf"), size if size is not None else float("inf"))
@@ -96,7 +106,8 @@ def best_first(quality: float, p99: float | None, size: float | None) -> tuple:
 
 def p99_interval(run: dict) -> list[float] | None:
     """The p99's bootstrap interval (over queries and rounds), None for runs measured without one."""
-    return (((run.get("latency") or {}).get("online_ms") or {}).get("total") or {}).get("ci", {}).get("p99")
+    ci = ((((run.get("latency") or {}).get("online_ms") or {}).get("total") or {}).get("ci") or {}).get("p99")
+    return list(ci) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
 
 
 def mark_frontier(runs: list[dict], evidence: Evidence, metric: str = QUALITY) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 from embedpick.atomic import write_bytes_atomic, write_text_atomic
 from embedpick.errors import EmbedpickError, require
 from embedpick.evaluation import report_plots as plots
-from embedpick.evaluation.evidence import annotate
 from embedpick.evaluation.pareto import run_name, run_p99, run_size
-from embedpick.evaluation.report_plots import METRIC, p99_interval, quality_interval, tie_status
+from embedpick.evaluation.evidence import annotate, p99_interval, tie_status
+from embedpick.evaluation.report_plots import METRIC, quality_interval
 
 NO_INTERVAL = "no interval"
 

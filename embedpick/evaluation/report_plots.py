@@ -11,10 +11,11 @@ import math
 from collections.abc import Callable
 from itertools import pairwise
 
+from embedpick.evaluation.evidence import tie_status
 from embedpick.evaluation.pareto import Point, frontier, run_name
 from embedpick.models.remote_providers import display_name
 
-__all__ = ["METRIC", "p99_interval", "quality_interval", "retention", "scatter", "stages", "tie_status", "truncation"]
+__all__ = ["METRIC", "quality_interval", "retention", "scatter", "stages", "truncation"]
 
 METRIC = "ndcg@10"
 DPI = 110
@@ -29,24 +30,9 @@ STATUS_STYLE = {
 STATUS_SYMBOL = {"best": "★", "tied": "◆", "worse": "●", "unknown": "■"}
 
 
-def tie_status(run: dict) -> str:
-    """'best', 'tied' (not significantly worse than the best), 'worse', or 'unknown' where no test was possible."""
-    vs = run.get("vs_best")
-    if not vs:
-        return "unknown"
-    if vs.get("best"):
-        return "best"
-    return "tied" if vs.get("tied") or vs.get("significant") is False else "worse"
-
-
 def quality_interval(run: dict, metric: str = METRIC) -> list[float] | None:
     interval = (run.get("intervals") or {}).get(metric)
     return interval if isinstance(interval, (list, tuple)) and len(interval) == 2 else None
-
-
-def p99_interval(run: dict) -> list[float] | None:
-    ci = ((((run.get("latency") or {}).get("online_ms") or {}).get("total") or {}).get("ci") or {}).get("p99")
-    return ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
 
 
 def _limits(values: list[float], log: bool, margin: float = 0.1) -> tuple[float, float]:
