@@ -10,7 +10,7 @@ from embedpick.errors import EmbedpickError
 from embedpick.evaluation import report_plots
 from embedpick.evaluation.bench import BenchOptions, run_bench
 from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.evidence import annotate
+from embedpick.evaluation.evidence import annotate, p99_interval
 from embedpick.evaluation.pareto import run_p99
 from embedpick.evaluation.report import markdown_html, write_report
 from embedpick.recipe import standard_recipe
@@ -154,7 +154,7 @@ def test_tied_runs_are_marked_in_table_and_plot(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = report_plots.scatter(plt, results["runs"], run_p99, "p99 (ms)", report_plots.p99_interval)
+    fig = report_plots.scatter(plt, results["runs"], run_p99, "p99 (ms)", p99_interval)
     _, key = fig.axes
     legend = [t.get_text() for t in key.get_legend().get_texts()]
     assert "tied with best (not significantly worse)" in legend and "best nDCG@10" in legend
@@ -172,12 +172,12 @@ def test_points_bars_and_labels_stay_inside_the_axes_at_30_runs():
     results = synthetic_results()
     annotate(results)
     runs = results["runs"]
-    fig = report_plots.scatter(plt, runs, run_p99, "p99 (ms)", report_plots.p99_interval)
+    fig = report_plots.scatter(plt, runs, run_p99, "p99 (ms)", p99_interval)
     ax = fig.axes[0]
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     for run in runs:
         lo, hi = run["intervals"]["ndcg@10"]
-        p_lo, p_hi = report_plots.p99_interval(run)
+        p_lo, p_hi = p99_interval(run)
         assert y0 < lo and hi < y1 and x0 < p_lo and p_hi < x1
     labels = ax.texts
     boxes = [t.get_window_extent() for t in labels]
