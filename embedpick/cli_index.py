@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from embedpick.cli import _fail, _recipes, console, err
+from embedpick.cli_progress import progress_factory
 from embedpick.errors import EmbedpickError
 
 index_app = typer.Typer(help="Build and inspect a persistent index of a recipe.", no_args_is_help=True)
+
+
+@contextmanager
+def _resumable(folder: Path):
+    """Ctrl-C during a build: the committed chunks stay, and the same command resumes from them (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} (the index refuses to load until "
+                  "it is finished); run the same command again to resume from them.", highlight=False)
+        raise typer.Exit(130) from None
 
 
 @index_app.command("build")
@@ -62,11 +74,7 @@ def index_build(
 
             encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
         data = load_dataset(corpus)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-            def progress(description: str, total: int):
-                task = bar.add_task(description, total=total)
-                return lambda n: bar.advance(task, n)
-
+        with progress_factory(err) as progress, _resumable(out):
             if store_backend == "edge":
                 from embedpick.index.edge_store import build_edge_index
                 from embedpick.index.store import encoder_options_for
@@ -99,11 +107,7 @@ def index_add(
 
     try:
         data = load_dataset(corpus)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-            def progress(description: str, total: int):
-                task = bar.add_task(description, total=total)
-                return lambda n: bar.advance(task, n)
-
+        with progress_factory(err) as progress, _resumable(folder):
             manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
     except EmbedpickError as exc:
         _fail(exc)
@@ -111,14 +115,35 @@ def index_add(
 
 
 @index_app.command("info")
-def index_info(folder: Annotated[Path, typer.Argument(help="index folder")]) -> None:
-    """What an index holds (verifies every checksum)."""
-    from embedpick.index.reader import LoadedIndex
+def index_info(
+    folder: Annotated[Path, typer.Argument(help="index folder")],
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """What an index holds (verifies every checksum; loads no model)."""
+    from embedpick.index.reader import index_info as read_info
 
     try:
-        console.print_json(json.dumps(LoadedIndex(folder).info()))
+        info = read_info(folder)
     except EmbedpickError as exc:
         _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    recipe = info["recipe"]
+    console.print(f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
+                  + (f" → {recipe['rerank']}" if recipe.get("rerank") else "") + f"), {info['documents']:,} documents, "
+                  f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified", highlight=False)
+    if info.get("store"):
+        console.print("store: " + ", ".join(f"{k} {v}" for k, v in info["store"].items() if not isinstance(v, (dict, list))),
+                      highlight=False)
+    table = Table(title="components")
+    for column in ("component", "model", "kind", "mode", "dim / precision", "chunks", "revision"):
+        table.add_column(column)
+    for key, c in info["components"].items():
+        shape = " / ".join(str(x) for x in (c.get("dim"), c.get("precision")) if x is not None) or "-"
+        table.add_row(key, c.get("model", "-"), c.get("kind", "-"), c.get("mode", "-"), shape, str(c.get("chunks", "-")),
+                      str(c.get("revision", "-")))
+    console.print(table)
 
 
 def search(
@@ -131,6 +156,10 @@ def search(
     from embedpick.index.reader import LoadedIndex
 
     try:
+        if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
+            raise EmbedpickError("query: empty; give the text to search for")
+        if top_k < 1:
+            raise EmbedpickError(f"--top-k: must be at least 1, got {top_k}")
         answer = LoadedIndex(folder).search(query, top_k)
     except EmbedpickError as exc:
         _fail(exc)

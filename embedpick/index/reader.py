@@ -137,11 +137,24 @@ class LoadedIndex:
         return answers
 
     def info(self) -> dict:
-        m = self.manifest
-        size = sum((self.folder / rel).stat().st_size for rel in m["files"])
-        return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
-                "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
-                "bytes_on_disk": size}
+        return manifest_info(self.folder, self.manifest)
+
+
+def manifest_info(folder: Path, m: dict) -> dict:
+    """What an embedded-store index holds, from its (verified) manifest alone."""
+    size = sum((folder / rel).stat().st_size for rel in m["files"])
+    return {"folder": str(folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
+            "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
+            "bytes_on_disk": size}
+
+
+def index_info(folder: str | Path) -> dict:
+    """`index info`: checksums verified, no model loaded for the embedded store (engine-backed stores open their engine)."""
+    folder = Path(folder)
+    manifest = open_manifest(folder)
+    if manifest.get("store", {}).get("backend") in {"qdrant", "edge"}:
+        return LoadedIndex(folder).info()
+    return manifest_info(folder, manifest)
 
 
 OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")

@@ -389,7 +389,7 @@ def test_cli_search_info_serve_and_add_refusal(tmp_path):
         and set(found["timings_ms"]) == {"encode", "edge", "total"}
     )
     info = json.loads(
-        subprocess.run([*base, "index", "info", out], env=env, capture_output=True, text=True, timeout=300).stdout
+        subprocess.run([*base, "index", "info", out, "--json"], env=env, capture_output=True, text=True, timeout=300).stdout
     )
     assert (
         info["store"]["engine"]["quantization"] == "int8"

@@ -172,7 +172,7 @@ def test_cli_build_search_info(tmp_path):
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     assert answer["results"][0]["id"] == "d001" and answer["store"]["backend"] == "qdrant"
-    info = json.loads(subprocess.run([*base, "index", "info", str(tmp_path / "idx")], env=env, capture_output=True, text=True, timeout=300).stdout)
+    info = json.loads(subprocess.run([*base, "index", "info", str(tmp_path / "idx"), "--json"], env=env, capture_output=True, text=True, timeout=300).stdout)
     assert info["documents"] == 240 and info["store"]["chunks"] == 3 and info["store"]["path"] == str((tmp_path / "q").resolve())
     table = subprocess.run([*base, "search", str(tmp_path / "idx"), "iPhone"], env=env, capture_output=True, text=True, timeout=300)
     assert table.returncode == 0 and "d001" in table.stdout
