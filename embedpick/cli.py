@@ -42,7 +42,13 @@ def _print_dataset(dataset, out: Console = console) -> None:
         + (" (graded)" if s["graded"] else ""),
         highlight=False,
     )
+    from embedpick.evaluation.datasets import DEMO_PATH
+
     for warning in dataset.warnings:
+        if Path(dataset.path) == DEMO_PATH and warning.kind == "empty_text":
+            # the demo keeps one empty passage on purpose (it shows how empty documents are handled): not a problem
+            out.print("note: the demo keeps one empty passage (d240) on purpose; it can only be retrieved by chance", highlight=False)
+            continue
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 

@@ -334,9 +334,9 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
             raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
         model = _served_model(body.model, dense_models)
         if model is None:  # OpenAI's answer to an unknown model: 404 with its error object, so clients raise NotFoundError
-            return JSONResponse({"error": {"message": f"The model `{body.model}` does not exist: this server embeds with "
-                                           f"{', '.join(dense_models)}", "type": "invalid_request_error", "param": "model",
-                                           "code": "model_not_found"}}, status_code=404)
+            message = f"The model `{body.model}` does not exist: this server embeds with {', '.join(dense_models)}"
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": "model",
+                                           "code": "model_not_found"}, "detail": message}, status_code=404)
         texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts:
             raise fastapi.HTTPException(422, detail="input: give a string or a non-empty list of strings")
