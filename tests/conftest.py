@@ -49,6 +49,17 @@ def serve_in_thread(app):
         thread.join(timeout=10)
 
 
+def benchmark_module(name: str):
+    """A script under benchmarks/ imported as a module, so its core runs in a short mode in the suite."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own embedding/dataset cache, so tests never see each other's vectors."""

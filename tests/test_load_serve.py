@@ -1,9 +1,10 @@
 """The load test's core (benchmarks/load_serve.py) on a short run: a real `embedpick serve` subprocess, 0 errors."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from .conftest import benchmark_module
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -11,10 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "load_serve.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("load_serve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("load_serve")
 
 
 def test_short_load_run_has_no_errors_and_bounded_memory(tmp_path):

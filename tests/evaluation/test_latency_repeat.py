@@ -1,19 +1,13 @@
 """benchmarks/latency_repeat.py in short mode: two back-to-back benches agree, stored-form siblings differ by search only."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "latency_repeat.py"
+from ..conftest import benchmark_module
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("latency_repeat", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("latency_repeat")
 
 
 def test_two_benches_agree_and_siblings_differ_only_by_their_search_stage():
