@@ -371,7 +371,8 @@ def pick(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
 ) -> None:
     """Recommend model, dimension, mode, prefix and an evaluation plan (rules), or pick among measured runs."""
-    from embedpick.picker import Needs, evidence_markdown, pick_from_results, recommend, to_markdown
+    from embedpick.evidence_pick import evidence_markdown, pick_from_results
+    from embedpick.picker import Needs, recommend, to_markdown
 
     try:
         if results is not None:

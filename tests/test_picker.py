@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from embedpick.picker import Needs, UnsafeChoiceError, evidence_markdown, pick_from_results, recommend, to_markdown
+from embedpick.evidence_pick import evidence_markdown, pick_from_results
+from embedpick.picker import Needs, UnsafeChoiceError, recommend, to_markdown
 
 # The lesson's table, row by row: situation → pick.
 LESSON_TABLE = [

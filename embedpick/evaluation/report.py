@@ -151,7 +151,7 @@ def markdown_html(text: str) -> str:
 def decision_html(results: dict) -> str:
     """The evidence pick without budgets, as the picker words it; the picker's error text if it fails."""
     try:
-        from embedpick.picker import evidence_markdown, pick_from_results
+        from embedpick.evidence_pick import evidence_markdown, pick_from_results
 
         documents = int((results.get("dataset") or {}).get("documents") or 0)
         return markdown_html(evidence_markdown(pick_from_results(copy.deepcopy(results), None, None, documents)))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from embedpick.errors import DatasetError, EmbedpickError
 from embedpick.evaluation.pareto import run_name, run_p99, run_size
 from embedpick.evaluation.results_file import load_results
-from embedpick.picker import pick_from_results
+from embedpick.evidence_pick import pick_from_results
 
 RUN = {"model": "hashing", "mode": "dense", "dim": 1024, "precision": "float32", "metrics": {"ndcg@10": 0.41},
        "bytes_per_vector": 4096.0, "latency": {"online_ms": {"total": {"p99": 1.5}}}}

@@ -211,12 +211,12 @@ def test_markdown_is_escaped_and_minimal():
 
 
 def test_a_failing_picker_shows_its_error_instead_of_failing(tmp_path, monkeypatch):
-    import embedpick.picker
+    import embedpick.evidence_pick
 
     def broken(*args, **kwargs):
         raise KeyError("budgets")
 
-    monkeypatch.setattr(embedpick.picker, "pick_from_results", broken)
+    monkeypatch.setattr(embedpick.evidence_pick, "pick_from_results", broken)
     (tmp_path / "r.json").write_text(json.dumps(synthetic_results(n_runs=6)))
     write_report(tmp_path / "r.json", tmp_path / "r.html")
     assert "No pick: KeyError: &#x27;budgets&#x27;" in (tmp_path / "r.html").read_text()

@@ -9,7 +9,7 @@ import pytest
 from embedpick.cli_tables import results_table
 from embedpick.evaluation.evidence import annotate
 from embedpick.evaluation.results_file import load_results
-from embedpick.picker import evidence_markdown, pick_from_results
+from embedpick.evidence_pick import evidence_markdown, pick_from_results
 
 OLD = Path(__file__).resolve().parents[1] / "fixtures" / "results_before_intervals.json"
 
