@@ -223,12 +223,14 @@ def scatter(plt, runs: list[dict], x_of: Callable[[dict], float | None], x_label
 
 
 def retention(plt, runs: list[dict]):
-    """Retention against dimension, one line per model and precision."""
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2), dpi=DPI)
+    """Retention against dimension, one line per model and precision; None when no model was measured at 2+ dims."""
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in runs:
         if "retention" in r and r.get("dim") and r["mode"] == "dense":
             series.setdefault((display_name(r["model"]), r["precision"]), []).append((r["dim"], r["retention"][METRIC]))
+    if not any(len({dim for dim, _ in pts}) > 1 for pts in series.values()):
+        return None  # native dimension only: every point would sit at 1.0 and say nothing
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2), dpi=DPI)
     for (model, precision), pts in sorted(series.items()):
         xs, ys = zip(*sorted(pts))
         ax.plot(xs, ys, marker="o", label=f"{model} {precision}")

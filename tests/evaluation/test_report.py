@@ -242,3 +242,17 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1400,2000", f"--screenshot={shot}", url],
                    check=False, capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_no_retention_plot_when_only_the_native_dimension_was_measured():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    native = [{"model": "m", "mode": "dense", "dim": 384, "precision": p, "retention": {"ndcg@10": 1.0}} for p in ("float32", "int8")]
+    assert report_plots.retention(plt, native) is None  # two dots at 1.0 would say nothing
+    swept = native + [{"model": "m", "mode": "dense", "dim": 128, "precision": "float32", "retention": {"ndcg@10": 0.9}}]
+    fig = report_plots.retention(plt, swept)
+    assert fig is not None
+    plt.close(fig)
