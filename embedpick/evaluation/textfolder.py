@@ -133,8 +133,6 @@ def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[st
     empty: list[str] = []
     for relative, path in files:
         doc_id = _relative_id(relative, path)
-        if doc_id in corpus:
-            raise DatasetError(f"two files give the same document id {doc_id!r} (the other is {source[doc_id]}); rename one", path)
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -143,9 +141,11 @@ def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[st
         except OSError as exc:
             raise DatasetError(f"cannot read file ({exc.strerror or exc})", path) from exc
         text = _decode(data, path)
-        if not text.strip():
+        if not text.strip():  # skipped, so it gives no document and cannot collide with one
             empty.append(relative)
             continue
+        if doc_id in corpus:
+            raise DatasetError(f"two files give the same document id {doc_id!r} (the other is {source[doc_id]}); rename one", path)
         title, body = _split_title(text, path.suffix.lower())
         corpus[doc_id] = Document(doc_id, body, title)
         source[doc_id] = relative

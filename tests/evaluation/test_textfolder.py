@@ -131,3 +131,11 @@ def test_bench_corpus_takes_a_text_folder_and_benches_on_pseudo_queries(tmp_path
     assert data["dataset"]["documents"] == 239 and data["dataset"]["labels"] == "pseudo (inverse cloze)"
     assert any("1 empty file skipped (d2/d240.txt)" in w for w in data["dataset"]["warnings"])
     assert data["runs"][0]["metrics"]["ndcg@10"] > 0.5
+
+
+def test_an_empty_file_is_skipped_before_ids_are_compared(tmp_path):
+    """Found by the fuzzer: an empty A.txt beside A.md gives no document, so it cannot collide with A.md's."""
+    (tmp_path / "A.md").write_text("0")
+    (tmp_path / "A.txt").write_text("")
+    data = load_dataset(str(tmp_path))
+    assert list(data.corpus) == ["A"] and any("1 empty file skipped" in w.message for w in data.warnings)
