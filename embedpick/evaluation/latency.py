@@ -101,11 +101,16 @@ def measure_latency(n: int, encoders: dict[str, Encoder], jobs: list[LatencyJob]
     """
     settings = settings or StatsSettings()
     used = [name for name in encoders if any(name in job.encoders for job in jobs)]
+
+    def one_pass(rows: slice, order: list[LatencyJob]) -> tuple[dict[str, float], dict[str, list[tuple[str, float]]]]:
+        """These queries through each used encoder once, then through every job: (encoder seconds, job stages)."""
+        encoded, seconds = {}, {}
+        for name in used:
+            encoded[name], seconds[name] = _timed(encoders[name], rows)
+        return seconds, {job.key: job.stages(encoded, rows) for job in order}
+
     for i in range(min(warmup, n)):
-        rows = slice(i, i + 1)
-        encoded = {name: encoders[name](rows) for name in used}
-        for job in jobs:
-            job.stages(encoded, rows)
+        one_pass(slice(i, i + 1), jobs)
     encoder_ms = {name: np.zeros((rounds, n)) for name in used}
     stage_ms: dict[str, dict[str, np.ndarray]] = {job.key: {} for job in jobs}
     encoder_batch: dict[str, list[float]] = {name: [] for name in used}
@@ -115,25 +120,21 @@ def measure_latency(n: int, encoders: dict[str, Encoder], jobs: list[LatencyJob]
         for r in range(rounds):
             order = jobs[r % len(jobs):] + jobs[: r % len(jobs)] if jobs else []
             for i in range(n):
-                rows = slice(i, i + 1)
-                encoded = {}
-                for name in used:
-                    encoded[name], seconds = _timed(encoders[name], rows)
+                encoder_s, stages = one_pass(slice(i, i + 1), order)
+                for name, seconds in encoder_s.items():
                     encoder_ms[name][r, i] = 1000 * seconds
-                for job in order:
-                    for stage, seconds in job.stages(encoded, rows):
-                        stage_ms[job.key].setdefault(stage, np.zeros((rounds, n)))[r, i] += 1000 * seconds
+                for key, timed in stages.items():
+                    for stage, seconds in timed:
+                        stage_ms[key].setdefault(stage, np.zeros((rounds, n)))[r, i] += 1000 * seconds
                 if advance:
                     advance(1)
             for start in range(0, n - size + 1, size) if size else []:
-                rows = slice(start, start + size)
-                encoded = {}
-                for name in used:
-                    encoded[name], seconds = _timed(encoders[name], rows)
+                encoder_s, stages = one_pass(slice(start, start + size), order)
+                for name, seconds in encoder_s.items():
                     encoder_batch[name].append(seconds)
-                for job in order:
-                    for stage, seconds in job.stages(encoded, rows):
-                        stage_batch[job.key].setdefault(stage, []).append(seconds)
+                for key, timed in stages.items():
+                    for stage, seconds in timed:
+                        stage_batch[key].setdefault(stage, []).append(seconds)
     load = watch.result()
     out = {}
     for job in jobs:
