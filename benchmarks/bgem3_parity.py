@@ -1,4 +1,4 @@
-"""Parity of embedpick's BGE-M3 loader with FlagEmbedding's BGEM3FlagModel on the same tiny checkpoint.
+"""Parity of embedproof's BGE-M3 loader with FlagEmbedding's BGEM3FlagModel on the same tiny checkpoint.
 
 FlagEmbedding 1.4.2 needs transformers<5, so it runs in its own virtual environment:
     python3 -m venv /tmp/flagenv
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embedpick.models.bgem3 import BGEM3Model
-from embedpick.testing import tiny_bgem3
+from embedproof.models.bgem3 import BGEM3Model
+from embedproof.testing import tiny_bgem3
 
 TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "when was the iphone released ?",
          "android is an operating system from google . the cat sat on the mat ."]

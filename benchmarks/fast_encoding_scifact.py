@@ -1,11 +1,11 @@
-"""Issue 8: plain sentence-transformers fp32 vs embedpick's fast backends on SciFact, side by side.
+"""Issue 8: plain sentence-transformers fp32 vs embedproof's fast backends on SciFact, side by side.
 
 Run:  HF_HUB_OFFLINE=1 python benchmarks/fast_encoding_scifact.py [--limit 500] [--backends openvino-int8,onnx-int8]
                                    [--latency 200]
 The corpus is cut into chunks and each chunk is encoded by every contender in turn (order alternating), so a
 busy, shared machine slows all of them alike and the ratios stay comparable. Export/quantisation happens before
 timing (it is cached). Queries are encoded by the same backend; retrieval is exact cosine; nDCG@10 comes from
-embedpick's metrics (pytrec_eval). `--limit N` keeps the judged documents of the test queries plus others up to N.
+embedproof's metrics (pytrec_eval). `--limit N` keeps the judged documents of the test queries plus others up to N.
 Each contender's useful multiply-accumulates per second (real tokens only, no padding: 12·h² per token per layer
 for the projections and FFN, 2·h per token pair for attention) compare with the CPU's peak (benchmarks/cpu_peak.py).
 `--latency N` times N single queries per contender, interleaved, for p50/p99. The 1-minute load average is printed
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.latency import machine_info
-from embedpick.evaluation.metrics import evaluate_run, run_from_indices
-from embedpick.index.dense import dense_scores, top_k
-from embedpick.models.dense import DenseEncoder
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.latency import machine_info
+from embedproof.evaluation.metrics import evaluate_run, run_from_indices
+from embedproof.search.dense import dense_scores, top_k
+from embedproof.models.dense import DenseEncoder
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(DEFAULT_DATA))
     parser.add_argument("--model", default=MINILM)
-    parser.add_argument("--backends", default="openvino-int8", help="comma-separated embedpick backends to race")
+    parser.add_argument("--backends", default="openvino-int8", help="comma-separated embedproof backends to race")
     parser.add_argument("--limit", type=int, default=None, help="documents to encode (judged ones first)")
     parser.add_argument("--chunks", type=int, default=6, help="interleaving rounds")
     parser.add_argument("--latency", type=int, default=0, help="single-query latency over this many queries (0: skip)")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         enc = DenseEncoder(args.model, backend=backend, use_cache=False)
         prepare[backend] = round(time.perf_counter() - start, 1)
-        label = f"embedpick {backend}" + (f" → {enc.backend}" if backend == "auto" else "")
+        label = f"embedproof {backend}" + (f" → {enc.backend}" if backend == "auto" else "")
         if enc.fast is None:  # auto chose torch
             contenders[label] = contenders["sentence-transformers fp32"]
         else:

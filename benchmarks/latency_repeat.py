@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from embedpick.evaluation.bench import BenchOptions, run_bench  # noqa: E402
-from embedpick.evaluation.datasets import load_dataset  # noqa: E402
-from embedpick.evaluation.pareto import run_name  # noqa: E402
+from embedproof.evaluation.bench import BenchOptions, run_bench  # noqa: E402
+from embedproof.datasets.loading import load_dataset  # noqa: E402
+from embedproof.evaluation.pareto import run_name  # noqa: E402
 
 
 def _total(run: dict) -> dict:

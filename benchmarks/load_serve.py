@@ -1,10 +1,10 @@
-"""Load benchmark for `embedpick serve` on loopback: the same index offline, in-process and over HTTP, side by side.
+"""Load benchmark for `embedproof serve` on loopback: the same index offline, in-process and over HTTP, side by side.
 
 One run on one index measures, in this order:
-- in-process, as bench times a recipe: one query at a time through `LoadedIndex.search` (p50/p99, encoders live,
-  no embedding cache), and offline throughput in 100-query batches through `LoadedIndex.search_many`; once with
+- in-process, as bench times a recipe: one query at a time through `SearchIndex.search` (p50/p99, encoders live,
+  no embedding cache), and offline throughput in 100-query batches through `SearchIndex.search_many`; once with
   the process's default compute threads and once with the server worker's (all cores but one);
-- the server (`embedpick serve` in a subprocess), closed loop: a warm-up round that reaches the largest batch, then
+- the server (`embedproof serve` in a subprocess), closed loop: a warm-up round that reaches the largest batch, then
   1, 4, 16 and 64 clients each keeping one `POST /search` in flight; queries/s, p50/p99, the mean batch the server
   formed, errors, and its resident memory (VmRSS) after the warm-up and after every round;
 - open loop: requests sent at a fixed mean rate (Poisson arrivals, seeded) at 50% and 90% of the best closed-loop
@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import closed_loop, open_loop, summary  # noqa: E402
 
 MIB = 1024 * 1024
-SERVE_WITH_OPTIONS = ("import json, sys; from embedpick.batching import BatchOptions; "
-                      "from embedpick.server import serve; "
+SERVE_WITH_OPTIONS = ("import json, sys; from embedproof.server.batching import BatchOptions; "
+                      "from embedproof.server.app import serve; "
                       "serve(sys.argv[1], port=int(sys.argv[2]), batching=BatchOptions(**json.loads(sys.argv[3])))")
 
 
@@ -60,9 +60,9 @@ def rss_bytes(pid: int) -> int:
 
 def build_demo_index(folder: Path, dense: str = "hashing", dataset: str = "demo") -> Path:
     """A hybrid (dense + BM25, RRF) index of a corpus (the built-in demo by default)."""
-    from embedpick.evaluation.datasets import load_dataset
-    from embedpick.index.store import build_index
-    from embedpick.recipe import standard_recipe
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.index.store import build_index
+    from embedproof.search.recipe import standard_recipe
 
     build_index(standard_recipe("hybrid", dense, "bm25"), load_dataset(dataset).corpus, folder, chunk_size=128)
     return folder
@@ -75,17 +75,17 @@ def _free_port() -> int:
 
 
 class Server:
-    """`embedpick serve` in a subprocess on a free loopback port; its log goes to a file, not a pipe."""
+    """`embedproof serve` in a subprocess on a free loopback port; its log goes to a file, not a pipe."""
 
     def __init__(self, index: Path, api_key: str | None = None, startup_s: float = 120.0, batching: dict | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="embedpick-serve-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="embedproof-serve-", suffix=".log", delete=False)
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        env.pop("EMBEDPICK_API_KEY", None)  # only the key asked for here
+        env.pop("EMBEDPROOF_API_KEY", None)  # only the key asked for here
         if api_key:
-            env["EMBEDPICK_API_KEY"] = api_key
-        command = [sys.executable, "-m", "embedpick", "serve", str(index), "--port", str(self.port)]
+            env["EMBEDPROOF_API_KEY"] = api_key
+        command = [sys.executable, "-m", "embedproof", "serve", str(index), "--port", str(self.port)]
         if batching:  # the CLI has no batching flags: call serve() with them
             command = [sys.executable, "-c", SERVE_WITH_OPTIONS, str(index), str(self.port), json.dumps(batching)]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -122,11 +122,11 @@ def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, .
                batch_size: int = 100, min_seconds: float = 3.0) -> list[dict]:
     """What bench measures, once per compute-thread count (None: the process default): one query at a time
     (p50/p99) and 100-query batches (queries/s), through the index's own search path."""
-    from embedpick.batching import limit_threads
-    from embedpick.index.reader import LoadedIndex
-    from embedpick.server import live_queries
+    from embedproof.server.batching import limit_threads
+    from embedproof.index.access import open_index
+    from embedproof.server.app import live_queries
 
-    index = LoadedIndex(index_dir)
+    index = open_index(index_dir)
     live_queries(index)
     out = []
     for count in threads:
@@ -163,7 +163,7 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
              rates: tuple[float, ...] = (0.5, 0.9), batching: dict | None = None, max_growth_mib: float = 32.0) -> dict:
     """In-process numbers, then one server: a warm-up round, closed-loop rounds, open-loop rounds, and the largest
     closed-loop round again, whose RSS growth is the memory check (see module doc)."""
-    from embedpick.batching import BatchOptions, default_threads
+    from embedproof.server.batching import BatchOptions, default_threads
 
     load_before = os.getloadavg()
     server_threads = (batching or {}).get("threads") or default_threads()
@@ -262,7 +262,7 @@ def print_capacity(report: dict) -> None:
 async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0,
                    headers: dict | None = None) -> dict:
     """The mixed check: `clients` httpx workers (70% /search, 30% /v1/embeddings), one request in flight each."""
-    from embedpick.evaluation.datasets import load_dataset
+    from embedproof.datasets.loading import load_dataset
 
     demo = load_dataset("demo")
     queries, passages = list(demo.queries.values()), [d.full_text for d in demo.corpus.values()]
@@ -352,20 +352,20 @@ def main(argv: list[str] | None = None) -> int:
     clients = tuple(int(c) for c in args.clients.split(","))
     chosen = (("max_wait_ms", args.max_wait_ms), ("threads", args.threads), ("max_batch", args.max_batch))
     batching = {k: v for k, v in chosen if v is not None}
-    with tempfile.TemporaryDirectory(prefix="embedpick-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="embedproof-load-") as tmp:
         index = args.index or build_demo_index(Path(tmp) / "index", args.dense, args.dataset)
         if args.mixed:
             report = load_test(index, max(clients), args.seconds, args.max_growth_mib)
             print_load_test(report)
         else:
-            from embedpick.evaluation.datasets import load_dataset
+            from embedproof.datasets.loading import load_dataset
 
             queries = list(load_dataset(args.dataset).queries.values())
             report = capacity(index, queries, clients, args.seconds, tuple(float(r) for r in args.rates.split(",")),
                               batching or None, args.max_growth_mib)
             print_capacity(report)
     if args.json:
-        from embedpick.atomic import write_json_atomic
+        from embedproof.files import write_json_atomic
 
         write_json_atomic(args.json, report)
     return 0 if report["ok"] else 1

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from scipy.stats import kendalltau, spearmanr
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.pareto import run_name
-from embedpick.evaluation.pseudo import inverse_cloze
-from embedpick.recipe import standard_recipe
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.pareto import run_name
+from embedproof.datasets.pseudo import inverse_cloze
+from embedproof.search.recipe import standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -1,7 +1,7 @@
 """Search latency and top-10 agreement: the embedded default store vs the Qdrant store (qdrant-client local mode).
 
 Run:  HF_HUB_OFFLINE=1 python benchmarks/qdrant_vs_embedded.py [--dataset ../shared/datasets/scifact] [--limit 1000]
-For each recipe (MiniLM dense; MiniLM + BM25 RRF hybrid) it builds both indexes from the same embedpick cache (the
+For each recipe (MiniLM dense; MiniLM + BM25 RRF hybrid) it builds both indexes from the same embedproof cache (the
 corpus is encoded once, the second build reads the cache), then asks every judged query of both, one query at a
 time, interleaved (embedded, Qdrant, embedded, ...), and prints p50/p99 of the end-to-end `search()` call (query
 encoding included, the same in both), the part spent inside Qdrant, nDCG@10 of each, and how often the top 10
@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.latency import machine_info, summarise
-from embedpick.evaluation.metrics import evaluate_run
-from embedpick.index.qdrant_parity import agree_up_to_ties, judged_subset, positive
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import build_index
-from embedpick.recipe import standard_recipe
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.latency import machine_info, summarise
+from embedproof.evaluation.metrics import evaluate_run
+from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive
+from embedproof.index.access import open_index
+from embedproof.index.store import build_index
+from embedproof.search.recipe import standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HERE = Path(__file__).resolve().parent
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                         store_options={"path": str(work / f"qdrant-{recipe.name}")} if store == "qdrant" else None)
             timings[store] = time.perf_counter() - start
         print(f"{recipe.name}: built embedded in {timings['embedded']:.1f} s, qdrant in {timings['qdrant']:.1f} s", flush=True)
-        indexes = {store: LoadedIndex(work / f"{recipe.name}-{store}") for store in ("embedded", "qdrant")}
+        indexes = {store: open_index(work / f"{recipe.name}-{store}") for store in ("embedded", "qdrant")}
         for store, index in indexes.items():
             for qid in query_ids[: args.warmup]:
                 index.search(data.queries[qid], 10)

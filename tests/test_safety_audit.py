@@ -1,4 +1,4 @@
-"""Source audit: nothing embedpick reads back from disk is unpickled, and every write goes through atomic.py.
+"""Source audit: nothing embedproof reads back from disk is unpickled, and every write goes through atomic.py.
 
 A regex scan of the package source (comments and docstrings included, so a mention has to be deliberate). Each
 allowed exception is listed with the reason it is safe; a new match fails the test until it is fixed or listed.
@@ -7,7 +7,7 @@ allowed exception is listed with the reason it is safe; a new match fails the te
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "embedpick"
+PACKAGE = Path(__file__).resolve().parents[1] / "embedproof"
 
 # (pattern, why it is dangerous)
 UNSAFE = [

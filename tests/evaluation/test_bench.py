@@ -1,8 +1,8 @@
 import pytest
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.errors import EmbedpickError
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.errors import EmbedproofError
 
 from ..conftest import DATASETS
 
@@ -35,7 +35,7 @@ def test_demo_bench_with_minilm_finds_the_iphone_passage(minilm_path):
 def test_unlabeled_collection_cannot_be_benched(tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "1", "text": "hello"}\n')
-    with pytest.raises(EmbedpickError, match="no judged queries"):
+    with pytest.raises(EmbedproofError, match="no judged queries"):
         run_bench(load_dataset(str(corpus)), ["bm25"])
 
 
@@ -54,15 +54,15 @@ def test_classic_collections_run_end_to_end(name, expected_bm25):
 def test_cranfield_grades_are_used_as_grades():
     if not (DATASETS / "cranfield").is_dir():
         pytest.skip("../shared/datasets not present")
-    from embedpick.evaluation.metrics import evaluate_run
+    from embedproof.evaluation.metrics import evaluate_run
 
     dataset = load_dataset(str(DATASETS / "cranfield"))
     assert dataset.graded
     run = run_bench(dataset, ["bm25"])["runs"][0]
     binary = {q: {d: 1 for d, s in judged.items() if s > 0} for q, judged in dataset.qrels.items()}
-    from embedpick.models.bm25 import BM25Encoder
-    from embedpick.retrieve import search
-    from embedpick.evaluation.metrics import run_from_indices
+    from embedproof.models.bm25 import BM25Encoder
+    from embedproof.search.retrieve import search
+    from embedproof.evaluation.metrics import run_from_indices
 
     ids = list(dataset.corpus)
     enc = BM25Encoder()

@@ -11,12 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from embedpick.cli_compare import compare, gate, parse_pairs
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.compare import compare_results, p99_difference_interval, to_markdown
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.statistics import StatsSettings, holm, paired_test
+from embedproof.cli.compare import compare, gate, parse_pairs
+from embedproof.errors import EmbedproofError
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.compare import compare_results, p99_difference_interval, to_markdown
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 BM25, HASHING = "bm25 sparse float32", "hashing dense d1024 float32"
 PAIR = f"{BM25}={HASHING}"
@@ -235,18 +235,18 @@ def test_queries_are_matched_by_id_and_drops_are_counted(files):
     assert any("queries matched" in note for note in pair["notes"])
     for run in new["runs"]:
         run["per_query"] = {"other": run["per_query"][qids[5]]}
-    with pytest.raises(EmbedpickError, match="share no query id"):
+    with pytest.raises(EmbedproofError, match="share no query id"):
         compare_results(base, new)
 
 
 def test_run_matching_errors_name_the_runs(files):
     results = files["results"]
-    with pytest.raises(EmbedpickError, match="unknown new run 'nope'.*hashing dense d1024 float32"):
+    with pytest.raises(EmbedproofError, match="unknown new run 'nope'.*hashing dense d1024 float32"):
         compare_results(results, results, pairs=[(BM25, "nope")])
     renamed = copy.deepcopy(results)
     for run in renamed["runs"]:
         run["precision"] = "int8"
-    with pytest.raises(EmbedpickError, match="no run names match.*--pair"):
+    with pytest.raises(EmbedproofError, match="no run names match.*--pair"):
         compare_results(results, renamed)
 
 
@@ -262,7 +262,7 @@ def test_markdown_and_json_outputs(files, tmp_path):
     result = invoke(files["both"], "--pair", PAIR, "--markdown", gate_md, "--latency-ms", 1000)
     assert result.exit_code == 1
     text = gate_md.read_text()
-    assert text.startswith("## embedpick compare") and "| ndcg@10 |" in text
+    assert text.startswith("## embedproof compare") and "| ndcg@10 |" in text
     assert "Holm" in text and "budget 1000 ms" in text
     printed = invoke(files["both"], "--pair", PAIR, "--markdown", "-")
     assert "| run (base → new) |" in printed.stdout
@@ -276,7 +276,7 @@ def test_gate_for_bench_baseline(files):
     assert code == 0 and [p["base_run"] for p in report["pairs"]] == [BM25]
     report, code = gate(files["both"], files["results"], [PAIR], None, 0.05)
     assert code == 1 and report["regression"]
-    with pytest.raises(EmbedpickError, match="--alpha"):
+    with pytest.raises(EmbedproofError, match="--alpha"):
         gate(files["both"], files["results"], None, None, 1.5)
 
 
@@ -284,14 +284,14 @@ def test_parse_pairs():
     assert parse_pairs(None) is None
     assert parse_pairs([" a = b ", ("c", "d")]) == [("a", "b"), ("c", "d")]
     for bad in ["ab", "=b", "a=", "a=b=c"]:
-        with pytest.raises(EmbedpickError, match="--pair"):
+        with pytest.raises(EmbedproofError, match="--pair"):
             parse_pairs([bad])
 
 
 @pytest.mark.parametrize("args, message", [
     (["{missing}"], "cannot read results file"),
     (["{garbage}"], "not valid JSON"),
-    (["{foreign}"], "not a readable embedpick results file"),
+    (["{foreign}"], "not a readable embedproof results file"),
     (["{both}", "--pair", "nope=" + HASHING], "unknown base run 'nope'"),
     (["{both}", "--pair", "no-equals-sign"], "--pair"),
     (["{both}", "--pair", "a=b=c"], "--pair"),

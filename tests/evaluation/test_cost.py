@@ -1,6 +1,6 @@
 import pytest
 
-from embedpick.evaluation.cost import GIB, cost_row, parse_count, projection_table
+from embedproof.evaluation.cost import GIB, cost_row, parse_count, projection_table
 
 
 def test_parse_counts():

@@ -5,10 +5,10 @@ import copy
 import numpy as np
 import pytest
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.evidence import Evidence, annotate
-from embedpick.evaluation.statistics import StatsSettings, holm, paired_test
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.evidence import Evidence, annotate
+from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from embedpick.errors import DatasetError, EmbedpickError
-from embedpick.evaluation.pareto import run_name, run_p99, run_size
-from embedpick.evaluation.results_file import load_results
-from embedpick.evidence_pick import pick_from_results
+from embedproof.errors import DatasetError, EmbedproofError
+from embedproof.evaluation.pareto import run_name, run_p99, run_size
+from embedproof.evaluation.results_file import load_results
+from embedproof.pick.evidence import pick_from_results
 
 RUN = {"model": "hashing", "mode": "dense", "dim": 1024, "precision": "float32", "metrics": {"ndcg@10": 0.41},
        "bytes_per_vector": 4096.0, "latency": {"online_ms": {"total": {"p99": 1.5}}}}
-RESULTS = {"embedpick_version": "0.1.0", "dataset": {"name": "demo", "documents": 240}, "runs": [RUN, {**RUN, "precision": "int8", "bytes_per_vector": 1024.0}]}
+RESULTS = {"embedproof_version": "0.1.0", "dataset": {"name": "demo", "documents": 240}, "runs": [RUN, {**RUN, "precision": "int8", "bytes_per_vector": 1024.0}]}
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
 
@@ -47,7 +47,7 @@ def _error(path, text: str) -> DatasetError:
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"\x89PNG\r\n", "not UTF-8"), (b"[1, 2]", "not a readable embedpick results file"), (b'{"runs": {}}', "not a readable"),
+    (b"\x89PNG\r\n", "not UTF-8"), (b"[1, 2]", "not a readable embedproof results file"), (b'{"runs": {}}', "not a readable"),
     (b'{"runs": [3]}', r"field 'runs\[0\]'"), (b'{"runs": [{"model": "m", "mode": "dense", "precision": "f", "metrics": {"ndcg@10": "high"}}]}', r"runs\[0\]\.metrics"),
     (b'{"runs": [{"recipe": {}, "mode": "hybrid", "metrics": {"ndcg@10": 0.5}, "latency": {"online_ms": []}}]}', r"runs\[0\]\.latency\.online_ms"),
 ])
@@ -82,12 +82,12 @@ def test_random_values_in_run_fields_load_cleanly_or_are_named(tmp_path, key, va
     run_name(loaded), run_p99(loaded), run_size(loaded)
     try:
         pick_from_results(results, 10.0, 1.0, 1000)
-    except EmbedpickError as exc:  # a clear refusal is fine (e.g. no run with a size to pick from)
+    except EmbedproofError as exc:  # a clear refusal is fine (e.g. no run with a size to pick from)
         assert "no runs" in str(exc)
 
 
 def test_pick_and_report_cli_refuse_a_truncated_file_without_a_traceback(tmp_path):
-    from embedpick.cli import app
+    from embedproof.cli.app import app
 
     path = tmp_path / "results.json"
     path.write_text(json.dumps(RESULTS)[:-20])

@@ -2,12 +2,12 @@ import time
 
 import pytest
 
-from embedpick.evaluation.cost import hosted_query_cost, query_cost
+from embedproof.evaluation.cost import hosted_query_cost, query_cost
 import numpy as np
 
-from embedpick.evaluation.latency import LatencyJob, machine_info, measure_latency, summarise, summarise_job
-from embedpick.evaluation.machine_load import LoadWatch
-from embedpick.evaluation.statistics import StatsSettings
+from embedproof.evaluation.latency import LatencyJob, machine_info, measure_latency, summarise, summarise_job
+from embedproof.evaluation.machine_load import LoadWatch
+from embedproof.evaluation.statistics import StatsSettings
 
 
 def test_summarise_percentiles():
@@ -93,7 +93,7 @@ def test_machine_is_recorded():
 
 
 def test_serving_costs_state_both_bases():
-    from embedpick.evaluation.cost import serving_costs
+    from embedproof.evaluation.cost import serving_costs
 
     cost = serving_costs(queries_per_s=100.0, mean_online_ms=20.0, instance_usd_per_hour=0.36, utilisation=0.5)
     assert cost["usd_per_1m_queries"] == pytest.approx(query_cost(100.0, 0.36, 0.5)["usd_per_1m_queries"])

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from embedpick.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
+from embedproof.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
 
 LOG2 = math.log2
 

@@ -1,4 +1,4 @@
-"""mteb and embedpick agree: same texts to the model, same prefixes once, same nDCG@10 on the same data."""
+"""mteb and embedproof agree: same texts to the model, same prefixes once, same nDCG@10 on the same data."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from embedpick.embeddings import Embeddings
-from embedpick.errors import MissingExtraError
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
+from embedproof.types import Embeddings
+from embedproof.errors import MissingExtraError
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
@@ -19,11 +19,11 @@ BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "
 
 @pytest.fixture(scope="module")
 def mteb():
-    return pytest.importorskip("mteb", reason="pip install 'embedpick[mteb]' to run the mteb interoperability tests")
+    return pytest.importorskip("mteb", reason="pip install 'embedproof[mteb]' to run the mteb interoperability tests")
 
 
-def test_mteb_and_embedpick_agree_on_demo_ndcg(mteb, minilm_path, tmp_path):
-    from embedpick.evaluation.mteb_adapter import run_mteb
+def test_mteb_and_embedproof_agree_on_demo_ndcg(mteb, minilm_path, tmp_path):
+    from embedproof.evaluation.mteb_adapter import run_mteb
 
     # No shared embedding cache: mteb's side encodes the texts its own dataloaders hand over.
     scores = run_mteb(MINILM, "demo", output_folder=tmp_path / "mteb", use_cache=False)
@@ -38,8 +38,8 @@ def test_prompt_type_dispatches_to_the_encoders_own_prefixes(mteb, tiny_bge_dir)
     from mteb.types import PromptType
     from torch.utils.data import DataLoader
 
-    from embedpick.evaluation.mteb_adapter import MtebEncoder
-    from embedpick.models.factory import get_encoder
+    from embedproof.evaluation.mteb_adapter import MtebEncoder
+    from embedproof.models.factory import get_encoder
 
     encoder = get_encoder(str(tiny_bge_dir), use_cache=False)
     assert encoder.query_prefix == BGE_QUERY_PREFIX
@@ -60,7 +60,7 @@ def test_prompt_type_dispatches_to_the_encoders_own_prefixes(mteb, tiny_bge_dir)
 
 
 class _Recorder:
-    """A dense embedpick-style encoder that records what it is asked to encode."""
+    """A dense embedproof-style encoder that records what it is asked to encode."""
 
     mode, name, dim = "dense", "recorder", 8
 
@@ -79,8 +79,8 @@ class _Recorder:
         return self._encode(texts, "document")
 
 
-def test_beir_folder_task_hands_mteb_embedpicks_texts(mteb, tmp_path):
-    from embedpick.evaluation.mteb_adapter import run_mteb
+def test_beir_folder_task_hands_mteb_embedproofs_texts(mteb, tmp_path):
+    from embedproof.evaluation.mteb_adapter import run_mteb
 
     folder = tmp_path / "mini"
     (folder / "qrels").mkdir(parents=True)
@@ -96,8 +96,8 @@ def test_beir_folder_task_hands_mteb_embedpicks_texts(mteb, tmp_path):
 
 
 def test_missing_mteb_names_the_extra(monkeypatch):
-    from embedpick.evaluation import mteb_adapter
+    from embedproof.evaluation import mteb_adapter
 
     monkeypatch.setitem(sys.modules, "mteb", None)  # makes `import mteb` raise ImportError
-    with pytest.raises(MissingExtraError, match=r"embedpick\[mteb\]"):
+    with pytest.raises(MissingExtraError, match=r"embedproof\[mteb\]"):
         mteb_adapter.MtebEncoder(_Recorder())

@@ -1,6 +1,6 @@
-from embedpick.evaluation.evidence import Evidence, mark_frontier
-from embedpick.evaluation.pareto import Point, dominates, frontier
-from embedpick.evaluation.statistics import StatsSettings
+from embedproof.evaluation.evidence import Evidence, mark_frontier
+from embedproof.evaluation.pareto import Point, dominates, frontier
+from embedproof.evaluation.statistics import StatsSettings
 
 
 def test_dominance_needs_no_worse_everywhere_and_better_somewhere():

@@ -6,14 +6,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation import report_plots
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.evidence import annotate, p99_interval
-from embedpick.evaluation.pareto import run_p99
-from embedpick.evaluation.report import markdown_html, write_report
-from embedpick.recipe import standard_recipe
+from embedproof.errors import EmbedproofError
+from embedproof.evaluation import report_plots
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.evidence import annotate, p99_interval
+from embedproof.evaluation.pareto import run_p99
+from embedproof.evaluation.report import markdown_html, write_report
+from embedproof.search.recipe import standard_recipe
 
 from ..conftest import CHROMIUM_FLAGS
 
@@ -211,12 +211,12 @@ def test_markdown_is_escaped_and_minimal():
 
 
 def test_a_failing_picker_shows_its_error_instead_of_failing(tmp_path, monkeypatch):
-    import embedpick.evidence_pick
+    import embedproof.pick.evidence
 
     def broken(*args, **kwargs):
         raise KeyError("budgets")
 
-    monkeypatch.setattr(embedpick.evidence_pick, "pick_from_results", broken)
+    monkeypatch.setattr(embedproof.pick.evidence, "pick_from_results", broken)
     (tmp_path / "r.json").write_text(json.dumps(synthetic_results(n_runs=6)))
     write_report(tmp_path / "r.json", tmp_path / "r.html")
     assert "No pick: KeyError: &#x27;budgets&#x27;" in (tmp_path / "r.html").read_text()
@@ -224,7 +224,7 @@ def test_a_failing_picker_shows_its_error_instead_of_failing(tmp_path, monkeypat
 
 def test_bad_results_file_is_a_clear_error(tmp_path):
     (tmp_path / "r.json").write_text("{}")
-    with pytest.raises(EmbedpickError, match="r.json: not a readable embedpick results file"):
+    with pytest.raises(EmbedproofError, match="r.json: not a readable embedproof results file"):
         write_report(tmp_path / "r.json", tmp_path / "x.html")
 
 

@@ -5,8 +5,8 @@ Run with `pytest -m slow`. Both tests share one encode of SciFact through a sess
 
 import pytest
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
 
 from ..conftest import DATASETS
 

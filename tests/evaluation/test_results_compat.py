@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from embedpick.cli_tables import results_table
-from embedpick.evaluation.evidence import annotate
-from embedpick.evaluation.results_file import load_results
-from embedpick.evidence_pick import evidence_markdown, pick_from_results
+from embedproof.cli.tables import results_table
+from embedproof.evaluation.evidence import annotate
+from embedproof.evaluation.results_file import load_results
+from embedproof.pick.evidence import evidence_markdown, pick_from_results
 
 OLD = Path(__file__).resolve().parents[1] / "fixtures" / "results_before_intervals.json"
 
@@ -44,7 +44,7 @@ def test_old_file_without_per_query_scores_shows_no_interval_anywhere():
 
 def test_old_file_renders_a_report(tmp_path):
     pytest.importorskip("matplotlib")
-    from embedpick.evaluation.report import write_report
+    from embedproof.evaluation.report import write_report
 
     written = write_report(OLD, tmp_path / "old.html")
     page = Path(written["html"]).read_text()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.statistics import (
+from embedproof.errors import EmbedproofError
+from embedproof.evaluation.statistics import (
     StatsSettings, bootstrap_means, holm, mean_interval, minimum_detectable_difference, paired_test, percentile_intervals,
     queries_needed,
 )
@@ -97,8 +97,8 @@ def test_latency_percentile_intervals_cover_queries_and_rounds():
 
 
 def test_settings_refuse_too_few_resamples():
-    with pytest.raises(EmbedpickError, match="1,000"):
+    with pytest.raises(EmbedproofError, match="1,000"):
         StatsSettings(bootstrap_resamples=100)
-    with pytest.raises(EmbedpickError, match="alpha"):
+    with pytest.raises(EmbedproofError, match="alpha"):
         StatsSettings(alpha=1.5)
     assert StatsSettings.from_dict({"seed": 3, "unknown": 1}).seed == 3

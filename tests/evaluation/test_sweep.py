@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.sweep import SweepOptions, sweep_variants
-from embedpick.models.card import get_card
-from embedpick.quantize import Int8Calibration
-from embedpick.vectors import UnsafeDimensionError
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.sweep import SweepOptions, sweep_variants
+from embedproof.models.card import get_card
+from embedproof.vectors.quantize import Int8Calibration
+from embedproof.vectors.matryoshka import UnsafeDimensionError
 
 SWEEP = BenchOptions(dims=[384, 256, 128, 64], precisions=["float32", "int8", "binary"])
 

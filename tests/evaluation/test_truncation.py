@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
 
 
 @pytest.fixture(scope="module")

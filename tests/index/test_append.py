@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedpick.cli import app
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.index.append import append_documents
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import KILL_ENV, build_index
-from embedpick.models.hashing import HashingEncoder
-from embedpick.models.multivector import TokenEmbeddingEncoder
-from embedpick.models.splade import SpladeEncoder
-from embedpick.recipe import Recipe
+from embedproof.cli.app import app
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.loading import load_dataset
+from embedproof.index.append import append_documents
+from embedproof.index.access import open_index
+from embedproof.index.store import KILL_ENV, build_index
+from embedproof.models.hashing import HashingEncoder
+from embedproof.models.multivector import TokenEmbeddingEncoder
+from embedproof.models.splade import SpladeEncoder
+from embedproof.search.recipe import Recipe
 
 QUERIES = ["When was the iPhone released?", "HTTP 404", "black holes and neutron stars", "how does baking soda work", "inflation and interest rates"]
 
@@ -51,7 +51,7 @@ def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(demo, tm
     old, new, union = demo
     recipe = Recipe("all-kinds", ["hashing", str(tiny_mlm_dir), "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny_model_dir}", rerank_top=20)
     build_index(recipe, old, tmp_path / "idx", chunk_size=50)
-    before = LoadedIndex(tmp_path / "idx")
+    before = open_index(tmp_path / "idx")
     bm25_before = before.search(QUERIES[0], 5)["results"][0]
     old_files = json.loads((tmp_path / "idx" / "manifest.json").read_text())["files"]
 
@@ -66,7 +66,7 @@ def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(demo, tm
     assert manifest["components"]["first:hashing"]["chunks"][-2:] == ["hashing/dense-00004.npy", "hashing/dense-00005.npy"]
 
     build_index(recipe, union, tmp_path / "fresh", chunk_size=50)
-    added, fresh = LoadedIndex(tmp_path / "idx"), LoadedIndex(tmp_path / "fresh")
+    added, fresh = open_index(tmp_path / "idx"), open_index(tmp_path / "fresh")
     assert added.ids == fresh.ids == list(union)
     assert np.array_equal(added.workspace.documents("hashing").dense, fresh.workspace.documents("hashing").dense)
     for query in QUERIES:
@@ -87,16 +87,16 @@ def test_duplicate_ids_and_unfinished_indexes_are_refused(demo, tmp_path):
     assert result.exit_code != 0
     message = " ".join((result.output + str(result.stderr if result.stderr_bytes is not None else "")).split())
     assert "'d005' is already in the index" in message and "clash.jsonl" in message
-    assert LoadedIndex(tmp_path / "idx").manifest["documents"] == 180  # nothing was written
+    assert open_index(tmp_path / "idx").manifest["documents"] == 180  # nothing was written
     manifest = tmp_path / "idx" / "manifest.json"
     saved = manifest.read_text()
     built_with = json.loads(saved)
     built_with["components"]["first:hashing"]["revision"] = "0123abcd"  # as if the model had been updated since the build
     manifest.write_text(json.dumps(built_with))
-    with pytest.raises(EmbedpickError, match="hashing is now revision None, the index was built with 0123abcd"):
+    with pytest.raises(EmbedproofError, match="hashing is now revision None, the index was built with 0123abcd"):
         append_documents(tmp_path / "idx", new)
     manifest.write_text(saved.replace('"complete": true', '"complete": false'))
-    with pytest.raises(EmbedpickError, match="build did not finish; resume it"):
+    with pytest.raises(EmbedproofError, match="build did not finish; resume it"):
         append_documents(tmp_path / "idx", new)
 
 
@@ -106,14 +106,14 @@ def test_a_crash_during_add_leaves_the_previous_index_and_a_rerun_completes(demo
     recipe = Recipe("dense", ["hashing", "hashing-256"], "rrf", {"k": 60})
     build_index(recipe, old, tmp_path / "idx", chunk_size=25)
     before = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    cmd = [sys.executable, "-m", "embedpick", "index", "add", str(tmp_path / "idx"), "--corpus", str(write_jsonl(tmp_path / "new.jsonl", new))]
+    cmd = [sys.executable, "-m", "embedproof", "index", "add", str(tmp_path / "idx"), "--corpus", str(write_jsonl(tmp_path / "new.jsonl", new))]
     proc = subprocess.run(cmd, env={**os.environ, KILL_ENV: kill}, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    index = LoadedIndex(tmp_path / "idx")  # the previous index, whole
+    index = open_index(tmp_path / "idx")  # the previous index, whole
     assert index.manifest == before and len(index.ids) == 180
     subprocess.run(cmd, check=True, capture_output=True, env={k: v for k, v in os.environ.items() if k != KILL_ENV})
     build_index(recipe, union, tmp_path / "fresh", chunk_size=25)
-    added, fresh = LoadedIndex(tmp_path / "idx"), LoadedIndex(tmp_path / "fresh")
+    added, fresh = open_index(tmp_path / "idx"), open_index(tmp_path / "fresh")
     assert added.ids == fresh.ids
     assert not list((tmp_path / "idx").rglob("*.tmp"))
     for model in recipe.first_pass:

@@ -1,6 +1,6 @@
 """SIGKILL an index build at 10 seeded random points, inside every crash window, and check that resume is exact.
 
-The kill points come from `EMBEDPICK_TEST_KILL_AT=event:n` (see `store.crash_point`): the build SIGKILLs itself the
+The kill points come from `EMBEDPROOF_TEST_KILL_AT=event:n` (see `store.crash_point`): the build SIGKILLs itself the
 n-th time it reaches `event`, so every run is reproducible and the windows a timer would rarely hit are covered:
 a chunk's temporary file half written, a chunk renamed but not yet in the manifest, the manifest half written,
 the manifest just saved, and the same for docs.jsonl before the first manifest exists.
@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import KILL_ENV, build_index, exclusive
-from embedpick.recipe import Recipe
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.loading import load_dataset
+from embedproof.index.access import open_index
+from embedproof.index.store import KILL_ENV, build_index, exclusive
+from embedproof.search.recipe import Recipe
 
 RECIPE = Recipe("crash", ["hashing", "hashing-256"], "rrf", {"k": 60})
 CHUNK = 16  # 240 demo documents → 15 chunks per component, 30 chunk commits, 32 manifest saves
@@ -38,12 +38,12 @@ def kill_points(seed: int = 20261126) -> list[tuple[str, int]]:
 
 def build_cli(out: Path, recipe_file: Path, kill: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | ({KILL_ENV: kill} if kill else {})
-    cmd = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file), "--chunk-size", str(CHUNK), "--out", str(out)]
+    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file), "--chunk-size", str(CHUNK), "--out", str(out)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
 def vectors(folder: Path) -> dict[str, np.ndarray]:
-    index = LoadedIndex(folder)
+    index = open_index(folder)
     return {model: index.workspace.documents(model).dense for model in RECIPE.first_pass}
 
 
@@ -68,8 +68,8 @@ def test_sigkill_at_a_point_then_resume_equals_uninterrupted(reference, tmp_path
     out = tmp_path / "idx"
     killed = build_cli(out, recipe_file, f"{event}:{n}")
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    with pytest.raises(EmbedpickError, match="did not finish|not an embedpick index"):
-        LoadedIndex(out)
+    with pytest.raises(EmbedproofError, match="did not finish|not an embedproof index"):
+        open_index(out)
     strays = [p.relative_to(out).as_posix() for p in out.rglob("*.tmp")]
     if event.endswith("-written"):  # the kill landed inside a write: its temporary file is still there
         assert strays, f"no temporary file after a kill at {event}:{n}"
@@ -90,6 +90,6 @@ def test_a_second_writer_is_refused_while_one_holds_the_folder(tmp_path):
     out = tmp_path / "idx"
     out.mkdir()
     with exclusive(out):
-        with pytest.raises(EmbedpickError, match="another `embedpick index build`/`add` is writing"):
+        with pytest.raises(EmbedproofError, match="another `embedproof index build`/`add` is writing"):
             build_index(RECIPE, load_dataset("demo").corpus, out, chunk_size=CHUNK)
     assert build_index(RECIPE, load_dataset("demo").corpus, out, chunk_size=CHUNK)["complete"]

@@ -11,17 +11,17 @@ import pytest
 
 pytest.importorskip("qdrant_edge")
 
-from embedpick.errors import EmbedpickError  # noqa: E402
-from embedpick.evaluation.datasets import load_dataset  # noqa: E402
-from embedpick.fusion import reciprocal_rank_fusion, top  # noqa: E402
-from embedpick.index.edge_plan import EngineSettings, engine_settings  # noqa: E402
-from embedpick.index.edge_search import EdgeIndex  # noqa: E402
-from embedpick.index.edge_store import build_edge_index  # noqa: E402
-from embedpick.index.multivector import maxsim_each  # noqa: E402
-from embedpick.index.qdrant_parity import agree_up_to_ties, positive  # noqa: E402
-from embedpick.index.reader import LoadedIndex  # noqa: E402
-from embedpick.index.store import KILL_ENV, build_index  # noqa: E402
-from embedpick.recipe import Recipe, standard_recipe  # noqa: E402
+from embedproof.errors import EmbedproofError  # noqa: E402
+from embedproof.datasets.loading import load_dataset  # noqa: E402
+from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
+from embedproof.index.edge_plan import EngineSettings, engine_settings  # noqa: E402
+from embedproof.index.edge_search import EdgeIndex  # noqa: E402
+from embedproof.index.edge_store import build_edge_index  # noqa: E402
+from embedproof.search.maxsim import maxsim_each  # noqa: E402
+from embedproof.evaluation.engine_parity import agree_up_to_ties, positive  # noqa: E402
+from embedproof.index.access import open_index  # noqa: E402
+from embedproof.index.store import KILL_ENV, build_index  # noqa: E402
+from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 EXACT = {"exact": True}
@@ -51,7 +51,7 @@ def built(demo, tmp_path_factory, minilm_path):
     """Embedded and edge (exact) indexes of five MiniLM/BM25 recipes over the demo corpus, one private cache."""
     root = tmp_path_factory.mktemp("edge-demo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMBEDPICK_CACHE", str(root / "cache"))
+        mp.setenv("EMBEDPROOF_CACHE", str(root / "cache"))
         for recipe in [
             standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")
         ]:
@@ -70,7 +70,7 @@ def built(demo, tmp_path_factory, minilm_path):
 
 
 def test_dense_exact_top10_identical(built, demo):
-    embedded, index = LoadedIndex(built / "dense-embedded"), LoadedIndex(built / "dense-edge")
+    embedded, index = open_index(built / "dense-embedded"), open_index(built / "dense-edge")
     assert isinstance(index, EdgeIndex) and index.settings.exact
     with index:
         for text in demo.queries.values():
@@ -91,9 +91,9 @@ def test_hnsw_and_the_engine_quantisers_against_exact(built, demo):
     settings at 10k-1M vectors.
     """
     texts = list(demo.queries.values())
-    exact = LoadedIndex(built / "dense-embedded")
+    exact = open_index(built / "dense-embedded")
     for name in ("hnsw", "int8", "binary", "turbo"):
-        with LoadedIndex(built / f"dense-{name}") as index:
+        with open_index(built / f"dense-{name}") as index:
             manifest = index.manifest
             assert manifest["store"]["shard"]["indexed_vectors"] == 240, name  # the graph (and codes) exist
             assert recall_at_10(index, exact, texts) >= 0.95, name
@@ -103,7 +103,7 @@ def test_hnsw_and_the_engine_quantisers_against_exact(built, demo):
 
 def test_bm25_scores_equal_bm25s(built, demo):
     """IDF modifier × saturated tf = bm25s' Lucene BM25: same positive-score documents, same scores (ties aside)."""
-    embedded, index = LoadedIndex(built / "sparse-embedded"), LoadedIndex(built / "sparse-edge")
+    embedded, index = open_index(built / "sparse-embedded"), open_index(built / "sparse-edge")
     with index:
         for text in demo.queries.values():
             e, q = positive(ranking(embedded, text)), ranking(index, text)
@@ -112,9 +112,9 @@ def test_bm25_scores_equal_bm25s(built, demo):
 
 
 def engine_rrf(index, text, ties_by_id=False):
-    """embedpick's RRF (k = 60, 1-based ranks) of the engine's own dense and BM25 top 100.
+    """embedproof's RRF (k = 60, 1-based ranks) of the engine's own dense and BM25 top 100.
 
-    Each run is ranked in the engine's order, or (`ties_by_id`) re-ordered as embedpick orders a run: by score,
+    Each run is ranked in the engine's order, or (`ties_by_id`) re-ordered as embedproof orders a run: by score,
     then document id. Tied BM25 scores are common on the demo's short texts, and a tie's order moves its RRF rank.
     """
     vectors = index.query_vectors([text])[0]
@@ -131,7 +131,7 @@ def engine_rrf(index, text, ties_by_id=False):
 
 def test_hybrid_is_rrf_k60_of_the_same_runs(built, demo):
     """The engine's RRF k=61 (0-based) = classic k=60 over its runs; with ties ordered by id, the embedded top 10."""
-    embedded, index = LoadedIndex(built / "hybrid-embedded"), LoadedIndex(built / "hybrid-edge")
+    embedded, index = open_index(built / "hybrid-embedded"), open_index(built / "hybrid-edge")
     identical = 0
     with index:
         assert index.plan(10)["fusion"]["rrf"] == 61
@@ -142,23 +142,23 @@ def test_hybrid_is_rrf_k60_of_the_same_runs(built, demo):
             by_id = sorted(engine_rrf(index, text, ties_by_id=True).items(), key=lambda item: (-item[1], item[0]))[:10]
             assert ids(by_id) == ids(ranking(embedded, text)), text  # the runs agree; only the order of ties differs
             identical += ids(ranking(embedded, text)) == ids(q)
-    assert identical >= 30  # measured 36 of 53: the engine's order of tied BM25 scores is not embedpick's (by id)
+    assert identical >= 30  # measured 36 of 53: the engine's order of tied BM25 scores is not embedproof's (by id)
 
 
 def test_maxsim_first_pass_and_rerank(built, demo):
-    embedded, index = LoadedIndex(built / "multivector-embedded"), LoadedIndex(built / "multivector-edge")
+    embedded, index = open_index(built / "multivector-embedded"), open_index(built / "multivector-edge")
     with index:
         for text in list(demo.queries.values())[:20]:
             e, q = ranking(embedded, text), ranking(index, text)
             assert ids(e) == ids(q) and np.allclose([s for _, s in e], [s for _, s in q], atol=1e-2), text
-    reranked = LoadedIndex(built / "hybrid+rerank-embedded")
+    reranked = open_index(built / "hybrid+rerank-embedded")
     tokens = reranked.workspace.token_rows(MINILM, list(range(len(reranked.ids))))
     position = {d: i for i, d in enumerate(reranked.ids)}
     texts = list(demo.queries.values())[:20]
     queries = (
         reranked.workspace.encoder(MINILM, "tokens").encode_queries(texts, [str(i) for i in range(20)]).multivector
     )
-    with LoadedIndex(built / "hybrid+rerank-edge") as index:
+    with open_index(built / "hybrid+rerank-edge") as index:
         for text, q_tokens in zip(texts, queries):
             shortlist = list(top({"q": engine_rrf(index, text)}, 50)["q"])
             scores = maxsim_each(q_tokens, [tokens[position[d]] for d in shortlist])
@@ -187,8 +187,8 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
     for recipe in (splade, reranked):
         build_index(recipe, demo.corpus, tmp_path / f"{recipe.name}-e", chunk_size=100)
         edge(recipe, demo.corpus, tmp_path / f"{recipe.name}-edge", **EXACT)
-        embedded = LoadedIndex(tmp_path / f"{recipe.name}-e")
-        with LoadedIndex(tmp_path / f"{recipe.name}-edge") as index:
+        embedded = open_index(tmp_path / f"{recipe.name}-e")
+        with open_index(tmp_path / f"{recipe.name}-edge") as index:
             for text in texts:
                 e, q = ranking(embedded, text), ranking(index, text)
                 if recipe is splade:
@@ -209,11 +209,11 @@ def test_settings_from_recipe_and_options():
     int8 = engine_settings(Recipe("d", ["hashing"], precision="int8", rescore_multiplier=3), {"m": 32})
     assert (int8.quantization, int8.oversampling, int8.rescore, int8.m) == ("int8", 3.0, True, 32)
     assert engine_settings(Recipe("d", ["hashing"], precision="binary", rescore_multiplier=0), {}).rescore is False
-    with pytest.raises(EmbedpickError, match="not edge quantization"):
+    with pytest.raises(EmbedproofError, match="not edge quantization"):
         engine_settings(Recipe("d", ["hashing"], precision="int8"), {"quantization": "turbo-4"})
-    with pytest.raises(EmbedpickError, match="choose from"):
+    with pytest.raises(EmbedproofError, match="choose from"):
         engine_settings(Recipe("d", ["hashing"]), {"quantization": "pq"})
-    with pytest.raises(EmbedpickError, match="no Qdrant equivalent"):
+    with pytest.raises(EmbedproofError, match="no Qdrant equivalent"):
         build_edge_index(Recipe("w", ["hashing", "bm25"], fusion="wsum"), {}, "unused", lambda m: {})
 
 
@@ -223,8 +223,8 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
     Then the server kwargs run in qdrant-client's local mode and rank as the edge shard (exact search, MaxSim rerank).
     """
     qdrant_client = pytest.importorskip("qdrant_client")
-    from embedpick.index.edge_engine import describe_edge, edge_config, edge_request
-    from embedpick.index.edge_server import describe_server, server_collection, server_query, server_setup
+    from embedproof.index.edge_engine import describe_edge, edge_config, edge_request
+    from embedproof.index.edge_server import describe_server, server_collection, server_query, server_setup
 
     tiny = str(tiny_model_dir)
     recipe = Recipe("h", [tiny, "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny}", rerank_top=20)
@@ -236,13 +236,13 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
     ]:
         folder = tmp_path / options.get("quantization", "exact")
         edge(recipe, demo.corpus, folder, **options)
-        with LoadedIndex(folder) as index:
+        with open_index(folder) as index:
             vectors = index.query_vectors(["iPhone release"])[0]
             plan, collection_plan = index.plan(10), index.store["collection"]
             assert describe_edge(edge_config(collection_plan), edge_request(plan, vectors)) == describe_server(
                 server_collection(collection_plan), server_query(plan, vectors)
             ), options
-    with LoadedIndex(tmp_path / "exact") as index:
+    with open_index(tmp_path / "exact") as index:
         collection, request = server_setup(index, "iPhone release", 10)
         client = qdrant_client.QdrantClient(":memory:")
         client.create_collection("c", **collection)
@@ -299,7 +299,7 @@ def test_killed_build_refuses_to_load_and_resumes_to_the_same_ranking(demo, tmp_
     command = [
         sys.executable,
         "-m",
-        "embedpick",
+        "embedproof",
         "index",
         "build",
         "--corpus",
@@ -327,14 +327,14 @@ def test_killed_build_refuses_to_load_and_resumes_to_the_same_ranking(demo, tmp_
         timeout=300,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    with pytest.raises(EmbedpickError, match="did not finish|not an embedpick index"):
-        LoadedIndex(tmp_path / "resumed")
+    with pytest.raises(EmbedproofError, match="did not finish|not an embedproof index"):
+        open_index(tmp_path / "resumed")
     resumed = subprocess.run(
         [*command, "--out", str(tmp_path / "resumed")], env=env, capture_output=True, text=True, timeout=300
     )
     assert resumed.returncode == 0, resumed.stderr
     texts = list(demo.queries.values())[:15]
-    with LoadedIndex(tmp_path / "whole") as a, LoadedIndex(tmp_path / "resumed") as b:
+    with open_index(tmp_path / "whole") as a, open_index(tmp_path / "resumed") as b:
         everything = list(range(240))
         assert sorted(a.shard.points(everything)) == sorted(b.shard.points(everything))  # the same points, bit for bit
         for text in texts:
@@ -348,7 +348,7 @@ def test_killed_build_refuses_to_load_and_resumes_to_the_same_ranking(demo, tmp_
 
 def test_cli_search_info_serve_and_add_refusal(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    base = [sys.executable, "-m", "embedpick"]
+    base = [sys.executable, "-m", "embedproof"]
     out = str(tmp_path / "idx")
     build = subprocess.run(
         [
@@ -403,7 +403,7 @@ def test_cli_search_info_serve_and_add_refusal(tmp_path):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from embedpick.server import create_app
+    from embedproof.server.app import create_app
 
     with TestClient(create_app(out)) as client:
         answer = client.post("/search", json={"query": "When was the iPhone released?", "top_k": 3}).json()
@@ -411,20 +411,20 @@ def test_cli_search_info_serve_and_add_refusal(tmp_path):
 
 
 def test_the_commands_in_docs_edge_md_run(tmp_path, minilm_path):
-    """Every `embedpick` line of docs/edge.md's first bash block (but `serve`, which blocks) runs and succeeds."""
+    """Every `embedproof` line of docs/edge.md's first bash block (but `serve`, which blocks) runs and succeeds."""
     import shlex
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "edge.md").read_text(encoding="utf-8")
     block = doc.split("```bash\n", 1)[1].split("```", 1)[0]
-    commands = [c.split("#")[0].strip() for c in block.replace("\\\n", " ").splitlines() if c.startswith("embedpick ")]
+    commands = [c.split("#")[0].strip() for c in block.replace("\\\n", " ").splitlines() if c.startswith("embedproof ")]
     assert len(commands) == 5
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     for command in commands:
-        if command.startswith("embedpick serve"):
+        if command.startswith("embedproof serve"):
             continue
         done = subprocess.run(
-            [sys.executable, "-m", "embedpick", *shlex.split(command)[1:]],
+            [sys.executable, "-m", "embedproof", *shlex.split(command)[1:]],
             cwd=tmp_path,
             env=env,
             capture_output=True,

@@ -10,16 +10,16 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
-from embedpick.errors import EmbedpickError  # noqa: E402
-from embedpick.evaluation.datasets import load_dataset  # noqa: E402
-from embedpick.fusion import reciprocal_rank_fusion, top  # noqa: E402
-from embedpick.index.multivector import maxsim_each  # noqa: E402
-from embedpick.index.qdrant_parity import agree_up_to_ties, judged_subset, positive  # noqa: E402
-from embedpick.index.qdrant_search import QdrantIndex  # noqa: E402
-from embedpick.index.qdrant_store import rrf_constant  # noqa: E402
-from embedpick.index.reader import LoadedIndex  # noqa: E402
-from embedpick.index.store import build_index  # noqa: E402
-from embedpick.recipe import Recipe, standard_recipe  # noqa: E402
+from embedproof.errors import EmbedproofError  # noqa: E402
+from embedproof.datasets.loading import load_dataset  # noqa: E402
+from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
+from embedproof.search.maxsim import maxsim_each  # noqa: E402
+from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive  # noqa: E402
+from embedproof.index.qdrant_search import QdrantIndex  # noqa: E402
+from embedproof.index.qdrant_store import rrf_constant  # noqa: E402
+from embedproof.index.access import open_index  # noqa: E402
+from embedproof.index.store import build_index  # noqa: E402
+from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
 
 from tests.conftest import DATASETS  # noqa: E402
 
@@ -44,7 +44,7 @@ def built(demo, tmp_path_factory, minilm_path):
     """Embedded and Qdrant indexes of five MiniLM/BM25 recipes over the demo corpus, one private encoding cache."""
     root = tmp_path_factory.mktemp("qdrant-demo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMBEDPICK_CACHE", str(root / "cache"))
+        mp.setenv("EMBEDPROOF_CACHE", str(root / "cache"))
         for recipe in [standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")]:
             build_index(recipe, demo.corpus, root / f"{recipe.name}-embedded", chunk_size=64)
             build_index(recipe, demo.corpus, root / f"{recipe.name}-qdrant", chunk_size=64, store_backend="qdrant",
@@ -53,7 +53,7 @@ def built(demo, tmp_path_factory, minilm_path):
 
 
 def test_dense_top10_identical(built, demo):
-    embedded, qdrant = LoadedIndex(built / "dense-embedded"), LoadedIndex(built / "dense-qdrant")
+    embedded, qdrant = open_index(built / "dense-embedded"), open_index(built / "dense-qdrant")
     assert isinstance(qdrant, QdrantIndex)
     with qdrant:
         for text in demo.queries.values():
@@ -63,7 +63,7 @@ def test_dense_top10_identical(built, demo):
 
 
 def test_maxsim_first_pass_on_the_multivector(built, demo):
-    embedded, qdrant = LoadedIndex(built / "multivector-embedded"), LoadedIndex(built / "multivector-qdrant")
+    embedded, qdrant = open_index(built / "multivector-embedded"), open_index(built / "multivector-qdrant")
     with qdrant:
         for text in list(demo.queries.values())[:20]:
             e, q = ranking(embedded, text), ranking(qdrant, text)
@@ -75,7 +75,7 @@ def test_bm25_scores_equal_bm25s(built, demo):
     manifest = json.loads((built / "sparse-qdrant" / "manifest.json").read_text())
     stats = manifest["components"]["first:bm25"]["bm25"]
     assert stats["hash_collisions"] == 0 and stats["k1"] == 1.5 and stats["b"] == 0.75 and stats["avgdl"] > 5
-    embedded, qdrant = LoadedIndex(built / "sparse-embedded"), LoadedIndex(built / "sparse-qdrant")
+    embedded, qdrant = open_index(built / "sparse-embedded"), open_index(built / "sparse-qdrant")
     with qdrant:
         for text in demo.queries.values():
             e, q = positive(ranking(embedded, text)), ranking(qdrant, text)
@@ -85,9 +85,9 @@ def test_bm25_scores_equal_bm25s(built, demo):
 
 
 def qdrant_rrf(index, text):
-    """embedpick's own RRF (k = 60, 1-based ranks) of the collection's dense and BM25 top 100, queried one by one.
+    """embedproof's own RRF (k = 60, 1-based ranks) of the collection's dense and BM25 top 100, queried one by one.
 
-    Each run is ranked in the order Qdrant returned it: embedpick would re-rank tied scores by document id, which
+    Each run is ranked in the order Qdrant returned it: embedproof would re-rank tied scores by document id, which
     moves a tied document's rank and so its RRF score (BM25 ties are common on short texts).
     """
     runs = []
@@ -98,8 +98,8 @@ def qdrant_rrf(index, text):
 
 
 def test_hybrid_is_rrf_k60_of_the_same_runs(built, demo):
-    """Qdrant's RRF k=61 (0-based ranks) = classic k=60: the fused top 10 is embedpick's RRF of the same two runs."""
-    embedded, qdrant = LoadedIndex(built / "hybrid-embedded"), LoadedIndex(built / "hybrid-qdrant")
+    """Qdrant's RRF k=61 (0-based ranks) = classic k=60: the fused top 10 is embedproof's RRF of the same two runs."""
+    embedded, qdrant = open_index(built / "hybrid-embedded"), open_index(built / "hybrid-qdrant")
     identical = 0
     with qdrant:
         assert qdrant.rrf.rrf.k == 61
@@ -108,20 +108,20 @@ def test_hybrid_is_rrf_k60_of_the_same_runs(built, demo):
             q = ranking(qdrant, text)
             assert agree_up_to_ties(expected, q, tol=1e-9), (text, expected, q)
             identical += ids(ranking(embedded, text)) == ids(q)
-    # Against the embedded index, measured 44 of 53 identical (18 before embedpick stopped padding BM25's top 100 with
+    # Against the embedded index, measured 44 of 53 identical (18 before embedproof stopped padding BM25's top 100 with
     # score-0 documents). The runs agree (tests above); what remains is BM25 score ties, common on the demo's short
-    # texts, ordered by id in embedpick and by Qdrant's internal order here, which moves RRF ranks.
+    # texts, ordered by id in embedproof and by Qdrant's internal order here, which moves RRF ranks.
     assert identical >= 40
 
 
 def test_hybrid_rerank_maxsim_in_the_query_api(built, demo):
     """Nested prefetch (dense + BM25 → RRF top 50) then MaxSim over the token multivector = MaxSim of that top 50."""
-    embedded = LoadedIndex(built / "hybrid+rerank-embedded")
+    embedded = open_index(built / "hybrid+rerank-embedded")
     qids, texts = list(demo.queries), list(demo.queries.values())
     tokens = embedded.workspace.token_rows(MINILM, list(range(len(embedded.ids))))
     position = {d: i for i, d in enumerate(embedded.ids)}
     queries = embedded.workspace.encoder(MINILM, "tokens").encode_queries(texts, qids).multivector
-    qdrant = LoadedIndex(built / "hybrid+rerank-qdrant")
+    qdrant = open_index(built / "hybrid+rerank-qdrant")
     with qdrant:
         for text, q_tokens in list(zip(texts, queries))[:20]:
             shortlist = list(top({"q": qdrant_rrf(qdrant, text)}, 50)["q"])
@@ -139,7 +139,7 @@ def test_hybrid_rerank_maxsim_in_the_query_api(built, demo):
 
 
 def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny_model_dir, tiny_cross_encoder_dir):
-    """SPLADE rows as plain sparse vectors; a cross-encoder reranks Qdrant's shortlist in embedpick (tiny random models)."""
+    """SPLADE rows as plain sparse vectors; a cross-encoder reranks Qdrant's shortlist in embedproof (tiny random models)."""
     splade = Recipe("splade", [str(tiny_mlm_dir)])
     reranked = Recipe("ce", [str(tiny_model_dir)], rerank=f"cross-encoder:{tiny_cross_encoder_dir}", rerank_top=20)
     texts = list(demo.queries.values())[:15]
@@ -147,8 +147,8 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
         build_index(recipe, demo.corpus, tmp_path / f"{recipe.name}-e", chunk_size=100)
         build_index(recipe, demo.corpus, tmp_path / f"{recipe.name}-q", chunk_size=100, store_backend="qdrant",
                     store_options={"path": str(tmp_path / f"q-{recipe.name}")})
-        embedded = LoadedIndex(tmp_path / f"{recipe.name}-e")
-        with LoadedIndex(tmp_path / f"{recipe.name}-q") as qdrant:
+        embedded = open_index(tmp_path / f"{recipe.name}-e")
+        with open_index(tmp_path / f"{recipe.name}-q") as qdrant:
             for text in texts:
                 e, q = ranking(embedded, text), ranking(qdrant, text)
                 if recipe is splade:
@@ -162,7 +162,7 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
 
 def test_cli_build_search_info(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    base = [sys.executable, "-m", "embedpick"]
+    base = [sys.executable, "-m", "embedproof"]
     build = subprocess.run([*base, "index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--backend", "qdrant",
                             "--qdrant-path", str(tmp_path / "q"), "--out", str(tmp_path / "idx"), "--chunk-size", "100"],
                            env=env, capture_output=True, text=True, timeout=300)
@@ -179,7 +179,7 @@ def test_cli_build_search_info(tmp_path):
 
 
 def test_interrupted_build_resumes(demo, tmp_path, monkeypatch):
-    from embedpick.models.hashing import HashingEncoder
+    from embedproof.models.hashing import HashingEncoder
 
     recipe = Recipe("dense", ["hashing"])
     options = {"path": str(tmp_path / "q")}
@@ -196,33 +196,33 @@ def test_interrupted_build_resumes(demo, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options)
     assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["store"]["chunks"] == ["00000", "00001"]
-    with pytest.raises(EmbedpickError, match="did not finish"):
-        LoadedIndex(tmp_path / "resumed")
+    with pytest.raises(EmbedproofError, match="did not finish"):
+        open_index(tmp_path / "resumed")
     calls.clear()
     crash = False
     manifest = build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options)
     assert calls == [50, 50, 40]  # only chunks 2, 3 and 4 were encoded again
     assert manifest["complete"] and manifest["store"]["chunks"] == [f"{n:05d}" for n in range(5)]
     texts = list(demo.queries.values())[:10]
-    with LoadedIndex(tmp_path / "whole") as whole:  # one local-mode folder each: local mode allows one client per folder
+    with open_index(tmp_path / "whole") as whole:  # one local-mode folder each: local mode allows one client per folder
         expected = [ranking(whole, text) for text in texts]
-    with LoadedIndex(tmp_path / "resumed") as resumed:
+    with open_index(tmp_path / "resumed") as resumed:
         assert [ranking(resumed, text) for text in texts] == expected
 
 
 def test_refusals(demo, tmp_path):
     recipe = Recipe("dense", ["hashing"])
-    with pytest.raises(EmbedpickError, match="exactly one of --qdrant-url"):
+    with pytest.raises(EmbedproofError, match="exactly one of --qdrant-url"):
         build_index(recipe, demo.corpus, tmp_path / "a", store_backend="qdrant", store_options={})
     wsum = Recipe("w", ["hashing", "bm25"], fusion="wsum")
-    with pytest.raises(EmbedpickError, match="no Qdrant equivalent"):
+    with pytest.raises(EmbedproofError, match="no Qdrant equivalent"):
         build_index(wsum, demo.corpus, tmp_path / "b", store_backend="qdrant", store_options={"path": str(tmp_path / "q")})
     assert rrf_constant(standard_recipe("hybrid", "hashing", "bm25")) == 61
     assert rrf_constant(Recipe("h", ["hashing", "bm25"], fusion_params={"k": 2, "rank_base": 0})) == 2
     build_index(recipe, demo.corpus, tmp_path / "c", store_backend="qdrant", store_options={"path": str(tmp_path / "q"), "collection": "shared"})
-    with pytest.raises(EmbedpickError, match="already exists"):
+    with pytest.raises(EmbedproofError, match="already exists"):
         build_index(recipe, demo.corpus, tmp_path / "d", store_backend="qdrant", store_options={"path": str(tmp_path / "q"), "collection": "shared"})
-    with pytest.raises(EmbedpickError, match="another recipe, corpus or store"):
+    with pytest.raises(EmbedproofError, match="another recipe, corpus or store"):
         build_index(recipe, demo.corpus, tmp_path / "c", store_backend="qdrant", store_options={"path": str(tmp_path / "elsewhere")})
 
 
@@ -241,7 +241,7 @@ def test_scifact_subset_parity(tmp_path, minilm_path):
     for recipe in [standard_recipe(mode, MINILM, "bm25") for mode in ("dense", "sparse", "hybrid")]:
         build_index(recipe, corpus, tmp_path / f"{recipe.name}-e")
         build_index(recipe, corpus, tmp_path / f"{recipe.name}-q", store_backend="qdrant", store_options={"path": str(tmp_path / recipe.name)})
-        embedded, qdrant = LoadedIndex(tmp_path / f"{recipe.name}-e"), LoadedIndex(tmp_path / f"{recipe.name}-q")
+        embedded, qdrant = open_index(tmp_path / f"{recipe.name}-e"), open_index(tmp_path / f"{recipe.name}-q")
         with qdrant:
             pairs = [(ranking(embedded, data.queries[q]), ranking(qdrant, data.queries[q])) for q in query_ids]
         if recipe.name == "sparse":

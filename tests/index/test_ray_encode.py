@@ -5,12 +5,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import build_index, sequential_chunks
-from embedpick.recipe import Recipe
+from embedproof.datasets.loading import load_dataset
+from embedproof.index.access import open_index
+from embedproof.index.store import build_index, sequential_chunks
+from embedproof.search.recipe import Recipe
 
-ray = pytest.importorskip("ray", reason="pip install 'embedpick[ray]'")
+ray = pytest.importorskip("ray", reason="pip install 'embedproof[ray]'")
 pytestmark = pytest.mark.slow  # Ray start-up and one model load per actor and component: about a minute on 2 cores
 
 
@@ -20,7 +20,7 @@ def no_cache(model: str) -> dict:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from embedpick.index.ray_encode import connect
+    from embedproof.index.ray_encode import connect
 
     connect("local")
     yield
@@ -28,7 +28,7 @@ def local_ray():
 
 
 def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_model_dir):
-    from embedpick.index.ray_encode import ray_chunk_encoder
+    from embedproof.index.ray_encode import ray_chunk_encoder
 
     demo = load_dataset("demo").corpus
     recipe = Recipe("dense+maxsim", [str(tiny_model_dir)], rerank=f"maxsim:{tiny_model_dir}", rerank_top=20)
@@ -44,7 +44,7 @@ def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_m
                 raise Stop
             yield number, payload
 
-    from embedpick.pipeline import Workspace
+    from embedproof.search.pipeline import Workspace
 
     ids = list(demo)
     sequential_chunks_ = sequential_chunks(Workspace(ids, [demo[d].full_text for d in ids], no_cache))
@@ -61,12 +61,12 @@ def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_m
     assert sorted(sent) == [("first", n) for n in range(2, 6)] + [("tokens", n) for n in range(6)]
     assert resumed["files"] == single["files"]  # same sha256: byte-identical vectors and token matrices
     assert resumed["components"] == single["components"]
-    a, b = LoadedIndex(tmp_path / "ray"), LoadedIndex(tmp_path / "single")
+    a, b = open_index(tmp_path / "ray"), open_index(tmp_path / "single")
     assert a.search("When was the iPhone released?", 10)["results"] == b.search("When was the iPhone released?", 10)["results"]
 
 
 def test_cli_ray_local(local_ray, tmp_path):
-    from embedpick.cli import app
+    from embedproof.cli.app import app
 
     result = CliRunner().invoke(app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--chunk-size", "50",
                                       "--ray", "local", "--out", str(tmp_path / "ray")])

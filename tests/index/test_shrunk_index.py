@@ -9,15 +9,15 @@ import sys
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.evaluation.metrics import evaluate_run, run_from_indices
-from embedpick.evaluation.sweep import SweepOptions, sweep_variants
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import KILL_ENV, build_index
-from embedpick.models.card import get_card
-from embedpick.pipeline import Workspace, run_recipe
-from embedpick.recipe import Recipe
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.metrics import evaluate_run, run_from_indices
+from embedproof.evaluation.sweep import SweepOptions, sweep_variants
+from embedproof.index.access import open_index
+from embedproof.index.store import KILL_ENV, build_index
+from embedproof.models.card import get_card
+from embedproof.search.pipeline import Workspace, run_recipe
+from embedproof.search.recipe import Recipe
 
 DIM = 256  # the hashing encoder's native 1,024 truncated (the sweep's truncation path, not just quantisation)
 QUERY = "When was the iPhone released?"
@@ -65,7 +65,7 @@ def test_indexes_store_the_shrunk_form_and_rank_as_the_recipe_run(demo, tmp_path
         # every listed file is on disk and nothing else of this component is (int8: the float chunks are gone)
         assert sorted(p.name for p in (tmp_path / precision / "hashing").iterdir()) == sorted(
             [f.name for f in dense_files] + (["int8-calibration.npz"] if precision == "int8" else []))
-        index = LoadedIndex(tmp_path / precision)
+        index = open_index(tmp_path / precision)
         assert "first:hashing" not in index.workspace._docs  # searched from the stored form, never re-encoded
         answer = index.search(QUERY, top_k=10)
         expected = ranking(run_recipe(recipe, workspace(demo), ["q"], [QUERY])[-1].run["q"])
@@ -83,29 +83,29 @@ def test_a_build_killed_during_the_int8_conversion_does_not_load_and_resumes(dem
     recipe_file.write_text(json.dumps(recipe.to_dict()))
     out = tmp_path / "idx"
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | {KILL_ENV: "int8-renamed:3"}  # calibration + 2 of 4 chunks
-    cmd = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file), "--chunk-size", "64", "--out", str(out)]
+    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file), "--chunk-size", "64", "--out", str(out)]
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    with pytest.raises(EmbedpickError, match="did not finish"):
-        LoadedIndex(out)
+    with pytest.raises(EmbedproofError, match="did not finish"):
+        open_index(out)
     listed = json.loads((out / "manifest.json").read_text())["components"]["first:hashing"]["chunks"]
     assert all("/dense-" in rel for rel in listed)  # the conversion never reached the manifest
     build_index(recipe, demo.corpus, out, chunk_size=64)
     whole = build_index(recipe, demo.corpus, tmp_path / "whole", chunk_size=64)
     assert json.loads((out / "manifest.json").read_text())["files"] == whole["files"]  # byte-identical files
     assert not list(out.rglob("dense-*.npy")) and not list(out.rglob("*.tmp"))
-    assert [r["id"] for r in LoadedIndex(out).search(QUERY)["results"]] == [r["id"] for r in LoadedIndex(tmp_path / "whole").search(QUERY)["results"]]
+    assert [r["id"] for r in open_index(out).search(QUERY)["results"]] == [r["id"] for r in open_index(tmp_path / "whole").search(QUERY)["results"]]
 
 
 def test_qdrant_store_refuses_a_shrunk_recipe(demo, tmp_path):
-    from embedpick.index.qdrant_store import check_recipe
+    from embedproof.index.qdrant_store import check_recipe
 
-    with pytest.raises(EmbedpickError, match="embedded store only"):
+    with pytest.raises(EmbedproofError, match="embedded store only"):
         check_recipe(Recipe("q", ["hashing"], precision="binary"))
 
 
 def test_appending_to_an_int8_index_reuses_its_calibration(demo, tmp_path):
-    from embedpick.index.append import append_documents
+    from embedproof.index.append import append_documents
 
     recipe = Recipe("int8", ["hashing"], dim=DIM, precision="int8")
     ids = list(demo.corpus)
@@ -115,6 +115,6 @@ def test_appending_to_an_int8_index_reuses_its_calibration(demo, tmp_path):
     grown = append_documents(tmp_path / "idx", {d: demo.corpus[d] for d in ids[180:]})
     assert grown["files"][calibration] == digest  # not refitted: the stored codes stay valid
     assert grown["components"]["first:hashing"]["chunks"][-1] == "hashing/int8-00003.npy" and not list((tmp_path / "idx").rglob("dense-*"))
-    index = LoadedIndex(tmp_path / "idx")
+    index = open_index(tmp_path / "idx")
     assert index.workspace.shrunk("hashing", DIM, "int8").stored.shape == (240, DIM)
     assert index.search(QUERY)["results"][0]["id"] == "d001"

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.index.reader import LoadedIndex
-from embedpick.index.store import build_index
-from embedpick.pipeline import Workspace, run_recipe
-from embedpick.recipe import Recipe, standard_recipe
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.loading import load_dataset
+from embedproof.index.access import open_index
+from embedproof.index.store import build_index
+from embedproof.search.pipeline import Workspace, run_recipe
+from embedproof.search.recipe import Recipe, standard_recipe
 from tests.conftest import DATASETS
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -35,7 +35,7 @@ def test_build_search_and_same_ranking_as_the_recipe_run(demo, tmp_path, minilm_
     recipe = standard_recipe("hybrid+rerank", MINILM, "bm25")
     manifest = build_index(recipe, demo.corpus, tmp_path / "idx", chunk_size=64)
     assert manifest["complete"] and manifest["documents"] == 240
-    index = LoadedIndex(tmp_path / "idx")
+    index = open_index(tmp_path / "idx")
     answer = index.search("When was the iPhone released?", top_k=10)
     assert answer["results"][0]["id"] == "d001"
     assert set(answer["results"][0]["stage_scores"]) == {f"first_pass:{MINILM}", "first_pass:bm25", "fusion:rrf", f"rerank:maxsim:{MINILM}"}
@@ -52,7 +52,7 @@ def test_build_search_and_same_ranking_as_the_recipe_run(demo, tmp_path, minilm_
 def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_path, monkeypatch):
     recipe = Recipe("dense", ["hashing"])
     build_index(recipe, demo.corpus, tmp_path / "whole", chunk_size=50)
-    from embedpick.models.hashing import HashingEncoder
+    from embedproof.models.hashing import HashingEncoder
 
     original = HashingEncoder.encode_documents
     calls = []
@@ -66,8 +66,8 @@ def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_pat
     monkeypatch.setattr(HashingEncoder, "encode_documents", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50)
-    with pytest.raises(EmbedpickError, match="did not finish"):
-        LoadedIndex(tmp_path / "resumed")
+    with pytest.raises(EmbedproofError, match="did not finish"):
+        open_index(tmp_path / "resumed")
     calls.clear()
     monkeypatch.setattr(HashingEncoder, "encode_documents", original)
     build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50)
@@ -76,8 +76,8 @@ def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_pat
 
 
 def test_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_path):
-    cmd = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", "demo", "--mode", "dense", "-m", MINILM, "--chunk-size", "8"]
-    env = {**os.environ, "EMBEDPICK_CACHE": str(tmp_path / "cache-a")}  # no cache shared with the reference build
+    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", "demo", "--mode", "dense", "-m", MINILM, "--chunk-size", "8"]
+    env = {**os.environ, "EMBEDPROOF_CACHE": str(tmp_path / "cache-a")}  # no cache shared with the reference build
     proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = tmp_path / "killed" / "manifest.json"
     deadline = time.time() + 120
@@ -90,13 +90,13 @@ def test_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_pat
     done = json.loads(manifest.read_text())
     assert not done["complete"] and 4 <= len(done["files"]) < 31
     subprocess.run([*cmd, "--out", str(tmp_path / "killed")], env=env, check=True, capture_output=True)
-    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], env={**os.environ, "EMBEDPICK_CACHE": str(tmp_path / "cache-b")}, check=True, capture_output=True)
+    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], env={**os.environ, "EMBEDPROOF_CACHE": str(tmp_path / "cache-b")}, check=True, capture_output=True)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     assert set(chunk_digests(killed)) == set(chunk_digests(whole)) and len(chunk_digests(whole)) == 31
     for rel in chunk_digests(whole):  # same vectors (bit-identical, or within float noise of a different batch split)
         if rel.endswith(".npy"):
             assert np.allclose(np.load(killed / rel), np.load(whole / rel), atol=1e-5)
-    assert LoadedIndex(killed).search("iPhone 2007", top_k=1)["results"][0]["id"] == LoadedIndex(whole).search("iPhone 2007", top_k=1)["results"][0]["id"]
+    assert open_index(killed).search("iPhone 2007", top_k=1)["results"][0]["id"] == open_index(whole).search("iPhone 2007", top_k=1)["results"][0]["id"]
 
 
 def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
@@ -105,12 +105,12 @@ def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
     data = bytearray(chunk.read_bytes())
     data[-1] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    with pytest.raises(EmbedpickError, match="dense-00001.npy: missing or corrupted"):
-        LoadedIndex(tmp_path / "idx")
-    with pytest.raises(EmbedpickError, match="another recipe or corpus"):
+    with pytest.raises(EmbedproofError, match="dense-00001.npy: missing or corrupted"):
+        open_index(tmp_path / "idx")
+    with pytest.raises(EmbedproofError, match="another recipe or corpus"):
         build_index(Recipe("other", ["bm25"]), demo.corpus, tmp_path / "idx")
-    with pytest.raises(EmbedpickError, match="not an embedpick index"):
-        LoadedIndex(tmp_path)
+    with pytest.raises(EmbedproofError, match="not an embedproof index"):
+        open_index(tmp_path)
 
 # SciFact (5,183 abstracts) with the real all-MiniLM-L6-v2 + BM25: SIGKILL mid-build, resume, compare (slow).
 # One full MiniLM encode of SciFact is the cost (about 4 min on 2 idle cores): the embedding cache (content-hashed)
@@ -124,11 +124,11 @@ SCIFACT = DATASETS / "scifact"
 @pytest.mark.slow
 @pytest.mark.skipif(not SCIFACT.is_dir(), reason="SciFact (BEIR layout) not in shared/datasets")
 def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_path):
-    from embedpick.models.dense import DenseEncoder
+    from embedproof.models.dense import DenseEncoder
 
     recipe = standard_recipe("hybrid", MINILM, "bm25")
     (tmp_path / "hybrid.json").write_text(json.dumps(recipe.to_dict()))
-    cmd = [sys.executable, "-m", "embedpick", "index", "build", "--corpus", str(SCIFACT), "--recipe", str(tmp_path / "hybrid.json"),
+    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", str(SCIFACT), "--recipe", str(tmp_path / "hybrid.json"),
            "--chunk-size", "512", "--out", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = tmp_path / "killed" / "manifest.json"
@@ -141,8 +141,8 @@ def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, mi
     assert proc.wait() == -signal.SIGKILL
     before = json.loads(manifest.read_text())
     assert not before["complete"] and 3 <= len(before["components"][f"first:{MINILM}"]["chunks"]) < 11
-    with pytest.raises(EmbedpickError, match="did not finish"):
-        LoadedIndex(tmp_path / "killed")
+    with pytest.raises(EmbedproofError, match="did not finish"):
+        open_index(tmp_path / "killed")
 
     subprocess.run(cmd, check=True, capture_output=True)  # resume
     corpus = load_dataset(SCIFACT).corpus
@@ -153,7 +153,7 @@ def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, mi
     assert resumed["components"] == whole["components"]
     assert not list((tmp_path / "killed").rglob("*.tmp"))
 
-    index = LoadedIndex(tmp_path / "killed")
+    index = open_index(tmp_path / "killed")
     dense = index.workspace.documents(MINILM).dense
     assert dense.shape == (5183, 384)
     rows = sorted(random.Random(7).sample(range(5183), 24))
@@ -161,4 +161,4 @@ def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, mi
     fresh = DenseEncoder(MINILM, use_cache=False).encode_documents([corpus[ids[r]].full_text for r in rows]).dense
     assert np.allclose(dense[rows], fresh, atol=1e-5)  # the stored rows are those documents' vectors
     query = "0-dimensional biomaterials show inductive properties."
-    assert [r["id"] for r in index.search(query, 10)["results"]] == [r["id"] for r in LoadedIndex(tmp_path / "whole").search(query, 10)["results"]]
+    assert [r["id"] for r in index.search(query, 10)["results"]] == [r["id"] for r in open_index(tmp_path / "whole").search(query, 10)["results"]]

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from embedpick.models import auto_backend
-from embedpick.models.dense import DenseEncoder
+from embedproof.models import auto_backend
+from embedproof.models.dense import DenseEncoder
 
 TEXTS = [f"document number {i} about {topic}" for i, topic in enumerate(["cats", "phones", "rivers", "proteins"] * 4)]
 
@@ -99,13 +99,13 @@ def test_bench_and_index_record_what_auto_resolved_to(tiny_model_dir, tmp_path, 
     pytest.importorskip("onnxruntime")
     from typer.testing import CliRunner
 
-    from embedpick.cli import app
-    from embedpick.evaluation.bench import BenchOptions, run_bench
-    from embedpick.evaluation.datasets import load_dataset
+    from embedproof.cli.app import app
+    from embedproof.evaluation.bench import BenchOptions, run_bench
+    from embedproof.datasets.loading import load_dataset
 
     monkeypatch.setattr(auto_backend, "CANDIDATES", ("onnx",))
     monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=96: TEXTS)
-    monkeypatch.setenv("EMBEDPICK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("EMBEDPROOF_CACHE", str(tmp_path / "cache"))
     results = run_bench(load_dataset("demo"), [str(tiny_model_dir)], BenchOptions(backends=["auto"], latency=False, use_cache=False))
     run = results["runs"][0]
     assert run["encoder_backend"] == run["auto_backend"]["backend"] in {"torch", "onnx"}

@@ -2,8 +2,8 @@
 
 from typer.testing import CliRunner
 
-from embedpick.cli import app
-from embedpick.models.availability import availability, suggestions
+from embedproof.cli.app import app
+from embedproof.models.availability import availability, suggestions
 
 runner = CliRunner()
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.models.bgem3 import DEFAULT_WEIGHTS, BGEM3Model, colbert_score, m3_scores
+from embedproof.errors import EmbedproofError
+from embedproof.models.bgem3 import DEFAULT_WEIGHTS, BGEM3Model, colbert_score, m3_scores
 
 TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "android is an operating system from google ."]
 
@@ -57,14 +57,14 @@ def test_scores_match_flagembedding_formulas(m3):
 
 
 def test_folder_without_heads_is_refused(tiny_model_dir):
-    with pytest.raises(EmbedpickError, match="missing colbert_linear.pt"):
+    with pytest.raises(EmbedproofError, match="missing colbert_linear.pt"):
         BGEM3Model(tiny_model_dir)
 
 
 def test_encoder_interface_fills_all_three_representations_in_one_call(tiny_bgem3_dir):
-    from embedpick.models.bgem3 import BGEM3Encoder, m3_search
-    from embedpick.models.factory import get_encoder
-    from embedpick.retrieve import search
+    from embedproof.models.bgem3 import BGEM3Encoder, m3_search
+    from embedproof.models.factory import get_encoder
+    from embedproof.search.retrieve import search
 
     enc = get_encoder(str(tiny_bgem3_dir))
     assert isinstance(enc, BGEM3Encoder)

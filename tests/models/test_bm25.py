@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import Stemmer
 
-from embedpick.models.bm25 import BM25Encoder
-from embedpick.retrieve import search
+from embedproof.models.bm25 import BM25Encoder
+from embedproof.search.retrieve import search
 
 CORPUS = [
     "The first iPhone launched in 2007.",

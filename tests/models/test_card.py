@@ -1,6 +1,6 @@
 import pytest
 
-from embedpick.models.card import find_card, get_card, load_cards
+from embedproof.models.card import find_card, get_card, load_cards
 
 REQUIRED = [
     "sentence-transformers/all-MiniLM-L6-v2", "sentence-transformers/paraphrase-MiniLM-L3-v2", "BAAI/bge-small-en-v1.5",

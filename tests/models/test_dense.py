@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from embedpick.errors import ModelNotAvailableError
-from embedpick.models.dense import DenseEncoder
-from embedpick.models.factory import get_encoder
-from embedpick.models.resolve import resolve_model
-from embedpick.retrieve import search
+from embedproof.errors import ModelNotAvailableError
+from embedproof.models.dense import DenseEncoder
+from embedproof.models.factory import get_encoder
+from embedproof.models.resolve import resolve_model
+from embedproof.search.retrieve import search
 
 LESSON = ["The first iPhone launched in 2007.", "Apple released the iPod in 2001.", "Android is an operating system from Google."]
 
@@ -88,10 +88,10 @@ def test_local_folder_resolves_with_content_revision(tiny_model_dir):
 
 
 def test_hosted_and_non_dense_models_are_refused_clearly(monkeypatch):
-    from embedpick.errors import EmbedpickError
+    from embedproof.errors import EmbedproofError
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # without a key a hosted model cannot be reached
-    with pytest.raises(EmbedpickError, match="OPENAI_API_KEY"):
+    with pytest.raises(EmbedproofError, match="OPENAI_API_KEY"):
         get_encoder("openai/text-embedding-3-large")
-    with pytest.raises(EmbedpickError, match="multivector only"):
+    with pytest.raises(EmbedproofError, match="multivector only"):
         get_encoder("colbert-ir/colbertv2.0")

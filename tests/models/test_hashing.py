@@ -4,19 +4,19 @@ import sys
 import textwrap
 from pathlib import Path
 
-from embedpick.models.hashing import HashingEncoder, cosine, tokenize
+from embedproof.models.hashing import HashingEncoder, cosine, tokenize
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ["The first iPhone launched in 2007.", "Apple released the iPod in 2001.", "Android is an operating system from Google."]
 
-# A meta-path finder that refuses every module outside the standard library and embedpick itself.
+# A meta-path finder that refuses every module outside the standard library and embedproof itself.
 BLOCKER = textwrap.dedent(
     """
     import sys
     class Block:
         def find_spec(self, name, path=None, target=None):
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top == "embedpick":
+            if top in sys.stdlib_module_names or top == "embedproof":
                 return None
             raise ImportError(f"third-party import blocked: {name}")
     sys.meta_path.insert(0, Block())
@@ -66,9 +66,9 @@ def test_runs_with_third_party_imports_blocked():
             pass
         else:
             raise SystemExit("blocker failed: numpy imported")
-        import embedpick
-        from embedpick.models.hashing import HashingEncoder
-        enc = embedpick.HashingEncoder(dim=256)
+        import embedproof
+        from embedproof.models.hashing import HashingEncoder
+        enc = HashingEncoder(dim=256)
         ranking = enc.rank("When was the iPhone released?", {LESSON!r})
         emb = enc.encode_documents({LESSON!r})
         assert isinstance(emb.dense, list) and len(emb.dense) == 3 and len(emb.dense[0]) == 256
@@ -83,7 +83,7 @@ def test_runs_with_third_party_imports_blocked():
 
 
 def test_vectors_identical_across_processes_with_different_hash_seeds():
-    code = "from embedpick.models.hashing import HashingEncoder; print(HashingEncoder(dim=16).embed_one('stable hashing please'))"
+    code = "from embedproof.models.hashing import HashingEncoder; print(HashingEncoder(dim=16).embed_one('stable hashing please'))"
     outs = {
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")

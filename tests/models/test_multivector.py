@@ -1,7 +1,7 @@
 import numpy as np
 
-from embedpick.index.multivector import maxsim_search
-from embedpick.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+from embedproof.search.maxsim import maxsim_search
+from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
 
 TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "android is an operating system ."]
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedpick.backends import UnsupportedBackendError
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.bench import BenchOptions, run_bench
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.models import onnx_backend
-from embedpick.models.dense import DenseEncoder
-from embedpick.models.factory import get_encoder
+from embedproof.backends import UnsupportedBackendError
+from embedproof.errors import EmbedproofError
+from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.datasets.loading import load_dataset
+from embedproof.models import onnx_backend
+from embedproof.models.dense import DenseEncoder
+from embedproof.models.factory import get_encoder
 
 pytest.importorskip("onnxruntime")
 
@@ -106,7 +106,7 @@ def test_backend_flag_reaches_the_encoder_and_bad_values_are_refused(tiny_model_
     enc = get_encoder(str(tiny_model_dir), backend="onnx-int8", cache_dir=str(tmp_path))
     assert isinstance(enc, DenseEncoder) and enc.backend == "onnx-int8" and enc.fast is not None
     assert get_encoder(str(tiny_model_dir)).backend == "torch"
-    with pytest.raises(EmbedpickError, match="backend 'tensorrt'"):
+    with pytest.raises(EmbedproofError, match="backend 'tensorrt'"):
         DenseEncoder(str(tiny_model_dir), backend="tensorrt")
     with pytest.raises(UnsupportedBackendError, match="SPLADE runs on the torch backend only"):
         get_encoder(str(tiny_mlm_dir), backend="onnx")
@@ -128,7 +128,7 @@ def test_bench_runs_each_backend_and_reports_retention_against_torch(tiny_model_
 
 
 def test_cli_bench_backend_option(tiny_model_dir, tmp_path):
-    from embedpick.cli import app
+    from embedproof.cli.app import app
 
     out = tmp_path / "results.json"
     args = ["bench", "--model", str(tiny_model_dir), "--backend", "torch", "--backend", "onnx", "--no-latency", "--output", str(out)]
@@ -158,7 +158,7 @@ def test_minilm_int8_keeps_cosine_to_fp32(minilm_path, backend, tmp_path):
 
 
 def test_token_embeddings_from_onnx_match_torch(tiny_model_dir, tmp_path):
-    from embedpick.models.multivector import TokenEmbeddingEncoder
+    from embedproof.models.multivector import TokenEmbeddingEncoder
 
     torch_tokens = TokenEmbeddingEncoder(str(tiny_model_dir), use_cache=False).encode_documents(TEXTS).multivector
     fast = TokenEmbeddingEncoder(str(tiny_model_dir), backend="onnx", cache_dir=str(tmp_path), use_cache=False).encode_documents(TEXTS)

@@ -1,4 +1,4 @@
-"""Remote encoders: against `embedpick serve` on loopback, and Voyage/Cohere/OpenAI shapes through a mock transport.
+"""Remote encoders: against `embedproof serve` on loopback, and Voyage/Cohere/OpenAI shapes through a mock transport.
 
 Nothing here reaches the internet: hosted APIs are answered by `httpx.MockTransport` handlers that assert the
 documented request shape and return the documented response shape.
@@ -13,12 +13,12 @@ import time
 import numpy as np
 import pytest
 
-from embedpick.errors import EmbedpickError
-from embedpick.evaluation.datasets import load_dataset
-from embedpick.models.factory import get_encoder
-from embedpick.models.hashing import HashingEncoder
-from embedpick.models.remote import RetryPolicy, parse_retry_after, plan_batches, remote_encoder
-from embedpick.models.remote_providers import display_name, split_remote_name, unpack_bits
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.loading import load_dataset
+from embedproof.models.factory import get_encoder
+from embedproof.models.hashing import HashingEncoder
+from embedproof.models.remote import RetryPolicy, parse_retry_after, plan_batches, remote_encoder
+from embedproof.models.remote_providers import display_name, split_remote_name, unpack_bits
 
 from ..conftest import serve_in_thread
 
@@ -38,8 +38,8 @@ def _serve(app):
 
 @pytest.fixture(scope="module")
 def hashing_index(tmp_path_factory):
-    from embedpick.index.store import build_index
-    from embedpick.recipe import Recipe
+    from embedproof.index.store import build_index
+    from embedproof.search.recipe import Recipe
 
     folder = tmp_path_factory.mktemp("remote") / "idx"
     build_index(Recipe("dense", ["hashing"]), load_dataset("demo").corpus, folder, chunk_size=128)
@@ -48,7 +48,7 @@ def hashing_index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(hashing_index):
-    from embedpick.server import create_app
+    from embedproof.server.app import create_app
 
     with _serve(create_app(hashing_index)) as url:
         yield url
@@ -66,7 +66,7 @@ class Recording(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_vectors_from_embedpick_serve_equal_the_local_encoder_in_batches_in_order(served):
+def test_vectors_from_embedproof_serve_equal_the_local_encoder_in_batches_in_order(served):
     wire = Recording()
     remote = get_encoder(f"openai-compatible:hashing@{served}", batch_size=3, use_cache=False, transport=wire)
     got = remote.encode_documents(TEXTS, [f"d{i}" for i in range(10)])
@@ -82,7 +82,7 @@ def test_vectors_from_embedpick_serve_equal_the_local_encoder_in_batches_in_orde
 
 
 def test_cache_and_matryoshka_dimensions_through_the_server(served):
-    from embedpick.vectors import truncate_matryoshka
+    from embedproof.vectors.matryoshka import truncate_matryoshka
 
     wire = Recording()
     remote = get_encoder(f"openai-compatible:hashing@{served}[dimensions=128]", transport=wire)
@@ -95,7 +95,7 @@ def test_cache_and_matryoshka_dimensions_through_the_server(served):
 
 
 def test_bench_through_the_remote_encoder_gives_the_local_scores(served):
-    from embedpick.evaluation.bench import BenchOptions, bench_model
+    from embedproof.evaluation.bench import BenchOptions, bench_model
 
     data = load_dataset("demo")
     options = BenchOptions(latency=False)
@@ -106,12 +106,12 @@ def test_bench_through_the_remote_encoder_gives_the_local_scores(served):
 
 
 def test_server_api_key_comes_from_the_environment_and_never_shows(hashing_index, monkeypatch):
-    from embedpick.server import create_app
+    from embedproof.server.app import create_app
 
     secret = "sk-loopback-5ecret-value"
     with _serve(create_app(hashing_index, api_key=secret)) as url:
         monkeypatch.delenv("OPENAI_COMPATIBLE_API_KEY", raising=False)
-        with pytest.raises(EmbedpickError) as refused:
+        with pytest.raises(EmbedproofError) as refused:
             get_encoder(f"openai-compatible:hashing@{url}", use_cache=False).encode_queries(["iphone"])
         assert "HTTP 401" in str(refused.value) and "OPENAI_COMPATIBLE_API_KEY" in str(refused.value)
         monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", secret)
@@ -120,15 +120,15 @@ def test_server_api_key_comes_from_the_environment_and_never_shows(hashing_index
         assert secret not in repr(encoder) and secret not in repr(encoder.client) and "OPENAI_COMPATIBLE_API_KEY" in repr(encoder)
 
 
-def test_embedpick_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
-    """An e5-named model behind `embedpick serve`: `embedpick:` sends input_type and gets exactly the local vectors;
+def test_embedproof_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
+    """An e5-named model behind `embedproof serve`: `embedproof:` sends input_type and gets exactly the local vectors;
     plain `openai-compatible:` would add "query: " on the client and "passage: " on the server."""
     pytest.importorskip("sentence_transformers")
-    from embedpick.index.store import build_index
-    from embedpick.models.dense import DenseEncoder
-    from embedpick.recipe import Recipe
-    from embedpick.server import create_app
-    from embedpick.testing import tiny_bert
+    from embedproof.index.store import build_index
+    from embedproof.models.dense import DenseEncoder
+    from embedproof.search.recipe import Recipe
+    from embedproof.server.app import create_app
+    from embedproof.testing import tiny_bert
 
     model = str(tiny_bert(tmp_path / "e5-small-v2"))
     corpus = dict(list(load_dataset("demo").corpus.items())[:8])
@@ -137,7 +137,7 @@ def test_embedpick_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
     assert local.query_prefix == "query: " and local.document_prefix == "passage: "
     wire = Recording()
     with _serve(create_app(tmp_path / "idx")) as url:
-        remote = get_encoder(f"embedpick:{model}@{url}", use_cache=False, transport=wire)
+        remote = get_encoder(f"embedproof:{model}@{url}", use_cache=False, transport=wire)
         queries, documents = remote.encode_queries(["when was the iphone released"]), remote.encode_documents(["The first iPhone."])
         doubled = get_encoder(f"openai-compatible:{model}@{url}", use_cache=False).encode_queries(["when was the iphone released"])
     assert [b["input_type"] for b in wire.bodies] == ["query", "document"] and wire.bodies[0]["input"] == ["when was the iphone released"]
@@ -218,18 +218,18 @@ def test_500_then_200_backs_off_and_succeeds():
 
 def test_gives_up_after_max_retries_with_a_clear_error():
     handler, calls = _scripted([503] * 10)
-    with pytest.raises(EmbedpickError, match=r"POST http://embeddings.invalid/v1/embeddings failed after 3 attempts; last: HTTP 503"):
+    with pytest.raises(EmbedproofError, match=r"POST http://embeddings.invalid/v1/embeddings failed after 3 attempts; last: HTTP 503"):
         _encoder(handler, retry=RetryPolicy(max_retries=2, base_delay=0.01)).encode_documents(["a"])
     assert len(calls) == 3
 
 
 def test_client_errors_are_not_retried_and_huge_retry_after_fails_fast():
     handler, calls = _scripted([422])
-    with pytest.raises(EmbedpickError, match="HTTP 422"):
+    with pytest.raises(EmbedproofError, match="HTTP 422"):
         _encoder(handler).encode_documents(["a"])
     assert len(calls) == 1
     handler, calls = _scripted([429], retry_after="3600")
-    with pytest.raises(EmbedpickError, match="retry after 3600 s"):
+    with pytest.raises(EmbedproofError, match="retry after 3600 s"):
         _encoder(handler).encode_documents(["a"])
     assert len(calls) == 1
 
@@ -239,7 +239,7 @@ def test_connection_errors_are_retried_then_reported():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     encoder = remote_encoder(f"openai-compatible:m@http://127.0.0.1:{port}/v1", use_cache=False, retry=RetryPolicy(max_retries=2, base_delay=0.01))
-    with pytest.raises(EmbedpickError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 3 attempts; last: ConnectError"):
+    with pytest.raises(EmbedproofError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 3 attempts; last: ConnectError"):
         encoder.encode_documents(["a"])
     assert encoder.client.requests == 3
 
@@ -270,7 +270,7 @@ def test_api_key_never_appears_in_errors_or_repr(monkeypatch):
 
     encoder = get_encoder("voyage-3", use_cache=False, transport=httpx.MockTransport(echo), retry=RetryPolicy(max_retries=1, base_delay=0.01))
     for status[0], names_the_variable in ((401, True), (500, False)):
-        with pytest.raises(EmbedpickError) as err:
+        with pytest.raises(EmbedproofError) as err:
             encoder.encode_queries(["q"])
         text = str(err.value)
         assert secret[:8] not in text and "***" in text and f"HTTP {status[0]}" in text
@@ -376,11 +376,11 @@ def test_card_prefixes_are_applied_where_the_api_has_no_input_type():
     bge.encode_queries(["iphone"])
     bge.encode_documents(["The first iPhone."])
     assert sent == ["Represent this sentence for searching relevant passages: iphone", "The first iPhone."]
-    assert encoder.card.known is False and any("not in embedpick's model-card registry" in w for w in encoder.warnings)
+    assert encoder.card.known is False and any("not in embedproof's model-card registry" in w for w in encoder.warnings)
 
 
 def test_remote_names_and_missing_keys():
-    from embedpick.models.card import get_card
+    from embedproof.models.card import get_card
 
     name = split_remote_name("openai-compatible:sentence-transformers/all-MiniLM-L6-v2@http://127.0.0.1:8000/v1[dimensions=128,max_retries=2]")
     assert (name.scheme, name.model, name.base_url, name.options) == (
@@ -393,9 +393,9 @@ def test_remote_names_and_missing_keys():
     assert tuned.batch_size == 5 and tuned.client.min_interval == 0.5 and tuned.client.retry.max_retries == 0
     assert display_name("openai-compatible:hashing@http://127.0.0.1:8000/v1") == "openai-compatible:hashing"
     assert display_name("sentence-transformers/all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
-    with pytest.raises(EmbedpickError, match="unknown option 'colour'"):
+    with pytest.raises(EmbedproofError, match="unknown option 'colour'"):
         remote_encoder("openai-compatible:m@http://x.invalid/v1[colour=red]")
-    with pytest.raises(EmbedpickError, match="needs a base URL"):
+    with pytest.raises(EmbedproofError, match="needs a base URL"):
         remote_encoder("openai-compatible:m")
 
 
@@ -404,7 +404,7 @@ def test_remote_names_and_missing_keys():
 def test_hosted_cards_route_to_their_api_and_name_the_missing_key(model, variables, monkeypatch):
     for var in ("VOYAGE_API_KEY", "CO_API_KEY", "COHERE_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    with pytest.raises(EmbedpickError, match=rf"hosted API model: set \${variables} to call it"):
+    with pytest.raises(EmbedproofError, match=rf"hosted API model: set \${variables} to call it"):
         get_encoder(model)
-    with pytest.raises(EmbedpickError, match="no remote API"):
+    with pytest.raises(EmbedproofError, match="no remote API"):
         get_encoder("gemini-embedding-001")

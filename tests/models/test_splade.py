@@ -1,9 +1,9 @@
 import pytest
 import scipy.sparse as sp
 
-from embedpick.models.factory import get_encoder
-from embedpick.models.splade import SpladeEncoder, torch_sparse_to_csr
-from embedpick.retrieve import search
+from embedproof.models.factory import get_encoder
+from embedproof.models.splade import SpladeEncoder, torch_sparse_to_csr
+from embedproof.search.retrieve import search
 
 
 def test_torch_sparse_tensor_becomes_csr_without_densifying():

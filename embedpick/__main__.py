@@ -1,5 +1,0 @@
-"""`python -m embedpick` runs the CLI."""
-
-from embedpick.cli import main
-
-main()

@@ -1,0 +1,192 @@
+"""`embedproof index build|info` and `embedproof search`: the persistent index of a recipe, from the command line."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from embedproof.cli.app import _fail, _recipes, console, err
+from embedproof.cli.progress import progress_factory
+from embedproof.errors import EmbedproofError
+
+index_app = typer.Typer(help="Build and inspect a persistent index of a recipe.", no_args_is_help=True)
+
+
+@contextmanager
+def _resumable(folder: Path):
+    """Ctrl-C during a build: the committed chunks stay, and the same command resumes from them (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} (the index refuses to load until "
+                  "it is finished); run the same command again to resume from them.", highlight=False)
+        raise typer.Exit(130) from None
+
+
+@index_app.command("build")
+def index_build(
+    corpus: Annotated[str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md files or 'demo'")],
+    out: Annotated[Path, typer.Option("--out", help="index folder (resumes an interrupted build of the same recipe)")],
+    mode: Annotated[Optional[str], typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")] = None,
+    recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
+    chunk_size: Annotated[int, typer.Option(help="documents per committed chunk")] = 512,
+    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable")] = None,
+    qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
+    qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
+    qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
+    qdrant_shards: Annotated[int, typer.Option(help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
+    qdrant_replicas: Annotated[int, typer.Option(help="--backend qdrant: replication_factor of a new collection")] = 1,
+    ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
+    edge_m: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW m (default 16)")] = None,
+    edge_ef_construct: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW ef_construct (default 100)")] = None,
+    edge_ef: Annotated[Optional[int], typer.Option(help="--backend edge: hnsw_ef at query time (default 128)")] = None,
+    edge_quantization: Annotated[Optional[str], typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)")] = None,
+    edge_oversampling: Annotated[Optional[float], typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")] = None,
+    edge_rescore: Annotated[Optional[bool], typer.Option("--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32")] = None,
+    edge_exact: Annotated[bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")] = False,
+    edge_vectors_on_disk: Annotated[bool, typer.Option(help="--backend edge: float vectors on disk, quantised codes in memory")] = False,
+) -> None:
+    """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.backends import split_backends
+    from embedproof.index.store import build_index
+
+    try:
+        encoder_backend, store_backend = split_backends(backend)
+        store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
+                         "shards": qdrant_shards, "replicas": qdrant_replicas}
+        if store_backend == "edge":
+            store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
+                             "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None,
+                             "vectors_on_disk": edge_vectors_on_disk or None}
+        recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
+        if not recipes or len(recipes) != 1:
+            raise EmbedproofError("index build needs exactly one of --mode or --recipe")
+        auto = None
+        if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
+            from embedproof.models.auto_backend import resolve_for_recipe
+
+            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
+        data = load_dataset(corpus)
+        with progress_factory(err) as progress, _resumable(out):
+            if store_backend == "edge":
+                from embedproof.index.edge_store import build_edge_index
+                from embedproof.index.store import encoder_options_for
+
+                if ray is not None:
+                    raise EmbedproofError("--ray works with the embedded store only, not --backend edge")
+                manifest = build_edge_index(recipes[0], data.corpus, out, encoder_options_for(encoder_backend), chunk_size, progress,
+                                            encoder_backend, store_options)
+            else:
+                manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
+                                       store_backend=store_backend, store_options=store_options, ray_address=ray)
+        if auto is not None:
+            from embedproof.index.store import MANIFEST, save_manifest
+
+            manifest["auto_backend"] = auto
+            save_manifest(Path(out) / MANIFEST, manifest)
+    except EmbedproofError as exc:
+        _fail(exc)
+    console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)
+
+
+@index_app.command("add")
+def index_add(
+    folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded store)")],
+    corpus: Annotated[str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")],
+) -> None:
+    """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, so its scores all change."""
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.index.append import append_documents
+
+    try:
+        data = load_dataset(corpus)
+        with progress_factory(err) as progress, _resumable(folder):
+            manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
+    except EmbedproofError as exc:
+        _fail(exc)
+    console.print(f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False)
+
+
+@index_app.command("info")
+def index_info(
+    folder: Annotated[Path, typer.Argument(help="index folder")],
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """What an index holds (verifies every checksum; loads no model)."""
+    from embedproof.index.reader import index_info as read_info
+
+    try:
+        info = read_info(folder)
+    except EmbedproofError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    recipe = info["recipe"]
+    console.print(f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
+                  + (f" → {recipe['rerank']}" if recipe.get("rerank") else "") + f"), {info['documents']:,} documents, "
+                  f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified", highlight=False)
+    if info.get("store"):
+        console.print("store: " + ", ".join(f"{k} {v}" for k, v in info["store"].items() if not isinstance(v, (dict, list))),
+                      highlight=False)
+    table = Table(title="components")
+    for column in ("component", "model", "kind", "mode", "dim / precision", "chunks", "revision"):
+        table.add_column(column)
+    for key, c in info["components"].items():
+        shape = " / ".join(str(x) for x in (c.get("dim"), c.get("precision")) if x is not None) or "-"
+        table.add_row(key, c.get("model", "-"), c.get("kind", "-"), c.get("mode", "-"), shape, str(c.get("chunks", "-")),
+                      str(c.get("revision", "-")))
+    console.print(table)
+
+
+def search(
+    folder: Annotated[Path, typer.Argument(help="index folder")],
+    query: Annotated[str, typer.Argument(help="the query")],
+    top_k: Annotated[int, typer.Option(help="results to show")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Search an index with its recipe: ranked results with per-stage scores and timings."""
+    from embedproof.index.access import open_index
+
+    try:
+        if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
+            raise EmbedproofError("query: empty; give the text to search for")
+        if top_k < 1:
+            raise EmbedproofError(f"--top-k: must be at least 1, got {top_k}")
+        answer = open_index(folder).search(query, top_k)
+    except EmbedproofError as exc:
+        _fail(exc)
+    if json_out:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    table = Table(title=f"{answer['recipe']}: {query}")
+    stages = list(answer["timings_ms"])[:-1]
+    for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], "text"]:
+        table.add_column(column)
+    for r in answer["results"]:
+        cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"][s] is not None else "-" for s in stages]
+        table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, (r["title"] + " " + r["text"])[:80])
+    console.print(table)
+    console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)
+
+
+def serve(
+    folder: Annotated[Path, typer.Argument(help="index folder built by `embedproof index build`")],
+    host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    api_key: Annotated[Optional[str], typer.Option(help="require this key on every data endpoint (default: $EMBEDPROOF_API_KEY)")] = None,
+) -> None:
+    """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
+    from embedproof.server.app import serve as run_server
+
+    try:
+        run_server(folder, host, port, api_key)
+    except EmbedproofError as exc:
+        _fail(exc)

@@ -1,0 +1,421 @@
+"""A regression gate: does a new set-up lose quality, or break a p99 budget, against a baseline results.json?
+
+Runs are matched by name (or by explicit pairs), queries by id. Quality (nDCG@10, recall@100) is compared as
+trec_eval and ranx compare runs: the paired difference new − base over the shared queries, its percentile bootstrap
+interval and a paired randomisation (sign-flip) p-value, Holm-corrected over every quality test in the report.
+Tail latency is compared without pairing (the two files' measurements share no rounds): the difference of the two
+p99s gets an interval from a bootstrap that resamples rounds and queries of each file's samples independently.
+A pair is "worse" when a quality metric drops significantly or the new p99's upper bound breaks the budget.
+Runs without per-query scores (older or hand-made files) show point values, "no interval", and claim nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from embedproof.errors import EmbedproofError
+from embedproof.evaluation.evidence import p99_interval
+from embedproof.evaluation.pareto import run_name, run_p99
+from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
+
+__all__ = [
+    "QUALITY_METRICS", "LATENCY_METRIC", "TABLE_COLUMNS", "compare_results", "p99_difference_interval", "to_markdown",
+    "table_rows", "summary_line", "pair_label", "settings_for",
+]
+
+QUALITY_METRICS = ("ndcg@10", "recall@100")
+LATENCY_METRIC = "p99_ms"
+NO_INTERVAL = "no interval"
+_BLOCK_VALUES = 2_000_000  # resampled latency values held at once
+
+
+def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSettings:
+    """The baseline's statistics settings (the baseline defines the gate), with another α when given."""
+    stored = base.get("statistics") or new.get("statistics")
+    stored = stored if isinstance(stored, dict) else {}
+    for key in ("bootstrap_resamples", "permutation_resamples", "seed", "alpha", "confidence", "power"):
+        integer = key not in ("alpha", "confidence", "power")
+        if key in stored and not (_number(stored[key]) and (not integer or isinstance(stored[key], int))):
+            raise EmbedproofError(f"statistics.{key} in the results must be {'an integer' if integer else 'a number'}, "
+                                 f"got {stored[key]!r}")
+    settings = StatsSettings.from_dict(stored)
+    return settings if alpha is None else replace(settings, alpha=alpha)
+
+
+def _named(results: dict, side: str) -> dict[str, dict]:
+    runs: dict[str, dict] = {}
+    for run in results.get("runs", []):
+        runs.setdefault(run_name(run), run)  # the first of two identically named runs is the one compared
+    if not runs:
+        raise EmbedproofError(f"the {side} results have no runs to compare")
+    return runs
+
+
+def _available(runs: dict[str, dict]) -> str:
+    return ", ".join(repr(name) for name in runs)
+
+
+def _match_runs(base_runs: dict[str, dict], new_runs: dict[str, dict], pairs: list[tuple[str, str]] | None,
+                notes: list[str]) -> list[tuple[str, str, str]]:
+    """(base name, new name, how matched) for each pair to compare."""
+    if pairs:
+        for base_name, new_name in pairs:
+            for name, runs, side in ((base_name, base_runs, "base"), (new_name, new_runs, "new")):
+                if name not in runs:
+                    raise EmbedproofError(f"unknown {side} run {name!r}; the {side} runs are: {_available(runs)}")
+        return [(b, n, "pair") for b, n in pairs]
+    common = [name for name in base_runs if name in new_runs]
+    if common:
+        for side, runs in (("base", base_runs), ("new", new_runs)):
+            left = [name for name in runs if name not in common]
+            if left:
+                notes.append(f"{side} runs without a namesake, not compared: {', '.join(left)}")
+        return [(name, name, "name") for name in common]
+    if len(base_runs) == 1 and len(new_runs) == 1:
+        (b,), (n,) = base_runs, new_runs
+        notes.append(f"no run names match; each file has one run, so {b!r} (base) is compared with {n!r} (new)")
+        return [(b, n, "only runs")]
+    raise EmbedproofError(f"no run names match between base and new; name the pairs with --pair BASE_RUN=NEW_RUN "
+                         f"(base runs: {_available(base_runs)}; new runs: {_available(new_runs)})")
+
+
+def _per_query(run: dict, side: str) -> dict[str, dict] | None:
+    scores = run.get("per_query")
+    if not isinstance(scores, dict) or not scores:
+        return None
+    for qid, values in scores.items():
+        if not isinstance(values, dict):
+            raise EmbedproofError(f"{side} run {run_name(run)!r}: per_query[{qid!r}] must be an object of metric values")
+    return scores
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _scores(run: dict, qids: list[str], metric: str, side: str) -> np.ndarray | None:
+    """Per-query values of `metric` in `qids` order; None when some query lacks the metric."""
+    values = []
+    for qid in qids:
+        value = run["per_query"][qid].get(metric)
+        if value is None:
+            return None
+        if not _number(value):
+            raise EmbedproofError(f"{side} run {run_name(run)!r}: per_query[{qid!r}][{metric!r}] is not a number")
+        values.append(float(value))
+    return np.array(values)
+
+
+def _interval(distribution: np.ndarray, confidence: float) -> list[float]:
+    tail = 100 * (1 - confidence) / 2
+    return [float(x) for x in np.percentile(distribution, [tail, 100 - tail])]
+
+
+def _quality_row(metric: str, base_run: dict, new_run: dict, qids: list[str] | None, settings: StatsSettings) -> dict:
+    """One quality row: the paired test on matched queries, or the files' point values when there are none."""
+    b_point, n_point = base_run["metrics"].get(metric), new_run["metrics"].get(metric)
+    b = _scores(base_run, qids, metric, "base") if qids else None
+    n = _scores(new_run, qids, metric, "new") if qids else None
+    if b is None or n is None:
+        measured = _number(b_point) and _number(n_point)
+        return {"metric": metric, "base": b_point if measured else None, "new": n_point if measured else None,
+                "base_ci": None, "new_ci": None, "diff": n_point - b_point if measured else None, "ci": None,
+                "p_value": None, "p_holm": None, "verdict": NO_INTERVAL if measured else "not measured"}
+    draw = bootstrap_means(np.vstack([n, b]), settings)  # one draw: the two intervals and the difference's agree
+    test = paired_test(n, b, settings, resampled=(draw[0], draw[1]))
+    return {"metric": metric, "base": float(b.mean()), "new": float(n.mean()),
+            "base_ci": _interval(draw[1], settings.confidence), "new_ci": _interval(draw[0], settings.confidence),
+            **{k: v for k, v in test.to_dict().items() if k != "n"}, "queries": test.n}
+
+
+def _samples(run: dict, side: str) -> np.ndarray | None:
+    samples = (run.get("latency") or {}).get("samples_ms")
+    if samples is None:
+        return None
+    try:
+        matrix = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = None
+    if matrix is None or matrix.ndim != 2 or matrix.size == 0 or not np.all(np.isfinite(matrix)):
+        raise EmbedproofError(f"{side} run {run_name(run)!r}: latency.samples_ms must be a rounds × queries matrix "
+                             "of numbers")
+    return matrix
+
+
+def p99_difference_interval(base_samples, new_samples, settings: StatsSettings = StatsSettings(),
+                            percentile: float = 99) -> list[float]:
+    """Interval of p(new) − p(base) from two rounds × queries matrices measured apart (an unpaired bootstrap).
+
+    Each resample draws rounds and queries of each matrix independently, as `percentile_intervals` does for one
+    run, so the interval covers both files' query spread and round-to-round drift. Seeded from `settings.seed`.
+    """
+    matrices = [np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in (base_samples, new_samples)]
+    rng = np.random.default_rng(settings.seed + 3)
+    resamples = settings.bootstrap_resamples
+    values = np.empty((2, resamples))
+    block = max(1, _BLOCK_VALUES // max(m.size for m in matrices))
+    done = 0
+    while done < resamples:
+        size = min(block, resamples - done)
+        for i, data in enumerate(matrices):
+            rounds, queries = data.shape
+            r = rng.integers(0, rounds, size=(size, rounds))
+            q = rng.integers(0, queries, size=(size, queries))
+            drawn = data[r[:, :, None], q[:, None, :]].reshape(size, rounds * queries)
+            values[i, done : done + size] = np.percentile(drawn, percentile, axis=1)
+        done += size
+    return _interval(values[1] - values[0], settings.confidence)
+
+
+def _p99_ci(run: dict) -> list[float] | None:
+    """The stored p99 interval when it is two numbers (hand-made files may hold anything)."""
+    try:
+        ci = p99_interval(run)
+    except AttributeError:
+        return None
+    return [float(x) for x in ci] if isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci)) else None
+
+
+def _latency_row(base_run: dict, new_run: dict, latency_ms: float | None, settings: StatsSettings) -> dict:
+    """p99 of each run with its interval, and the difference with an unpaired interval when samples exist."""
+    b_p99, n_p99 = run_p99(base_run), run_p99(new_run)
+    b_samples, n_samples = _samples(base_run, "base"), _samples(new_run, "new")
+    b_ci, n_ci = _p99_ci(base_run), _p99_ci(new_run)
+    if b_ci is None and b_samples is not None and b_p99 is not None:
+        b_ci = percentile_intervals(b_samples, settings, (99,))["p99"]
+    if n_ci is None and n_samples is not None and n_p99 is not None:
+        n_ci = percentile_intervals(n_samples, settings, (99,))["p99"]
+    measured = b_p99 is not None and n_p99 is not None
+    both = measured and b_samples is not None and n_samples is not None
+    ci = p99_difference_interval(b_samples, n_samples, settings) if both else None
+    row = {"metric": LATENCY_METRIC, "base": b_p99, "new": n_p99, "base_ci": b_ci, "new_ci": n_ci,
+           "diff": n_p99 - b_p99 if measured else None, "ci": ci, "p_value": None, "p_holm": None,
+           "budget_ms": latency_ms, "upper_bound": None}
+    if n_p99 is None:
+        if latency_ms is not None:
+            raise EmbedproofError(f"a p99 budget was given but new run {run_name(new_run)!r} has no latency measurement "
+                                 "(bench it without --no-latency)")
+        row["verdict"] = "not measured"
+        return row
+    upper = n_ci[1] if n_ci else n_p99
+    row["upper_bound"] = upper
+    slower, faster = ci is not None and ci[0] > 0, ci is not None and ci[1] < 0
+    if latency_ms is not None:
+        row["verdict"] = "over budget" if upper > latency_ms else "slower, within budget" if slower else "within budget"
+        if upper > latency_ms:
+            row["note"] = f"p99 upper bound {upper:.2f} ms breaks the {latency_ms:g} ms budget"
+    elif not measured:
+        row["verdict"] = "not measured"
+    else:
+        row["verdict"] = (NO_INTERVAL if ci is None else "slower" if slower else "faster" if faster
+                          else "no significant change")
+    return row
+
+
+def _unstable_notes(run: dict, side: str) -> list[str]:
+    latency = run.get("latency") or {}
+    if latency.get("stable") is False:
+        return [f"{side} p99 unstable: {latency.get('stability_note') or 'latency rounds disagree'}"]
+    return []
+
+
+def _busy_notes(base: dict, new: dict) -> list[str]:
+    """One note per file whose latency was measured while other processes competed for the CPUs."""
+    notes = []
+    for side, results in (("base", base), ("new", new)) if base is not new else (("the", base),):
+        reasons = [(run.get("latency") or {}).get("busy") for run in results.get("runs", [])]
+        reason = next((r for r in reasons if r), None)
+        if reason:
+            notes.append(f"{side} file's p99s were measured on a busy machine ({reason})")
+    return notes
+
+
+def _file_notes(base: dict, new: dict) -> list[str]:
+    """Differences between the two files that qualify the comparison (corpus, split, machine)."""
+    if base is new:
+        return []
+    notes = []
+    bd, nd = base.get("dataset") or {}, new.get("dataset") or {}
+    for key in ("name", "split"):
+        if bd.get(key) != nd.get(key):
+            notes.append(f"dataset {key} differs: base {bd.get(key)!r}, new {nd.get(key)!r}")
+    bm, nm = base.get("machine") or {}, new.get("machine") or {}
+    if bm and nm and any(bm.get(k) != nm.get(k) for k in ("platform", "cpu", "cpus", "affinity")):
+        notes.append("the files were measured on different machines: their p99s differ by more than the set-up")
+    return notes
+
+
+def _match_queries(base_run: dict, new_run: dict, notes: list[str]) -> tuple[list[str] | None, dict | None]:
+    """The query ids both runs scored (sorted) and how many each side loses; None when either has no per-query data."""
+    b_scores, n_scores = _per_query(base_run, "base"), _per_query(new_run, "new")
+    if not (b_scores and n_scores):
+        missing = " and ".join(side for side, scores in (("base", b_scores), ("new", n_scores)) if not scores)
+        notes.append(f"no per-query scores in {missing}: quality shows point values only, no interval, no test")
+        return None, None
+    qids = sorted(set(b_scores) & set(n_scores))
+    if not qids:
+        raise EmbedproofError(f"runs {run_name(base_run)!r} (base) and {run_name(new_run)!r} (new) share no query id: "
+                             "were they benched on the same queries?")
+    queries = {"matched": len(qids), "dropped_base": len(b_scores) - len(qids),
+               "dropped_new": len(n_scores) - len(qids)}
+    if queries["dropped_base"] or queries["dropped_new"]:
+        notes.append(f"{len(qids)} queries matched; {queries['dropped_base']} base-only and {queries['dropped_new']} "
+                     "new-only queries dropped (base and new are means over the matched queries)")
+    return qids, queries
+
+
+def _compare_pair(base_run: dict, new_run: dict, how: str, latency_ms: float | None,
+                  settings: StatsSettings) -> dict:
+    """One pair's rows; quality rows with a test are finished (p_holm, verdict) once the whole family is known."""
+    notes: list[str] = []
+    qids, queries = _match_queries(base_run, new_run, notes)
+    rows = {metric: _quality_row(metric, base_run, new_run, qids, settings) for metric in QUALITY_METRICS}
+    rows[LATENCY_METRIC] = _latency_row(base_run, new_run, latency_ms, settings)
+    notes += _unstable_notes(base_run, "base") + _unstable_notes(new_run, "new")
+    if rows[LATENCY_METRIC].get("note"):
+        notes.append(rows[LATENCY_METRIC]["note"])
+    return {"base_run": run_name(base_run), "new_run": run_name(new_run), "matched_by": how, "queries": queries,
+            "metrics": rows, "notes": notes}
+
+
+def _decide(row: dict, p_holm: float, settings: StatsSettings) -> None:
+    """A tested quality row's Holm p-value and verdict, with a power note when the test could not see the change."""
+    row["p_holm"] = p_holm
+    row["significant"] = p_holm < settings.alpha
+    row["verdict"] = ("worse" if row["diff"] < 0 else "better") if row["significant"] and row["diff"] != 0 \
+        else "no significant change"
+    if not row["significant"] and abs(row["diff"]) < row["mdd"]:
+        row["note"] = (f"{row['queries']} queries cannot detect a change smaller than {row['mdd']:.4f} "
+                       f"(minimum detectable difference, {settings.power:.0%} power)")
+
+
+def _pair_verdict(pair: dict) -> str:
+    """worse: a significant quality loss or p99 over budget; better: a significant gain; else no change or untested."""
+    rows = pair["metrics"]
+    quality = [rows[m]["verdict"] for m in QUALITY_METRICS]
+    if "worse" in quality or rows[LATENCY_METRIC]["verdict"] == "over budget":
+        return "worse"
+    if "better" in quality:
+        return "better"
+    return "no significant change" if any(rows[m]["p_value"] is not None for m in QUALITY_METRICS) else NO_INTERVAL
+
+
+def compare_results(base: dict, new: dict, pairs: list[tuple[str, str]] | None = None, latency_ms: float | None = None,
+                    settings: StatsSettings | None = None) -> dict:
+    """Compare runs of `new` against runs of `base` (or two runs of one document); returns the gate's report.
+
+    The report holds, per pair, one row per metric (nDCG@10, recall@100, p99) with base, new, the difference, its
+    interval and p-values, a verdict per pair, and `regression`: True when any pair is worse.
+    """
+    settings = settings or settings_for(base, new)
+    if latency_ms is not None and not (_number(latency_ms) and latency_ms > 0):
+        raise EmbedproofError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
+    notes = _file_notes(base, new) + _busy_notes(base, new)
+    base_runs, new_runs = _named(base, "base"), _named(new, "new")
+    out_pairs = [_compare_pair(base_runs[b], new_runs[n], how, latency_ms, settings)
+                 for b, n, how in _match_runs(base_runs, new_runs, pairs, notes)]
+    tests = [row for pair in out_pairs for row in (pair["metrics"][m] for m in QUALITY_METRICS)
+             if row["p_value"] is not None]
+    for row, p_holm in zip(tests, holm([row["p_value"] for row in tests])):
+        _decide(row, p_holm, settings)
+    for pair in out_pairs:
+        pair["notes"] += [f"{m}: {pair['metrics'][m]['note']}" for m in QUALITY_METRICS
+                          if pair["metrics"][m].get("note")]
+        pair["verdict"] = _pair_verdict(pair)
+    return {
+        "kind": "embedproof compare",
+        "statistics": settings.to_dict(),
+        "latency_budget_ms": latency_ms,
+        "metrics": [*QUALITY_METRICS, LATENCY_METRIC],
+        "quality_tests": len(tests),
+        "pairs": out_pairs,
+        "notes": notes,
+        "regression": any(pair["verdict"] == "worse" for pair in out_pairs),
+    }
+
+
+def _fmt(value: float | None, metric: str, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    digits = 2 if metric == LATENCY_METRIC else 4
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def format_value(row: dict, side: str) -> str:
+    """`0.8546 [0.7770, 0.9171]`, or the point value alone when there is no interval."""
+    value, ci = row[side], row[f"{side}_ci"]
+    text = _fmt(value, row["metric"])
+    return f"{text} [{_fmt(ci[0], row['metric'])}, {_fmt(ci[1], row['metric'])}]" if ci and value is not None else text
+
+
+def format_diff(row: dict) -> str:
+    """`−0.1393 [−0.2188, −0.0689]`, or the point difference followed by "no interval"."""
+    if row["diff"] is None:
+        return "-"
+    text = _fmt(row["diff"], row["metric"], signed=True)
+    if row["ci"] is None:
+        return f"{text} ({NO_INTERVAL})"
+    return f"{text} [{_fmt(row['ci'][0], row['metric'], True)}, {_fmt(row['ci'][1], row['metric'], True)}]"
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def pair_label(pair: dict) -> str:
+    """`BASE → NEW`, or the one name when both runs share it."""
+    return pair["base_run"] if pair["base_run"] == pair["new_run"] else f"{pair['base_run']} → {pair['new_run']}"
+
+
+def table_rows(report: dict) -> list[list[str]]:
+    """Cells of the comparison table: pair, metric, base, new, Δ with CI, p, p (Holm), verdict."""
+    rows = []
+    for pair in report["pairs"]:
+        label = pair_label(pair)
+        for metric, row in pair["metrics"].items():
+            name = "p99 ms" if metric == LATENCY_METRIC else metric
+            rows.append([label, name, format_value(row, "base"), format_value(row, "new"), format_diff(row),
+                         format_p(row["p_value"]), format_p(row["p_holm"]), row["verdict"]])
+            label = ""
+    return rows
+
+
+TABLE_COLUMNS = ["run (base → new)", "metric", "base", "new", "Δ new − base [CI]", "p", "p (Holm)", "verdict"]
+
+
+def summary_line(report: dict) -> str:
+    """One sentence for CI logs: regression or not, and which pairs are worse."""
+    worse = [p for p in report["pairs"] if p["verdict"] == "worse"]
+    if not worse:
+        return f"no regression: {len(report['pairs'])} pair(s) compared, none significantly worse or over budget"
+    names = "; ".join(pair_label(p) for p in worse)
+    return f"REGRESSION: {len(worse)} of {len(report['pairs'])} pair(s) worse: {names}"
+
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown for a pull-request comment or a CI job summary."""
+    s = report["statistics"]
+    lines = ["## embedproof compare", "", f"**{summary_line(report)}**", ""]
+    lines.append("| " + " | ".join(TABLE_COLUMNS) + " |")
+    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * 5 + ["---"]) + "|")
+    for cells in table_rows(report):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines.append("")
+    budget = report["latency_budget_ms"]
+    lines.append(f"Quality: paired difference over matched queries, {s['confidence']:.0%} {s['bootstrap']} "
+                 f"({s['bootstrap_resamples']:,} resamples, seed {s['seed']}); p from a {s['test']} "
+                 f"({s['permutation_resamples']:,} resamples), Holm-corrected over {report['quality_tests']} test(s), "
+                 f"α = {s['alpha']:g}. p99: unpaired bootstrap over each file's rounds and queries"
+                 + (f"; budget {budget:g} ms checked against the new p99's upper bound." if budget is not None
+                    else "."))
+    notes = report["notes"] + [f"{pair_label(p)}: {n}" for p in report["pairs"] for n in p["notes"]]
+    notes = list(dict.fromkeys(notes))
+    if notes:
+        lines += ["", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+

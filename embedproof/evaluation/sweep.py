@@ -1,0 +1,119 @@
+"""Every cheaper variant of one encode: Matryoshka dims × precisions, searched, scored and sized.
+
+The corpus is encoded once per model; truncation, quantisation and rescoring are derived from those float
+vectors, so a 12-variant sweep costs little more than the plain run. Index bytes are measured by writing each
+variant's stored form to disk, not just computed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+from pathlib import Path
+
+import numpy as np
+
+from embedproof.search.dense import exact_search
+from embedproof.search.quantized import binary_search, int8_search
+from embedproof.models.card import ModelCard
+from embedproof.vectors.quantize import PRECISIONS, Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8, unpack_binary
+from embedproof.vectors.matryoshka import check_dimension, truncate_matryoshka
+
+
+@dataclass
+class SweepOptions:
+    dims: list[int] | None = None  # None: native only
+    precisions: tuple[str, ...] = ("float32",)
+    rescore_multiplier: int = 4
+    allow_unvalidated_dims: bool = False
+    calibration_sample: int = 10_000
+    calibration_dir: str | None = None  # where int8 ranges are stored and reused
+
+
+@dataclass
+class Variant:
+    """One searched variant: its identity, ranking, sizes and notes."""
+
+    dim: int
+    precision: str
+    indices: np.ndarray
+    scores: np.ndarray
+    bytes_per_vector: float
+    index_bytes: int
+    search_s: float
+    validated: bool
+    warnings: list[str]
+    first_pass: tuple[np.ndarray, np.ndarray] | None = None  # int8/binary ranking before rescoring
+    calibration_file: str | None = None
+    queries: np.ndarray | None = None  # the variant's float queries (truncated, re-normalised)
+    search_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None  # queries -> top k, for latency
+
+
+def _disk_bytes(array: np.ndarray, folder: Path, name: str) -> int:
+    path = folder / f"{name}.npy"
+    np.save(path, array, allow_pickle=False)
+    return path.stat().st_size
+
+
+def _calibration(docs: np.ndarray, dim: int, options: SweepOptions) -> tuple[Int8Calibration, str | None]:
+    """Fit on the corpus (never the queries); reuse a stored calibration for the same vectors when there is one."""
+    if options.calibration_dir is None:
+        return Int8Calibration.fit(docs, options.calibration_sample), None
+    path = Path(options.calibration_dir) / f"int8-calibration-d{dim}-s{options.calibration_sample}.npz"
+    if path.is_file():
+        return Int8Calibration.load(path), str(path)
+    calibration = Int8Calibration.fit(docs, options.calibration_sample)
+    calibration.save(path)
+    return calibration, str(path)
+
+
+def sweep_variants(card: ModelCard, docs: np.ndarray, queries: np.ndarray, k: int, options: SweepOptions) -> list[Variant]:
+    """Search every requested (dim, precision) variant derived from float `docs` and `queries`."""
+    native = docs.shape[1]
+    dims = options.dims or [native]
+    unknown = [p for p in options.precisions if p not in PRECISIONS]
+    if unknown:
+        raise ValueError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})")
+    checked = {dim: check_dimension(card, dim, native, options.allow_unvalidated_dims) for dim in dims}  # refuse before any work
+    variants: list[Variant] = []
+    with tempfile.TemporaryDirectory(prefix="embedproof-sweep-") as tmp:
+        folder = Path(tmp)
+        for dim in dims:
+            validated, warnings = checked[dim]
+            d_docs = truncate_matryoshka(docs, dim) if dim != native else docs
+            d_queries = truncate_matryoshka(queries, dim) if dim != native else queries
+            for precision in options.precisions:
+                variants.append(_one(d_docs, d_queries, dim, precision, k, options, folder, validated, list(warnings)))
+    return variants
+
+
+def _one(docs, queries, dim, precision, k, options, folder, validated, warnings) -> Variant:
+    calibration, calibration_file = (None, None)
+    if precision == "float32":
+        stored = docs
+        search = lambda q, multiplier: exact_search(q, docs, k)  # noqa: E731
+    elif precision == "float16":
+        stored = docs.astype(np.float16)
+        widened = stored.astype(np.float32)  # BLAS has no fp16 kernels on CPU: compute in fp32, store fp16
+        search = lambda q, multiplier: exact_search(q, widened, k)  # noqa: E731
+    elif precision == "int8":
+        calibration, calibration_file = _calibration(docs, dim, options)
+        stored = quantize_int8(docs, calibration)
+        rescore_vectors, widened = dequantize_int8(stored, calibration), stored.astype(np.float32)
+        search = lambda q, multiplier: int8_search(q, stored, calibration, k, multiplier, rescore_vectors=rescore_vectors, codes_as_float=widened)  # noqa: E731
+    else:  # binary
+        stored = quantize_binary(docs)
+        rescore_vectors = unpack_binary(stored, dim)
+        search = lambda q, multiplier: binary_search(q, stored, dim, k, multiplier, rescore_vectors=rescore_vectors)  # noqa: E731
+    start = time.perf_counter()
+    idx, scores = search(queries, options.rescore_multiplier)
+    search_s = time.perf_counter() - start
+    # The same first pass without rescoring, to show what rescoring buys (and compare with published anchors).
+    first_pass = search(queries, 0) if precision in {"int8", "binary"} else None
+    index_bytes = _disk_bytes(stored, folder, f"d{dim}-{precision}")
+    if calibration is not None:
+        index_bytes += 2 * dim * 4  # the calibration ranges (low, high) stored with the index
+    return Variant(dim, precision, idx, scores, bytes_per_vector(dim, precision), index_bytes, search_s, validated, warnings,
+                   first_pass, calibration_file, queries, lambda q: search(q, options.rescore_multiplier))

@@ -1,0 +1,58 @@
+"""One way to open any index folder: `open_index` reads the manifest and returns the store that answers it.
+
+The embedded store (numpy/scipy files), the Qdrant Edge shard and a Qdrant server collection all answer the
+same `SearchIndex` protocol, so the CLI, the server and the benchmarks never ask which store they hold.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from embedproof.index.store import MANIFEST
+from embedproof.search.recipe import Recipe
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """What every opened index offers: its recipe, its documents, search one or many queries, describe itself."""
+
+    folder: Path
+    manifest: dict
+    recipe: Recipe
+    ids: list[str]
+
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict: ...
+
+    def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]: ...
+
+    def info(self) -> dict: ...
+
+
+def store_backend(folder: str | Path) -> str:
+    """Which store built the folder ("embedded", "qdrant" or "edge"); "embedded" when the manifest does not say.
+
+    A missing or unreadable manifest also reads as "embedded", whose loader reports the problem by name.
+    """
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+        return str(manifest.get("store", {}).get("backend") or "embedded")
+    except (OSError, ValueError, AttributeError):
+        return "embedded"
+
+
+def open_index(folder: str | Path, encoder_options=None, verify: bool = True) -> SearchIndex:
+    """Open and verify the index in `folder` with the store that built it; queries use the recipe it was built with."""
+    backend = store_backend(folder)
+    if backend == "qdrant":
+        from embedproof.index.qdrant_search import QdrantIndex
+
+        return QdrantIndex(folder, encoder_options, verify)
+    if backend == "edge":
+        from embedproof.index.edge_search import EdgeIndex
+
+        return EdgeIndex(folder, encoder_options, verify)
+    from embedproof.index.access import open_index
+
+    return open_index(folder, encoder_options, verify)

@@ -1,0 +1,194 @@
+"""Answer queries from an edge index: the recipe's tiers as one request to the in-process Qdrant engine.
+
+The request comes from `edge_plan.query_plan` (the same plan `edge_server` sends to a Qdrant server). Queries are
+encoded by the embedded path's encoders; a cross-encoder reranks the engine's shortlist here. Scores and ranks
+follow the Qdrant store's conventions: the last stage's score per document ("edge"), and for MaxSim reranking the
+raw MaxSim with the rest of the fused list below it when more than `rerank_top` results are asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.readers import read_corpus
+from embedproof.index.qdrant_bm25 import query_vector
+from embedproof.search.recipe import Recipe
+
+
+class EdgeIndex:
+    """An index whose vectors live in an Edge shard in the index folder (docs.jsonl and the manifest beside it)."""
+
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+        from embedproof.index.edge_engine import EdgeShardHandle
+        from embedproof.index.edge_plan import EngineSettings
+        from embedproof.index.reader import open_manifest
+        from embedproof.index.store import encoder_options_for
+        from embedproof.search.pipeline import Workspace
+
+        self.folder = Path(folder)
+        self.manifest = open_manifest(self.folder, verify)
+        self.store = self.manifest["store"]
+        self.recipe = Recipe(**self.manifest["recipe"])
+        self.settings = EngineSettings(**self.store["engine"])
+        self.docs = read_corpus(self.folder / "docs.jsonl", [])
+        self.ids = list(self.docs)
+        self.workspace = Workspace(
+            self.ids,
+            [d.full_text for d in self.docs.values()],
+            encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
+        )
+        self.shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
+        count = self.shard.count()
+        if count != self.manifest["documents"]:
+            self.shard.close()
+            raise EmbedproofError(
+                f"{self.folder}: the edge shard holds {count} points, the manifest {self.manifest['documents']}; "
+                "rebuild the index"
+            )
+        self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
+        self.quantized = {name for name, v in self.store["collection"]["vectors"].items() if v["quantization"]}
+        for c in self.manifest["components"].values():
+            self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
+
+    def close(self) -> None:
+        """Release the shard (its files stay as they are)."""
+        self.shard.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def plan(self, limit: int) -> dict:
+        """The request plan for `limit` results (what `edge_server.server_query` sends to a Qdrant server)."""
+        from embedproof.index.edge_plan import query_plan
+
+        return query_plan(self.recipe, self.components, self.settings, limit, self.quantized)
+
+    def first_plan(self, limit: int) -> dict:
+        from embedproof.index.edge_plan import first_tier
+
+        return first_tier(self.recipe, self.components, self.settings, limit, self.quantized)
+
+    def query_vectors(self, texts: list[str]) -> list[dict]:
+        """Each query's vector per component key, encoded the way the embedded path encodes queries (one call each)."""
+        out: list[dict] = [{} for _ in texts]
+        qids = [str(i) for i in range(len(texts))]
+        for key, c in self.components.items():
+            encoder = self.workspace.encoder(c["model"], c["kind"])
+            if "bm25" in c:
+                for i, text in enumerate(texts):
+                    out[i][key] = tuple(query_vector(encoder, text))
+                continue
+            emb = encoder.encode_queries(list(texts), qids)
+            if c["kind"] == "tokens":
+                values = [m.astype(np.float32) for m in emb.multivector]
+            elif emb.mode == "dense":
+                dense = np.asarray(emb.dense, dtype=np.float32)
+                if self.recipe.dim and c["kind"] == "first":
+                    from embedproof.vectors.matryoshka import truncate_matryoshka
+
+                    dense = truncate_matryoshka(dense, self.recipe.dim)
+                values = list(dense)
+            else:
+                rows = emb.sparse.tocsr()
+                values = [(rows.indices[a:b], rows.data[a:b]) for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
+            for i, value in enumerate(values):
+                out[i][key] = value
+        return out
+
+    def _named(self, answers: list[list[tuple[int, float]]]) -> list[dict[str, float]]:
+        return [{self.ids[pid]: score for pid, score in answer} for answer in answers]
+
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
+        """Ranked documents, the engine's score (and a cross-encoder's), and the time spent encoding and searching."""
+        return self.search_many([query], top_k, overrides)[0]
+
+    def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
+        """`search` for several queries: one encoder call per component and one batch request to the engine."""
+        if overrides:
+            raise EmbedproofError("overrides: an edge index answers with its whole recipe only (one Query API request)")
+        from embedproof.search.pipeline import _place_on_top, _rerank
+
+        if not queries:
+            return []
+        counts = [top_k] * len(queries) if isinstance(top_k, int) else list(top_k)
+        start = time.perf_counter()
+        vectors = self.query_vectors(list(queries))
+        encoded = time.perf_counter()
+        kind, _ = self.recipe.reranker or (None, None)
+        if kind == "maxsim":
+            fetched = final = self._named(self.shard.query_batch([self.plan(k) for k in counts], vectors))
+            longer = [i for i, k in enumerate(counts) if k > self.recipe.rerank_top]
+            if longer:  # the rest comes from the fused list, below the reranked head (as the embedded pipeline does)
+                rest = self._named(
+                    self.shard.query_batch(
+                        [self.first_plan(min(counts[i], self.recipe.candidates)) for i in longer],
+                        [vectors[i] for i in longer],
+                    )
+                )
+                fetched, final = list(fetched), list(final)
+                for i, r in zip(longer, rest):
+                    fetched[i], final[i] = {**r, **final[i]}, _place_on_top({"q": final[i]}, {"q": r})["q"]
+        else:
+            # one document past the shortlist: the embedded pipeline lifts reranked scores above the best of the rest
+            limits = [min(max(k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates) for k in counts]
+            fetched = final = self._named(self.shard.query_batch([self.first_plan(n) for n in limits], vectors))
+        searched = time.perf_counter()
+        timings = {"encode": 1000 * (encoded - start), "edge": 1000 * (searched - encoded)}
+        if kind == "cross-encoder":
+            qids = [str(i) for i in range(len(queries))]
+            reranked, _ = _rerank(self.workspace, self.recipe, dict(zip(qids, fetched)), {}, qids, list(queries))
+            final = [reranked[q] for q in qids]
+            timings[f"rerank:{self.recipe.rerank}"] = 1000 * (time.perf_counter() - searched)
+        timings["total"] = 1000 * (time.perf_counter() - start)
+        answers = []
+        for query, k, got, scores in zip(queries, counts, fetched, final):
+            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+            answers.append(
+                {
+                    "query": query,
+                    "recipe": self.recipe.name,
+                    "store": {"backend": "edge", "engine": self.settings.to_dict()},
+                    "results": [
+                        {
+                            "rank": r,
+                            "id": d,
+                            "title": self.docs[d].title,
+                            "text": self.docs[d].text[:300],
+                            "score": score,
+                            "stage_scores": {
+                                "encode": None,
+                                "edge": got.get(d),
+                                **({f"rerank:{self.recipe.rerank}": score} if kind == "cross-encoder" else {}),
+                            },
+                        }
+                        for r, (d, score) in enumerate(ranked, 1)
+                    ],
+                    "timings_ms": dict(timings),
+                }
+            )
+        return answers
+
+    def info(self) -> dict:
+        m = self.manifest
+        shard = self.folder / self.store["path"]
+        on_disk = sum(p.stat().st_size for p in shard.rglob("*") if p.is_file())
+        return {
+            "folder": str(self.folder),
+            "recipe": m["recipe"],
+            "documents": m["documents"],
+            "complete": m["complete"],
+            "store": {k: v for k, v in self.store.items() if k != "chunks"}
+            | {"chunks": len(self.store["chunks"]), "live": self.shard.stats()},
+            "components": {
+                k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])}
+                for k, v in m["components"].items()
+            },
+            "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + on_disk,
+        }

@@ -1,0 +1,153 @@
+"""Answer queries from a Qdrant-backed index: the recipe's three tiers as one Query API request.
+
+first pass(es) → `prefetch` (limit = recipe.candidates each), fusion → `RrfQuery(rrf=Rrf(k=k + rank_base))`,
+MaxSim rerank → the outer query over the token multivector with the fused top `rerank_top` as its prefetch. Queries
+are encoded by the same encoders as the embedded path; a cross-encoder rerank runs here on the returned shortlist
+(Qdrant cannot run one). The answer has the shape of `LoadedIndex.search`; Qdrant returns only the last stage's
+score, so the per-stage scores are "qdrant" (that score) and, for a cross-encoder, the rerank score. Ranks equal
+the embedded ones; a MaxSim-reranked score is the raw MaxSim here, where the embedded pipeline adds a per-query
+constant that lifts the reranked head above the rest of its candidate list (Qdrant does not return that list).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from pathlib import Path
+
+from embedproof.errors import EmbedproofError, require
+from embedproof.datasets.readers import read_corpus
+from embedproof.index.qdrant_bm25 import query_vector
+from embedproof.index.qdrant_store import open_client, rrf_constant
+from embedproof.search.recipe import Recipe
+
+
+class QdrantIndex:
+    """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder."""
+
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+        from embedproof.index.reader import open_manifest
+        from embedproof.index.store import encoder_options_for
+        from embedproof.search.pipeline import Workspace
+
+        self.folder = Path(folder)
+        self.manifest = open_manifest(self.folder, verify)
+        manifest_path = self.folder / "manifest.json"
+        self.qm = require("qdrant_client.models", "qdrant")
+        self.store = self.manifest["store"]
+        self.recipe = Recipe(**self.manifest["recipe"])
+        self.docs = read_corpus(self.folder / "docs.jsonl", [])
+        self.ids = list(self.docs)
+        self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
+                                   encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
+        self.client = open_client(self.store)
+        # closed at interpreter exit while modules still exist (the client's own __del__ runs too late for local mode)
+        self._closer = weakref.finalize(self, self.client.close)
+        try:
+            count = self.client.count(self.store["collection"], exact=True).count
+        except Exception as exc:  # a missing collection is a ValueError locally, an HTTP error from a server
+            self.client.close()
+            raise EmbedproofError(f"{manifest_path}: Qdrant collection {self.store['collection']!r} cannot be read at "
+                                 f"{self.store.get('url') or self.store.get('path')} ({exc})") from exc
+        if count != self.manifest["documents"]:
+            self.client.close()
+            raise EmbedproofError(f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, the manifest {self.manifest['documents']}")
+        for c in self.manifest["components"].values():
+            self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
+        if len(self.recipe.first_pass) > 1:
+            self.rrf = self.qm.RrfQuery(rrf=self.qm.Rrf(k=rrf_constant(self.recipe), weights=self.recipe.weights))
+
+    def close(self) -> None:
+        """Release the client (in local mode, the folder's lock)."""
+        self._closer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _vector(self, key: str, text: str):
+        """(vector name, query vector) of one component, encoded the way the embedded path encodes queries."""
+        c = self.manifest["components"][key]
+        encoder = self.workspace.encoder(c["model"], c["kind"])
+        if "bm25" in c:
+            indices, values = query_vector(encoder, text)
+            return c["vector"], self.qm.SparseVector(indices=indices, values=values)
+        emb = encoder.encode_queries([text], ["q"])
+        if c["kind"] == "tokens":
+            return c["vector"], emb.multivector[0].astype("float32")
+        if emb.mode == "dense":
+            return c["vector"], emb.dense[0].astype("float32")
+        row = emb.sparse.tocsr()
+        return c["vector"], self.qm.SparseVector(indices=row.indices.tolist(), values=row.data.astype(float).tolist())
+
+    def _first_tier(self, vectors: dict[str, tuple]) -> dict:
+        """query_points arguments for the first pass, fused by RRF when there are several."""
+        keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in self.recipe.first_pass]
+        if len(keys) == 1:
+            name, vector = vectors[keys[0]]
+            return {"query": vector, "using": name}
+        prefetch = [self.qm.Prefetch(query=vectors[k][1], using=vectors[k][0], limit=self.recipe.candidates) for k in keys]
+        return {"prefetch": prefetch, "query": self.rrf}
+
+    def _query(self, limit: int, **request) -> dict[str, float]:
+        points = self.client.query_points(self.store["collection"], limit=limit, with_payload=False, **request).points
+        return {self.ids[p.id]: float(p.score) for p in points}
+
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
+        """Ranked documents, the Qdrant score (and a cross-encoder's), and the time spent encoding and in Qdrant."""
+        if overrides:
+            raise EmbedproofError("overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)")
+        from embedproof.search.pipeline import _place_on_top, _rerank
+
+        start = time.perf_counter()
+        vectors = {key: self._vector(key, query) for key in self.manifest["components"]}
+        encoded = time.perf_counter()
+        first = self._first_tier(vectors)
+        kind, model = self.recipe.reranker or (None, None)
+        rerank_scores = None
+        if kind == "maxsim":
+            name, tokens = vectors[f"tokens:{model}"]
+            head = self._query(min(top_k, self.recipe.rerank_top), prefetch=self.qm.Prefetch(**first, limit=self.recipe.rerank_top), query=tokens, using=name)
+            fetched = final = head
+            if top_k > self.recipe.rerank_top:  # the rest comes from the fused list, below the reranked head (as embedded)
+                rest = self._query(min(top_k, self.recipe.candidates), **first)
+                fetched, final = {**rest, **head}, _place_on_top({"q": head}, {"q": rest})["q"]
+            searched = time.perf_counter()
+        else:
+            # one document past the shortlist: the embedded pipeline lifts reranked scores above the best of the rest
+            fetched = final = self._query(min(max(top_k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates), **first)
+            searched = time.perf_counter()
+            if kind == "cross-encoder":
+                reranked, _ = _rerank(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
+                final = rerank_scores = reranked["q"]
+        total_ms = 1000 * (time.perf_counter() - start)
+        ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]
+        timings = {"encode": 1000 * (encoded - start), "qdrant": 1000 * (searched - encoded)}
+        if rerank_scores is not None:
+            timings[f"rerank:{self.recipe.rerank}"] = total_ms - timings["encode"] - timings["qdrant"]
+        return {
+            "query": query,
+            "recipe": self.recipe.name,
+            "store": {"backend": "qdrant", "collection": self.store["collection"]},
+            "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
+                         "stage_scores": {"encode": None, "qdrant": fetched.get(d),
+                                          **({f"rerank:{self.recipe.rerank}": score} if rerank_scores is not None else {})}}
+                        for r, (d, score) in enumerate(ranked, 1)],
+            "timings_ms": {**timings, "total": total_ms},
+        }
+
+    def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
+        """One Query API request per query (the server's Query API takes no batch of recipes), answers in order."""
+        top_ks = top_k if isinstance(top_k, list) else [top_k] * len(queries)
+        return [self.search(query, k, overrides) for query, k in zip(queries, top_ks)]
+
+    def info(self) -> dict:
+        m = self.manifest
+        local = Path(self.store["path"]) if self.store.get("path") else None
+        on_disk = sum(p.stat().st_size for p in local.rglob("*") if p.is_file()) if local and local.is_dir() else None
+        return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
+                "store": {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"])},
+                "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
+                "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + (on_disk or 0)}

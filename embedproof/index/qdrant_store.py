@@ -1,0 +1,217 @@
+"""The scale-out store: a recipe's index as one Qdrant collection, built in committed chunks that resume.
+
+One point per document (point id = row number in docs.jsonl, payload `{"id": doc id}`) carrying a named vector
+per recipe component: dense vectors (COSINE for models that emit unit vectors, else DOT, so the ranking is
+embedproof's dot product), SPLADE rows as plain sparse vectors, BM25 as a sparse vector with `Modifier.IDF`
+(see `qdrant_bm25`), and token matrices as a multivector compared with MAX_SIM. The index folder keeps
+manifest.json and docs.jsonl as for the embedded store, with `"store": {"backend": "qdrant", ...}`; chunk
+numbers are recorded there only after Qdrant acknowledged every point of the chunk (`wait=True`), and upserts
+of the same ids are idempotent, so a killed build re-run with the same arguments resumes after the last chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from embedproof.files import atomic_open, write_json_atomic
+from embedproof.errors import EmbedproofError, require
+from embedproof.types import Document
+from embedproof.files import safe_name
+from embedproof.search.recipe import Recipe
+
+POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
+TOKENS_PER_REQUEST = 16
+
+
+def open_client(store: dict):
+    """A QdrantClient for a server/cluster URL or a local-mode folder ($QDRANT_API_KEY is sent to a server if set)."""
+    qdrant = require("qdrant_client", "qdrant")
+    try:
+        if store.get("url"):
+            return qdrant.QdrantClient(url=store["url"], api_key=os.environ.get("QDRANT_API_KEY") or None, timeout=120)
+        return qdrant.QdrantClient(path=store["path"])
+    except RuntimeError as exc:  # local mode takes an exclusive lock on its folder
+        raise EmbedproofError(f"{store.get('path')}: {exc} (local mode allows one client at a time; use a Qdrant server to share it)") from exc
+
+
+def rrf_constant(recipe: Recipe) -> int:
+    """Qdrant's RRF k for the recipe's RRF: Qdrant ranks from 0 and scores 1/(k + rank), so k + rank_base."""
+    params = dict(recipe.fusion_params)
+    k, base = params.pop("k", 60), params.pop("rank_base", 1)
+    if params:
+        raise EmbedproofError(f"recipe {recipe.name!r}: fusion_params {sorted(params)} have no Qdrant equivalent")
+    qk = k + base
+    if float(qk) != int(qk) or qk < 1:
+        raise EmbedproofError(f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)")
+    return int(qk)
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
+    if recipe.shrink is not None:
+        raise EmbedproofError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
+                             "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded")
+    if len(recipe.first_pass) > 1:
+        if recipe.fusion != "rrf":
+            raise EmbedproofError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent (Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
+        rrf_constant(recipe)
+
+
+def _vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
+    """Short, unique Qdrant vector names ("dense_all-MiniLM-L6-v2", "tokens_...") for each component key."""
+    names: dict[str, str] = {}
+    for model, kind in components:
+        base = f"{'tokens' if kind == 'tokens' else 'first'}_{safe_name(Path(model).name or model)[:48]}"
+        name, n = base, 2
+        while name in names.values():
+            name, n = f"{base}_{n}", n + 1
+        names[f"{kind}:{model}"] = name
+    return names
+
+
+def _collection_name(out: Path, ids_digest: str, recipe: Recipe) -> str:
+    """Deterministic, so a resumed build finds its collection: index folder name + recipe + corpus digest."""
+    digest = hashlib.sha256((recipe.name + ids_digest).encode()).hexdigest()[:10]
+    return f"embedproof_{safe_name(out.resolve().name)[:40]}_{digest}"
+
+
+def _store_settings(options: dict, out: Path, ids_digest: str, recipe: Recipe) -> dict:
+    url, path = options.get("url"), options.get("path")
+    if bool(url) == bool(path):
+        raise EmbedproofError("--backend qdrant needs exactly one of --qdrant-url (a server or cluster) or --qdrant-path (local mode)")
+    shards, replicas = int(options.get("shards") or 1), int(options.get("replicas") or 1)
+    if shards < 1 or replicas < 1:
+        raise EmbedproofError(f"--qdrant-shards and --qdrant-replicas must be ≥ 1, got {shards} and {replicas}")
+    store = {"backend": "qdrant", "collection": options.get("collection") or _collection_name(out, ids_digest, recipe),
+             "shards": shards, "replicas": replicas}
+    store["url" if url else "path"] = url or str(Path(path).expanduser().resolve())
+    return store
+
+
+def _vector_params(qm, kind: str, encoder, emb, first_pass_tokens: bool):
+    """Qdrant vector settings for one component, from the first encoded chunk (its dimension)."""
+    if kind == "tokens":
+        # token vectors only rescore a shortlist unless MaxSim is itself a first pass: no HNSW graph for them then
+        return qm.VectorParams(size=int(emb.multivector[0].shape[1]), distance=qm.Distance.DOT,
+                               multivector_config=qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM),
+                               hnsw_config=None if first_pass_tokens else qm.HnswConfigDiff(m=0))
+    normalised = getattr(encoder, "normalize", True)  # built-in encoders without the flag (hashing, BGE-M3) emit unit vectors
+    return qm.VectorParams(size=int(emb.dense.shape[1]), distance=qm.Distance.COSINE if normalised else qm.Distance.DOT)
+
+
+def _chunk_vectors(qm, kind: str, emb, bm25_rows) -> list:
+    """One Qdrant vector per document of the chunk (None: the document has no token to store)."""
+    if bm25_rows is not None:
+        return [qm.SparseVector(indices=i, values=v) for i, v in bm25_rows]
+    if kind == "tokens":
+        return [m.astype("float32") if len(m) else None for m in emb.multivector]
+    if emb.mode == "dense":
+        return list(emb.dense.astype("float32"))
+    rows = emb.sparse.tocsr()
+    return [qm.SparseVector(indices=rows.indices[a:b].tolist(), values=rows.data[a:b].astype(float).tolist())
+            for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
+
+
+def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options, chunk_size: int = 512,
+                       progress=None, encoder_backend: str = "torch", store_options: dict | None = None) -> dict:
+    """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
+    from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
+    from embedproof.index.store import FORMAT, MANIFEST, _components, _sha256
+    from embedproof.search.pipeline import Workspace
+
+    check_recipe(recipe)
+    qm = require("qdrant_client.models", "qdrant")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = list(corpus)
+    ids_digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    store = _store_settings(store_options or {}, out, ids_digest, recipe)
+    manifest_path, docs_path = out / MANIFEST, out / "docs.jsonl"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    fresh = manifest is None
+    if manifest is not None:
+        before = manifest.get("store", {})
+        same_store = all(before.get(k) == store.get(k) for k in ("backend", "url", "path", "shards", "replicas")) and \
+            (not (store_options or {}).get("collection") or before.get("collection") == store["collection"])
+        if manifest.get("recipe") != recipe.to_dict() or manifest.get("ids_sha256") != ids_digest \
+                or manifest.get("encoder_backend", "torch") != encoder_backend or not same_store:
+            raise EmbedproofError(f"{manifest_path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)")
+        store = before
+    else:
+        with atomic_open(docs_path, "w", encoding="utf-8") as handle:
+            for doc in corpus.values():
+                handle.write(json.dumps({"_id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
+        store |= {"chunks": [], "vectors": {}}
+        manifest = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": ids_digest,
+                    "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {"docs.jsonl": _sha256(docs_path)},
+                    "components": {}, "store": store, "complete": False}
+    chunk_size = manifest["chunk_size"]
+    texts = [corpus[d].full_text for d in ids]
+    workspace = Workspace(ids, texts, encoder_options)
+    components = _components(recipe)
+    names = _vector_names(components)
+    first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+    encoders = {}
+    for model, kind in components:
+        key = f"{kind}:{model}"
+        encoders[key] = encoder = workspace.encoder(model, kind)
+        component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": getattr(encoder, "mode", None),
+                                                            "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                                                            "vector": names[key], "chunks": []})
+        if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
+            component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
+    write_json_atomic(manifest_path, manifest)
+
+    client = open_client(store)
+    try:
+        exists = client.collection_exists(store["collection"])
+        if exists and fresh:
+            raise EmbedproofError(f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
+                                 f"delete it, or give another --out folder name")
+        if not exists and store["chunks"]:
+            raise EmbedproofError(f"Qdrant collection {store['collection']!r} is gone but {manifest_path} records committed chunks; delete {out} and rebuild")
+        advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
+        for number, start in enumerate(range(0, len(ids), chunk_size)):
+            name = f"{number:05d}"
+            end = min(start + chunk_size, len(ids))
+            if name in store["chunks"]:
+                if advance:
+                    advance(end - start)
+                continue
+            vectors, params, sparse = {}, {}, {}
+            for key, encoder in encoders.items():
+                component = manifest["components"][key]
+                bm25 = component.get("bm25")
+                emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
+                vectors[component["vector"]] = _chunk_vectors(qm, component["kind"], emb, document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None)
+                if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
+                    sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
+                elif not exists:
+                    params[component["vector"]] = _vector_params(qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens)
+            if not exists:
+                client.create_collection(store["collection"], vectors_config=params, sparse_vectors_config=sparse,
+                                         shard_number=store["shards"], replication_factor=store["replicas"])
+                store["vectors"] = {**{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()}, **{n: "sparse" for n in sparse}}
+                exists = True
+            points = [qm.PointStruct(id=start + i, payload={"id": ids[start + i]},
+                                     vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None}) for i in range(end - start)]
+            step = TOKENS_PER_REQUEST if any(c["kind"] == "tokens" for c in manifest["components"].values()) else POINTS_PER_REQUEST
+            for s in range(0, len(points), step):
+                client.upsert(store["collection"], points[s : s + step], wait=True)
+            store["chunks"].append(name)
+            for component in manifest["components"].values():
+                component["chunks"].append(name)
+            write_json_atomic(manifest_path, manifest)
+            if advance:
+                advance(end - start)
+        count = client.count(store["collection"], exact=True).count
+        if count != len(ids):
+            raise EmbedproofError(f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild")
+    finally:
+        client.close()
+    manifest["complete"] = True
+    write_json_atomic(manifest_path, manifest)
+    return manifest

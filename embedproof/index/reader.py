@@ -1,0 +1,183 @@
+"""Open an index built by `build_index`, verify it, and answer queries with the same recipe code bench uses."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from embedproof.types import Embeddings
+from embedproof.errors import EmbedproofError
+from embedproof.datasets.readers import read_corpus
+from embedproof.index.store import FORMAT, MANIFEST, _sha256, encoder_options_for
+from embedproof.search.recipe import Recipe
+
+
+def open_manifest(folder: Path, verify: bool = True) -> dict:
+    """The manifest of a finished index of this format, every listed file's checksum verified (any store)."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise EmbedproofError(f"{folder}: not an embedproof index (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmbedproofError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise EmbedproofError(f"{manifest_path}: index format {manifest.get('format')!r}, this embedproof reads {FORMAT}")
+    if not manifest.get("complete"):
+        raise EmbedproofError(f"{folder}: the build did not finish; run `embedproof index build` again with the same arguments to resume")
+    if verify:
+        for rel, digest in manifest["files"].items():
+            path = folder / rel
+            if not path.is_file() or _sha256(path) != digest:
+                raise EmbedproofError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+    return manifest
+
+
+class LoadedIndex:
+    """A verified index: every file's checksum matches the manifest, and the build finished."""
+
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+        from embedproof.search.pipeline import Workspace
+
+        self.folder = Path(folder)
+        self.manifest = open_manifest(self.folder, verify)
+        corpus = {}  # docs.jsonl, then one segment per `index add`, in the order the vectors were stored
+        for rel in self.manifest.get("docs", ["docs.jsonl"]):
+            corpus.update(read_corpus(self.folder / rel, []))
+        self.recipe = Recipe(**self.manifest["recipe"])
+        self.ids = list(corpus)
+        self.docs = corpus
+        self.workspace = Workspace(self.ids, [d.full_text for d in corpus.values()], encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
+        for component in self.manifest["components"].values():
+            self._load_component(component)
+            # load the model now, so the first query's timings are query time, not start-up
+            self.workspace.encoder(component["model"], component["kind"])
+
+    def _load_component(self, c: dict) -> None:
+        model, kind = c["model"], c["kind"]
+        if "stored" in c:  # BM25: refit on the stored texts
+            self.workspace.documents(model, kind)
+            return
+        files = [self.folder / rel for rel in c["chunks"]]
+        if kind == "tokens":
+            matrices = []
+            for f in files:
+                with np.load(f, allow_pickle=False) as data:
+                    matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, multivector=matrices), "tokens")
+        elif c.get("precision"):  # the recipe's dim/precision form (int8 codes, sign bits, float16 or float32 at dim)
+            from embedproof.index.shrunk import load_component
+
+            self.workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
+        elif c["mode"] == "dense":
+            dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, dense=dense))
+        else:
+            blocks = []
+            for f in files:
+                with np.load(f, allow_pickle=False) as data:
+                    blocks.append(sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])))
+            self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
+
+    def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
+        """Ranked documents with the score of every stage, and each stage's time (`overrides`: see `override_recipe`)."""
+        return self.search_many([query], top_k, overrides)[0]
+
+    def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
+        """`search` for several queries in one run of the recipe: one encoder call and one matrix product per stage.
+
+        Each answer is what `search` returns for its query alone; `timings_ms` are the batch's (the stages ran once
+        for all of them). `top_k` is one count for all or one per query: it only cuts the recipe's final ranking.
+        """
+        from embedproof.search.pipeline import run_recipe
+
+        recipe = override_recipe(self.recipe, overrides) if overrides else self.recipe
+        if not queries:
+            return []
+        counts = [top_k] * len(queries) if isinstance(top_k, int) else list(top_k)
+        query_ids = [str(i) for i in range(len(queries))]
+        start = time.perf_counter()
+        stages = run_recipe(recipe, self.workspace, query_ids, list(queries))
+        total_ms = 1000 * (time.perf_counter() - start)
+        ranking = [s for s in stages if s.run is not None]  # query-encoding stages carry a time, not a run
+        timings = {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms}
+        answers = []
+        for qid, query, k in zip(query_ids, queries, counts):
+            ranked = sorted(ranking[-1].run.get(qid, {}).items(), key=lambda item: (-item[1], item[0]))[:k]
+            per_stage = {s.name: s.run.get(qid, {}) for s in ranking}
+            answers.append({
+                "query": query,
+                "recipe": recipe.name,
+                "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
+                             "stage_scores": {name: run.get(d) for name, run in per_stage.items()}}
+                            for r, (d, score) in enumerate(ranked, 1)],
+                "timings_ms": dict(timings),
+            })
+        return answers
+
+    def info(self) -> dict:
+        return manifest_info(self.folder, self.manifest)
+
+
+def manifest_info(folder: Path, m: dict) -> dict:
+    """What an embedded-store index holds, from its (verified) manifest alone."""
+    size = sum((folder / rel).stat().st_size for rel in m["files"])
+    return {"folder": str(folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
+            "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
+            "bytes_on_disk": size}
+
+
+def index_info(folder: str | Path) -> dict:
+    """`index info`: checksums verified, no model loaded for the embedded store (engine-backed stores open their engine)."""
+    folder = Path(folder)
+    manifest = open_manifest(folder)
+    if manifest.get("store", {}).get("backend") in {"qdrant", "edge"}:
+        return LoadedIndex(folder).info()
+    return manifest_info(folder, manifest)
+
+
+OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")
+
+
+def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
+    """The index's recipe narrowed for one query: only what the stored data can answer.
+
+    `first_pass`: a subset of the recipe's first-pass models (one alone = that model's run, no fusion); `rerank`:
+    false skips the reranker; `rerank_top`: how many fused documents it reorders (≤ candidates); `rrf_k`: the RRF
+    constant. Anything that would need data the index does not hold (another model, a reranker it did not store) is
+    refused, naming the field, so the page can show dense, sparse, hybrid and reranked runs of one index side by side.
+    """
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise EmbedproofError(f"overrides.{unknown[0]}: not a recipe override (known: {', '.join(OVERRIDES)})")
+    changes: dict = {}
+    first = overrides.get("first_pass")
+    if first is not None:
+        if not first or any(m not in recipe.first_pass for m in first) or len(set(first)) != len(first):
+            raise EmbedproofError(f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}")
+        order = [m for m in recipe.first_pass if m in first]
+        changes["first_pass"] = order
+        if recipe.weights is not None:
+            changes["weights"] = [w for m, w in zip(recipe.first_pass, recipe.weights) if m in first]
+    if overrides.get("rerank") is False:
+        changes["rerank"] = None
+    elif overrides.get("rerank") is True and recipe.rerank is None:
+        raise EmbedproofError("overrides.rerank: this index's recipe has no reranker")
+    if overrides.get("rerank_top") is not None:
+        top = overrides["rerank_top"]
+        if recipe.rerank is None or not 1 <= top <= recipe.candidates:
+            raise EmbedproofError(f"overrides.rerank_top: 1 to {recipe.candidates}, for a recipe with a reranker")
+        changes["rerank_top"] = top
+    if overrides.get("rrf_k") is not None:
+        if recipe.fusion != "rrf":
+            raise EmbedproofError(f"overrides.rrf_k: this index fuses by {recipe.fusion!r}, not RRF")
+        changes["fusion_params"] = {**recipe.fusion_params, "k": overrides["rrf_k"]}
+    if not changes:
+        return recipe
+    label = ", ".join(f"{k}={v}" for k, v in overrides.items() if v is not None)
+    return replace(recipe, name=f"{recipe.name} [{label}]", **changes)

