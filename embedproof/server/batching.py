@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 
 # run(key, items) -> one result per item, in order; it runs on the worker thread
 RunBatch = Callable[[Hashable, list[Any]], list[Any]]
@@ -34,6 +34,14 @@ class QueueFull(EmbedproofError):
     def __init__(self, queued: int, retry_after_s: int):
         super().__init__(f"server busy: {queued} requests queued; retry after {retry_after_s} s")
         self.retry_after_s = retry_after_s
+
+
+class InvalidBatchOption(InvalidInputError):
+    """A `BatchOptions` field out of range; `field` names it, so the CLI can name its own flag instead."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
 
 
 class ClientGone(Exception):
@@ -51,10 +59,16 @@ class BatchOptions:
     threads: int | None = None  # None: one core fewer than this process may use (that one parses HTTP), at least 1
 
     def __post_init__(self):
-        if self.max_batch < 1 or self.max_tokens < 1 or self.max_queue < 1 or self.max_wait_ms < 0:
-            raise ValueError("max_batch, max_tokens and max_queue must be positive, max_wait_ms not negative")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError("threads must be positive")
+        for name in ("max_batch", "max_tokens", "max_queue", "threads"):
+            value = getattr(self, name)
+            if value is None and name == "threads":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidBatchOption(name, f"must be a whole number of at least 1, got {value!r}")
+        # NaN would pass a `< 0` test and then make every batching deadline wait forever
+        if isinstance(self.max_wait_ms, bool) or not isinstance(self.max_wait_ms, (int, float)) \
+                or not math.isfinite(self.max_wait_ms) or self.max_wait_ms < 0:
+            raise InvalidBatchOption("max_wait_ms", f"must be a finite number of at least 0, got {self.max_wait_ms!r}")
 
 
 @dataclass

@@ -171,7 +171,12 @@ def test_a_lone_request_is_not_held_back_by_the_batching_window():
     worker.close()
 
 
-def test_options_are_checked():
-    for bad in ({"max_batch": 0}, {"max_queue": 0}, {"max_wait_ms": -1}, {"threads": 0}):
-        with pytest.raises(ValueError):
+def test_options_are_checked_and_the_error_names_the_field():
+    from embedproof.errors import InvalidInputError
+
+    bad_values = ({"max_batch": 0}, {"max_tokens": -5}, {"max_queue": 0}, {"max_wait_ms": -1}, {"max_wait_ms": float("nan")},
+                  {"max_wait_ms": float("inf")}, {"threads": 0}, {"max_batch": 2.5})
+    for bad in bad_values:
+        with pytest.raises(InvalidInputError, match=f"^{next(iter(bad))}: "):
             BatchOptions(**bad)
+    assert BatchOptions(max_wait_ms=0, threads=1).max_wait_ms == 0
