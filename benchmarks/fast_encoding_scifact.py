@@ -25,7 +25,8 @@ import numpy as np
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.latency import machine_info
-from embedproof.evaluation.metrics import evaluate_run, run_from_indices
+from embedproof.evaluation.metrics import evaluate_run
+from embedproof.search.dense import run_from_indices
 from embedproof.search.dense import dense_scores, top_k
 from embedproof.models.dense import DenseEncoder
 

@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from embedproof.evaluation.bench import BenchOptions, run_bench  # noqa: E402
+from embedproof.evaluation.bench import run_bench  # noqa: E402
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.pareto import run_name  # noqa: E402
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from scipy.stats import kendalltau, spearmanr
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.pareto import run_name
 from embedproof.datasets.pseudo import inverse_cloze

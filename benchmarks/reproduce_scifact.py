@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 
 # (model, reference nDCG@10, tolerance, source)

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.files import write_json_atomic
-from embedproof.evaluation.bench import BenchOptions, machine_info
+from embedproof.evaluation.bench import machine_info
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.bench_recipes import bench_recipes
 from embedproof.datasets.loading import load_dataset
 from embedproof.search.maxsim import maxsim_each

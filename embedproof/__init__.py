@@ -22,7 +22,7 @@ _NAMES = {
     "Recipe": "embedproof.search.recipe",
     "Workspace": "embedproof.search.pipeline",
     "run_recipe": "embedproof.search.pipeline",
-    "BenchOptions": "embedproof.evaluation.bench",
+    "BenchOptions": "embedproof.evaluation.bench_options",
     "run_bench": "embedproof.evaluation.bench",
     "evaluate_run": "embedproof.evaluation.metrics",
     "build_index": "embedproof.index.store",
@@ -57,7 +57,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 if TYPE_CHECKING:
     from embedproof.datasets.loading import Dataset, load_dataset
     from embedproof.errors import EmbedproofError, InvalidInputError
-    from embedproof.evaluation.bench import BenchOptions, run_bench
+    from embedproof.evaluation.bench import run_bench
+    from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.evaluation.metrics import evaluate_run
     from embedproof.index.access import open_index
     from embedproof.index.append import append_documents

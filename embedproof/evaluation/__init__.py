@@ -12,7 +12,7 @@ from embedproof.lazy import lazy_exports
 _NAMES = {
     "evaluate_run": "embedproof.evaluation.metrics",
     "write_trec_run": "embedproof.evaluation.metrics",
-    "BenchOptions": "embedproof.evaluation.bench",
+    "BenchOptions": "embedproof.evaluation.bench_options",
     "run_bench": "embedproof.evaluation.bench",
     "write_report": "embedproof.evaluation.report",
 }
@@ -27,6 +27,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.evaluation.bench import BenchOptions, run_bench
+    from embedproof.evaluation.bench import run_bench
+    from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.evaluation.metrics import evaluate_run, write_trec_run
     from embedproof.evaluation.report import write_report

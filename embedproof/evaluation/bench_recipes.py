@@ -7,7 +7,8 @@ scored) and the tuned recipe is reported as its own run.
 
 from __future__ import annotations
 
-from embedproof.evaluation.bench import BenchOptions, ProgressFactory, _encoder_options
+from embedproof.errors import InvalidInputError
+from embedproof.evaluation.bench_options import BenchOptions, ProgressFactory, encoder_options, latency_plan, measure_plan
 from embedproof.datasets.loading import Dataset
 from embedproof.evaluation.latency import LatencyPlan
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
@@ -49,13 +50,12 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
     Each recipe's query-time work is registered with `plan` (query encoders shared by key with every other run
     that uses them); without a plan the recipes are timed here, among themselves.
     """
-    from embedproof.evaluation.bench import latency_plan, measure_plan
 
     options = options or BenchOptions()
     own_plan = plan is None
     plan = latency_plan(dataset, options) if own_plan else plan
     doc_ids = list(dataset.corpus)
-    workspace = Workspace(doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: _encoder_options(m, options), progress)
+    workspace = Workspace(doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: encoder_options(m, options), progress)
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
     entries = []
@@ -134,7 +134,7 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
 def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts) -> dict:
     """Grid-search fusion weights (and RRF k) on `split`, then score the tuned recipe on the bench split."""
     if split == dataset.split:
-        raise ValueError(f"refusing to tune on {split!r}: it is the split being scored")
+        raise InvalidInputError(f"refusing to tune on {split!r}: it is the split being scored")
     qrels = dataset.split_qrels(split)
     ids = list(qrels)
     texts = [dataset.queries[q] for q in ids]

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.evaluation.evidence import p99_interval
 from embedproof.evaluation.pareto import run_name, run_p99
 from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
@@ -65,7 +65,7 @@ def _match_runs(base_runs: dict[str, dict], new_runs: dict[str, dict], pairs: li
         for base_name, new_name in pairs:
             for name, runs, side in ((base_name, base_runs, "base"), (new_name, new_runs, "new")):
                 if name not in runs:
-                    raise EmbedproofError(f"unknown {side} run {name!r}; the {side} runs are: {_available(runs)}")
+                    raise InvalidInputError(f"unknown {side} run {name!r}; the {side} runs are: {_available(runs)}")
         return [(b, n, "pair") for b, n in pairs]
     common = [name for name in base_runs if name in new_runs]
     if common:
@@ -312,7 +312,7 @@ def compare_results(base: dict, new: dict, pairs: list[tuple[str, str]] | None =
     """
     settings = settings or settings_for(base, new)
     if latency_ms is not None and not (_number(latency_ms) and latency_ms > 0):
-        raise EmbedproofError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
+        raise InvalidInputError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
     notes = _file_notes(base, new) + _busy_notes(base, new)
     base_runs, new_runs = _named(base, "base"), _named(new, "new")
     out_pairs = [_compare_pair(base_runs[b], new_runs[n], how, latency_ms, settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from embedproof.errors import InvalidInputError
 from embedproof.vectors.quantize import PRECISIONS, bytes_per_vector
 
 DEFAULT_USD_PER_GB_MONTH = 3.8
@@ -22,7 +23,7 @@ def parse_count(text: str | int) -> int:
         return text
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbg]?)\s*", str(text).lower())
     if not match:
-        raise ValueError(f"not a vector count: {text!r} (examples: 1000000, 250k, 100M, 1B)")
+        raise InvalidInputError(f"not a vector count: {text!r} (examples: 1000000, 250k, 100M, 1B)")
     return int(round(float(match.group(1)) * _SUFFIX[match.group(2)]))
 
 

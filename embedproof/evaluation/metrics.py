@@ -54,14 +54,6 @@ def evaluate_run(qrels: Qrels, run: Run, metrics: list[str] | None = None) -> tu
     return means, per_query
 
 
-def run_from_indices(query_ids: list[str], doc_ids: list[str], indices, scores) -> dict[str, dict[str, float]]:
-    """Turn search output (row-aligned index and score matrices) into a {query: {doc: score}} run; row -1 is no match."""
-    return {
-        qid: {doc_ids[int(i)]: float(s) for i, s in zip(row_idx, row_scores) if i >= 0}
-        for qid, row_idx, row_scores in zip(query_ids, indices, scores)
-    }
-
-
 def write_trec_run(run: Run, path: str | os.PathLike, tag: str) -> Path:
     """Write a TREC run file (`qid Q0 docid rank score tag`), usable with trec_eval and ranx."""
     tag = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in tag) or "run"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError, MissingExtraError
+from embedproof.errors import EmbedproofError, InvalidInputError, MissingExtraError
 
 if TYPE_CHECKING:
     from mteb.abstasks.retrieval import AbsTaskRetrieval
@@ -50,9 +50,9 @@ class MtebEncoder:
     def __init__(self, encoder: Any, name: str | None = None, revision: str | None = None):
         _require_mteb()
         if not (hasattr(encoder, "encode_queries") and hasattr(encoder, "encode_documents")):
-            raise EmbedproofError(f"{type(encoder).__name__} is not an embedproof encoder (no encode_queries/encode_documents)")
+            raise InvalidInputError(f"{type(encoder).__name__} is not an embedproof encoder (no encode_queries/encode_documents)")
         if getattr(encoder, "mode", "dense") != "dense":
-            raise EmbedproofError(f"mteb can only evaluate dense encoders; {getattr(encoder, 'name', encoder)!r} is {encoder.mode}")
+            raise InvalidInputError(f"mteb can only evaluate dense encoders; {getattr(encoder, 'name', encoder)!r} is {encoder.mode}")
         self.encoder = encoder
         self._meta = self._model_meta(name, revision)
 

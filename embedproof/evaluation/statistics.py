@@ -46,12 +46,12 @@ class StatsSettings:
     test: str = "paired randomisation (sign-flip permutation) test, two-sided"
 
     def __post_init__(self) -> None:
-        from embedproof.errors import EmbedproofError
+        from embedproof.errors import InvalidInputError
 
         if self.bootstrap_resamples < 1000 or self.permutation_resamples < 1000:
-            raise EmbedproofError("statistics: at least 1,000 bootstrap and permutation resamples are needed")
+            raise InvalidInputError("statistics: at least 1,000 bootstrap and permutation resamples are needed")
         if not 0 < self.alpha < 1 or not 0 < self.confidence < 1 or not 0 < self.power < 1:
-            raise EmbedproofError("statistics: alpha, confidence and power must lie strictly between 0 and 1")
+            raise InvalidInputError("statistics: alpha, confidence and power must lie strictly between 0 and 1")
 
     def to_dict(self) -> dict:
         return asdict(self)

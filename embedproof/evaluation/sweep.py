@@ -1,7 +1,8 @@
 """Every cheaper variant of one encode: Matryoshka dims × precisions, searched, scored and sized.
 
 The corpus is encoded once per model; truncation, quantisation and rescoring are derived from those float
-vectors, so a 12-variant sweep costs little more than the plain run. Index bytes are measured by writing each
+vectors (`StoredForm`, the same derivation an index stores), so a 12-variant sweep costs little more than the
+plain run. Index bytes are measured by writing each
 variant's stored form to disk, not just computed.
 """
 
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.search.dense import exact_search
-from embedproof.search.quantized import binary_search, int8_search
+from embedproof.errors import InvalidInputError
 from embedproof.models.card import ModelCard
-from embedproof.vectors.quantize import PRECISIONS, Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8, unpack_binary
+from embedproof.search.stored import search_stored
 from embedproof.vectors.matryoshka import check_dimension, truncate_matryoshka
+from embedproof.vectors.quantize import PRECISIONS, Int8Calibration, bytes_per_vector
+from embedproof.vectors.stored_form import CALIBRATION_SAMPLE, StoredForm
 
 
 @dataclass
@@ -28,7 +30,7 @@ class SweepOptions:
     precisions: tuple[str, ...] = ("float32",)
     rescore_multiplier: int = 4
     allow_unvalidated_dims: bool = False
-    calibration_sample: int = 10_000
+    calibration_sample: int = CALIBRATION_SAMPLE
     calibration_dir: str | None = None  # where int8 ranges are stored and reused
 
 
@@ -75,7 +77,7 @@ def sweep_variants(card: ModelCard, docs: np.ndarray, queries: np.ndarray, k: in
     dims = options.dims or [native]
     unknown = [p for p in options.precisions if p not in PRECISIONS]
     if unknown:
-        raise ValueError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})")
+        raise InvalidInputError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})")
     checked = {dim: check_dimension(card, dim, native, options.allow_unvalidated_dims) for dim in dims}  # refuse before any work
     variants: list[Variant] = []
     with tempfile.TemporaryDirectory(prefix="embedproof-sweep-") as tmp:
@@ -91,29 +93,17 @@ def sweep_variants(card: ModelCard, docs: np.ndarray, queries: np.ndarray, k: in
 
 def _one(docs, queries, dim, precision, k, options, folder, validated, warnings) -> Variant:
     calibration, calibration_file = (None, None)
-    if precision == "float32":
-        stored = docs
-        search = lambda q, multiplier: exact_search(q, docs, k)  # noqa: E731
-    elif precision == "float16":
-        stored = docs.astype(np.float16)
-        widened = stored.astype(np.float32)  # BLAS has no fp16 kernels on CPU: compute in fp32, store fp16
-        search = lambda q, multiplier: exact_search(q, widened, k)  # noqa: E731
-    elif precision == "int8":
+    if precision == "int8":
         calibration, calibration_file = _calibration(docs, dim, options)
-        stored = quantize_int8(docs, calibration)
-        rescore_vectors, widened = dequantize_int8(stored, calibration), stored.astype(np.float32)
-        search = lambda q, multiplier: int8_search(q, stored, calibration, k, multiplier, rescore_vectors=rescore_vectors, codes_as_float=widened)  # noqa: E731
-    else:  # binary
-        stored = quantize_binary(docs)
-        rescore_vectors = unpack_binary(stored, dim)
-        search = lambda q, multiplier: binary_search(q, stored, dim, k, multiplier, rescore_vectors=rescore_vectors)  # noqa: E731
+    form = StoredForm.from_float(docs, dim, precision, calibration, options.calibration_sample)
     start = time.perf_counter()
-    idx, scores = search(queries, options.rescore_multiplier)
+    idx, scores = search_stored(form, queries, k, options.rescore_multiplier)
     search_s = time.perf_counter() - start
     # The same first pass without rescoring, to show what rescoring buys (and compare with published anchors).
-    first_pass = search(queries, 0) if precision in {"int8", "binary"} else None
-    index_bytes = _disk_bytes(stored, folder, f"d{dim}-{precision}")
+    first_pass = search_stored(form, queries, k, 0) if precision in {"int8", "binary"} else None
+    index_bytes = _disk_bytes(form.stored, folder, f"d{dim}-{precision}")
     if calibration is not None:
         index_bytes += 2 * dim * 4  # the calibration ranges (low, high) stored with the index
     return Variant(dim, precision, idx, scores, bytes_per_vector(dim, precision), index_bytes, search_s, validated, warnings,
-                   first_pass, calibration_file, queries, lambda q: search(q, options.rescore_multiplier))
+                   first_pass, calibration_file, queries,
+                   lambda q: search_stored(form, q, k, options.rescore_multiplier))

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
+from embedproof.errors import InvalidInputError
+
 MATERIAL_SHARE = 0.05  # warn when at least 5% of documents are longer than the window
 HISTOGRAM_BINS = 20
 
@@ -55,7 +57,7 @@ def chunk_texts(tokenizer, texts: Sequence[str], window: int, overlap: int = 0) 
     contiguous). Special tokens the model adds are not counted: leave room for them in `window`.
     """
     if window <= 0 or not 0 <= overlap < window:
-        raise ValueError(f"need window > 0 and 0 <= overlap < window (got {window}, {overlap})")
+        raise InvalidInputError(f"need window > 0 and 0 <= overlap < window (got {window}, {overlap})")
     chunks, owners = [], []
     step = window - overlap
     encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)

@@ -6,11 +6,10 @@ same `SearchIndex` protocol, so the CLI, the server and the benchmarks never ask
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from embedproof.index.store import MANIFEST
+from embedproof.index.manifest import Manifest
 from embedproof.search.recipe import Recipe
 
 
@@ -30,21 +29,9 @@ class SearchIndex(Protocol):
     def info(self) -> dict: ...
 
 
-def store_backend(folder: str | Path) -> str:
-    """Which store built the folder ("embedded", "qdrant" or "edge"); "embedded" when the manifest does not say.
-
-    A missing or unreadable manifest also reads as "embedded", whose loader reports the problem by name.
-    """
-    try:
-        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
-        return str(manifest.get("store", {}).get("backend") or "embedded")
-    except (OSError, ValueError, AttributeError):
-        return "embedded"
-
-
 def open_index(folder: str | Path, encoder_options=None, verify: bool = True) -> SearchIndex:
     """Open and verify the index in `folder` with the store that built it; queries use the recipe it was built with."""
-    backend = store_backend(folder)
+    backend = Manifest.open(folder, verify=False).backend  # each store verifies the checksums as it opens
     if backend == "qdrant":
         from embedproof.index.qdrant_search import QdrantIndex
 
@@ -53,6 +40,18 @@ def open_index(folder: str | Path, encoder_options=None, verify: bool = True) ->
         from embedproof.index.edge_search import EdgeIndex
 
         return EdgeIndex(folder, encoder_options, verify)
-    from embedproof.index.access import open_index
+    from embedproof.index.reader import LoadedIndex
 
-    return open_index(folder, encoder_options, verify)
+    return LoadedIndex(folder, encoder_options, verify)
+
+
+def index_info(folder: str | Path) -> dict:
+    """`index info`: checksums verified; the embedded store answers from its manifest without loading a model,
+    engine-backed stores open their engine."""
+    folder = Path(folder)
+    manifest = Manifest.open(folder)
+    if manifest.backend in {"qdrant", "edge"}:
+        return open_index(folder).info()
+    from embedproof.index.reader import manifest_info
+
+    return manifest_info(folder, manifest)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import InvalidInputError
 from embedproof.search.recipe import Recipe
 
 # the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
@@ -55,7 +55,7 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         if self.quantization is not None and self.quantization not in QUANTIZATIONS:
-            raise EmbedproofError(f"edge quantization {self.quantization!r}: choose from {', '.join(QUANTIZATIONS)}")
+            raise InvalidInputError(f"edge quantization {self.quantization!r}: choose from {', '.join(QUANTIZATIONS)}")
         for name in ("m", "ef_construct", "ef", "full_scan_threshold_kb", "indexing_threshold_kb", "indexing_threads"):
             value = getattr(self, name)
             if (
@@ -64,11 +64,11 @@ class EngineSettings:
                 or value < 0
                 or (name in ("ef_construct", "ef") and value < 1)
             ):
-                raise EmbedproofError(
+                raise InvalidInputError(
                     f"edge {name}: a whole number ≥ {1 if name in ('ef_construct', 'ef') else 0}, got {value!r}"
                 )
         if not self.oversampling >= 1:
-            raise EmbedproofError(f"edge oversampling: ≥ 1, got {self.oversampling!r}")
+            raise InvalidInputError(f"edge oversampling: ≥ 1, got {self.oversampling!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,12 +85,12 @@ def engine_settings(recipe: Recipe, options: dict | None) -> EngineSettings:
     }
     implied = PRECISION_QUANTIZATION.get(recipe.precision)
     if recipe.precision == "float16" and given.get("quantization"):
-        raise EmbedproofError(
+        raise InvalidInputError(
             f"recipe {recipe.name!r}: precision float16 with edge quantization {given['quantization']!r}: choose one"
         )
     if implied:
         if given.get("quantization", implied) != implied:
-            raise EmbedproofError(
+            raise InvalidInputError(
                 f"recipe {recipe.name!r}: precision {recipe.precision} is the engine's {implied}, "
                 f"not edge quantization {given['quantization']!r}; set precision float32 to choose another"
             )
@@ -114,7 +114,7 @@ def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what one Query API request cannot express as the embedded pipeline does."""
     if len(recipe.first_pass) > 1:
         if recipe.fusion != "rrf":
-            raise EmbedproofError(
+            raise InvalidInputError(
                 f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
                 "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store"
             )

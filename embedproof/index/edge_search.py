@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.datasets.readers import read_corpus
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.search.recipe import Recipe
@@ -25,12 +25,11 @@ class EdgeIndex:
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
         from embedproof.index.edge_engine import EdgeShardHandle
         from embedproof.index.edge_plan import EngineSettings
-        from embedproof.index.reader import open_manifest
-        from embedproof.index.store import encoder_options_for
+        from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.pipeline import Workspace
 
         self.folder = Path(folder)
-        self.manifest = open_manifest(self.folder, verify)
+        self.manifest = Manifest.open(self.folder, verify)
         self.store = self.manifest["store"]
         self.recipe = Recipe(**self.manifest["recipe"])
         self.settings = EngineSettings(**self.store["engine"])
@@ -112,8 +111,8 @@ class EdgeIndex:
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
         """`search` for several queries: one encoder call per component and one batch request to the engine."""
         if overrides:
-            raise EmbedproofError("overrides: an edge index answers with its whole recipe only (one Query API request)")
-        from embedproof.search.pipeline import _place_on_top, _rerank
+            raise InvalidInputError("overrides: an edge index answers with its whole recipe only (one Query API request)")
+        from embedproof.search.pipeline import place_on_top, rerank_shortlist
 
         if not queries:
             return []
@@ -134,7 +133,7 @@ class EdgeIndex:
                 )
                 fetched, final = list(fetched), list(final)
                 for i, r in zip(longer, rest):
-                    fetched[i], final[i] = {**r, **final[i]}, _place_on_top({"q": final[i]}, {"q": r})["q"]
+                    fetched[i], final[i] = {**r, **final[i]}, place_on_top({"q": final[i]}, {"q": r})["q"]
         else:
             # one document past the shortlist: the embedded pipeline lifts reranked scores above the best of the rest
             limits = [min(max(k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates) for k in counts]
@@ -143,7 +142,7 @@ class EdgeIndex:
         timings = {"encode": 1000 * (encoded - start), "edge": 1000 * (searched - encoded)}
         if kind == "cross-encoder":
             qids = [str(i) for i in range(len(queries))]
-            reranked, _ = _rerank(self.workspace, self.recipe, dict(zip(qids, fetched)), {}, qids, list(queries))
+            reranked, _ = rerank_shortlist(self.workspace, self.recipe, dict(zip(qids, fetched)), {}, qids, list(queries))
             final = [reranked[q] for q in qids]
             timings[f"rerank:{self.recipe.rerank}"] = 1000 * (time.perf_counter() - searched)
         timings["total"] = 1000 * (time.perf_counter() - start)

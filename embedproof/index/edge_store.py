@@ -13,15 +13,16 @@ opens a shard, so the manifest checksums docs.jsonl and checks the shard by its 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from embedproof.errors import EmbedproofError
-from embedproof.types import Document
+from embedproof.index.manifest import Manifest, crash_point, recipe_components, writer_lock
+from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
+from embedproof.types import Document
 
 SHARD = "shard"
 # The engine counts a document in BM25's N only if its sparse vector holds a term; bm25s counts every document.
@@ -65,15 +66,6 @@ def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
     return [(rows.indices[a:b], rows.data[a:b]) for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
 
 
-def _same_build(manifest: dict, recipe: Recipe, ids_digest: str, encoder_backend: str, engine: dict) -> bool:
-    return (
-        manifest.get("recipe") == recipe.to_dict()
-        and manifest.get("ids_sha256") == ids_digest
-        and manifest.get("encoder_backend", "torch") == encoder_backend
-        and manifest.get("store", {}).get("engine") == engine
-    )
-
-
 def build_edge_index(
     recipe: Recipe,
     corpus: dict[str, Document],
@@ -83,63 +75,39 @@ def build_edge_index(
     progress=None,
     encoder_backend: str = "torch",
     store_options: dict | None = None,
-) -> dict:
+) -> Manifest:
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedproof.index.edge_engine import EdgeShardHandle
     from embedproof.index.edge_plan import check_recipe, collection_plan, engine_settings
     from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
-    from embedproof.index.qdrant_store import _vector_names
-    from embedproof.index.store import (
-        FORMAT,
-        MANIFEST,
-        _components,
-        crash_point,
-        exclusive,
-        ids_digest,
-        save_manifest,
-        write_docs,
-    )
-    from embedproof.search.pipeline import Workspace
+    from embedproof.index.qdrant_store import vector_names
 
     check_recipe(recipe)
     settings = engine_settings(recipe, store_options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ids = list(corpus)
-    digest = ids_digest(ids)
-    manifest_path = out / MANIFEST
-    with exclusive(out):
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-        if manifest is not None and not _same_build(manifest, recipe, digest, encoder_backend, settings.to_dict()):
+    with writer_lock(out):
+        manifest = Manifest.read(out)
+        if manifest is not None and not manifest.matches(recipe, ids, encoder_backend, {"engine": settings.to_dict()}):
             raise EmbedproofError(
                 f"{out}: holds an index of another recipe, corpus or engine setting; "
                 "choose an empty folder (or delete it to rebuild)"
             )
-        if manifest is not None and manifest.get("complete"):
+        if manifest is not None and manifest.complete:
             return manifest
         for stray in out.glob(".*.tmp"):
             stray.unlink(missing_ok=True)
         if manifest is None:
-            manifest = {
-                "format": FORMAT,
-                "recipe": recipe.to_dict(),
-                "documents": len(ids),
-                "ids_sha256": digest,
-                "encoder_backend": encoder_backend,
-                "chunk_size": chunk_size,
-                "files": {},
-                "docs": [],
-                "components": {},
-                "store": {"backend": "edge", "path": SHARD, "engine": settings.to_dict(), "chunks": [], "vectors": {}},
-                "complete": False,
-            }
-            write_docs(out, manifest, "docs.jsonl", corpus.values())
-            save_manifest(manifest_path, manifest)
+            store = {"backend": "edge", "path": SHARD, "engine": settings.to_dict(), "chunks": [], "vectors": {}}
+            manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size, store)
+            manifest.write_docs("docs.jsonl", corpus.values())
+            manifest.save()
         store, chunk_size = manifest["store"], manifest["chunk_size"]
         texts = [corpus[d].full_text for d in ids]
         workspace = Workspace(ids, texts, encoder_options)
-        components = _components(recipe)
-        names = _vector_names(components)
+        components = recipe_components(recipe)
+        names = vector_names(components)
         first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
         encoders = {}
         for model, kind in components:
@@ -158,7 +126,7 @@ def build_edge_index(
             )
             if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
                 component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
-        save_manifest(manifest_path, manifest)
+        manifest.save()
 
         shard_dir = out / SHARD
         if not store["chunks"] and shard_dir.exists():
@@ -205,7 +173,7 @@ def build_edge_index(
                 store["chunks"].append(name)
                 for component in manifest["components"].values():
                     component["chunks"].append(name)
-                save_manifest(manifest_path, manifest)
+                manifest.save()
                 if advance:
                     advance(end - start)
             if shard is None:
@@ -223,5 +191,5 @@ def build_edge_index(
             )
         store["shard"] = stats
         manifest["complete"] = True
-        save_manifest(manifest_path, manifest)
+        manifest.save()
     return manifest

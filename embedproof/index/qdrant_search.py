@@ -15,28 +15,25 @@ import time
 import weakref
 from pathlib import Path
 
-from embedproof.errors import EmbedproofError, require
-from embedproof.datasets.readers import read_corpus
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.index.qdrant_store import open_client, rrf_constant
-from embedproof.search.recipe import Recipe
 
 
 class QdrantIndex:
     """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder."""
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
-        from embedproof.index.reader import open_manifest
-        from embedproof.index.store import encoder_options_for
+        from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.pipeline import Workspace
 
         self.folder = Path(folder)
-        self.manifest = open_manifest(self.folder, verify)
+        self.manifest = Manifest.open(self.folder, verify)
         manifest_path = self.folder / "manifest.json"
         self.qm = require("qdrant_client.models", "qdrant")
         self.store = self.manifest["store"]
-        self.recipe = Recipe(**self.manifest["recipe"])
-        self.docs = read_corpus(self.folder / "docs.jsonl", [])
+        self.recipe = self.manifest.recipe
+        self.docs = self.manifest.documents()
         self.ids = list(self.docs)
         self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
                                    encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
@@ -98,8 +95,8 @@ class QdrantIndex:
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents, the Qdrant score (and a cross-encoder's), and the time spent encoding and in Qdrant."""
         if overrides:
-            raise EmbedproofError("overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)")
-        from embedproof.search.pipeline import _place_on_top, _rerank
+            raise InvalidInputError("overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)")
+        from embedproof.search.pipeline import place_on_top, rerank_shortlist
 
         start = time.perf_counter()
         vectors = {key: self._vector(key, query) for key in self.manifest["components"]}
@@ -113,14 +110,14 @@ class QdrantIndex:
             fetched = final = head
             if top_k > self.recipe.rerank_top:  # the rest comes from the fused list, below the reranked head (as embedded)
                 rest = self._query(min(top_k, self.recipe.candidates), **first)
-                fetched, final = {**rest, **head}, _place_on_top({"q": head}, {"q": rest})["q"]
+                fetched, final = {**rest, **head}, place_on_top({"q": head}, {"q": rest})["q"]
             searched = time.perf_counter()
         else:
             # one document past the shortlist: the embedded pipeline lifts reranked scores above the best of the rest
             fetched = final = self._query(min(max(top_k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates), **first)
             searched = time.perf_counter()
             if kind == "cross-encoder":
-                reranked, _ = _rerank(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
+                reranked, _ = rerank_shortlist(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
                 final = rerank_scores = reranked["q"]
         total_ms = 1000 * (time.perf_counter() - start)
         ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]

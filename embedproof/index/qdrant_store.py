@@ -12,15 +12,15 @@ of the same ids are idempotent, so a killed build re-run with the same arguments
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
-from embedproof.files import atomic_open, write_json_atomic
-from embedproof.errors import EmbedproofError, require
-from embedproof.types import Document
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
+from embedproof.index.manifest import Manifest, ids_digest, recipe_components, writer_lock
+from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
+from embedproof.types import Document
 
 POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
 TOKENS_PER_REQUEST = 16
@@ -42,25 +42,25 @@ def rrf_constant(recipe: Recipe) -> int:
     params = dict(recipe.fusion_params)
     k, base = params.pop("k", 60), params.pop("rank_base", 1)
     if params:
-        raise EmbedproofError(f"recipe {recipe.name!r}: fusion_params {sorted(params)} have no Qdrant equivalent")
+        raise InvalidInputError(f"recipe {recipe.name!r}: fusion_params {sorted(params)} have no Qdrant equivalent")
     qk = k + base
     if float(qk) != int(qk) or qk < 1:
-        raise EmbedproofError(f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)")
+        raise InvalidInputError(f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)")
     return int(qk)
 
 
 def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
     if recipe.shrink is not None:
-        raise EmbedproofError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
+        raise InvalidInputError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
                              "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded")
     if len(recipe.first_pass) > 1:
         if recipe.fusion != "rrf":
-            raise EmbedproofError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent (Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
+            raise InvalidInputError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent (Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
         rrf_constant(recipe)
 
 
-def _vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
+def vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
     """Short, unique Qdrant vector names ("dense_all-MiniLM-L6-v2", "tokens_...") for each component key."""
     names: dict[str, str] = {}
     for model, kind in components:
@@ -81,10 +81,10 @@ def _collection_name(out: Path, ids_digest: str, recipe: Recipe) -> str:
 def _store_settings(options: dict, out: Path, ids_digest: str, recipe: Recipe) -> dict:
     url, path = options.get("url"), options.get("path")
     if bool(url) == bool(path):
-        raise EmbedproofError("--backend qdrant needs exactly one of --qdrant-url (a server or cluster) or --qdrant-path (local mode)")
+        raise InvalidInputError("--backend qdrant needs exactly one of --qdrant-url (a server or cluster) or --qdrant-path (local mode)")
     shards, replicas = int(options.get("shards") or 1), int(options.get("replicas") or 1)
     if shards < 1 or replicas < 1:
-        raise EmbedproofError(f"--qdrant-shards and --qdrant-replicas must be ≥ 1, got {shards} and {replicas}")
+        raise InvalidInputError(f"--qdrant-shards and --qdrant-replicas must be ≥ 1, got {shards} and {replicas}")
     store = {"backend": "qdrant", "collection": options.get("collection") or _collection_name(out, ids_digest, recipe),
              "shards": shards, "replicas": replicas}
     store["url" if url else "path"] = url or str(Path(path).expanduser().resolve())
@@ -116,102 +116,94 @@ def _chunk_vectors(qm, kind: str, emb, bm25_rows) -> list:
 
 
 def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options, chunk_size: int = 512,
-                       progress=None, encoder_backend: str = "torch", store_options: dict | None = None) -> dict:
+                       progress=None, encoder_backend: str = "torch", store_options: dict | None = None) -> Manifest:
     """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
     from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
-    from embedproof.index.store import FORMAT, MANIFEST, _components, _sha256
-    from embedproof.search.pipeline import Workspace
 
     check_recipe(recipe)
     qm = require("qdrant_client.models", "qdrant")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ids = list(corpus)
-    ids_digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
-    store = _store_settings(store_options or {}, out, ids_digest, recipe)
-    manifest_path, docs_path = out / MANIFEST, out / "docs.jsonl"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-    fresh = manifest is None
-    if manifest is not None:
-        before = manifest.get("store", {})
-        same_store = all(before.get(k) == store.get(k) for k in ("backend", "url", "path", "shards", "replicas")) and \
-            (not (store_options or {}).get("collection") or before.get("collection") == store["collection"])
-        if manifest.get("recipe") != recipe.to_dict() or manifest.get("ids_sha256") != ids_digest \
-                or manifest.get("encoder_backend", "torch") != encoder_backend or not same_store:
-            raise EmbedproofError(f"{manifest_path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)")
-        store = before
-    else:
-        with atomic_open(docs_path, "w", encoding="utf-8") as handle:
-            for doc in corpus.values():
-                handle.write(json.dumps({"_id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
-        store |= {"chunks": [], "vectors": {}}
-        manifest = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": ids_digest,
-                    "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {"docs.jsonl": _sha256(docs_path)},
-                    "components": {}, "store": store, "complete": False}
-    chunk_size = manifest["chunk_size"]
-    texts = [corpus[d].full_text for d in ids]
-    workspace = Workspace(ids, texts, encoder_options)
-    components = _components(recipe)
-    names = _vector_names(components)
-    first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
-    encoders = {}
-    for model, kind in components:
-        key = f"{kind}:{model}"
-        encoders[key] = encoder = workspace.encoder(model, kind)
-        component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": getattr(encoder, "mode", None),
-                                                            "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-                                                            "vector": names[key], "chunks": []})
-        if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
-            component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
-    write_json_atomic(manifest_path, manifest)
+    store = _store_settings(store_options or {}, out, ids_digest(ids), recipe)
+    with writer_lock(out):
+        manifest = Manifest.read(out)
+        fresh = manifest is None
+        if manifest is not None:
+            same_store = {k: store.get(k) for k in ("backend", "url", "path", "shards", "replicas")}
+            if (store_options or {}).get("collection"):
+                same_store["collection"] = store["collection"]
+            if not manifest.matches(recipe, ids, encoder_backend, same_store):
+                raise EmbedproofError(f"{manifest.path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)")
+            store = manifest["store"]
+        else:
+            store |= {"chunks": [], "vectors": {}}
+            manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size, store)
+            manifest.write_docs("docs.jsonl", corpus.values())
+        chunk_size = manifest["chunk_size"]
+        texts = [corpus[d].full_text for d in ids]
+        workspace = Workspace(ids, texts, encoder_options)
+        components = recipe_components(recipe)
+        names = vector_names(components)
+        first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+        encoders = {}
+        for model, kind in components:
+            key = f"{kind}:{model}"
+            encoders[key] = encoder = workspace.encoder(model, kind)
+            component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": getattr(encoder, "mode", None),
+                                                                "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                                                                "vector": names[key], "chunks": []})
+            if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
+                component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
+        manifest.save()
 
-    client = open_client(store)
-    try:
-        exists = client.collection_exists(store["collection"])
-        if exists and fresh:
-            raise EmbedproofError(f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
-                                 f"delete it, or give another --out folder name")
-        if not exists and store["chunks"]:
-            raise EmbedproofError(f"Qdrant collection {store['collection']!r} is gone but {manifest_path} records committed chunks; delete {out} and rebuild")
-        advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
-        for number, start in enumerate(range(0, len(ids), chunk_size)):
-            name = f"{number:05d}"
-            end = min(start + chunk_size, len(ids))
-            if name in store["chunks"]:
+        client = open_client(store)
+        try:
+            exists = client.collection_exists(store["collection"])
+            if exists and fresh:
+                raise EmbedproofError(f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
+                                     f"delete it, or give another --out folder name")
+            if not exists and store["chunks"]:
+                raise EmbedproofError(f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; delete {out} and rebuild")
+            advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
+            for number, start in enumerate(range(0, len(ids), chunk_size)):
+                name = f"{number:05d}"
+                end = min(start + chunk_size, len(ids))
+                if name in store["chunks"]:
+                    if advance:
+                        advance(end - start)
+                    continue
+                vectors, params, sparse = {}, {}, {}
+                for key, encoder in encoders.items():
+                    component = manifest["components"][key]
+                    bm25 = component.get("bm25")
+                    emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
+                    vectors[component["vector"]] = _chunk_vectors(qm, component["kind"], emb, document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None)
+                    if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
+                        sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
+                    elif not exists:
+                        params[component["vector"]] = _vector_params(qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens)
+                if not exists:
+                    client.create_collection(store["collection"], vectors_config=params, sparse_vectors_config=sparse,
+                                             shard_number=store["shards"], replication_factor=store["replicas"])
+                    store["vectors"] = {**{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()}, **{n: "sparse" for n in sparse}}
+                    exists = True
+                points = [qm.PointStruct(id=start + i, payload={"id": ids[start + i]},
+                                         vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None}) for i in range(end - start)]
+                step = TOKENS_PER_REQUEST if any(c["kind"] == "tokens" for c in manifest["components"].values()) else POINTS_PER_REQUEST
+                for s in range(0, len(points), step):
+                    client.upsert(store["collection"], points[s : s + step], wait=True)
+                store["chunks"].append(name)
+                for component in manifest["components"].values():
+                    component["chunks"].append(name)
+                manifest.save()
                 if advance:
                     advance(end - start)
-                continue
-            vectors, params, sparse = {}, {}, {}
-            for key, encoder in encoders.items():
-                component = manifest["components"][key]
-                bm25 = component.get("bm25")
-                emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
-                vectors[component["vector"]] = _chunk_vectors(qm, component["kind"], emb, document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None)
-                if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
-                    sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
-                elif not exists:
-                    params[component["vector"]] = _vector_params(qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens)
-            if not exists:
-                client.create_collection(store["collection"], vectors_config=params, sparse_vectors_config=sparse,
-                                         shard_number=store["shards"], replication_factor=store["replicas"])
-                store["vectors"] = {**{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()}, **{n: "sparse" for n in sparse}}
-                exists = True
-            points = [qm.PointStruct(id=start + i, payload={"id": ids[start + i]},
-                                     vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None}) for i in range(end - start)]
-            step = TOKENS_PER_REQUEST if any(c["kind"] == "tokens" for c in manifest["components"].values()) else POINTS_PER_REQUEST
-            for s in range(0, len(points), step):
-                client.upsert(store["collection"], points[s : s + step], wait=True)
-            store["chunks"].append(name)
-            for component in manifest["components"].values():
-                component["chunks"].append(name)
-            write_json_atomic(manifest_path, manifest)
-            if advance:
-                advance(end - start)
-        count = client.count(store["collection"], exact=True).count
-        if count != len(ids):
-            raise EmbedproofError(f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild")
-    finally:
-        client.close()
-    manifest["complete"] = True
-    write_json_atomic(manifest_path, manifest)
-    return manifest
+            count = client.count(store["collection"], exact=True).count
+            if count != len(ids):
+                raise EmbedproofError(f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild")
+        finally:
+            client.close()
+        manifest["complete"] = True
+        manifest.save()
+        return manifest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,49 +9,25 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from embedproof.types import Embeddings
-from embedproof.errors import EmbedproofError
-from embedproof.datasets.readers import read_corpus
-from embedproof.index.store import FORMAT, MANIFEST, _sha256, encoder_options_for
+from embedproof.errors import InvalidInputError
+from embedproof.index.manifest import Manifest, encoder_options_for
+from embedproof.index.chunks import load_component
+from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
-
-
-def open_manifest(folder: Path, verify: bool = True) -> dict:
-    """The manifest of a finished index of this format, every listed file's checksum verified (any store)."""
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise EmbedproofError(f"{folder}: not an embedproof index (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EmbedproofError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-    if manifest.get("format") != FORMAT:
-        raise EmbedproofError(f"{manifest_path}: index format {manifest.get('format')!r}, this embedproof reads {FORMAT}")
-    if not manifest.get("complete"):
-        raise EmbedproofError(f"{folder}: the build did not finish; run `embedproof index build` again with the same arguments to resume")
-    if verify:
-        for rel, digest in manifest["files"].items():
-            path = folder / rel
-            if not path.is_file() or _sha256(path) != digest:
-                raise EmbedproofError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
-    return manifest
+from embedproof.types import Embeddings
 
 
 class LoadedIndex:
     """A verified index: every file's checksum matches the manifest, and the build finished."""
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
-        from embedproof.search.pipeline import Workspace
-
         self.folder = Path(folder)
-        self.manifest = open_manifest(self.folder, verify)
-        corpus = {}  # docs.jsonl, then one segment per `index add`, in the order the vectors were stored
-        for rel in self.manifest.get("docs", ["docs.jsonl"]):
-            corpus.update(read_corpus(self.folder / rel, []))
-        self.recipe = Recipe(**self.manifest["recipe"])
-        self.ids = list(corpus)
-        self.docs = corpus
-        self.workspace = Workspace(self.ids, [d.full_text for d in corpus.values()], encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
+        self.manifest = Manifest.open(self.folder, verify)
+        self.recipe = self.manifest.recipe
+        self.docs = self.manifest.documents()
+        self.ids = list(self.docs)
+        self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
+                                   encoder_options or encoder_options_for(self.manifest.encoder_backend))
         for component in self.manifest["components"].values():
             self._load_component(component)
             # load the model now, so the first query's timings are query time, not start-up
@@ -71,8 +46,6 @@ class LoadedIndex:
                     matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
             self.workspace.preload(model, Embeddings(self.ids, "document", model, multivector=matrices), "tokens")
         elif c.get("precision"):  # the recipe's dim/precision form (int8 codes, sign bits, float16 or float32 at dim)
-            from embedproof.index.shrunk import load_component
-
             self.workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
         elif c["mode"] == "dense":
             dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
@@ -132,15 +105,6 @@ def manifest_info(folder: Path, m: dict) -> dict:
             "bytes_on_disk": size}
 
 
-def index_info(folder: str | Path) -> dict:
-    """`index info`: checksums verified, no model loaded for the embedded store (engine-backed stores open their engine)."""
-    folder = Path(folder)
-    manifest = open_manifest(folder)
-    if manifest.get("store", {}).get("backend") in {"qdrant", "edge"}:
-        return LoadedIndex(folder).info()
-    return manifest_info(folder, manifest)
-
-
 OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")
 
 
@@ -154,12 +118,12 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
     """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
-        raise EmbedproofError(f"overrides.{unknown[0]}: not a recipe override (known: {', '.join(OVERRIDES)})")
+        raise InvalidInputError(f"overrides.{unknown[0]}: not a recipe override (known: {', '.join(OVERRIDES)})")
     changes: dict = {}
     first = overrides.get("first_pass")
     if first is not None:
         if not first or any(m not in recipe.first_pass for m in first) or len(set(first)) != len(first):
-            raise EmbedproofError(f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}")
+            raise InvalidInputError(f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}")
         order = [m for m in recipe.first_pass if m in first]
         changes["first_pass"] = order
         if recipe.weights is not None:
@@ -167,15 +131,15 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
     if overrides.get("rerank") is False:
         changes["rerank"] = None
     elif overrides.get("rerank") is True and recipe.rerank is None:
-        raise EmbedproofError("overrides.rerank: this index's recipe has no reranker")
+        raise InvalidInputError("overrides.rerank: this index's recipe has no reranker")
     if overrides.get("rerank_top") is not None:
         top = overrides["rerank_top"]
         if recipe.rerank is None or not 1 <= top <= recipe.candidates:
-            raise EmbedproofError(f"overrides.rerank_top: 1 to {recipe.candidates}, for a recipe with a reranker")
+            raise InvalidInputError(f"overrides.rerank_top: 1 to {recipe.candidates}, for a recipe with a reranker")
         changes["rerank_top"] = top
     if overrides.get("rrf_k") is not None:
         if recipe.fusion != "rrf":
-            raise EmbedproofError(f"overrides.rrf_k: this index fuses by {recipe.fusion!r}, not RRF")
+            raise InvalidInputError(f"overrides.rrf_k: this index fuses by {recipe.fusion!r}, not RRF")
         changes["fusion_params"] = {**recipe.fusion_params, "k": overrides["rrf_k"]}
     if not changes:
         return recipe

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
+    "EmbeddingCache": "embedproof.models.cache",
     "ModelCard": "embedproof.models.card",
     "get_card": "embedproof.models.card",
     "load_cards": "embedproof.models.card",
@@ -27,6 +28,7 @@ _NAMES = {
 }
 
 __all__ = [
+    "EmbeddingCache",
     "BGEM3Encoder",
     "BM25Encoder",
     "CrossEncoderReranker",
@@ -45,6 +47,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
+    from embedproof.models.cache import EmbeddingCache
     from embedproof.models.bgem3 import BGEM3Encoder
     from embedproof.models.bm25 import BM25Encoder
     from embedproof.models.card import ModelCard, get_card, load_cards

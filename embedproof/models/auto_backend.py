@@ -186,21 +186,3 @@ def summary(result: dict) -> dict:
     """What results.json and the index manifest record: the choice, its measured ratio and the evidence."""
     keep = ("backend", "ratio", "measured", "rule", "cpu", "measured_at", "cached", "sample_texts", "load_1min", "reason")
     return {k: result[k] for k in keep if k in result}
-
-
-def resolve_for_recipe(first_pass: Sequence[str], cache_dir: str | None = None) -> tuple[str, dict | None]:
-    """(backend, summary) for an index: the choice for its first dense model; torch when it has none.
-
-    One index has one encoder backend (queries must be encoded as its documents were), so the first dense model
-    decides for all of them.
-    """
-    from embedproof.models.factory import get_encoder
-
-    for model in first_pass:
-        if model.startswith("maxsim:") or model.strip().lower() in {"bm25"} or model.lower().startswith("hashing"):
-            continue
-        encoder = get_encoder(model, backend="auto", cache_dir=cache_dir, use_cache=False)
-        summary_ = getattr(encoder, "auto_backend", None)
-        if summary_ is not None:
-            return str(encoder.backend), summary_
-    return "torch", None

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedproof.errors import EmbedproofError, ModelNotAvailableError
+from embedproof.errors import InvalidInputError, ModelNotAvailableError
 
 __all__ = ["Availability", "availability", "check_models", "suggestions", "BUILT_IN"]
 
@@ -88,5 +88,5 @@ def check_models(names: list[str], offline: bool) -> None:
         close = suggestions(name)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         if found.status == "unknown":
-            raise EmbedproofError(f"model {name!r}: {found.detail}{hint}")
+            raise InvalidInputError(f"model {name!r}: {found.detail}{hint}")
         raise ModelNotAvailableError(f"model {name!r}: {found.detail}{hint if found.status != 'download' else ''}")

@@ -145,12 +145,3 @@ class BGEM3Encoder:
 
     def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress=None):
         return self._encode(texts, ids, "document", on_progress)
-
-
-def m3_search(queries, documents, k: int = 100, weights: tuple[float, float, float] = DEFAULT_WEIGHTS):
-    """Top-k by BGE-M3's weighted sum of dense, lexical and ColBERT scores over `Embeddings` from BGEM3Encoder."""
-    from embedproof.search.dense import top_k
-
-    q = M3Output(queries.dense, queries.sparse, queries.multivector)
-    d = M3Output(documents.dense, documents.sparse, documents.multivector)
-    return top_k(m3_scores(q, d, weights)["weighted"], k)

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from embedproof.backends import ENCODER_BACKENDS
-from embedproof.vectors.cache import EmbeddingCache
-from embedproof.errors import EmbedproofError
+from embedproof.models.cache import EmbeddingCache
+from embedproof.errors import InvalidInputError
 from embedproof.types import Embeddings
 from embedproof.models.card import get_card
 from embedproof.models.loading import load_sentence_transformers
@@ -40,10 +40,10 @@ class DenseEncoder:
     ):
         self.name = name
         if backend not in ENCODER_BACKENDS:
-            raise EmbedproofError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+            raise InvalidInputError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
         self.backend = backend
         if get_card(name).hosted:
-            raise ValueError(f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it")
+            raise InvalidInputError(f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it")
         loaded = load_sentence_transformers(name, "SentenceTransformer", device, max_tokens)
         self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
         self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)

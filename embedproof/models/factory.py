@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from embedproof.errors import EmbedproofError
+from typing import Sequence
+
+from embedproof.errors import InvalidInputError
 from embedproof.models.card import get_card
 
 
@@ -42,7 +44,7 @@ def get_encoder(name: str, **options):
 
         return remote_encoder(name, **options)
     if card.known and "dense" not in card.modes:
-        raise EmbedproofError(
+        raise InvalidInputError(
             f"{card.name} offers {'/'.join(card.modes)} only; embedproof can bench dense models, 'bm25' and 'hashing' for now"
         )
     from embedproof.models.dense import DenseEncoder
@@ -79,3 +81,19 @@ def _bm25(options: dict):
     from embedproof.models.bm25 import BM25Encoder
 
     return BM25Encoder()
+
+
+def resolve_for_recipe(first_pass: Sequence[str], cache_dir: str | None = None) -> tuple[str, dict | None]:
+    """(backend, summary) for an index: the choice for its first dense model; torch when it has none.
+
+    One index has one encoder backend (queries must be encoded as its documents were), so the first dense model
+    decides for all of them.
+    """
+    for model in first_pass:
+        if model.startswith("maxsim:") or model.strip().lower() in {"bm25"} or model.lower().startswith("hashing"):
+            continue
+        encoder = get_encoder(model, backend="auto", cache_dir=cache_dir, use_cache=False)
+        summary_ = getattr(encoder, "auto_backend", None)
+        if summary_ is not None:
+            return str(encoder.backend), summary_
+    return "torch", None

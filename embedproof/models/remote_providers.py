@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +56,7 @@ def split_remote_name(name: str) -> RemoteName | None:
     for part in filter(None, (p.strip() for p in (match["opts"] or "").split(","))):
         key, sep, value = part.partition("=")
         if not sep:
-            raise EmbedproofError(f"{name}: option {part!r} is not key=value (e.g. [dimensions=512,output_dtype=int8])")
+            raise InvalidInputError(f"{name}: option {part!r} is not key=value (e.g. [dimensions=512,output_dtype=int8])")
         options[key.strip()] = value.strip()
     return RemoteName(match["scheme"].lower(), match["model"], match["url"], options)
 
@@ -125,7 +125,7 @@ class Provider:
 
     def __post_init__(self):
         if self.output_dtype not in DTYPES:
-            raise EmbedproofError(f"output_dtype {self.output_dtype!r}: expected one of {', '.join(DTYPES)}")
+            raise InvalidInputError(f"output_dtype {self.output_dtype!r}: expected one of {', '.join(DTYPES)}")
         self.base_url = self.base_url.rstrip("/")
 
     @property
@@ -155,7 +155,7 @@ class OpenAIProvider(Provider):
 
     def body(self, texts: list[str], side: str) -> dict:
         if self.output_dtype != "float":
-            raise EmbedproofError(f"{self.name}: the OpenAI embeddings API returns floats only (output_dtype {self.output_dtype!r})")
+            raise InvalidInputError(f"{self.name}: the OpenAI embeddings API returns floats only (output_dtype {self.output_dtype!r})")
         # base64 carries float32 exactly in ~1/3 of the JSON size; servers that ignore it send floats, read too.
         body = {"model": self.model, "input": texts, "encoding_format": "base64"}
         if self.dimensions is not None:
@@ -226,13 +226,13 @@ def make_provider(scheme: str, model: str, base_url: str | None = None, dimensio
     if scheme == "openai-compatible":
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
-            raise EmbedproofError(f"openai-compatible:{model} needs a base URL: openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)")
+            raise InvalidInputError(f"openai-compatible:{model} needs a base URL: openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)")
         # servers cap batches differently (TEI 32 by default, embedproof serve 256); a 413 halves the batch
         return OpenAIProvider("openai-compatible", base_url=url, key_env=keys or ("OPENAI_COMPATIBLE_API_KEY",), key_required=bool(api_key_env),
                               max_inputs=256, max_chars=max_chars or 400_000, **common)
     if scheme == "embedproof":
         if not base_url:
-            raise EmbedproofError(f"embedproof:{model} needs the server's URL: embedproof:{model}@http://HOST:PORT/v1")
+            raise InvalidInputError(f"embedproof:{model} needs the server's URL: embedproof:{model}@http://HOST:PORT/v1")
         return EmbedproofServeProvider("embedproof", base_url=base_url, key_env=keys or ("EMBEDPROOF_API_KEY",), key_required=bool(api_key_env),
                                       max_inputs=256, max_chars=max_chars or 400_000, has_input_type=True, **common)
     if scheme == "voyage":
@@ -242,4 +242,4 @@ def make_provider(scheme: str, model: str, base_url: str | None = None, dimensio
     if scheme == "cohere":
         return CohereProvider("cohere", base_url=base_url or "https://api.cohere.com/v2", key_env=keys or ("CO_API_KEY", "COHERE_API_KEY"),
                               key_required=True, max_inputs=96, max_chars=max_chars or 500_000, has_input_type=True, **common)
-    raise EmbedproofError(f"unknown remote scheme {scheme!r} (known: {', '.join(SCHEMES)})")
+    raise InvalidInputError(f"unknown remote scheme {scheme!r} (known: {', '.join(SCHEMES)})")

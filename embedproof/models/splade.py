@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from embedproof.backends import UnsupportedBackendError
-from embedproof.vectors.cache import EmbeddingCache
+from embedproof.models.cache import EmbeddingCache
 from embedproof.types import Embeddings
 from embedproof.models.loading import load_sentence_transformers
 

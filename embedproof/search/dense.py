@@ -51,3 +51,11 @@ def exact_search(
     if not all_idx:
         return np.zeros((0, 0), np.int64), np.zeros((0, 0), np.float32)
     return np.vstack(all_idx), np.vstack(all_scores)
+
+
+def run_from_indices(query_ids: list[str], doc_ids: list[str], indices, scores) -> dict[str, dict[str, float]]:
+    """Turn search output (row-aligned index and score matrices) into a {query: {doc: score}} run; row -1 is no match."""
+    return {
+        qid: {doc_ids[int(i)]: float(s) for i, s in zip(row_idx, row_scores) if i >= 0}
+        for qid, row_idx, row_scores in zip(query_ids, indices, scores)
+    }

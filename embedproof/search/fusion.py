@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import statistics
 from typing import Callable, Mapping, Sequence
+
+from embedproof.errors import InvalidInputError
 from embedproof.types import Run
 
 
@@ -47,7 +49,7 @@ def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, 
         if std == 0:
             return {doc: 0.0 for doc in scores}
         return {doc: (s - mean) / std for doc, s in scores.items()}
-    raise ValueError(f"unknown normalisation {method!r} (known: {', '.join(NORMALISERS)})")
+    raise InvalidInputError(f"unknown normalisation {method!r} (known: {', '.join(NORMALISERS)})")
 
 
 def weighted_sum(runs: Sequence[Run], weights: Sequence[float] | None = None, normalisation: str = "minmax") -> dict[str, dict[str, float]]:
@@ -72,7 +74,7 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
         return reciprocal_rank_fusion(runs, weights=weights, **params)
     if method in {"wsum", "weighted_sum"}:
         return weighted_sum(runs, weights=weights, **params)
-    raise ValueError(f"unknown fusion method {method!r} (known: rrf, wsum)")
+    raise InvalidInputError(f"unknown fusion method {method!r} (known: rrf, wsum)")
 
 
 def top(run: Run, k: int) -> dict[str, dict[str, float]]:

@@ -12,10 +12,12 @@ from typing import Callable
 import numpy as np
 
 from embedproof.types import Embeddings
-from embedproof.evaluation.metrics import run_from_indices
+from embedproof.search.dense import run_from_indices
 from embedproof.search.fusion import fuse, top
 from embedproof.search.recipe import Recipe
 from embedproof.types import Run
+from embedproof.search.stored import search_stored
+from embedproof.vectors.stored_form import StoredForm
 
 
 
@@ -80,16 +82,14 @@ class Workspace:
         if kind == "tokens":
             self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
 
-    def shrunk(self, model: str, dim: int | None, precision: str):
+    def shrunk(self, model: str, dim: int | None, precision: str) -> StoredForm:
         """The documents of a dense model at a recipe's dim/precision, derived once (or preloaded from an index)."""
         key = (model, dim, precision)
         if key not in self._shrunk:
-            from embedproof.index.shrunk import Shrunk
-
-            self._shrunk[key] = Shrunk.from_float(self.documents(model).dense, dim, precision)
+            self._shrunk[key] = StoredForm.from_float(self.documents(model).dense, dim, precision)
         return self._shrunk[key]
 
-    def preload_shrunk(self, model: str, dim: int | None, precision: str, shrunk) -> None:
+    def preload_shrunk(self, model: str, dim: int | None, precision: str, shrunk: StoredForm) -> None:
         """Use an index's stored dim/precision form: no float documents are needed (nor encoded) for this model."""
         self._shrunk[(model, dim, precision)] = shrunk
 
@@ -170,7 +170,7 @@ def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings]
     from embedproof.search.retrieve import search
 
     if _shrinks(workspace, model, shrink):
-        idx, scores = workspace.shrunk(model, *shrink).search(encoded[f"first:{model}"].dense, k, rescore_multiplier)
+        idx, scores = search_stored(workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier)
     elif model.startswith("maxsim:"):
         from embedproof.search.maxsim import maxsim_search
 
@@ -182,7 +182,7 @@ def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings]
     return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
 
 
-def _rerank(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts) -> tuple[Run, float]:
+def rerank_shortlist(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts) -> tuple[Run, float]:
     """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
     kind, model = recipe.reranker
     shortlist = top(run, recipe.rerank_top)
@@ -203,10 +203,10 @@ def _rerank(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, E
         for qid, text in zip(query_ids, query_texts):
             docs = list(shortlist.get(qid, {}))
             reranked[qid] = dict(zip(docs, encoder.score(text, [workspace.doc_texts[position[d]] for d in docs]).tolist()))
-    return _place_on_top(reranked, run), time.perf_counter() - start
+    return place_on_top(reranked, run), time.perf_counter() - start
 
 
-def _place_on_top(reranked: Run, run: Run) -> Run:
+def place_on_top(reranked: Run, run: Run) -> Run:
     """Reranked documents first (by rerank score), then the rest of the first-pass list in its own order."""
     out: Run = {}
     for qid, scores in run.items():
@@ -259,7 +259,7 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
         current = top(fuse(runs, method, weights, **params), recipe.candidates)
         stages.append(Stage(f"fusion:{method}", recipe.candidates, time.perf_counter() - start, current))
     if recipe.rerank:
-        current, seconds = _rerank(workspace, recipe, current, encoded, query_ids, query_texts)
+        current, seconds = rerank_shortlist(workspace, recipe, current, encoded, query_ids, query_texts)
         stages.append(Stage(f"rerank:{recipe.rerank}", recipe.rerank_top, seconds, current))
     return stages
 

@@ -10,12 +10,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embedproof.errors import DatasetError
+from embedproof.errors import DatasetError, InvalidInputError
 
 STANDARD_MODES = ("dense", "sparse", "multivector", "hybrid", "hybrid+rerank")
 
 
-class RecipeFieldError(ValueError):
+class RecipeFieldError(InvalidInputError):
     """A recipe field with a bad value; `field` names it (load_recipe passes it on to the DatasetError)."""
 
     def __init__(self, field_name: str, message: str):
@@ -59,11 +59,11 @@ class Recipe:
             raise RecipeFieldError("rescore_multiplier", f"recipe {self.name!r}: rescore_multiplier must be a whole number >= 0 "
                                    f"(0: no rescoring), got {self.rescore_multiplier!r}")
         if not self.first_pass:
-            raise ValueError(f"recipe {self.name!r}: first_pass needs at least one model")
+            raise RecipeFieldError("first_pass", f"recipe {self.name!r}: first_pass needs at least one model")
         if self.weights is not None and len(self.weights) != len(self.first_pass):
-            raise ValueError(f"recipe {self.name!r}: {len(self.weights)} weights for {len(self.first_pass)} first-pass models")
+            raise RecipeFieldError("weights", f"recipe {self.name!r}: {len(self.weights)} weights for {len(self.first_pass)} first-pass models")
         if self.rerank is not None and self.rerank.split(":", 1)[0] not in {"maxsim", "cross-encoder"}:
-            raise ValueError(f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}")
+            raise RecipeFieldError("rerank", f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}")
 
     @property
     def shrink(self) -> tuple[int | None, str] | None:
@@ -90,7 +90,7 @@ def standard_recipe(mode: str, dense: str | None, sparse: str | None, reranker: 
     """The named modes of `bench --mode`, built from the models given on the command line."""
     def need(model, what):
         if model is None:
-            raise ValueError(f"mode {mode!r} needs a {what} model (--model)")
+            raise InvalidInputError(f"mode {mode!r} needs a {what} model (--model)")
         return model
 
     if mode == "dense":
@@ -105,7 +105,7 @@ def standard_recipe(mode: str, dense: str | None, sparse: str | None, reranker: 
     if mode == "hybrid+rerank":
         return Recipe("hybrid+rerank", [need(dense, "dense"), need(sparse, "sparse")], "rrf", {"k": 60},
                       rerank=reranker or f"maxsim:{dense}", rerank_top=rerank_top)
-    raise ValueError(f"unknown mode {mode!r} (known: {', '.join(STANDARD_MODES)})")
+    raise InvalidInputError(f"unknown mode {mode!r} (known: {', '.join(STANDARD_MODES)})")
 
 
 def load_recipe(path: str | Path) -> Recipe:

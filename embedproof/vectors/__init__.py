@@ -1,4 +1,4 @@
-"""Smaller vectors: Matryoshka truncation, int8/binary/fp16 quantisation, their byte costs, the embedding cache.
+"""Smaller vectors: Matryoshka truncation, int8/binary/fp16 quantisation, their byte costs.
 
 Names resolve on first use (`embedproof.lazy`), so importing the package stays fast and light.
 """
@@ -17,11 +17,9 @@ _NAMES = {
     "dequantize_int8": "embedproof.vectors.quantize",
     "quantize_binary": "embedproof.vectors.quantize",
     "bytes_per_vector": "embedproof.vectors.quantize",
-    "EmbeddingCache": "embedproof.vectors.cache",
 }
 
 __all__ = [
-    "EmbeddingCache",
     "Int8Calibration",
     "bytes_per_vector",
     "dequantize_int8",
@@ -33,6 +31,5 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.vectors.cache import EmbeddingCache
     from embedproof.vectors.matryoshka import normalize, truncate_matryoshka
     from embedproof.vectors.quantize import Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.models.card import ModelCard
 
 MIN_SAFE_DIM = 64
@@ -30,7 +30,7 @@ def truncate_matryoshka(vectors: np.ndarray, dim: int) -> np.ndarray:
     """First `dim` dimensions, re-normalised (always: a truncated unit vector is no longer unit length)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if not 0 < dim <= vectors.shape[1]:
-        raise ValueError(f"cannot truncate {vectors.shape[1]}-dimensional vectors to {dim}")
+        raise InvalidInputError(f"cannot truncate {vectors.shape[1]}-dimensional vectors to {dim}")
     return normalize(vectors[:, :dim])
 
 
@@ -54,7 +54,7 @@ def check_dimension(card: ModelCard, dim: int, native_dim: int, allow_unvalidate
     """
     warnings: list[str] = []
     if dim > native_dim:
-        raise EmbedproofError(f"{card.name}: dimension {dim} is larger than the model's {native_dim}")
+        raise InvalidInputError(f"{card.name}: dimension {dim} is larger than the model's {native_dim}")
     if dim == native_dim:
         return True, warnings
     if dim < MIN_SAFE_DIM and not allow_unvalidated:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.files import atomic_open
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 
 PRECISIONS = ("float32", "float16", "int8", "binary")
 
@@ -29,7 +29,7 @@ def bytes_per_vector(dim: int, precision: str) -> float:
         return float(dim)
     if precision == "binary":
         return float((dim + 7) // 8)
-    raise ValueError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    raise InvalidInputError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
 
 
 @dataclass(frozen=True)

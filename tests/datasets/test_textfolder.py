@@ -89,7 +89,7 @@ def test_a_beir_folder_still_wins_and_a_folder_with_neither_is_an_error(tmp_path
 
 
 def test_profile_and_index_build_take_a_text_folder(tmp_path):
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     texts = {f"topic{i % 3}/doc{i:02d}.txt": f"Passage {i} about {['phones', 'stars', 'bread'][i % 3]} and more words {i}." for i in range(12)}
     root = _folder(tmp_path, texts)
@@ -104,7 +104,7 @@ def test_profile_and_index_build_take_a_text_folder(tmp_path):
 
 
 def test_a_bad_file_stops_index_build_before_anything_is_written(tmp_path):
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     root = _folder(tmp_path, {"good.txt": "a passage", "bad.txt": b"\xff\xfe\x00broken"})
     result = CliRunner().invoke(app, ["index", "build", "--corpus", str(root), "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "idx")])
@@ -115,7 +115,7 @@ def test_a_bad_file_stops_index_build_before_anything_is_written(tmp_path):
 def test_bench_corpus_takes_a_text_folder_and_benches_on_pseudo_queries(tmp_path):
     import json
 
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     demo = load_dataset("demo").corpus
     # titled passages as Markdown with a `# title` line, so the folder holds what corpus.jsonl holds

@@ -1,6 +1,7 @@
 import pytest
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 
@@ -62,7 +63,7 @@ def test_cranfield_grades_are_used_as_grades():
     binary = {q: {d: 1 for d, s in judged.items() if s > 0} for q, judged in dataset.qrels.items()}
     from embedproof.models.bm25 import BM25Encoder
     from embedproof.search.retrieve import search
-    from embedproof.evaluation.metrics import run_from_indices
+    from embedproof.search.dense import run_from_indices
 
     ids = list(dataset.corpus)
     enc = BM25Encoder()

@@ -8,22 +8,19 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from embedproof.cli.compare import compare, gate, parse_pairs
+from embedproof.cli import app
+from embedproof.cli.compare import gate, parse_pairs
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.compare import compare_results, p99_difference_interval, to_markdown
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 BM25, HASHING = "bm25 sparse float32", "hashing dense d1024 float32"
 PAIR = f"{BM25}={HASHING}"
-
-app = typer.Typer(add_completion=False)
-app.command()(compare)
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -41,7 +38,7 @@ def files(tmp_path_factory):
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, ["compare", *(str(a) for a in args)])
 
 
 def one_error_line(result) -> str:

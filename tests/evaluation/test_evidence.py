@@ -5,7 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.evidence import Evidence, annotate
 from embedproof.evaluation.statistics import StatsSettings, holm, paired_test

@@ -87,7 +87,7 @@ def test_random_values_in_run_fields_load_cleanly_or_are_named(tmp_path, key, va
 
 
 def test_pick_and_report_cli_refuse_a_truncated_file_without_a_traceback(tmp_path):
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     path = tmp_path / "results.json"
     path.write_text(json.dumps(RESULTS)[:-20])

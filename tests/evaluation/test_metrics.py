@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from embedproof.evaluation.metrics import evaluate_run, run_from_indices, write_trec_run
+from embedproof.evaluation.metrics import evaluate_run, write_trec_run
+from embedproof.search.dense import run_from_indices
 
 LOG2 = math.log2
 

@@ -10,7 +10,8 @@ import pytest
 
 from embedproof.types import Embeddings
 from embedproof.errors import MissingExtraError
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

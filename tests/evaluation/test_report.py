@@ -8,7 +8,8 @@ import pytest
 
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation import report_plots
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.evidence import annotate, p99_interval
 from embedproof.evaluation.pareto import run_p99

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.models.card import get_card

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedproof.cli.app import app
+from embedproof.cli import app
 from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
 from embedproof.index.append import append_documents
 from embedproof.index.access import open_index
-from embedproof.index.store import KILL_ENV, build_index
+from embedproof.index.store import build_index
+from embedproof.index.manifest import KILL_ENV
 from embedproof.models.hashing import HashingEncoder
 from embedproof.models.multivector import TokenEmbeddingEncoder
 from embedproof.models.splade import SpladeEncoder

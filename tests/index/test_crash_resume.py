@@ -20,7 +20,8 @@ import pytest
 from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
 from embedproof.index.access import open_index
-from embedproof.index.store import KILL_ENV, build_index, exclusive
+from embedproof.index.store import build_index
+from embedproof.index.manifest import KILL_ENV, writer_lock
 from embedproof.search.recipe import Recipe
 
 RECIPE = Recipe("crash", ["hashing", "hashing-256"], "rrf", {"k": 60})
@@ -89,7 +90,7 @@ def test_sigkill_at_a_point_then_resume_equals_uninterrupted(reference, tmp_path
 def test_a_second_writer_is_refused_while_one_holds_the_folder(tmp_path):
     out = tmp_path / "idx"
     out.mkdir()
-    with exclusive(out):
+    with writer_lock(out):
         with pytest.raises(EmbedproofError, match="another `embedproof index build`/`add` is writing"):
             build_index(RECIPE, load_dataset("demo").corpus, out, chunk_size=CHUNK)
     assert build_index(RECIPE, load_dataset("demo").corpus, out, chunk_size=CHUNK)["complete"]

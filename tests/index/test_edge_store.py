@@ -20,7 +20,8 @@ from embedproof.index.edge_store import build_edge_index  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, positive  # noqa: E402
 from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.store import KILL_ENV, build_index  # noqa: E402
+from embedproof.index.store import build_index  # noqa: E402
+from embedproof.index.manifest import KILL_ENV
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

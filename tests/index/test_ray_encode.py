@@ -66,7 +66,7 @@ def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_m
 
 
 def test_cli_ray_local(local_ray, tmp_path):
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     result = CliRunner().invoke(app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--chunk-size", "50",
                                       "--ray", "local", "--out", str(tmp_path / "ray")])

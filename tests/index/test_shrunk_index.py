@@ -11,10 +11,12 @@ import pytest
 
 from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
-from embedproof.evaluation.metrics import evaluate_run, run_from_indices
+from embedproof.evaluation.metrics import evaluate_run
+from embedproof.search.dense import run_from_indices
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.index.access import open_index
-from embedproof.index.store import KILL_ENV, build_index
+from embedproof.index.store import build_index
+from embedproof.index.manifest import KILL_ENV
 from embedproof.models.card import get_card
 from embedproof.search.pipeline import Workspace, run_recipe
 from embedproof.search.recipe import Recipe

@@ -99,8 +99,9 @@ def test_bench_and_index_record_what_auto_resolved_to(tiny_model_dir, tmp_path, 
     pytest.importorskip("onnxruntime")
     from typer.testing import CliRunner
 
-    from embedproof.cli.app import app
-    from embedproof.evaluation.bench import BenchOptions, run_bench
+    from embedproof.cli import app
+    from embedproof.evaluation.bench import run_bench
+    from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.datasets.loading import load_dataset
 
     monkeypatch.setattr(auto_backend, "CANDIDATES", ("onnx",))

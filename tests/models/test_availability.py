@@ -2,7 +2,7 @@
 
 from typer.testing import CliRunner
 
-from embedproof.cli.app import app
+from embedproof.cli import app
 from embedproof.models.availability import availability, suggestions
 
 runner = CliRunner()

@@ -62,7 +62,8 @@ def test_folder_without_heads_is_refused(tiny_model_dir):
 
 
 def test_encoder_interface_fills_all_three_representations_in_one_call(tiny_bgem3_dir):
-    from embedproof.models.bgem3 import BGEM3Encoder, m3_search
+    from embedproof.models.bgem3 import BGEM3Encoder
+    from embedproof.search.m3 import m3_search
     from embedproof.models.factory import get_encoder
     from embedproof.search.retrieve import search
 

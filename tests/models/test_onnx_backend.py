@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from embedproof.backends import UnsupportedBackendError
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.models import onnx_backend
 from embedproof.models.dense import DenseEncoder
@@ -128,7 +129,7 @@ def test_bench_runs_each_backend_and_reports_retention_against_torch(tiny_model_
 
 
 def test_cli_bench_backend_option(tiny_model_dir, tmp_path):
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     out = tmp_path / "results.json"
     args = ["bench", "--model", str(tiny_model_dir), "--backend", "torch", "--backend", "onnx", "--no-latency", "--output", str(out)]

@@ -38,7 +38,7 @@ def test_profile_says_which_signal_made_a_corpus_keyword_heavy():
 def test_profile_table_is_readable(tmp_path):
     from typer.testing import CliRunner
 
-    from embedproof.cli.app import app
+    from embedproof.cli import app
 
     result = CliRunner().invoke(app, ["profile", "demo"])
     assert result.exit_code == 0

@@ -156,7 +156,8 @@ def test_nothing_fits_computes_no_gain_against_zero():
 
 
 def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
-    from embedproof.evaluation.bench import BenchOptions, run_bench
+    from embedproof.evaluation.bench import run_bench
+    from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.datasets.loading import load_dataset
 
     from tests.conftest import DATASETS

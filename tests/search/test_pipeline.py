@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from embedproof.evaluation.bench import BenchOptions, run_bench
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.bench_recipes import bench_recipes
 from embedproof.datasets.loading import load_dataset
-from embedproof.search.pipeline import _place_on_top
+from embedproof.search.pipeline import place_on_top
 from embedproof.search.recipe import Recipe, standard_recipe
 
 
@@ -15,7 +16,7 @@ def demo():
 
 def test_rerank_places_reranked_documents_first():
     run = {"q": {"a": 10.0, "b": 9.0, "c": 8.0, "d": 7.0}}
-    out = _place_on_top({"q": {"a": 0.1, "c": 0.9}}, run)["q"]
+    out = place_on_top({"q": {"a": 0.1, "c": 0.9}}, run)["q"]
     assert sorted(out, key=out.get, reverse=True) == ["c", "a", "b", "d"]
 
 

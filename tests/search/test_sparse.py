@@ -20,7 +20,7 @@ def test_vocabulary_mismatch_is_an_error():
 
 def test_documents_sharing_no_term_are_not_matches():
     """Score-0 rows are -1 and drop out of the run: padding them in corpus order would give them RRF credit."""
-    from embedproof.evaluation.metrics import run_from_indices
+    from embedproof.search.dense import run_from_indices
 
     docs = sp.csr_matrix(np.array([[0, 0, 1.0], [2.0, 0, 0], [0, 1.0, 0]], dtype=np.float32))
     idx, scores = sparse_search(sp.csr_matrix(np.array([[1.0, 0, 0]], dtype=np.float32)), docs, k=3)

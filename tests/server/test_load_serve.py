@@ -66,26 +66,35 @@ DOC = SCRIPT.parents[1] / "docs" / "serving.md"
 
 
 def test_the_commands_and_options_in_docs_serving_are_accepted(monkeypatch):
-    """Every benchmark command the doc shows parses; its Python example runs (serve recorded, not started)."""
+    """Every command the doc shows parses (`embedproof serve` runs with serve recorded, not started); its Python
+    example runs; the defaults in its table are BatchOptions' own."""
     import re
     import shlex
 
+    from typer.testing import CliRunner
+
     import embedproof.server.app
+    from embedproof.cli import app
     from embedproof.server.batching import BatchOptions
 
     text = DOC.read_text(encoding="utf-8")
     commands = [line for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S) for line in block.splitlines()]
-    assert len(commands) >= 3
+    assert len(commands) >= 4
     load_serve = _module()
-    for line in commands:
-        assert line.startswith("python benchmarks/load_serve.py"), line
-        load_serve.parse_args(shlex.split(line)[2:])
     called = []
     monkeypatch.setattr(embedproof.server.app, "serve", lambda *args, **kwargs: called.append(kwargs["batching"]))
+    for line in commands:
+        if line.startswith("embedproof serve "):
+            result = CliRunner().invoke(app, shlex.split(line)[1:])
+            assert result.exit_code == 0, (line, result.output)
+            continue
+        assert line.startswith("python benchmarks/load_serve.py"), line
+        load_serve.parse_args(shlex.split(line)[2:])
     for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
         exec(block, {})
-    assert called == [BatchOptions()]  # the example spells out the defaults
+    assert called == [BatchOptions(), BatchOptions()]  # the CLI line and the Python example spell out the defaults
     defaults = BatchOptions()
     for field in ("max_batch", "max_tokens", "max_wait_ms", "max_queue"):
-        shown = re.search(rf"\| `{field}` \| ([0-9.,]+) \|", text).group(1).replace(",", "")
+        flag = "--" + field.replace("_", "-")
+        shown = re.search(rf"\| `{field}` \| `{flag}` \| ([0-9.,]+) \|", text).group(1).replace(",", "")
         assert float(shown) == getattr(defaults, field), field

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedproof.vectors.cache import CacheCorruptionWarning, EmbeddingCache
+from embedproof.models.cache import CacheCorruptionWarning, EmbeddingCache
 from embedproof.errors import EmbedproofError
 
 KEY = {"model": "m", "revision": "r", "prefix": "", "max_tokens": 8}
@@ -92,7 +92,7 @@ def test_a_damaged_or_foreign_chunk_is_set_aside_named_and_re_encoded(tmp_path, 
         if damage == "pickled object array":
             np.savez(chunk, hashes=np.array(["h"]), vectors=np.array([object()], dtype=object))
         else:
-            from embedproof.vectors.cache import text_hash
+            from embedproof.models.cache import text_hash
 
             np.savez(chunk, hashes=np.array([text_hash("aa"), text_hash("b")]), vectors=np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32))
     fresh = EmbeddingCache(KEY, tmp_path)
@@ -105,7 +105,7 @@ def test_a_damaged_or_foreign_chunk_is_set_aside_named_and_re_encoded(tmp_path, 
 
 
 def test_legacy_chunks_without_a_checksum_still_load(tmp_path):
-    from embedproof.vectors.cache import text_hash
+    from embedproof.models.cache import text_hash
 
     cache = EmbeddingCache(KEY, tmp_path)
     cache.folder.mkdir(parents=True)

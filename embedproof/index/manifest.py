@@ -1,0 +1,249 @@
+"""An index folder's manifest: what was built, from what, and every file's checksum; one definition for all stores.
+
+`manifest.json` is the commit point of every write: a file counts as part of the index only once the manifest
+(itself replaced atomically) lists its sha256. The embedded store, the Qdrant Edge shard, a Qdrant server
+collection and `index add` all read, check ("the same build?"), lock and save it through `Manifest`, so the
+stores cannot drift apart on what resuming, appending or opening means.
+
+Fields (older manifests lack some; readers take the defaults): format, recipe, documents, ids_sha256,
+encoder_backend ("torch"), chunk_size, files {relative path: sha256}, docs (["docs.jsonl"]), components
+{"kind:model": {...}}, store ({"backend": "embedded"}), complete, and optionally auto_backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from embedproof.datasets.readers import read_corpus
+from embedproof.errors import EmbedproofError
+from embedproof.files import atomic_open
+from embedproof.search.recipe import Recipe
+from embedproof.types import Document
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+KILL_ENV = "EMBEDPROOF_TEST_KILL_AT"
+
+_events: Counter = Counter()
+
+
+def crash_point(event: str) -> None:
+    """Test hook: SIGKILL this process at the n-th `event` when $EMBEDPROOF_TEST_KILL_AT is "event:n"; else nothing.
+
+    It lets tests kill a build reproducibly inside the crash windows that matter (a chunk's temporary file half
+    written; renamed but not yet in the manifest; the manifest itself half written), which a timer rarely hits.
+    """
+    spec = os.environ.get(KILL_ENV)
+    if not spec or spec.rpartition(":")[0] != event:
+        return
+    _events[event] += 1
+    if _events[event] == int(spec.rpartition(":")[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ids_digest(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
+def recipe_components(recipe: Recipe) -> list[tuple[str, str]]:
+    """(model, what to store) for every part of the recipe that needs document-side data."""
+    parts = []
+    for model in recipe.first_pass:
+        if model.startswith("maxsim:"):
+            parts.append((model.split(":", 1)[1], "tokens"))
+        else:
+            parts.append((model, "first"))
+    if recipe.reranker and recipe.reranker[0] == "maxsim":
+        parts.append((recipe.reranker[1], "tokens"))
+    return list(dict.fromkeys(parts))
+
+
+def encoder_options_for(backend: str):
+    """Encoder options for every model of an index: the encoder backend it was built with (queries must match)."""
+    return (lambda model: {}) if backend == "torch" else (lambda model: {"backend": backend})
+
+
+@contextmanager
+def writer_lock(folder: Path) -> Iterator[None]:
+    """One writer per index folder: a second build/add fails at once instead of racing (released even on SIGKILL)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, one writer is the user's business
+        yield
+        return
+    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o644)  # an empty marker: only the lock on it matters
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise EmbedproofError(f"{folder}: another `embedproof index build`/`add` is writing this index") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+class Manifest(Mapping[str, Any]):
+    """The manifest of one index folder: typed accessors over the JSON object, which round-trips unknown fields.
+
+    It reads like the dict it was before (`manifest["files"]`), so results and callers that index it by key keep
+    working; the decisions (a new build's fields, the same-build check, verification, commits) live here once.
+    """
+
+    def __init__(self, folder: str | Path, data: dict):
+        self.folder = Path(folder)
+        self.data = data
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self.folder / MANIFEST
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Manifest | None:
+        """The manifest as it is on disk (finished or not), or None when the folder has none yet."""
+        path = Path(folder) / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            return cls(folder, json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise EmbedproofError(f"{path}: unreadable manifest ({exc})") from exc
+
+    @classmethod
+    def open(cls, folder: str | Path, verify: bool = True) -> Manifest:
+        """The manifest of a finished index of this format, every listed file's checksum verified (any store)."""
+        folder = Path(folder)
+        manifest = cls.read(folder)
+        if manifest is None:
+            raise EmbedproofError(f"{folder}: not an embedproof index (no {MANIFEST})")
+        if manifest.get("format") != FORMAT:
+            raise EmbedproofError(f"{manifest.path}: index format {manifest.get('format')!r}, this embedproof reads {FORMAT}")
+        if not manifest.complete:
+            raise EmbedproofError(f"{folder}: the build did not finish; run `embedproof index build` again with the same "
+                                  "arguments to resume")
+        if verify:
+            for rel, digest in manifest.files.items():
+                path = folder / rel
+                if not path.is_file() or file_sha256(path) != digest:
+                    raise EmbedproofError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+        return manifest
+
+    @classmethod
+    def new(cls, folder: str | Path, recipe: Recipe, ids: list[str], encoder_backend: str, chunk_size: int,
+            store: dict | None = None) -> Manifest:
+        """The manifest of a build that has not written anything yet."""
+        data = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": ids_digest(ids),
+                "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {}, "docs": [], "components": {}}
+        if store is not None:
+            data["store"] = store
+        data["complete"] = False
+        return cls(folder, data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def setdefault(self, key: str, default: Any) -> Any:
+        return self.data.setdefault(key, default)
+
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(**self.data["recipe"])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.data.get("complete"))
+
+    @property
+    def files(self) -> dict[str, str]:
+        return self.data["files"]
+
+    @property
+    def components(self) -> dict[str, dict]:
+        return self.data["components"]
+
+    @property
+    def store(self) -> dict:
+        return self.data.get("store") or {"backend": "embedded"}
+
+    @property
+    def backend(self) -> str:
+        return str(self.store.get("backend") or "embedded")
+
+    @property
+    def encoder_backend(self) -> str:
+        return str(self.data.get("encoder_backend", "torch"))
+
+    @property
+    def docs(self) -> list[str]:
+        """The document files in stored order: docs.jsonl, then one segment per `index add`."""
+        return self.data.get("docs") or ["docs.jsonl"]
+
+    def documents(self) -> dict[str, Document]:
+        """Every stored document by id, in the order its vectors were stored."""
+        corpus: dict[str, Document] = {}
+        for rel in self.docs:
+            corpus.update(read_corpus(self.folder / rel, []))
+        return corpus
+
+    def matches(self, recipe: Recipe, ids: list[str], encoder_backend: str, store: Mapping[str, Any] | None = None) -> bool:
+        """Is this the same build (recipe, corpus, encoder backend and the given store settings)?
+
+        Recipes compare through `Recipe`, so a manifest written before a recipe field existed matches the recipe
+        with that field's default.
+        """
+        try:
+            same_recipe = Recipe(**self.data.get("recipe", {})).to_dict() == recipe.to_dict()
+        except (TypeError, ValueError):
+            same_recipe = False
+        return (same_recipe and self.data.get("ids_sha256") == ids_digest(ids) and self.encoder_backend == encoder_backend
+                and all(self.store.get(key) == value for key, value in (store or {}).items()))
+
+    # -- writing -------------------------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Replace the manifest atomically: a reader (or a resumed build) sees the previous one or this one, whole."""
+        text = json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
+        with atomic_open(self.path, "w", encoding="utf-8") as handle:
+            handle.write(text[: len(text) // 2])
+            crash_point("manifest-written")  # a kill here leaves the previous manifest and a stray temporary file
+            handle.write(text[len(text) // 2 :])
+        crash_point("manifest-saved")
+
+    def commit_file(self, rel: str, payload: bytes, event: str = "chunk") -> None:
+        """Write `payload` to folder/rel atomically, then record its sha256 (the caller saves the manifest)."""
+        with atomic_open(self.folder / rel, "wb") as handle:
+            handle.write(payload[: len(payload) // 2])
+            crash_point(f"{event}-written")  # a kill here leaves a half-written temporary file, never a half file
+            handle.write(payload[len(payload) // 2 :])
+        crash_point(f"{event}-renamed")  # a kill here leaves a complete file the manifest does not know
+        self.files[rel] = hashlib.sha256(payload).hexdigest()
+
+    def write_docs(self, rel: str, docs: Iterable[Document]) -> None:
+        """Commit the documents' ids, titles and texts as one JSONL file and list it among the document files."""
+        lines = "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs)
+        self.commit_file(rel, lines.encode("utf-8"), "docs")
+        self.data.setdefault("docs", []).append(rel)
