@@ -154,13 +154,16 @@ def search(
 ) -> None:
     """Search an index with its recipe: ranked results with per-stage scores and timings."""
     from embedproof.index.access import open_index
+    from embedproof.server.app import live_queries
 
     try:
         if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
             raise EmbedproofError("query: empty; give the text to search for")
         if top_k < 1:
             raise EmbedproofError(f"--top-k: must be at least 1, got {top_k}")
-        answer = open_index(folder).search(query, top_k)
+        index = open_index(folder)
+        live_queries(index)  # as the server does: a query is not a corpus, so it is never written to the embedding cache
+        answer = index.search(query, top_k)
     except EmbedproofError as exc:
         _fail(exc)
     if json_out:
@@ -182,11 +185,22 @@ def serve(
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
     api_key: Annotated[Optional[str], typer.Option(help="require this key on every data endpoint (default: $EMBEDPROOF_API_KEY)")] = None,
+    max_batch: Annotated[Optional[int], typer.Option(help="texts per model call; one larger request still runs, alone (default 128)")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="whitespace-separated words per model call (default 16384)")] = None,
+    max_wait_ms: Annotated[Optional[float], typer.Option(help="how long a batch may wait to fill, while requests come together (default 2.0)")] = None,
+    max_queue: Annotated[Optional[int], typer.Option(help="queued requests; past it a request gets 503 + Retry-After (default 256)")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)")] = None,
 ) -> None:
     """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
     from embedproof.server.app import serve as run_server
+    from embedproof.server.batching import BatchOptions, InvalidBatchOption
 
+    given = {"max_batch": max_batch, "max_tokens": max_tokens, "max_wait_ms": max_wait_ms, "max_queue": max_queue, "threads": threads}
+    try:  # BatchOptions holds the defaults and the checks; the message names the flag the user typed
+        batching = BatchOptions(**{name: value for name, value in given.items() if value is not None})
+    except InvalidBatchOption as exc:
+        _fail(f"--{exc.field.replace('_', '-')}: {exc.problem}")
     try:
-        run_server(folder, host, port, api_key)
+        run_server(folder, host, port, api_key, batching=batching)
     except EmbedproofError as exc:
         _fail(exc)

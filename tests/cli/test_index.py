@@ -51,3 +51,51 @@ def test_ctrl_c_during_a_build_says_how_to_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "build_index", interrupted)
     result = runner.invoke(app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "i")])
     assert result.exit_code == 130 and "run the same command again to resume" in result.output
+
+
+def test_search_writes_no_query_vectors_to_the_embedding_cache(tmp_path, tiny_model_dir):
+    """`search` encodes its query live, as the server does: the cache (for corpora) gains no file and no byte."""
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.files import cache_root
+    from embedproof.index.access import open_index
+    from embedproof.index.store import build_index
+    from embedproof.search.recipe import Recipe
+
+    out = tmp_path / "idx"
+    recipe = Recipe("dense", [str(tiny_model_dir)])
+    build_index(recipe, load_dataset("demo").corpus, out)
+
+    def snapshot():
+        return {str(p): p.stat().st_size for p in cache_root().rglob("*") if p.is_file()}
+
+    before = snapshot()
+    assert before  # the build cached the corpus: the folder a query would land in exists
+    result = runner.invoke(app, ["search", str(out), "a query seen for the first time", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"]
+    assert snapshot() == before
+    open_index(out).search("another query seen for the first time")  # without live queries it would be written
+    assert snapshot() != before
+
+
+def test_serve_passes_the_batching_options_and_refuses_bad_ones_in_one_line(tmp_path, monkeypatch):
+    import embedproof.server.app
+    from embedproof.server.batching import BatchOptions
+
+    called = []
+    monkeypatch.setattr(embedproof.server.app, "serve", lambda *args, **kwargs: called.append(kwargs["batching"]))
+    result = runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "64", "--max-tokens", "4096", "--max-wait-ms", "0.5",
+                                 "--max-queue", "32", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["serve", str(tmp_path)]).exit_code == 0
+    assert called == [BatchOptions(max_batch=64, max_tokens=4096, max_wait_ms=0.5, max_queue=32, threads=1), BatchOptions()]
+    for option, value in (("--max-batch", "0"), ("--max-tokens", "-3"), ("--max-wait-ms", "-1"), ("--max-wait-ms", "nan"),
+                          ("--max-wait-ms", "inf"), ("--max-queue", "0"), ("--threads", "0")):
+        result = runner.invoke(app, ["serve", str(tmp_path), option, value])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {option}: "), (option, value, result.output)
+    assert len(called) == 2  # no server was started for a bad value
+    help_text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "400"}).output
+    defaults = BatchOptions()
+    for name in ("max_batch", "max_tokens", "max_wait_ms", "max_queue"):  # the help shows BatchOptions' own defaults
+        assert f"(default {getattr(defaults, name)})" in help_text, name
