@@ -44,6 +44,7 @@ class Workspace:
         self._docs: dict[str, Embeddings] = {}
         self._token_rows: dict[str, dict[int, np.ndarray]] = {}
         self._shrunk: dict[tuple, object] = {}
+        self._inverted: dict[str, object] = {}
         self.encode_seconds: dict[str, float] = {}
 
     def encoder(self, model: str, kind: str = "first"):
@@ -79,6 +80,7 @@ class Workspace:
     def preload(self, model: str, embeddings: Embeddings, kind: str = "first") -> None:
         """Use document vectors read from an index instead of encoding the corpus."""
         self._docs[f"{kind}:{model}"] = embeddings
+        self._inverted.pop(model, None)
         if kind == "tokens":
             self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
 
@@ -88,6 +90,15 @@ class Workspace:
         if key not in self._shrunk:
             self._shrunk[key] = StoredForm.from_float(self.documents(model).dense, dim, precision)
         return self._shrunk[key]
+
+    def inverted(self, model: str):
+        """A sparse model's documents as an inverted index (terms × documents), built once per corpus: a query's
+        product then reads its own terms' postings instead of converting the whole corpus matrix (see search/sparse.py)."""
+        if model not in self._inverted:
+            from embedproof.search.sparse import inverted_index
+
+            self._inverted[model] = inverted_index(self.documents(model).sparse)
+        return self._inverted[model]
 
     def preload_shrunk(self, model: str, dim: int | None, precision: str, shrunk: StoredForm) -> None:
         """Use an index's stored dim/precision form: no float documents are needed (nor encoded) for this model."""
@@ -177,6 +188,10 @@ def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings]
         name = model.split(":", 1)[1]
         docs = workspace.documents(name, "tokens")
         idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
+    elif encoded[f"first:{model}"].mode == "sparse" and workspace.documents(model).mode == "sparse":
+        from embedproof.search.sparse import sparse_search
+
+        idx, scores = sparse_search(encoded[f"first:{model}"].sparse, None, k, inverted=workspace.inverted(model))
     else:
         idx, scores = search(encoded[f"first:{model}"], workspace.documents(model), k)
     return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
