@@ -1,5 +1,5 @@
 """`python -m embedproof` runs the CLI."""
 
-from embedproof.cli.app import main
+from embedproof.cli import main
 
 main()

@@ -7,7 +7,7 @@ repeatable option carries both (`--backend onnx-int8 --backend qdrant`) and is s
 
 from __future__ import annotations
 
-from embedproof.errors import EmbedproofError
+from embedproof.errors import EmbedproofError, InvalidInputError
 
 # "auto" resolves to one of the others per CPU by a cached on-machine calibration (models/auto_backend.py).
 ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8", "openvino-int8-streams", "auto")
@@ -29,7 +29,7 @@ def split_backends(values: list[str] | None, stores: bool = True) -> tuple[str, 
             store.append(key)
         else:
             allowed = ENCODER_BACKENDS + (STORE_BACKENDS if stores else ())
-            raise EmbedproofError(f"--backend: unknown value {value!r}; choose from {', '.join(allowed)}")
+            raise InvalidInputError(f"--backend: unknown value {value!r}; choose from {', '.join(allowed)}")
     if len(encoder) > 1 or len(store) > 1:
-        raise EmbedproofError(f"--backend: give at most one encoder backend and one store backend, got {values}")
+        raise InvalidInputError(f"--backend: give at most one encoder backend and one store backend, got {values}")
     return (encoder[0] if encoder else "torch"), (store[0] if store else "embedded")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Optional, Sequence
 
@@ -16,17 +15,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedproof.errors import EmbedproofError
+from embedproof.cli.common import EXIT_BAD_INPUT, console, writable_file
+from embedproof.errors import InvalidInputError
 
 __all__ = [
     "compare", "gate", "parse_pairs", "compare_table", "print_report", "EXIT_OK", "EXIT_REGRESSION", "EXIT_BAD_INPUT",
 ]
 
-EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
-
-# Wide enough for the table when output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, soft_wrap=True)  # one line per error, never wrapped
+EXIT_OK, EXIT_REGRESSION = 0, 1
 
 
 def parse_pairs(pairs: Sequence[str | tuple[str, str]] | None) -> list[tuple[str, str]] | None:
@@ -39,26 +35,26 @@ def parse_pairs(pairs: Sequence[str | tuple[str, str]] | None) -> list[tuple[str
             base, new = pair
         else:
             if pair.count("=") != 1:
-                raise EmbedproofError(f"--pair: expected BASE_RUN=NEW_RUN with one '=', got {pair!r}")
+                raise InvalidInputError(f"--pair: expected BASE_RUN=NEW_RUN with one '=', got {pair!r}")
             base, new = (part.strip() for part in pair.split("="))
         if not base or not new:
-            raise EmbedproofError(f"--pair: both run names are needed in BASE_RUN=NEW_RUN, got {pair!r}")
+            raise InvalidInputError(f"--pair: both run names are needed in BASE_RUN=NEW_RUN, got {pair!r}")
         out.append((base, new))
     return out
 
 
 def _check(alpha: float, latency_ms: float | None) -> None:
     if not (math.isfinite(alpha) and 0 < alpha < 1):
-        raise EmbedproofError(f"--alpha must lie strictly between 0 and 1, got {alpha:g}")
+        raise InvalidInputError(f"--alpha must lie strictly between 0 and 1, got {alpha:g}")
     if latency_ms is not None and not (math.isfinite(latency_ms) and latency_ms > 0):
-        raise EmbedproofError(f"--latency-ms must be a positive number of milliseconds, got {latency_ms:g}")
+        raise InvalidInputError(f"--latency-ms must be a positive number of milliseconds, got {latency_ms:g}")
 
 
 def gate(base_path: str | Path, new_results: dict, pairs: Sequence[str | tuple[str, str]] | None = None,
          latency_ms: float | None = None, alpha: float = 0.05) -> tuple[dict, int]:
     """Compare freshly benched results with a baseline file; returns the report and the exit code (0 or 1).
 
-    Bad input raises EmbedproofError (the caller prints it and exits 2), so `bench --baseline` fails the same way.
+    Bad input raises InvalidInputError (the CLI prints it and exits 2), so `bench --baseline` fails the same way.
     """
     from embedproof.evaluation.compare import compare_results, settings_for
     from embedproof.evaluation.results_file import load_results
@@ -120,24 +116,22 @@ def compare(
     from embedproof.evaluation.compare import compare_results, settings_for, to_markdown
     from embedproof.evaluation.results_file import load_results
 
-    try:
-        _check(alpha, latency_ms)
-        pairs = parse_pairs(pair)
-        if json_out and markdown is not None and str(markdown) == "-":
-            raise EmbedproofError("--json and --markdown - both print to stdout: write the Markdown to a file")
-        base_results = load_results(base)
-        if new is None and not pairs:
-            raise EmbedproofError("comparing runs within one file needs --pair BASE_RUN=NEW_RUN")
-        new_results = base_results if new is None else load_results(new)
-        settings = settings_for(base_results, new_results, alpha)
-        report = compare_results(base_results, new_results, pairs, latency_ms, settings)
-        report["files"] = {"base": str(base), "new": str(new if new is not None else base)}
-        text = to_markdown(report) if markdown is not None else None
-        if markdown is not None and str(markdown) != "-":
-            write_text_atomic(markdown, text)
-    except (EmbedproofError, OSError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    _check(alpha, latency_ms)
+    pairs = parse_pairs(pair)
+    if json_out and markdown is not None and str(markdown) == "-":
+        raise InvalidInputError("--json and --markdown - both print to stdout: write the Markdown to a file")
+    if markdown is not None and str(markdown) != "-":
+        writable_file(markdown, "--markdown")
+    base_results = load_results(base)
+    if new is None and not pairs:
+        raise InvalidInputError("comparing runs within one file needs --pair BASE_RUN=NEW_RUN")
+    new_results = base_results if new is None else load_results(new)
+    settings = settings_for(base_results, new_results, alpha)
+    report = compare_results(base_results, new_results, pairs, latency_ms, settings)
+    report["files"] = {"base": str(base), "new": str(new if new is not None else base)}
+    text = to_markdown(report) if markdown is not None else None
+    if markdown is not None and str(markdown) != "-":
+        write_text_atomic(markdown, text)
     if json_out:
         typer.echo(json.dumps(report, indent=2))
     else:

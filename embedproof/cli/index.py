@@ -10,9 +10,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from embedproof.cli.app import _fail, _recipes, console, err
+from embedproof.cli.common import build_recipes, console, err, in_range, non_empty, writable_folder
 from embedproof.cli.progress import progress_factory
-from embedproof.errors import EmbedproofError
+from embedproof.errors import InvalidInputError
 
 index_app = typer.Typer(help="Build and inspect a persistent index of a recipe.", no_args_is_help=True)
 
@@ -35,17 +35,17 @@ def index_build(
     mode: Annotated[Optional[str], typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")] = None,
     recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
-    chunk_size: Annotated[int, typer.Option(help="documents per committed chunk")] = 512,
+    chunk_size: Annotated[int, typer.Option(min=1, help="documents per committed chunk")] = 512,
     backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable")] = None,
     qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
     qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
     qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
-    qdrant_shards: Annotated[int, typer.Option(help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
-    qdrant_replicas: Annotated[int, typer.Option(help="--backend qdrant: replication_factor of a new collection")] = 1,
+    qdrant_shards: Annotated[int, typer.Option(min=1, help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
+    qdrant_replicas: Annotated[int, typer.Option(min=1, help="--backend qdrant: replication_factor of a new collection")] = 1,
     ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
-    edge_m: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW m (default 16)")] = None,
-    edge_ef_construct: Annotated[Optional[int], typer.Option(help="--backend edge: HNSW ef_construct (default 100)")] = None,
-    edge_ef: Annotated[Optional[int], typer.Option(help="--backend edge: hnsw_ef at query time (default 128)")] = None,
+    edge_m: Annotated[Optional[int], typer.Option(min=0, help="--backend edge: HNSW m (default 16)")] = None,
+    edge_ef_construct: Annotated[Optional[int], typer.Option(min=1, help="--backend edge: HNSW ef_construct (default 100)")] = None,
+    edge_ef: Annotated[Optional[int], typer.Option(min=1, help="--backend edge: hnsw_ef at query time (default 128)")] = None,
     edge_quantization: Annotated[Optional[str], typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)")] = None,
     edge_oversampling: Annotated[Optional[float], typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")] = None,
     edge_rescore: Annotated[Optional[bool], typer.Option("--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32")] = None,
@@ -55,44 +55,38 @@ def index_build(
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedproof.datasets.loading import load_dataset
     from embedproof.backends import split_backends
+    from embedproof.index.edge_plan import QUANTIZATIONS
     from embedproof.index.store import build_index
 
-    try:
-        encoder_backend, store_backend = split_backends(backend)
-        store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
-                         "shards": qdrant_shards, "replicas": qdrant_replicas}
-        if store_backend == "edge":
-            store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
-                             "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None,
-                             "vectors_on_disk": edge_vectors_on_disk or None}
-        recipes = _recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
-        if not recipes or len(recipes) != 1:
-            raise EmbedproofError("index build needs exactly one of --mode or --recipe")
-        auto = None
-        if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
-            from embedproof.models.auto_backend import resolve_for_recipe
+    for value, option in ((corpus, "--corpus"), (qdrant_url, "--qdrant-url"), (qdrant_collection, "--qdrant-collection"), (ray, "--ray"),
+                          *((name, "--model") for name in model or [])):
+        non_empty(value, option)
+    in_range(edge_oversampling, "--edge-oversampling", low=1)
+    if edge_quantization is not None and edge_quantization not in QUANTIZATIONS:
+        raise InvalidInputError(f"--edge-quantization: unknown value {edge_quantization!r} (known: {', '.join(QUANTIZATIONS)})")
+    writable_folder(out, "--out")
+    encoder_backend, store_backend = split_backends(backend)
+    store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
+                     "shards": qdrant_shards, "replicas": qdrant_replicas}
+    if store_backend == "edge":
+        store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
+                         "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None,
+                         "vectors_on_disk": edge_vectors_on_disk or None}
+    recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
+    if not recipes or len(recipes) != 1:
+        raise InvalidInputError("index build needs exactly one of --mode or --recipe")
+    auto = None
+    if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
+        from embedproof.models.factory import resolve_for_recipe
 
-            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
-        data = load_dataset(corpus)
-        with progress_factory(err) as progress, _resumable(out):
-            if store_backend == "edge":
-                from embedproof.index.edge_store import build_edge_index
-                from embedproof.index.store import encoder_options_for
-
-                if ray is not None:
-                    raise EmbedproofError("--ray works with the embedded store only, not --backend edge")
-                manifest = build_edge_index(recipes[0], data.corpus, out, encoder_options_for(encoder_backend), chunk_size, progress,
-                                            encoder_backend, store_options)
-            else:
-                manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
-                                       store_backend=store_backend, store_options=store_options, ray_address=ray)
-        if auto is not None:
-            from embedproof.index.store import MANIFEST, save_manifest
-
-            manifest["auto_backend"] = auto
-            save_manifest(Path(out) / MANIFEST, manifest)
-    except EmbedproofError as exc:
-        _fail(exc)
+        encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
+    data = load_dataset(corpus)
+    with progress_factory(err) as progress, _resumable(out):
+        manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
+                               store_backend=store_backend, store_options=store_options, ray_address=ray)
+    if auto is not None:
+        manifest["auto_backend"] = auto
+        manifest.save()
     console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)
 
 
@@ -105,12 +99,10 @@ def index_add(
     from embedproof.datasets.loading import load_dataset
     from embedproof.index.append import append_documents
 
-    try:
-        data = load_dataset(corpus)
-        with progress_factory(err) as progress, _resumable(folder):
-            manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
-    except EmbedproofError as exc:
-        _fail(exc)
+    non_empty(corpus, "--corpus")
+    data = load_dataset(corpus)
+    with progress_factory(err) as progress, _resumable(folder):
+        manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
     console.print(f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False)
 
 
@@ -120,12 +112,9 @@ def index_info(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """What an index holds (verifies every checksum; loads no model)."""
-    from embedproof.index.reader import index_info as read_info
+    from embedproof.index.access import index_info as read_info
 
-    try:
-        info = read_info(folder)
-    except EmbedproofError as exc:
-        _fail(exc)
+    info = read_info(folder)
     if json_out:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -149,23 +138,18 @@ def index_info(
 def search(
     folder: Annotated[Path, typer.Argument(help="index folder")],
     query: Annotated[str, typer.Argument(help="the query")],
-    top_k: Annotated[int, typer.Option(help="results to show")] = 10,
+    top_k: Annotated[int, typer.Option(min=1, help="results to show")] = 10,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search an index with its recipe: ranked results with per-stage scores and timings."""
     from embedproof.index.access import open_index
     from embedproof.server.app import live_queries
 
-    try:
-        if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
-            raise EmbedproofError("query: empty; give the text to search for")
-        if top_k < 1:
-            raise EmbedproofError(f"--top-k: must be at least 1, got {top_k}")
-        index = open_index(folder)
-        live_queries(index)  # as the server does: a query is not a corpus, so it is never written to the embedding cache
-        answer = index.search(query, top_k)
-    except EmbedproofError as exc:
-        _fail(exc)
+    if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
+        raise InvalidInputError("query: empty; give the text to search for")
+    index = open_index(folder)
+    live_queries(index)  # as the server does: a query is not a corpus, so it is never written to the embedding cache
+    answer = index.search(query, top_k)
     if json_out:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -183,7 +167,7 @@ def search(
 def serve(
     folder: Annotated[Path, typer.Argument(help="index folder built by `embedproof index build`")],
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
     api_key: Annotated[Optional[str], typer.Option(help="require this key on every data endpoint (default: $EMBEDPROOF_API_KEY)")] = None,
     max_batch: Annotated[Optional[int], typer.Option(help="texts per model call; one larger request still runs, alone (default 128)")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(help="whitespace-separated words per model call (default 16384)")] = None,
@@ -195,12 +179,11 @@ def serve(
     from embedproof.server.app import serve as run_server
     from embedproof.server.batching import BatchOptions, InvalidBatchOption
 
+    non_empty(host, "--host")
+    non_empty(api_key, "--api-key")  # an empty key would serve every endpoint without one
     given = {"max_batch": max_batch, "max_tokens": max_tokens, "max_wait_ms": max_wait_ms, "max_queue": max_queue, "threads": threads}
     try:  # BatchOptions holds the defaults and the checks; the message names the flag the user typed
         batching = BatchOptions(**{name: value for name, value in given.items() if value is not None})
     except InvalidBatchOption as exc:
-        _fail(f"--{exc.field.replace('_', '-')}: {exc.problem}")
-    try:
-        run_server(folder, host, port, api_key, batching=batching)
-    except EmbedproofError as exc:
-        _fail(exc)
+        raise InvalidInputError(f"--{exc.field.replace('_', '-')}: {exc.problem}") from None
+    run_server(folder, host, port, api_key, batching=batching)

@@ -23,6 +23,8 @@ MTEB_TASKS = {
     "code": ["CodeSearchNetRetrieval", "CosQA"], "argument": ["ArguAna", "Touche2020"],
     "qa": ["NQ", "HotpotQA", "MSMARCO"], "general": ["MSMARCO", "NQ", "HotpotQA"], "multilingual": ["MIRACLRetrieval", "MultiLongDocRetrieval"],
 }
+DOMAINS = tuple(domain for domain in MTEB_TASKS if domain != "multilingual")  # multilingual follows from the languages
+TARGETS = ("cloud", "edge", "on-prem", "cpu-only")
 
 
 class UnsafeChoiceError(EmbedproofError):
@@ -39,7 +41,7 @@ class Needs:
     avg_tokens: float = 300.0
     p99_tokens: float | None = None
     keyword_heavy: bool = False
-    target: str = "cloud"  # cloud | edge | on-prem | cpu-only
+    target: str = "cloud"  # one of TARGETS
     latency_ms: float | None = None
     storage_gb: float | None = None
     open_weights_only: bool = False

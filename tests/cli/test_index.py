@@ -5,7 +5,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from embedproof.cli.app import app
+from embedproof.cli import app
 
 runner = CliRunner()
 
@@ -30,7 +30,7 @@ def test_index_info_needs_no_model_stack(tmp_path):
     import subprocess
 
     out = _build(tmp_path)
-    code = ("import sys; from embedproof.index.reader import index_info; index_info(sys.argv[1]); "
+    code = ("import sys; from embedproof.index.access import index_info; index_info(sys.argv[1]); "
             "print(any(m.startswith(('torch', 'sentence_transformers')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True).stdout.strip() == "False"
 

