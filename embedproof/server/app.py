@@ -38,7 +38,7 @@ from typing import Annotated, Hashable
 import numpy as np
 
 from embedproof.server.batching import BatchInfo, BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
-from embedproof.errors import EmbedproofError, require
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 
 MAX_TOP_K = 100
 MAX_INPUTS = 256
@@ -184,7 +184,8 @@ def _replay(body: bytes, receive):
 
 
 def live_queries(index) -> None:
-    """Encode queries live: the embedding cache is for corpora, and a server would write every query it saw to disk."""
+    """Encode an opened index's queries live: the embedding cache is for corpora, and a server (or `embedproof
+    search`) that wrote every query it saw to disk would grow the cache without bound and pay a write per query."""
     for component in index.manifest["components"].values():
         encoder = index.workspace.encoder(component["model"], component["kind"])
         if getattr(encoder, "use_cache", None):
@@ -257,6 +258,10 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
         return JSONResponse({"detail": _validation_detail(exc.errors())}, status_code=422)
+
+    @app.exception_handler(InvalidInputError)
+    async def refused(request, exc):  # a request value the index cannot use: the client's to fix
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def failed(request, exc):  # a bug, not the client's fault: say so in JSON, never show a traceback
