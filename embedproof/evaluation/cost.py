@@ -22,7 +22,7 @@ def parse_count(text: str | int) -> int:
     if isinstance(text, int):
         return text
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbg]?)\s*", str(text).lower())
-    if not match:
+    if not match or float(match.group(1)) == float("inf"):  # '1e400' parses, as infinity
         raise InvalidInputError(f"not a vector count: {text!r} (examples: 1000000, 250k, 100M, 1B)")
     return int(round(float(match.group(1)) * _SUFFIX[match.group(2)]))
 

@@ -72,6 +72,7 @@ BAD = [
     (["cost", "--dim", "384", "--usd-per-gb-month", "-1"], "--usd-per-gb-month"),
     (["cost", "--dim", "384", "--vectors", "lots"], "vector count"),
     (["cost", "--dim", "384", "--vectors", "-5"], "vector count"),
+    (["cost", "--dim", "384", "--vectors", "1e400"], "vector count"),
     # report, profile
     (["report", "{file}", "--output", "{file}/report.html"], "--output"),
     (["profile", "demo", "--json", "{file}/profile.json"], "--json"),
