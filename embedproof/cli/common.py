@@ -49,8 +49,10 @@ class ErrorHandlingGroup(TyperGroup):
             return super().invoke(ctx)
         except EmbedproofError as exc:
             fail(exc)
-        except typer.BadParameter as exc:  # typer's own checks (min=, choices, types, a missing option)
-            fail(exc.format_message())
+        except typer.BadParameter as exc:  # typer's own checks (min=, max=, types, a missing option)
+            option = exc.param.opts[0] if exc.param is not None and exc.param.opts else ""
+            # written like the project's own checks, `--top-k: ...`, when the problem is an option's value
+            fail(f"{option}: {exc.message}" if option.startswith("-") and exc.message else exc.format_message())
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # output piped into `head`: typer exits quietly
                 raise

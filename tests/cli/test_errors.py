@@ -146,7 +146,7 @@ def test_a_bad_value_is_one_line_naming_it_and_exit_2(args, names, places):
     assert "Traceback" not in result.output
     assert result.exit_code == 2, result.output
     line = one_error_line(result.stderr)
-    assert line.startswith("error: ") and names in line, line
+    assert line.startswith(f"error: {names}" if names.startswith("-") else "error: ") and names in line, line
     assert result.stdout.strip() == ""
 
 
