@@ -39,6 +39,7 @@ from embedproof.vectors.matryoshka import truncate_matryoshka
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.models.card import get_card
 from embedproof.search.retrieve import search
+from embedproof.evaluation.run_result import RunResult, ResultsFile
 
 def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
@@ -208,7 +209,7 @@ def run_bench(
     on_skip: Callable[[str, Exception], None] | None = None,
     recipes: list | None = None,
     tune_split: str | None = None,
-) -> dict:
+) -> ResultsFile:
     """Bench every model (and every recipe) on one dataset; returns the results.json document.
 
     `on_run(results)` is called after each model with the document so far (the CLI saves it, so an
@@ -261,7 +262,7 @@ def run_bench(
     return results
 
 
-def backend_retention(runs: list[dict]) -> None:
+def backend_retention(runs: list[RunResult]) -> None:
     """Compare each non-torch run with the torch fp32 run of the same model and variant in the same bench.
 
     Adds `backend_vs_torch`: nDCG@10 retention and the documents/s ratio (None when either encode was cached).

@@ -20,6 +20,7 @@ from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.evaluation.evidence import p99_interval
 from embedproof.evaluation.pareto import run_name, run_p99
 from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
+from embedproof.evaluation.run_result import RunResult
 
 __all__ = [
     "QUALITY_METRICS", "LATENCY_METRIC", "TABLE_COLUMNS", "compare_results", "p99_difference_interval", "to_markdown",
@@ -46,7 +47,7 @@ def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSett
 
 
 def _named(results: dict, side: str) -> dict[str, dict]:
-    runs: dict[str, dict] = {}
+    runs: dict[str, RunResult] = {}
     for run in results.get("runs", []):
         runs.setdefault(run_name(run), run)  # the first of two identically named runs is the one compared
     if not runs:
@@ -54,11 +55,11 @@ def _named(results: dict, side: str) -> dict[str, dict]:
     return runs
 
 
-def _available(runs: dict[str, dict]) -> str:
+def _available(runs: dict[str, RunResult]) -> str:
     return ", ".join(repr(name) for name in runs)
 
 
-def _match_runs(base_runs: dict[str, dict], new_runs: dict[str, dict], pairs: list[tuple[str, str]] | None,
+def _match_runs(base_runs: dict[str, RunResult], new_runs: dict[str, RunResult], pairs: list[tuple[str, str]] | None,
                 notes: list[str]) -> list[tuple[str, str, str]]:
     """(base name, new name, how matched) for each pair to compare."""
     if pairs:
@@ -82,7 +83,7 @@ def _match_runs(base_runs: dict[str, dict], new_runs: dict[str, dict], pairs: li
                          f"(base runs: {_available(base_runs)}; new runs: {_available(new_runs)})")
 
 
-def _per_query(run: dict, side: str) -> dict[str, dict] | None:
+def _per_query(run: RunResult, side: str) -> dict[str, dict] | None:
     scores = run.get("per_query")
     if not isinstance(scores, dict) or not scores:
         return None
@@ -96,7 +97,7 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _scores(run: dict, qids: list[str], metric: str, side: str) -> np.ndarray | None:
+def _scores(run: RunResult, qids: list[str], metric: str, side: str) -> np.ndarray | None:
     """Per-query values of `metric` in `qids` order; None when some query lacks the metric."""
     values = []
     for qid in qids:
@@ -114,7 +115,7 @@ def _interval(distribution: np.ndarray, confidence: float) -> list[float]:
     return [float(x) for x in np.percentile(distribution, [tail, 100 - tail])]
 
 
-def _quality_row(metric: str, base_run: dict, new_run: dict, qids: list[str] | None, settings: StatsSettings) -> dict:
+def _quality_row(metric: str, base_run: RunResult, new_run: RunResult, qids: list[str] | None, settings: StatsSettings) -> dict:
     """One quality row: the paired test on matched queries, or the files' point values when there are none."""
     b_point, n_point = base_run["metrics"].get(metric), new_run["metrics"].get(metric)
     b = _scores(base_run, qids, metric, "base") if qids else None
@@ -131,7 +132,7 @@ def _quality_row(metric: str, base_run: dict, new_run: dict, qids: list[str] | N
             **{k: v for k, v in test.to_dict().items() if k != "n"}, "queries": test.n}
 
 
-def _samples(run: dict, side: str) -> np.ndarray | None:
+def _samples(run: RunResult, side: str) -> np.ndarray | None:
     samples = (run.get("latency") or {}).get("samples_ms")
     if samples is None:
         return None
@@ -170,7 +171,7 @@ def p99_difference_interval(base_samples, new_samples, settings: StatsSettings =
     return _interval(values[1] - values[0], settings.confidence)
 
 
-def _p99_ci(run: dict) -> list[float] | None:
+def _p99_ci(run: RunResult) -> list[float] | None:
     """The stored p99 interval when it is two numbers (hand-made files may hold anything)."""
     try:
         ci = p99_interval(run)
@@ -179,7 +180,7 @@ def _p99_ci(run: dict) -> list[float] | None:
     return [float(x) for x in ci] if isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci)) else None
 
 
-def _latency_row(base_run: dict, new_run: dict, latency_ms: float | None, settings: StatsSettings) -> dict:
+def _latency_row(base_run: RunResult, new_run: RunResult, latency_ms: float | None, settings: StatsSettings) -> dict:
     """p99 of each run with its interval, and the difference with an unpaired interval when samples exist."""
     b_p99, n_p99 = run_p99(base_run), run_p99(new_run)
     b_samples, n_samples = _samples(base_run, "base"), _samples(new_run, "new")
@@ -215,7 +216,7 @@ def _latency_row(base_run: dict, new_run: dict, latency_ms: float | None, settin
     return row
 
 
-def _unstable_notes(run: dict, side: str) -> list[str]:
+def _unstable_notes(run: RunResult, side: str) -> list[str]:
     latency = run.get("latency") or {}
     if latency.get("stable") is False:
         return [f"{side} p99 unstable: {latency.get('stability_note') or 'latency rounds disagree'}"]
@@ -248,7 +249,7 @@ def _file_notes(base: dict, new: dict) -> list[str]:
     return notes
 
 
-def _match_queries(base_run: dict, new_run: dict, notes: list[str]) -> tuple[list[str] | None, dict | None]:
+def _match_queries(base_run: RunResult, new_run: RunResult, notes: list[str]) -> tuple[list[str] | None, dict | None]:
     """The query ids both runs scored (sorted) and how many each side loses; None when either has no per-query data."""
     b_scores, n_scores = _per_query(base_run, "base"), _per_query(new_run, "new")
     if not (b_scores and n_scores):
@@ -267,7 +268,7 @@ def _match_queries(base_run: dict, new_run: dict, notes: list[str]) -> tuple[lis
     return qids, queries
 
 
-def _compare_pair(base_run: dict, new_run: dict, how: str, latency_ms: float | None,
+def _compare_pair(base_run: RunResult, new_run: RunResult, how: str, latency_ms: float | None,
                   settings: StatsSettings) -> dict:
     """One pair's rows; quality rows with a test are finished (p_holm, verdict) once the whole family is known."""
     notes: list[str] = []

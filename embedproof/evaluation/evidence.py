@@ -14,6 +14,7 @@ import numpy as np
 
 from embedproof.evaluation.pareto import Point, frontier, run_name, run_p99, run_size
 from embedproof.evaluation.statistics import PairedTest, StatsSettings, bootstrap_means, holm, paired_test, queries_needed
+from embedproof.evaluation.run_result import RunResult
 
 __all__ = ["Evidence", "annotate", "tie_status", "best_first", "p99_interval", "QUALITY"]
 
@@ -23,7 +24,7 @@ QUALITY = "ndcg@10"
 class Evidence:
     """Per-query scores of the runs of one results document, on one shared bootstrap draw."""
 
-    def __init__(self, runs: list[dict], settings: StatsSettings):
+    def __init__(self, runs: list[RunResult], settings: StatsSettings):
         self.settings = settings
         self.runs = {run_name(r): r for r in runs}
         scored = {name: r for name, r in self.runs.items() if isinstance(r.get("per_query"), dict) and r["per_query"]}
@@ -89,7 +90,7 @@ class Evidence:
         return 1 if lo > 0 else -1 if hi < 0 else 0
 
 
-def tie_status(run: dict) -> str:
+def tie_status(run: RunResult) -> str:
     """'best', 'tied' (not significantly worse than the best), 'worse', or 'unknown' where no test was possible."""
     vs = run.get("vs_best")
     if not vs:
@@ -104,13 +105,13 @@ def best_first(quality: float, p99: float | None, size: float | None) -> tuple:
     return (-quality, p99 if p99 is not None else float("inf"), size if size is not None else float("inf"))
 
 
-def p99_interval(run: dict) -> list[float] | None:
+def p99_interval(run: RunResult) -> list[float] | None:
     """The p99's bootstrap interval (over queries and rounds), None for runs measured without one."""
     ci = ((((run.get("latency") or {}).get("online_ms") or {}).get("total") or {}).get("ci") or {}).get("p99")
     return list(ci) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
 
 
-def mark_frontier(runs: list[dict], evidence: Evidence, metric: str = QUALITY) -> None:
+def mark_frontier(runs: list[RunResult], evidence: Evidence, metric: str = QUALITY) -> None:
     """`pareto: {on_frontier, dominated_by}` for every run with quality, p99 and size, dominance beyond the noise."""
     points = []
     for run in runs:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from embedproof.models.remote_providers import display_name
+from embedproof.evaluation.run_result import RunResult
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def frontier(points: list[Point], quality: QualityCompare | None = None) -> dict
     return result
 
 
-def run_name(run: dict) -> str:
+def run_name(run: RunResult) -> str:
     """A readable, unique-enough identity for a results.json run."""
     if "recipe" in run:
         return run["mode"]
@@ -62,11 +63,11 @@ def run_name(run: dict) -> str:
     return f"{model} {run['mode']}{dim} {run['precision']}"
 
 
-def run_p99(run: dict) -> float | None:
+def run_p99(run: RunResult) -> float | None:
     """A results.json run's total online p99 in ms (None when latency was not measured)."""
     return (run.get("latency") or {}).get("online_ms", {}).get("total", {}).get("p99")
 
 
-def run_size(run: dict) -> float | None:
+def run_size(run: RunResult) -> float | None:
     """Bytes per vector, or per passage for recipes (whose index may hold several representations)."""
     return run.get("bytes_per_vector", run.get("bytes_per_passage"))

@@ -23,6 +23,7 @@ from embedproof.evaluation import report_plots as plots
 from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
 from embedproof.evaluation.report_plots import METRIC, quality_interval
+from embedproof.evaluation.run_result import RunResult
 
 NO_INTERVAL = "no interval"
 
@@ -54,7 +55,7 @@ def _p_text(p: float | None) -> str:
     return "–" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def vs_best_text(run: dict) -> str:
+def vs_best_text(run: RunResult) -> str:
     """'best', 'tied Δ … [CI] p …', 'Δ … [CI] p …' (Holm-adjusted p), or 'no interval'."""
     vs = run.get("vs_best")
     status = tie_status(run)
@@ -68,7 +69,7 @@ def vs_best_text(run: dict) -> str:
     return f"tied {text}" if status == "tied" else text
 
 
-def _latency_flag(run: dict) -> str | None:
+def _latency_flag(run: RunResult) -> str | None:
     """Why this run's latency is not to be taken as fact (unstable rounds, busy machine), or None."""
     latency = run.get("latency") or {}
     notes = []
@@ -92,7 +93,7 @@ def _cell(text: str, key=None, title: str | None = None, interval: bool = False)
     return f"<td{attrs}>{body}</td>"
 
 
-def results_table(runs: list[dict]) -> str:
+def results_table(runs: list[RunResult]) -> str:
     """The sortable table: one row per run, numbered as the plots number their points."""
     numbers = {run_name(r): i for i, r in enumerate(runs, 1)}
     rows = []
@@ -176,7 +177,7 @@ def _plain(value) -> str:
     return "–" if value is None else str(value)
 
 
-def statistics_html(results: dict, runs: list[dict]) -> str:
+def statistics_html(results: dict, runs: list[RunResult]) -> str:
     """Settings and power of the intervals and tests, and every statistics warning; a plain note for old files."""
     if not any(quality_interval(r) for r in runs):
         return (f'<p class="note" id="statistics">{NO_INTERVAL}: the runs in this file carry no per-query scores '
@@ -221,7 +222,7 @@ def load_html(results: dict) -> str:
     ], "load")
 
 
-def warnings_html(results: dict, runs: list[dict]) -> str:
+def warnings_html(results: dict, runs: list[RunResult]) -> str:
     """Every dataset and run warning, and every run whose latency is flagged, as tables."""
     rows = [("dataset", w) for w in (results.get("dataset") or {}).get("warnings") or []]
     rows += [(f"{i} {run_name(r)}", w) for i, r in enumerate(runs, 1) for w in r.get("warnings") or []]
@@ -238,7 +239,7 @@ def warnings_html(results: dict, runs: list[dict]) -> str:
             f"<h3>Latency stability ({len(flagged)} of {len(measured)} runs flagged)</h3>{stability}")
 
 
-def cost_html(results: dict, runs: list[dict]) -> str:
+def cost_html(results: dict, runs: list[RunResult]) -> str:
     """Each distinct set of cost assumptions and the runs it applies to."""
     groups: dict[str, list[str]] = {}
     for r in runs:

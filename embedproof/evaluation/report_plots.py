@@ -14,6 +14,7 @@ from itertools import pairwise
 from embedproof.evaluation.evidence import tie_status
 from embedproof.evaluation.pareto import Point, frontier, run_name
 from embedproof.models.remote_providers import display_name
+from embedproof.evaluation.run_result import RunResult
 
 __all__ = ["METRIC", "quality_interval", "retention", "scatter", "stages", "truncation"]
 
@@ -30,7 +31,7 @@ STATUS_STYLE = {
 STATUS_SYMBOL = {"best": "★", "tied": "◆", "worse": "●", "unknown": "■"}
 
 
-def quality_interval(run: dict, metric: str = METRIC) -> list[float] | None:
+def quality_interval(run: RunResult, metric: str = METRIC) -> list[float] | None:
     interval = (run.get("intervals") or {}).get(metric)
     return interval if isinstance(interval, (list, tuple)) and len(interval) == 2 else None
 
@@ -165,7 +166,7 @@ def _plain_log_ticks(ax) -> None:
     ax.tick_params(axis="x", which="minor", labelsize=6.5)
 
 
-def scatter(plt, runs: list[dict], x_of: Callable[[dict], float | None], x_label: str, x_interval=None,
+def scatter(plt, runs: list[RunResult], x_of: Callable[[dict], float | None], x_label: str, x_interval=None,
             busy: str | None = None):
     """Quality against one cost axis with interval bars, tie marks and the 2-D frontier of this projection."""
     from matplotlib.lines import Line2D
@@ -222,7 +223,7 @@ def scatter(plt, runs: list[dict], x_of: Callable[[dict], float | None], x_label
     return fig
 
 
-def retention(plt, runs: list[dict]):
+def retention(plt, runs: list[RunResult]):
     """Retention against dimension, one line per model and precision; None when no model was measured at 2+ dims."""
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for r in runs:
@@ -255,7 +256,7 @@ def _stage_parts(online: dict) -> list[tuple[str, str, float]]:
     return parts
 
 
-def _end_label(run: dict, parts: list[tuple[str, str, float]], shown: set[int]) -> str:
+def _end_label(run: RunResult, parts: list[tuple[str, str, float]], shown: set[int]) -> str:
     """'total ms (stages too narrow to carry their number)' after a bar, ⚠ when its rounds disagreed."""
     latency = run.get("latency") or {}
     total = ((latency.get("online_ms") or {}).get("total") or {}).get("p50")
@@ -268,7 +269,7 @@ def _end_label(run: dict, parts: list[tuple[str, str, float]], shown: set[int]) 
     return text + (" ⚠" if latency.get("stable") is False else "")
 
 
-def stages(plt, runs: list[dict], busy: str | None = None):
+def stages(plt, runs: list[RunResult], busy: str | None = None):
     """Stacked p50 per stage with each stage's number on its segment (or after the bar when it does not fit)."""
     height = 0.3 * max(len(runs), 4) + 1.4
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
@@ -317,7 +318,7 @@ def stages(plt, runs: list[dict], busy: str | None = None):
     return fig
 
 
-def truncation(plt, runs: list[dict]):
+def truncation(plt, runs: list[RunResult]):
     """Token-length histogram per model against its window, or None when no run measured one."""
     profiles = {}
     for r in runs:

@@ -11,13 +11,14 @@ import math
 from pathlib import Path
 
 from embedproof.errors import DatasetError
+from embedproof.evaluation.run_result import ResultsFile
 
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def load_results(path: str | Path) -> dict:
+def load_results(path: str | Path) -> ResultsFile:
     """The parsed results file, checked for the fields report and pick read; DatasetError names file and field."""
     path = Path(path)
     try:

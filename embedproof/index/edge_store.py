@@ -118,13 +118,13 @@ def build_edge_index(
                 {
                     "model": model,
                     "kind": kind,
-                    "mode": getattr(encoder, "mode", None),
+                    "mode": encoder.mode,
                     "vector": names[key],
                     "chunks": [],
                     "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
                 },
             )
-            if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
+            if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
                 component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
         manifest.save()
 

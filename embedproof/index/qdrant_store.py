@@ -150,10 +150,10 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
         for model, kind in components:
             key = f"{kind}:{model}"
             encoders[key] = encoder = workspace.encoder(model, kind)
-            component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": getattr(encoder, "mode", None),
+            component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": encoder.mode,
                                                                 "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
                                                                 "vector": names[key], "chunks": []})
-            if kind == "first" and getattr(encoder, "name", "") == "bm25" and "bm25" not in component:
+            if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
                 component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
         manifest.save()
 

@@ -66,8 +66,8 @@ def encode_component(manifest: Manifest, workspace, model: str, kind: str, texts
     encoder = workspace.encoder(model, kind)
     component = manifest["components"].setdefault(f"{kind}:{model}", {
         "model": model, "kind": kind, "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-        "mode": getattr(encoder, "mode", None), "chunks": []})
-    if kind == "first" and getattr(encoder, "name", "") == "bm25":
+        "mode": encoder.mode, "chunks": []})
+    if kind == "first" and encoder.name == "bm25":
         component["stored"] = "refitted from the documents at load (global IDF)"
         return
     shrink = shrink if kind == "first" and component["mode"] == "dense" else None

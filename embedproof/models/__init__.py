@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
+    "Encoder": "embedproof.models.protocols",
+    "TokenEncoder": "embedproof.models.protocols",
+    "Reranker": "embedproof.models.protocols",
     "EmbeddingCache": "embedproof.models.cache",
     "ModelCard": "embedproof.models.card",
     "get_card": "embedproof.models.card",
@@ -28,6 +31,9 @@ _NAMES = {
 }
 
 __all__ = [
+    "Encoder",
+    "Reranker",
+    "TokenEncoder",
     "EmbeddingCache",
     "BGEM3Encoder",
     "BM25Encoder",
@@ -47,6 +53,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
+    from embedproof.models.protocols import Encoder, Reranker, TokenEncoder
     from embedproof.models.cache import EmbeddingCache
     from embedproof.models.bgem3 import BGEM3Encoder
     from embedproof.models.bm25 import BM25Encoder

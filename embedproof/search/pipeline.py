@@ -18,6 +18,7 @@ from embedproof.search.recipe import Recipe
 from embedproof.types import Run
 from embedproof.search.stored import search_stored
 from embedproof.vectors.stored_form import StoredForm
+from embedproof.models.protocols import Encoder, Reranker
 
 
 
@@ -40,14 +41,16 @@ class Workspace:
         self.doc_ids, self.doc_texts = doc_ids, doc_texts
         self._options = encoder_options or (lambda model: {})
         self._progress = progress
-        self._encoders: dict[str, object] = {}
+        self._encoders: dict[str, Encoder | Reranker] = {}
         self._docs: dict[str, Embeddings] = {}
         self._token_rows: dict[str, dict[int, np.ndarray]] = {}
         self._shrunk: dict[tuple, object] = {}
         self._inverted: dict[str, object] = {}
         self.encode_seconds: dict[str, float] = {}
 
-    def encoder(self, model: str, kind: str = "first"):
+    def encoder(self, model: str, kind: str = "first") -> Encoder | Reranker:
+        """The model's encoder for `kind` ("first": its own mode, "tokens": a `TokenEncoder`, "cross-encoder": a
+        `Reranker`), built once per workspace."""
         key = f"{kind}:{model}"
         if key not in self._encoders:
             if kind == "tokens":
@@ -132,7 +135,7 @@ def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | 
     """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE, MaxSim)."""
     if shrink is None or model.startswith("maxsim:"):
         return False
-    return workspace.has_shrunk(model, *shrink) or getattr(workspace.encoder(model), "mode", None) == "dense"
+    return workspace.has_shrunk(model, *shrink) or workspace.encoder(model).mode == "dense"
 
 
 JOINT = "first+tokens"  # one forward pass giving a model's pooled and token vectors
