@@ -154,11 +154,13 @@ def search(
         typer.echo(json.dumps(answer, indent=2))
         return
     table = Table(title=f"{answer['recipe']}: {query}")
-    stages = list(answer["timings_ms"])[:-1]
+    # a column per stage that scored documents (query-encoding stages have a time but no scores)
+    results = answer["results"]
+    stages = [s for s in (results[0]["stage_scores"] if results else {}) if any(r["stage_scores"].get(s) is not None for r in results)]
     for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], "text"]:
         table.add_column(column)
     for r in answer["results"]:
-        cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"][s] is not None else "-" for s in stages]
+        cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"].get(s) is not None else "-" for s in stages]
         table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, (r["title"] + " " + r["text"])[:80])
     console.print(table)
     console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)

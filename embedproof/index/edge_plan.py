@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 from embedproof.errors import InvalidInputError
 from embedproof.search.recipe import Recipe
+from embedproof.index.query_api import check_fusion, rrf_constant
 
 # the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
 QUANTIZATIONS = {
@@ -103,22 +104,9 @@ def engine_settings(recipe: Recipe, options: dict | None) -> EngineSettings:
     return EngineSettings(**given)
 
 
-def rrf_constant(recipe: Recipe) -> int:
-    """Qdrant's RRF k for the recipe (Qdrant ranks from 0: k + rank_base), as the Qdrant store maps it."""
-    from embedproof.index.qdrant_store import rrf_constant as qdrant_k
-
-    return qdrant_k(recipe)
-
-
 def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what one Query API request cannot express as the embedded pipeline does."""
-    if len(recipe.first_pass) > 1:
-        if recipe.fusion != "rrf":
-            raise InvalidInputError(
-                f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
-                "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store"
-            )
-        rrf_constant(recipe)
+    check_fusion(recipe)
 
 
 def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:

@@ -15,6 +15,7 @@ import numpy as np
 
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.datasets.readers import read_corpus
+from embedproof.index.answer import index_info, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.search.recipe import Recipe
 
@@ -146,48 +147,15 @@ class EdgeIndex:
             final = [reranked[q] for q in qids]
             timings[f"rerank:{self.recipe.rerank}"] = 1000 * (time.perf_counter() - searched)
         timings["total"] = 1000 * (time.perf_counter() - start)
-        answers = []
-        for query, k, got, scores in zip(queries, counts, fetched, final):
-            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-            answers.append(
-                {
-                    "query": query,
-                    "recipe": self.recipe.name,
-                    "store": {"backend": "edge", "engine": self.settings.to_dict()},
-                    "results": [
-                        {
-                            "rank": r,
-                            "id": d,
-                            "title": self.docs[d].title,
-                            "text": self.docs[d].text[:300],
-                            "score": score,
-                            "stage_scores": {
-                                "encode": None,
-                                "edge": got.get(d),
-                                **({f"rerank:{self.recipe.rerank}": score} if kind == "cross-encoder" else {}),
-                            },
-                        }
-                        for r, (d, score) in enumerate(ranked, 1)
-                    ],
-                    "timings_ms": dict(timings),
-                }
-            )
-        return answers
+        store = {"backend": "edge", "engine": self.settings.to_dict()}
+        reranked = kind == "cross-encoder"
+        return [search_answer(query, self.recipe.name, self.docs, scores, k,
+                              lambda d, got=got, scores=scores: {"encode": None, "edge": got.get(d),
+                                                                 **({f"rerank:{self.recipe.rerank}": scores[d]} if reranked else {})},
+                              timings, store)
+                for query, k, got, scores in zip(queries, counts, fetched, final)]
 
     def info(self) -> dict:
-        m = self.manifest
-        shard = self.folder / self.store["path"]
-        on_disk = sum(p.stat().st_size for p in shard.rglob("*") if p.is_file())
-        return {
-            "folder": str(self.folder),
-            "recipe": m["recipe"],
-            "documents": m["documents"],
-            "complete": m["complete"],
-            "store": {k: v for k, v in self.store.items() if k != "chunks"}
-            | {"chunks": len(self.store["chunks"]), "live": self.shard.stats()},
-            "components": {
-                k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])}
-                for k, v in m["components"].items()
-            },
-            "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + on_disk,
-        }
+        store = {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"]),
+                                                                          "live": self.shard.stats()}
+        return index_info(self.manifest, store, self.folder / self.store["path"])

@@ -80,7 +80,7 @@ def build_edge_index(
     from embedproof.index.edge_engine import EdgeShardHandle
     from embedproof.index.edge_plan import check_recipe, collection_plan, engine_settings
     from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
-    from embedproof.index.qdrant_store import vector_names
+    from embedproof.index.query_api import vector_names
 
     check_recipe(recipe)
     settings = engine_settings(recipe, store_options)

@@ -16,8 +16,10 @@ import weakref
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
+from embedproof.index.answer import index_info, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
-from embedproof.index.qdrant_store import open_client, rrf_constant
+from embedproof.index.qdrant_store import open_client
+from embedproof.index.query_api import rrf_constant
 
 
 class QdrantIndex:
@@ -120,20 +122,14 @@ class QdrantIndex:
                 reranked, _ = rerank_shortlist(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
                 final = rerank_scores = reranked["q"]
         total_ms = 1000 * (time.perf_counter() - start)
-        ranked = sorted(final.items(), key=lambda item: (-item[1], item[0]))[:top_k]
         timings = {"encode": 1000 * (encoded - start), "qdrant": 1000 * (searched - encoded)}
         if rerank_scores is not None:
             timings[f"rerank:{self.recipe.rerank}"] = total_ms - timings["encode"] - timings["qdrant"]
-        return {
-            "query": query,
-            "recipe": self.recipe.name,
-            "store": {"backend": "qdrant", "collection": self.store["collection"]},
-            "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
-                         "stage_scores": {"encode": None, "qdrant": fetched.get(d),
-                                          **({f"rerank:{self.recipe.rerank}": score} if rerank_scores is not None else {})}}
-                        for r, (d, score) in enumerate(ranked, 1)],
-            "timings_ms": {**timings, "total": total_ms},
-        }
+        store = {"backend": "qdrant", "collection": self.store["collection"]}
+        return search_answer(query, self.recipe.name, self.docs, final, top_k,
+                             lambda d: {"encode": None, "qdrant": fetched.get(d),
+                                        **({f"rerank:{self.recipe.rerank}": final[d]} if rerank_scores is not None else {})},
+                             {**timings, "total": total_ms}, store)
 
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
         """One Query API request per query (the server's Query API takes no batch of recipes), answers in order."""
@@ -141,10 +137,5 @@ class QdrantIndex:
         return [self.search(query, k, overrides) for query, k in zip(queries, top_ks)]
 
     def info(self) -> dict:
-        m = self.manifest
-        local = Path(self.store["path"]) if self.store.get("path") else None
-        on_disk = sum(p.stat().st_size for p in local.rglob("*") if p.is_file()) if local and local.is_dir() else None
-        return {"folder": str(self.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
-                "store": {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"])},
-                "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
-                "bytes_on_disk": sum((self.folder / rel).stat().st_size for rel in m["files"]) + (on_disk or 0)}
+        store = {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"])}
+        return index_info(self.manifest, store, Path(self.store["path"]) if self.store.get("path") else None)

@@ -21,6 +21,7 @@ from embedproof.index.manifest import Manifest, ids_digest, recipe_components, w
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
+from embedproof.index.query_api import check_fusion, vector_names
 
 POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
 TOKENS_PER_REQUEST = 16
@@ -37,39 +38,12 @@ def open_client(store: dict):
         raise EmbedproofError(f"{store.get('path')}: {exc} (local mode allows one client at a time; use a Qdrant server to share it)") from exc
 
 
-def rrf_constant(recipe: Recipe) -> int:
-    """Qdrant's RRF k for the recipe's RRF: Qdrant ranks from 0 and scores 1/(k + rank), so k + rank_base."""
-    params = dict(recipe.fusion_params)
-    k, base = params.pop("k", 60), params.pop("rank_base", 1)
-    if params:
-        raise InvalidInputError(f"recipe {recipe.name!r}: fusion_params {sorted(params)} have no Qdrant equivalent")
-    qk = k + base
-    if float(qk) != int(qk) or qk < 1:
-        raise InvalidInputError(f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)")
-    return int(qk)
-
-
 def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
     if recipe.shrink is not None:
         raise InvalidInputError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
                              "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded")
-    if len(recipe.first_pass) > 1:
-        if recipe.fusion != "rrf":
-            raise InvalidInputError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent (Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
-        rrf_constant(recipe)
-
-
-def vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
-    """Short, unique Qdrant vector names ("dense_all-MiniLM-L6-v2", "tokens_...") for each component key."""
-    names: dict[str, str] = {}
-    for model, kind in components:
-        base = f"{'tokens' if kind == 'tokens' else 'first'}_{safe_name(Path(model).name or model)[:48]}"
-        name, n = base, 2
-        while name in names.values():
-            name, n = f"{base}_{n}", n + 1
-        names[f"{kind}:{model}"] = name
-    return names
+    check_fusion(recipe)
 
 
 def _collection_name(out: Path, ids_digest: str, recipe: Recipe) -> str:

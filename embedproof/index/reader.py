@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from embedproof.errors import InvalidInputError
+from embedproof.index.answer import index_info, search_answer
 from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.index.chunks import load_component
 from embedproof.search.pipeline import Workspace
@@ -81,28 +82,13 @@ class LoadedIndex:
         timings = {**{s.name: 1000 * s.seconds for s in stages}, "total": total_ms}
         answers = []
         for qid, query, k in zip(query_ids, queries, counts):
-            ranked = sorted(ranking[-1].run.get(qid, {}).items(), key=lambda item: (-item[1], item[0]))[:k]
             per_stage = {s.name: s.run.get(qid, {}) for s in ranking}
-            answers.append({
-                "query": query,
-                "recipe": recipe.name,
-                "results": [{"rank": r, "id": d, "title": self.docs[d].title, "text": self.docs[d].text[:300], "score": score,
-                             "stage_scores": {name: run.get(d) for name, run in per_stage.items()}}
-                            for r, (d, score) in enumerate(ranked, 1)],
-                "timings_ms": dict(timings),
-            })
+            answers.append(search_answer(query, recipe.name, self.docs, ranking[-1].run.get(qid, {}), k,
+                                         lambda d: {name: run.get(d) for name, run in per_stage.items()}, timings))
         return answers
 
     def info(self) -> dict:
-        return manifest_info(self.folder, self.manifest)
-
-
-def manifest_info(folder: Path, m: dict) -> dict:
-    """What an embedded-store index holds, from its (verified) manifest alone."""
-    size = sum((folder / rel).stat().st_size for rel in m["files"])
-    return {"folder": str(folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"],
-            "components": {k: {kk: vv for kk, vv in v.items() if kk != "chunks"} | {"chunks": len(v["chunks"])} for k, v in m["components"].items()},
-            "bytes_on_disk": size}
+        return index_info(self.manifest)
 
 
 OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.cost import GIB
 from embedproof.models.card import get_card
+from embedproof.vectors.matryoshka import MIN_SAFE_DIM
 from embedproof.vectors.quantize import bytes_per_vector
 
 SWAP_MARGIN_POINTS = 3.0
 COLBERT_MIN_PASSAGES = 10_000
-MIN_SAFE_DIM = 64
 MTEB_TASKS = {
     "scientific": ["SciFact", "SCIDOCS", "NFCorpus"], "biomedical": ["NFCorpus", "TRECCOVID", "SciFact"],
     "medical": ["NFCorpus", "TRECCOVID"], "finance": ["FiQA2018"], "legal": ["LegalBenchConsumerContractsQA", "AILACasedocs"],

@@ -16,7 +16,7 @@ from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive  # noqa: E402
 from embedproof.index.qdrant_search import QdrantIndex  # noqa: E402
-from embedproof.index.qdrant_store import rrf_constant  # noqa: E402
+from embedproof.index.query_api import rrf_constant  # noqa: E402
 from embedproof.index.access import open_index  # noqa: E402
 from embedproof.index.store import build_index  # noqa: E402
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
