@@ -1,4 +1,4 @@
-"""Issue 8: plain sentence-transformers fp32 vs embedproof's fast backends on SciFact, side by side.
+"""Plain sentence-transformers fp32 vs embedproof's fast backends on SciFact, side by side.
 
 Run:  HF_HUB_OFFLINE=1 python benchmarks/fast_encoding_scifact.py [--limit 500] [--backends openvino-int8,onnx-int8]
                                    [--latency 200]

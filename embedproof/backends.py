@@ -1,8 +1,8 @@
 """The names `--backend` accepts: how vectors are computed (encoder) and where an index lives (store).
 
-Issue 8 asks for `--backend torch|onnx|onnx-int8|openvino-int8` (issue 18 adds `openvino-int8-streams` and
-`auto`) and issue 7 for `--backend qdrant` on the same `index build` command; the two sets do not overlap, so one
-repeatable option carries both (`--backend onnx-int8 --backend qdrant`) and is split here.
+Encoder backends (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and store backends
+(embedded, qdrant, edge) share no name, so one repeatable option carries both (`--backend onnx-int8 --backend
+qdrant`) and is split here.
 """
 
 from __future__ import annotations

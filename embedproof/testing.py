@@ -23,7 +23,7 @@ def tiny_tokenizer(folder: Path, max_length: int = 128):
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, ":", "?", "."]) + "\n")
-    # `vocab=`, not `vocab_file=`: transformers 5 silently ignores the latter (../shared/OFFLINE.md)
+    # `vocab=`, not `vocab_file=`: transformers 5 silently ignores the latter
     return BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=max_length, eos_token="[SEP]")
 
 

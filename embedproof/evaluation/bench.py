@@ -1,7 +1,7 @@
 """`embedproof bench`: encode a collection with each model once, derive every requested variant, score each.
 
 Dense models are swept over Matryoshka dims × precisions from a single encode (see sweep.py); sparse models
-give one run. Results keep the field names later issues extend.
+give one run. results.json fields are listed in `evaluation/run_result.py`.
 """
 
 from __future__ import annotations

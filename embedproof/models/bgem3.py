@@ -1,6 +1,6 @@
 """BGE-M3 (Chen et al. 2024): dense, sparse and ColBERT vectors from one forward pass, loaded on transformers.
 
-FlagEmbedding 1.4.2 does not import on transformers 5 (../shared/OFFLINE.md), so this is the thin part of its
+FlagEmbedding 1.4.2 does not import on transformers 5, so this is the thin part of its
 BGEM3FlagModel re-written on transformers: an XLM-RoBERTa encoder plus two linear heads from the checkpoint
 folder (`colbert_linear.pt`: hidden→hidden, `sparse_linear.pt`: hidden→1).
 - dense   = the [CLS] state, L2-normalised;

@@ -2,7 +2,7 @@
 
 Documents become rows of precomputed BM25 term scores (bm25s' eager index, Lucene variant), queries become
 term-count vectors, and a sparse matrix product gives exactly bm25s' scores. That makes BM25 one more
-`Embeddings` with a `sparse` matrix, searched and fused like SPLADE later on. BM25's IDF is a corpus
+`Embeddings` with a `sparse` matrix, searched and fused like SPLADE. BM25's IDF is a corpus
 statistic: the encoder must see the documents before it can encode queries.
 """
 

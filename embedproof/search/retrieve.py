@@ -1,4 +1,4 @@
-"""First-pass retrieval over `Embeddings` of any mode (the later three-tier pipeline builds on this)."""
+"""First-pass retrieval over `Embeddings` of a dense or sparse mode: the plain search a model run is scored with."""
 
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ def search(queries: Embeddings, documents: Embeddings, k: int = 100) -> tuple[np
         from embedproof.search.sparse import sparse_search
 
         return sparse_search(queries.sparse, documents.sparse, k)
-    raise ValueError(f"no search for mode {queries.mode!r} yet")
+    raise ValueError(f"no plain search for mode {queries.mode!r} (multi-vector runs go through search.maxsim)")

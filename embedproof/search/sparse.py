@@ -1,4 +1,4 @@
-"""Sparse search as one sparse matrix product per batch of queries (BM25 now, SPLADE later); no Python loop over terms.
+"""Sparse search as one sparse matrix product per batch of queries (BM25 and SPLADE alike); no Python loop over terms.
 
 The product runs against the corpus's inverted index: a (terms × documents) CSR matrix, one row of postings per
 term. scipy multiplies CSR by CSR only, so handing it the (documents × terms) matrix or its CSC transpose makes it
