@@ -7,6 +7,8 @@ One run on one index measures, in this order:
 - the server (`embedproof serve` in a subprocess), closed loop: a warm-up round that reaches the largest batch, then
   1, 4, 16 and 64 clients each keeping one `POST /search` in flight; queries/s, p50/p99, the mean batch the server
   formed, errors, and its resident memory (VmRSS) after the warm-up and after every round;
+- one query at a time in-process (at the worker's thread count) and one client on the server, alternating in
+  rounds of 100 queries, so the ratio of their p50s is not skewed by the machine's load changing between the two;
 - open loop: requests sent at a fixed mean rate (Poisson arrivals, seeded) at 50% and 90% of the best closed-loop
   throughput; latency counts from each request's scheduled send time, so a slow answer cannot hide the queue
   behind it (coordinated omission).
@@ -42,12 +44,9 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import closed_loop, open_loop, summary  # noqa: E402
+from loadgen import Connection, closed_loop, open_loop, send, summary  # noqa: E402
 
 MIB = 1024 * 1024
-SERVE_WITH_OPTIONS = ("import json, sys; from embedproof.server.batching import BatchOptions; "
-                      "from embedproof.server.app import serve; "
-                      "serve(sys.argv[1], port=int(sys.argv[2]), batching=BatchOptions(**json.loads(sys.argv[3])))")
 
 
 def rss_bytes(pid: int) -> int:
@@ -86,8 +85,8 @@ class Server:
         if api_key:
             env["EMBEDPROOF_API_KEY"] = api_key
         command = [sys.executable, "-m", "embedproof", "serve", str(index), "--port", str(self.port)]
-        if batching:  # the CLI has no batching flags: call serve() with them
-            command = [sys.executable, "-c", SERVE_WITH_OPTIONS, str(index), str(self.port), json.dumps(batching)]
+        for name, value in (batching or {}).items():  # BatchOptions fields, as `serve` flags
+            command += [f"--{name.replace('_', '-')}", str(value)]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + startup_s
         while time.time() < deadline:
@@ -159,8 +158,49 @@ def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, .
     return out
 
 
+def paired_single_client(index_dir: Path, port: int, queries: list[str], threads: int, rounds: int = 5,
+                         per_round: int = 100) -> dict:
+    """One query at a time in-process and one client on the server, alternating `per_round` queries each for
+    `rounds` rounds, so both see the same machine (on a shared machine the load moves within seconds, and two
+    measurements taken a minute apart can differ by a third). The in-process side runs the worker's thread count."""
+    from embedproof.index.access import open_index
+    from embedproof.server.app import live_queries
+    from embedproof.server.batching import limit_threads
+
+    limit_threads(threads)
+    index = open_index(index_dir)
+    live_queries(index)
+    bodies = [json.dumps({"query": q, "top_k": 10}).encode() for q in queries]
+    for query in queries[:5]:
+        index.search(query, 10)
+    local: list[float] = []
+    served: list[float] = []
+    errors: Counter = Counter()
+
+    async def one_client(offset: int) -> None:
+        conn = Connection(port)
+        for i in range(offset, offset + per_round):
+            began = time.perf_counter()
+            if await send(conn, bodies[i % len(bodies)], errors, []):
+                served.append(time.perf_counter() - began)
+        conn.close()
+
+    for r in range(rounds):
+        for i in range(r * per_round, (r + 1) * per_round):
+            began = time.perf_counter()
+            index.search(queries[i % len(queries)], 10)
+            local.append(time.perf_counter() - began)
+        asyncio.run(one_client(r * per_round))
+    p50 = lambda xs: round(float(np.percentile(np.array(xs) * 1000, 50)), 3)  # noqa: E731
+    p99 = lambda xs: round(float(np.percentile(np.array(xs) * 1000, 99)), 3)  # noqa: E731
+    return {"threads": threads, "rounds": rounds, "per_round": per_round, "errors": sum(errors.values()),
+            "in_process_p50_ms": p50(local), "in_process_p99_ms": p99(local),
+            "server_p50_ms": p50(served), "server_p99_ms": p99(served), "ratio_p50": round(p50(served) / p50(local), 2)}
+
+
 def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1, 4, 16, 64), seconds: float = 10.0,
-             rates: tuple[float, ...] = (0.5, 0.9), batching: dict | None = None, max_growth_mib: float = 32.0) -> dict:
+             rates: tuple[float, ...] = (0.5, 0.9), batching: dict | None = None, max_growth_mib: float = 32.0,
+             paired_per_round: int = 100) -> dict:
     """In-process numbers, then one server: a warm-up round, closed-loop rounds, open-loop rounds, and the largest
     closed-loop round again, whose RSS growth is the memory check (see module doc)."""
     from embedproof.server.batching import BatchOptions, default_threads
@@ -176,6 +216,7 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
         warm_clients = max(*clients, (batching or {}).get("max_batch") or BatchOptions().max_batch)
         warm_up = asyncio.run(closed_loop(server.port, warm_clients, seconds, bodies))
         rss["after_warm_up"] = server.rss
+        paired = paired_single_client(index_dir, server.port, queries, server_threads, per_round=paired_per_round)
         rounds = []
         for n in clients:
             result = asyncio.run(closed_loop(server.port, n, seconds, bodies))
@@ -191,8 +232,9 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
     finally:
         server.stop()
     growth = (rss["after"] - rss["before_repeat"]) / MIB
-    errors = sum(r["errors"] for r in [warm_up, *rounds, *opened, repeat])
-    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "closed_loop": rounds,
+    errors = sum(r["errors"] for r in [warm_up, paired, *rounds, *opened, repeat])
+    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "paired_single_client": paired,
+            "closed_loop": rounds,
             "open_loop": opened,
             "repeat": repeat, "rss_mib": {k: round(v / MIB, 1) for k, v in rss.items()},
             "growth_after_warm_up_mib": round((rss["after"] - rss["after_warm_up"]) / MIB, 1),
@@ -249,6 +291,10 @@ def print_capacity(report: dict) -> None:
         for n, r in by_clients.items():
             if n >= 16:
                 print(f"{n} clients: p99 = {r['p99_ms'] / by_clients[1]['p50_ms']:.1f}× the single-client p50")
+    paired = report["paired_single_client"]
+    print(f"interleaved ({paired['rounds']} rounds of {paired['per_round']} queries each way, {_threads(paired)}): "
+          f"in-process p50 {paired['in_process_p50_ms']:.3f} ms, one server client p50 {paired['server_p50_ms']:.3f} ms: "
+          f"{paired['ratio_p50']:.2f}×")
     m, repeat = report["rss_mib"], report["repeat"]
     print(f"server RSS: {m['before']} MiB at start, {m['after_warm_up']} MiB after the warm-up round "
           f"({report['warm_up']['requests']} requests, {report['warm_up']['errors']} errors), {m['before_repeat']} MiB "

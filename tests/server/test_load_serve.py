@@ -50,7 +50,9 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     load_serve = _module()
     index = load_serve.build_demo_index(tmp_path / "index")
     queries = list(load_dataset("demo").queries.values())
-    report = load_serve.capacity(index, queries, clients=(1, 4), seconds=0.5, rates=(0.5,))
+    report = load_serve.capacity(index, queries, clients=(1, 4), seconds=0.5, rates=(0.5,), paired_per_round=20)
+    paired = report["paired_single_client"]
+    assert paired["errors"] == 0 and 0 < paired["in_process_p50_ms"] and 0 < paired["server_p50_ms"] and paired["ratio_p50"] > 0
     for local in report["in_process"]:
         assert 0 < local["online_p50_ms"] <= local["online_p99_ms"] and local["offline_queries_per_s"] > 0
     assert [r["clients"] for r in report["closed_loop"]] == [1, 4] and report["ok"]
@@ -60,6 +62,7 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     load_serve.print_capacity(report)
     printed = capsys.readouterr().out
     assert "in-process, 100-query batches" in printed and "open loop at 50%" in printed and "PASS" in printed
+    assert "interleaved (5 rounds of 20 queries each way" in printed
 
 
 DOC = SCRIPT.parents[1] / "docs" / "serving.md"
