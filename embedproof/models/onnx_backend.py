@@ -28,7 +28,7 @@ from embedproof.files import cache_root, safe_name
 
 EXPORT_FORMAT = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# Chosen by measurement on SciFact (README "Fast CPU encoding"): quantising MatMul and the fused Attention
+# Chosen by measurement on SciFact (docs/fast-encoding.md): quantising MatMul and the fused Attention
 # per-channel keeps mean cosine 0.995 to fp32; per-tensor weights lose too much (mean cosine 0.937).
 SETTINGS: dict[str, dict[str, Any]] = {
     "onnx": {"runtime": "onnxruntime", "fuse": True, "quantize": None},

@@ -2,7 +2,7 @@
 
 Each provider says how to turn (texts, side) into a JSON body and how to read vectors back; the HTTP client
 (retries, batching, cache) lives in `remote.py`. Shapes were checked against the providers' documentation
-(searched 2026-11-26, see the README section "Remote encoders"):
+(searched 2026-11-26, see docs/remote-encoders.md):
 
 - OpenAI (platform.openai.com/docs/api-reference/embeddings, and the openapi.yaml `CreateEmbeddingRequest`):
   POST {base}/embeddings {"model", "input": [..] (≤ 2048 items), "encoding_format": "float"|"base64",

@@ -35,7 +35,7 @@ trees = st.lists(st.tuples(st.lists(name_bytes, max_size=2), name_bytes, suffixe
 
 
 def _expected(files: dict[bytes, bytes]) -> tuple[bool, list[str]]:
-    """(should fail, ids in load order): the rules of the README, restated independently of the loader."""
+    """(should fail, ids in load order): the rules in docs/bench.md (Datasets), restated independently of the loader."""
     ids: list[tuple[str, str]] = []
     for relative, data in files.items():
         parts = relative.split(b"/")
