@@ -22,8 +22,12 @@ import numpy as np
 from embedproof.models.bgem3 import BGEM3Model
 from embedproof.testing import tiny_bgem3
 
-TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "when was the iphone released ?",
-         "android is an operating system from google . the cat sat on the mat ."]
+TEXTS = [
+    "the first iphone launched in 2007 .",
+    "apple released the ipod in 2001 .",
+    "when was the iphone released ?",
+    "android is an operating system from google . the cat sat on the mat .",
+]
 
 FLAG_SCRIPT = r"""
 import json, sys
@@ -41,12 +45,18 @@ print(json.dumps({
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flag-python", default="/tmp/flagenv/bin/python", help="python of an environment with FlagEmbedding and transformers<5")
+    parser.add_argument(
+        "--flag-python",
+        default="/tmp/flagenv/bin/python",
+        help="python of an environment with FlagEmbedding and transformers<5",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = tiny_bgem3(Path(tmp) / "tiny-bge-m3")
         ours = BGEM3Model(folder, max_tokens=60, batch_size=2).encode(TEXTS)
-        done = subprocess.run([args.flag_python, "-c", FLAG_SCRIPT, str(folder), json.dumps(TEXTS)], capture_output=True, text=True)
+        done = subprocess.run(
+            [args.flag_python, "-c", FLAG_SCRIPT, str(folder), json.dumps(TEXTS)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             print(done.stderr[-2000:], file=sys.stderr)
             return 2
@@ -56,7 +66,9 @@ def main() -> int:
     for i, weights in enumerate(theirs["sparse"]):
         mine = ours.lexical_weights(i)
         if set(mine) != set(weights):
-            print(f"text {i}: sparse token ids differ: only ours {sorted(set(mine) - set(weights))}, only FlagEmbedding {sorted(set(weights) - set(mine))}")
+            print(
+                f"text {i}: sparse token ids differ: only ours {sorted(set(mine) - set(weights))}, only FlagEmbedding {sorted(set(weights) - set(mine))}"
+            )
             sparse = float("inf")
         else:
             sparse = max(sparse, max((abs(mine[k] - weights[k]) for k in weights), default=0.0))

@@ -46,8 +46,11 @@ def theoretical(info: dict) -> dict:
     if "avx512_vnni" not in flags and "avx_vnni" not in flags:
         int8 = fp32 * 2  # no VNNI: u8×s8 via VPMADDUBSW + VPMADDWD, about twice fp32 in practice
     scale = (info["ghz"] or 0) * 1e9 * info["cores"]
-    return {"fp32_gmac_s": fp32 * scale / 1e9, "int8_gmac_s": int8 * scale / 1e9,
-            "per_core_cycle": {"fp32": fp32, "int8": int8}}
+    return {
+        "fp32_gmac_s": fp32 * scale / 1e9,
+        "int8_gmac_s": int8 * scale / 1e9,
+        "per_core_cycle": {"fp32": fp32, "int8": int8},
+    }
 
 
 def timed(fn, repeats: int) -> float:
@@ -66,8 +69,13 @@ def int8_model(n: int, path: Path) -> None:
 
     weight = numpy_helper.from_array(np.random.default_rng(0).integers(-127, 127, (n, n), dtype=np.int8), "W")
     node = helper.make_node("MatMulInteger", ["A", "W"], ["Y"])
-    graph = helper.make_graph([node], "mm", [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
-                              [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])], [weight])
+    graph = helper.make_graph(
+        [node],
+        "mm",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])],
+        [weight],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
-    n, macs = args.size, args.size ** 3
+    n, macs = args.size, args.size**3
     info = cpu()
     load = [round(os.getloadavg()[0], 2)]
     measured = {}
@@ -100,12 +108,21 @@ def main(argv: list[str] | None = None) -> dict:
             options.intra_op_num_threads = info["cores"]
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             feed = {"A": np.random.default_rng(1).integers(0, 255, (n, n), dtype=np.uint8)}
-            measured["onnxruntime int8 MatMulInteger"] = macs / timed(lambda: session.run(None, feed), args.repeats) / 1e9
+            measured["onnxruntime int8 MatMulInteger"] = (
+                macs / timed(lambda: session.run(None, feed), args.repeats) / 1e9
+            )
     except ImportError:
         pass
     load.append(round(os.getloadavg()[0], 2))
-    result = {"cpu": info["model"], "base_ghz": info["ghz"], "cores": info["cores"], "theoretical": theoretical(info),
-              "measured_gmac_s": {k: round(v, 1) for k, v in measured.items()}, "load_1min": load, "size": n}
+    result = {
+        "cpu": info["model"],
+        "base_ghz": info["ghz"],
+        "cores": info["cores"],
+        "theoretical": theoretical(info),
+        "measured_gmac_s": {k: round(v, 1) for k, v in measured.items()},
+        "load_1min": load,
+        "size": n,
+    }
     print(json.dumps(result, indent=2))
     return result
 

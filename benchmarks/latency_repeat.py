@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.bench import run_bench  # noqa: E402
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.pareto import run_name  # noqa: E402
 
 
@@ -47,8 +47,16 @@ def compare_benches(a: dict, b: dict) -> dict:
     for run in a["runs"]:
         other = runs_b[run_name(run)]
         (lo_a, hi_a), (lo_b, hi_b) = _total(run)["ci"]["p99"], _total(other)["ci"]["p99"]
-        repeats.append({"run": run_name(run), "p99_a": _total(run)["p99"], "ci_a": [lo_a, hi_a], "p99_b": _total(other)["p99"],
-                        "ci_b": [lo_b, hi_b], "overlap": lo_a <= hi_b and lo_b <= hi_a})
+        repeats.append(
+            {
+                "run": run_name(run),
+                "p99_a": _total(run)["p99"],
+                "ci_a": [lo_a, hi_a],
+                "p99_b": _total(other)["p99"],
+                "ci_b": [lo_b, hi_b],
+                "overlap": lo_a <= hi_b and lo_b <= hi_a,
+            }
+        )
     siblings = []
     by_model: dict[tuple, list[dict]] = {}
     for run in a["runs"]:
@@ -59,15 +67,30 @@ def compare_benches(a: dict, b: dict) -> dict:
             total_diff = abs(_total(x)["p99"] - _total(y)["p99"])
             search_diff = abs(_search_p99(x) - _search_p99(y))
             noise = (np.diff(_total(x)["ci"]["p99"])[0] + np.diff(_total(y)["ci"]["p99"])[0]) / 2
-            per_query = float(np.median(np.abs(np.array(x["latency"]["samples_ms"]) - np.array(y["latency"]["samples_ms"]))))
-            siblings.append({"pair": f"{run_name(x)} vs {run_name(y)}", "total_p99_diff": total_diff, "search_p99_diff": search_diff,
-                             "noise": float(noise), "median_per_query_diff": per_query,
-                             "within": total_diff <= search_diff + noise})
-    return {"repeats": repeats, "siblings": siblings, "load": [a.get("load"), b.get("load")],
-            "ok": all(r["overlap"] for r in repeats) and all(s["within"] for s in siblings)}
+            per_query = float(
+                np.median(np.abs(np.array(x["latency"]["samples_ms"]) - np.array(y["latency"]["samples_ms"])))
+            )
+            siblings.append(
+                {
+                    "pair": f"{run_name(x)} vs {run_name(y)}",
+                    "total_p99_diff": total_diff,
+                    "search_p99_diff": search_diff,
+                    "noise": float(noise),
+                    "median_per_query_diff": per_query,
+                    "within": total_diff <= search_diff + noise,
+                }
+            )
+    return {
+        "repeats": repeats,
+        "siblings": siblings,
+        "load": [a.get("load"), b.get("load")],
+        "ok": all(r["overlap"] for r in repeats) and all(s["within"] for s in siblings),
+    }
 
 
-def run(dataset: str, models: list[str], dims: list[int] | None, precisions: list[str], queries: int | None, rounds: int) -> dict:
+def run(
+    dataset: str, models: list[str], dims: list[int] | None, precisions: list[str], queries: int | None, rounds: int
+) -> dict:
     data = load_dataset(dataset)
     options = BenchOptions(dims=dims, precisions=precisions, latency_queries=queries, latency_rounds=rounds)
     first = run_bench(data, models, options)
@@ -85,22 +108,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = run(args.dataset, args.model or ["bm25", "hashing"], [int(d) for d in args.dims.split(",")] if args.dims else None,
-                 args.precisions.split(","), args.queries, args.rounds)
+    report = run(
+        args.dataset,
+        args.model or ["bm25", "hashing"],
+        [int(d) for d in args.dims.split(",")] if args.dims else None,
+        args.precisions.split(","),
+        args.queries,
+        args.rounds,
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     print("| run | p99 A (ms) [95% CI] | p99 B (ms) [95% CI] | intervals overlap |\n|---|---|---|---|")
     for r in report["repeats"]:
-        print(f"| {r['run']} | {r['p99_a']:.2f} [{r['ci_a'][0]:.2f}, {r['ci_a'][1]:.2f}] | "
-              f"{r['p99_b']:.2f} [{r['ci_b'][0]:.2f}, {r['ci_b'][1]:.2f}] | {'yes' if r['overlap'] else 'NO'} |")
-    print("\n| stored-form siblings (bench A) | Δ total p99 | Δ search p99 | noise | median per-query Δ total | within |\n|---|---|---|---|---|---|")
+        print(
+            f"| {r['run']} | {r['p99_a']:.2f} [{r['ci_a'][0]:.2f}, {r['ci_a'][1]:.2f}] | "
+            f"{r['p99_b']:.2f} [{r['ci_b'][0]:.2f}, {r['ci_b'][1]:.2f}] | {'yes' if r['overlap'] else 'NO'} |"
+        )
+    print(
+        "\n| stored-form siblings (bench A) | Δ total p99 | Δ search p99 | noise | median per-query Δ total | within |\n|---|---|---|---|---|---|"
+    )
     for s in report["siblings"]:
-        print(f"| {s['pair']} | {s['total_p99_diff']:.3f} | {s['search_p99_diff']:.3f} | {s['noise']:.3f} | "
-              f"{s['median_per_query_diff']:.3f} | {'yes' if s['within'] else 'NO'} |")
+        print(
+            f"| {s['pair']} | {s['total_p99_diff']:.3f} | {s['search_p99_diff']:.3f} | {s['noise']:.3f} | "
+            f"{s['median_per_query_diff']:.3f} | {'yes' if s['within'] else 'NO'} |"
+        )
     for label, load in zip("AB", report["load"]):
         if load:
-            print(f"\nbench {label}: other processes {load['other_cpu_share']:.0%} of the CPUs, load average {load['loadavg_1m']}, "
-                  f"busy: {load['busy']}")
+            print(
+                f"\nbench {label}: other processes {load['other_cpu_share']:.0%} of the CPUs, load average {load['loadavg_1m']}, "
+                f"busy: {load['busy']}"
+            )
     sys.exit(0 if report["ok"] else 1)
 
 

@@ -91,7 +91,9 @@ class Server:
         deadline = time.time() + startup_s
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {Path(self.log.name).read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}: {Path(self.log.name).read_text()[-2000:]}"
+                )
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return
@@ -117,13 +119,19 @@ class Server:
         os.unlink(self.log.name)
 
 
-def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, ...] = (None,), online: int = 200,
-               batch_size: int = 100, min_seconds: float = 3.0) -> list[dict]:
+def in_process(
+    index_dir: Path,
+    queries: list[str],
+    threads: tuple[int | None, ...] = (None,),
+    online: int = 200,
+    batch_size: int = 100,
+    min_seconds: float = 3.0,
+) -> list[dict]:
     """What bench measures, once per compute-thread count (None: the process default): one query at a time
     (p50/p99) and 100-query batches (queries/s), through the index's own search path."""
-    from embedproof.server.batching import limit_threads
     from embedproof.index.access import open_index
     from embedproof.server.app import live_queries
+    from embedproof.server.batching import limit_threads
 
     index = open_index(index_dir)
     live_queries(index)
@@ -149,17 +157,25 @@ def in_process(index_dir: Path, queries: list[str], threads: tuple[int | None, .
         elapsed = time.perf_counter() - began
         ms = np.array(one) * 1000
         used = count or (torch.get_num_threads() if torch else os.cpu_count())
-        out.append({"threads": used, "default": count is None,
-                    "online_p50_ms": round(float(np.percentile(ms, 50)), 2),
-                    "online_p99_ms": round(float(np.percentile(ms, 99)), 2),
-                    "offline_queries_per_s": round(done / elapsed, 1), "batch_size": batch_size,
-                    "documents": len(index.ids),
-                    "recipe": index.recipe.name, "first_pass": list(index.recipe.first_pass)})
+        out.append(
+            {
+                "threads": used,
+                "default": count is None,
+                "online_p50_ms": round(float(np.percentile(ms, 50)), 2),
+                "online_p99_ms": round(float(np.percentile(ms, 99)), 2),
+                "offline_queries_per_s": round(done / elapsed, 1),
+                "batch_size": batch_size,
+                "documents": len(index.ids),
+                "recipe": index.recipe.name,
+                "first_pass": list(index.recipe.first_pass),
+            }
+        )
     return out
 
 
-def paired_single_client(index_dir: Path, port: int, queries: list[str], threads: int, rounds: int = 5,
-                         per_round: int = 100) -> dict:
+def paired_single_client(
+    index_dir: Path, port: int, queries: list[str], threads: int, rounds: int = 5, per_round: int = 100
+) -> dict:
     """One query at a time in-process and one client on the server, alternating `per_round` queries each for
     `rounds` rounds, so both see the same machine (on a shared machine the load moves within seconds, and two
     measurements taken a minute apart can differ by a third). The in-process side runs the worker's thread count."""
@@ -193,14 +209,29 @@ def paired_single_client(index_dir: Path, port: int, queries: list[str], threads
         asyncio.run(one_client(r * per_round))
     p50 = lambda xs: round(float(np.percentile(np.array(xs) * 1000, 50)), 3)  # noqa: E731
     p99 = lambda xs: round(float(np.percentile(np.array(xs) * 1000, 99)), 3)  # noqa: E731
-    return {"threads": threads, "rounds": rounds, "per_round": per_round, "errors": sum(errors.values()),
-            "in_process_p50_ms": p50(local), "in_process_p99_ms": p99(local),
-            "server_p50_ms": p50(served), "server_p99_ms": p99(served), "ratio_p50": round(p50(served) / p50(local), 2)}
+    return {
+        "threads": threads,
+        "rounds": rounds,
+        "per_round": per_round,
+        "errors": sum(errors.values()),
+        "in_process_p50_ms": p50(local),
+        "in_process_p99_ms": p99(local),
+        "server_p50_ms": p50(served),
+        "server_p99_ms": p99(served),
+        "ratio_p50": round(p50(served) / p50(local), 2),
+    }
 
 
-def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1, 4, 16, 64), seconds: float = 10.0,
-             rates: tuple[float, ...] = (0.5, 0.9), batching: dict | None = None, max_growth_mib: float = 32.0,
-             paired_per_round: int = 100) -> dict:
+def capacity(
+    index_dir: Path,
+    queries: list[str],
+    clients: tuple[int, ...] = (1, 4, 16, 64),
+    seconds: float = 10.0,
+    rates: tuple[float, ...] = (0.5, 0.9),
+    batching: dict | None = None,
+    max_growth_mib: float = 32.0,
+    paired_per_round: int = 100,
+) -> dict:
     """In-process numbers, then one server: a warm-up round, closed-loop rounds, open-loop rounds, and the largest
     closed-loop round again, whose RSS growth is the memory check (see module doc)."""
     from embedproof.server.batching import BatchOptions, default_threads
@@ -233,15 +264,24 @@ def capacity(index_dir: Path, queries: list[str], clients: tuple[int, ...] = (1,
         server.stop()
     growth = (rss["after"] - rss["before_repeat"]) / MIB
     errors = sum(r["errors"] for r in [warm_up, paired, *rounds, *opened, repeat])
-    return {"index": str(index_dir), "in_process": local, "warm_up": warm_up, "paired_single_client": paired,
-            "closed_loop": rounds,
-            "open_loop": opened,
-            "repeat": repeat, "rss_mib": {k: round(v / MIB, 1) for k, v in rss.items()},
-            "growth_after_warm_up_mib": round((rss["after"] - rss["after_warm_up"]) / MIB, 1),
-            "growth_in_repeat_mib": round(growth, 1), "max_growth_mib": max_growth_mib, "batching": batching or {},
-            "load_average": {"before": load_before, "after": os.getloadavg()}, "cpu": _cpu_model(),
-            "cpus": os.cpu_count(),
-            "ok": errors == 0 and growth <= max_growth_mib}
+    return {
+        "index": str(index_dir),
+        "in_process": local,
+        "warm_up": warm_up,
+        "paired_single_client": paired,
+        "closed_loop": rounds,
+        "open_loop": opened,
+        "repeat": repeat,
+        "rss_mib": {k: round(v / MIB, 1) for k, v in rss.items()},
+        "growth_after_warm_up_mib": round((rss["after"] - rss["after_warm_up"]) / MIB, 1),
+        "growth_in_repeat_mib": round(growth, 1),
+        "max_growth_mib": max_growth_mib,
+        "batching": batching or {},
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "ok": errors == 0 and growth <= max_growth_mib,
+    }
 
 
 def _cpu_model() -> str:
@@ -259,25 +299,36 @@ def print_capacity(report: dict) -> None:
     """The report as a Markdown table, then the ratios the serving targets are stated in."""
     local = report["in_process"]
     load = report["load_average"]
-    print(f"index {report['index']}: {local[0]['recipe']} ({' + '.join(local[0]['first_pass'])}), "
-          f"{local[0]['documents']:,} documents; {report['cpu']}, {report['cpus']} CPUs; "
-          f"1-minute load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after")
+    print(
+        f"index {report['index']}: {local[0]['recipe']} ({' + '.join(local[0]['first_pass'])}), "
+        f"{local[0]['documents']:,} documents; {report['cpu']}, {report['cpus']} CPUs; "
+        f"1-minute load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after"
+    )
     print("| measured | queries/s | p50 ms | p99 ms | mean batch | errors | server RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     for r in local:
         threads = _threads(r) + (" (default)" if r["default"] else "")
-        print(f"| in-process, one query at a time, {threads} | {1000 / r['online_p50_ms']:.1f} "
-              f"| {r['online_p50_ms']:.2f} "
-              f"| {r['online_p99_ms']:.2f} | 1 | | |")
-        print(f"| in-process, {r['batch_size']}-query batches, {threads} | {r['offline_queries_per_s']:.1f} | | "
-              f"| {r['batch_size']} | | |")
-    served = [(f"server, {r['clients']} closed-loop client{'s' if r['clients'] > 1 else ''}", r)
-              for r in report["closed_loop"]]
-    served += [(f"server, open loop at {r['fraction']:.0%} ({r['offered_per_s']}/s offered)", r)
-               for r in report["open_loop"]]
+        print(
+            f"| in-process, one query at a time, {threads} | {1000 / r['online_p50_ms']:.1f} "
+            f"| {r['online_p50_ms']:.2f} "
+            f"| {r['online_p99_ms']:.2f} | 1 | | |"
+        )
+        print(
+            f"| in-process, {r['batch_size']}-query batches, {threads} | {r['offline_queries_per_s']:.1f} | | "
+            f"| {r['batch_size']} | | |"
+        )
+    served = [
+        (f"server, {r['clients']} closed-loop client{'s' if r['clients'] > 1 else ''}", r)
+        for r in report["closed_loop"]
+    ]
+    served += [
+        (f"server, open loop at {r['fraction']:.0%} ({r['offered_per_s']}/s offered)", r) for r in report["open_loop"]
+    ]
     for label, r in served:
-        print(f"| {label} | {r['queries_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_batch'] or 0} "
-              f"| {r['errors']} | {r['rss_mib']} |")
+        print(
+            f"| {label} | {r['queries_per_s']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_batch'] or 0} "
+            f"| {r['errors']} | {r['rss_mib']} |"
+        )
     by_clients = {r["clients"]: r for r in report["closed_loop"]}
     for r in local:
         if 1 in by_clients:
@@ -285,28 +336,35 @@ def print_capacity(report: dict) -> None:
             print(f"single-client p50 / in-process p50 ({_threads(r)}): {ratio:.2f}×")
         for n, served_round in by_clients.items():
             if n >= 16:
-                print(f"{n} clients / offline batches ({_threads(r)}): "
-                      f"{served_round['queries_per_s'] / r['offline_queries_per_s']:.0%} of the throughput")
+                print(
+                    f"{n} clients / offline batches ({_threads(r)}): "
+                    f"{served_round['queries_per_s'] / r['offline_queries_per_s']:.0%} of the throughput"
+                )
     if 1 in by_clients:
         for n, r in by_clients.items():
             if n >= 16:
                 print(f"{n} clients: p99 = {r['p99_ms'] / by_clients[1]['p50_ms']:.1f}× the single-client p50")
     paired = report["paired_single_client"]
-    print(f"interleaved ({paired['rounds']} rounds of {paired['per_round']} queries each way, {_threads(paired)}): "
-          f"in-process p50 {paired['in_process_p50_ms']:.3f} ms, one server client p50 {paired['server_p50_ms']:.3f} ms: "
-          f"{paired['ratio_p50']:.2f}×")
+    print(
+        f"interleaved ({paired['rounds']} rounds of {paired['per_round']} queries each way, {_threads(paired)}): "
+        f"in-process p50 {paired['in_process_p50_ms']:.3f} ms, one server client p50 {paired['server_p50_ms']:.3f} ms: "
+        f"{paired['ratio_p50']:.2f}×"
+    )
     m, repeat = report["rss_mib"], report["repeat"]
-    print(f"server RSS: {m['before']} MiB at start, {m['after_warm_up']} MiB after the warm-up round "
-          f"({report['warm_up']['requests']} requests, {report['warm_up']['errors']} errors), {m['before_repeat']} MiB "
-          f"after the rounds above, {m['after']} MiB after the {repeat['clients']}-client round again "
-          f"({repeat['queries_per_s']} queries/s, {repeat['errors']} errors): growth in that round "
-          f"{report['growth_in_repeat_mib']} MiB (limit {report['max_growth_mib']} MiB), "
-          f"{report['growth_after_warm_up_mib']} MiB since the warm-up")
+    print(
+        f"server RSS: {m['before']} MiB at start, {m['after_warm_up']} MiB after the warm-up round "
+        f"({report['warm_up']['requests']} requests, {report['warm_up']['errors']} errors), {m['before_repeat']} MiB "
+        f"after the rounds above, {m['after']} MiB after the {repeat['clients']}-client round again "
+        f"({repeat['queries_per_s']} queries/s, {repeat['errors']} errors): growth in that round "
+        f"{report['growth_in_repeat_mib']} MiB (limit {report['max_growth_mib']} MiB), "
+        f"{report['growth_after_warm_up_mib']} MiB since the warm-up"
+    )
     print("PASS" if report["ok"] else "FAIL")
 
 
-async def run_load(base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0,
-                   headers: dict | None = None) -> dict:
+async def run_load(
+    base_url: str, clients: int = 50, seconds: float = 30.0, seed: int = 0, headers: dict | None = None
+) -> dict:
     """The mixed check: `clients` httpx workers (70% /search, 30% /v1/embeddings), one request in flight each."""
     from embedproof.datasets.loading import load_dataset
 
@@ -359,20 +417,33 @@ def load_test(index: Path, clients: int, seconds: float, max_growth_mib: float =
     finally:
         server.stop()
     growth = (after_second - after_first) / MIB
-    return {"index": str(index), "warm_up_round": first, "measured_round": second,
-            "rss_mib": {"before": round(before / MIB, 1), "after_round_1": round(after_first / MIB, 1), "after_round_2": round(after_second / MIB, 1)},
-            "growth_round_2_mib": round(growth, 1), "max_growth_mib": max_growth_mib,
-            "ok": first["errors"] == 0 and second["errors"] == 0 and growth <= max_growth_mib}
+    return {
+        "index": str(index),
+        "warm_up_round": first,
+        "measured_round": second,
+        "rss_mib": {
+            "before": round(before / MIB, 1),
+            "after_round_1": round(after_first / MIB, 1),
+            "after_round_2": round(after_second / MIB, 1),
+        },
+        "growth_round_2_mib": round(growth, 1),
+        "max_growth_mib": max_growth_mib,
+        "ok": first["errors"] == 0 and second["errors"] == 0 and growth <= max_growth_mib,
+    }
 
 
 def print_load_test(report: dict) -> None:
     for label in ("warm_up_round", "measured_round"):
         r = report[label]
-        print(f"{label:15} {r['clients']} clients × {r['seconds']} s: {r['requests']} requests, {r['requests_per_s']} req/s, "
-              f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']} {r['errors_by_kind'] or ''}")
+        print(
+            f"{label:15} {r['clients']} clients × {r['seconds']} s: {r['requests']} requests, {r['requests_per_s']} req/s, "
+            f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']} {r['errors_by_kind'] or ''}"
+        )
     m = report["rss_mib"]
-    print(f"server RSS      before {m['before']} MiB, after round 1 {m['after_round_1']} MiB, after round 2 {m['after_round_2']} MiB "
-          f"(growth in round 2: {report['growth_round_2_mib']} MiB, limit {report['max_growth_mib']} MiB)")
+    print(
+        f"server RSS      before {m['before']} MiB, after round 1 {m['after_round_1']} MiB, after round 2 {m['after_round_2']} MiB "
+        f"(growth in round 2: {report['growth_round_2_mib']} MiB, limit {report['max_growth_mib']} MiB)"
+    )
     print("PASS" if report["ok"] else "FAIL")
 
 
@@ -407,8 +478,15 @@ def main(argv: list[str] | None = None) -> int:
             from embedproof.datasets.loading import load_dataset
 
             queries = list(load_dataset(args.dataset).queries.values())
-            report = capacity(index, queries, clients, args.seconds, tuple(float(r) for r in args.rates.split(",")),
-                              batching or None, args.max_growth_mib)
+            report = capacity(
+                index,
+                queries,
+                clients,
+                args.seconds,
+                tuple(float(r) for r in args.rates.split(",")),
+                batching or None,
+                args.max_growth_mib,
+            )
             print_capacity(report)
     if args.json:
         from embedproof.files import write_json_atomic

@@ -23,8 +23,11 @@ class Connection:
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        self.writer.write(f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-                          f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         # the status line and headers in one read: a readline per header costs the client ~5 µs each
         head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         status = int(head[0].split()[1])
@@ -49,11 +52,17 @@ TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunEr
 
 def summary(seconds_each: list[float], elapsed: float, errors: Counter, batches: list[int]) -> dict:
     ms = np.array(seconds_each) * 1000 if seconds_each else np.zeros(1)
-    return {"requests": len(seconds_each) + sum(v for k, v in errors.items() if not k.startswith("HTTP")),
-            "seconds": round(elapsed, 2), "queries_per_s": round(len(seconds_each) / elapsed, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "max_ms": round(float(ms.max()), 1), "mean_batch": round(float(np.mean(batches)), 1) if batches else None,
-            "errors": sum(errors.values()), "errors_by_kind": dict(errors)}
+    return {
+        "requests": len(seconds_each) + sum(v for k, v in errors.items() if not k.startswith("HTTP")),
+        "seconds": round(elapsed, 2),
+        "queries_per_s": round(len(seconds_each) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 1),
+        "mean_batch": round(float(np.mean(batches)), 1) if batches else None,
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+    }
 
 
 async def send(conn: Connection, body: bytes, errors: Counter, batches: list[int]) -> bool:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from scipy.stats import kendalltau, spearmanr
 
+from embedproof.datasets.loading import load_dataset
+from embedproof.datasets.pseudo import inverse_cloze
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.pareto import run_name
-from embedproof.datasets.pseudo import inverse_cloze
 from embedproof.search.recipe import standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -25,13 +25,17 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 def setups(dataset) -> dict[str, float]:
     options = BenchOptions(dims=[384, 256, 128, 64], precisions=["float32", "binary"], latency=False)
-    results = run_bench(dataset, [MINILM, "bm25", "hashing"], options, recipes=[standard_recipe("hybrid", MINILM, "bm25")])
+    results = run_bench(
+        dataset, [MINILM, "bm25", "hashing"], options, recipes=[standard_recipe("hybrid", MINILM, "bm25")]
+    )
     return {run_name(r): r["metrics"]["ndcg@10"] for r in results["runs"]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    parser.add_argument(
+        "--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact")
+    )
     parser.add_argument("--pseudo-queries", type=int, default=300)
     args = parser.parse_args()
     real_data = load_dataset(args.dataset)
@@ -43,8 +47,10 @@ def main() -> int:
         print(f"{name:40} {real[name]:12.4f} {pseudo[name]:14.4f}")
     rho = spearmanr([real[n] for n in names], [pseudo[n] for n in names]).statistic
     tau = kendalltau([real[n] for n in names], [pseudo[n] for n in names]).statistic
-    print(f"\n{len(names)} set-ups, {len(real_data.qrels)} real queries, {len(pseudo_data.qrels)} pseudo-queries: "
-          f"Spearman rho {rho:.3f}, Kendall tau {tau:.3f}")
+    print(
+        f"\n{len(names)} set-ups, {len(real_data.qrels)} real queries, {len(pseudo_data.qrels)} pseudo-queries: "
+        f"Spearman rho {rho:.3f}, Kendall tau {tau:.3f}"
+    )
     return 0
 
 

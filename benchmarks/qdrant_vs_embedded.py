@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from embedproof.datasets.loading import load_dataset
+from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive
 from embedproof.evaluation.latency import machine_info, summarise
 from embedproof.evaluation.metrics import evaluate_run
-from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive
 from embedproof.index.access import open_index
 from embedproof.index.store import build_index
 from embedproof.search.recipe import standard_recipe
@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="documents (judged-relevant ones first); default all")
     parser.add_argument("--queries", type=int, default=None, help="at most this many judged queries")
     parser.add_argument("--model", default=MINILM)
-    parser.add_argument("--recipes", default="dense,hybrid", help="comma-separated standard modes (dense, sparse, hybrid)")
+    parser.add_argument(
+        "--recipes", default="dense,hybrid", help="comma-separated standard modes (dense, sparse, hybrid)"
+    )
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--work", type=Path, default=None, help="folder for the indexes (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -101,10 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         timings = {}
         for store in ("embedded", "qdrant"):
             start = time.perf_counter()
-            build_index(recipe, corpus, work / f"{recipe.name}-{store}", store_backend=store,
-                        store_options={"path": str(work / f"qdrant-{recipe.name}")} if store == "qdrant" else None)
+            build_index(
+                recipe,
+                corpus,
+                work / f"{recipe.name}-{store}",
+                store_backend=store,
+                store_options={"path": str(work / f"qdrant-{recipe.name}")} if store == "qdrant" else None,
+            )
             timings[store] = time.perf_counter() - start
-        print(f"{recipe.name}: built embedded in {timings['embedded']:.1f} s, qdrant in {timings['qdrant']:.1f} s", flush=True)
+        print(
+            f"{recipe.name}: built embedded in {timings['embedded']:.1f} s, qdrant in {timings['qdrant']:.1f} s",
+            flush=True,
+        )
         indexes = {store: open_index(work / f"{recipe.name}-{store}") for store in ("embedded", "qdrant")}
         for store, index in indexes.items():
             for qid in query_ids[: args.warmup]:
@@ -123,18 +133,31 @@ def main(argv: list[str] | None = None) -> int:
         tol = 1e-9 if len(recipe.first_pass) > 1 else 1e-5
         tied = sum(agree_up_to_ties(positive(e[x]) if sparse_only else e[x], q[x], tol) for x in query_ids)
         overlap = sum(len({d for d, _ in e[x]} & {d for d, _ in q[x]}) for x in query_ids) / len(query_ids)
-        ndcg = {s: evaluate_run({x: data.qrels[x] for x in query_ids}, {x: dict(a[x]) for x in query_ids}, ["ndcg@10"])[0]["ndcg@10"]
-                for s, a in answers.items()}
+        ndcg = {
+            s: evaluate_run({x: data.qrels[x] for x in query_ids}, {x: dict(a[x]) for x in query_ids}, ["ndcg@10"])[0][
+                "ndcg@10"
+            ]
+            for s, a in answers.items()
+        }
         for store in indexes:
             full, store_only = summarise(wall[store]), summarise(bare[store])
-            rows.append((recipe.name, store, full["p50"], full["p99"], store_only["p50"], store_only["p99"], ndcg[store]))
-        print(f"{recipe.name}: top 10 ids identical for {identical}/{len(query_ids)} queries; same ids and scores up to score ties "
-              f"for {tied}/{len(query_ids)}; mean overlap {overlap:.2f}/10", flush=True)
-    print(f"\n{'recipe':<10} {'store':<9} {'p50 ms':>8} {'p99 ms':>8} {'store p50':>10} {'store p99':>10} {'nDCG@10':>8}")
+            rows.append(
+                (recipe.name, store, full["p50"], full["p99"], store_only["p50"], store_only["p99"], ndcg[store])
+            )
+        print(
+            f"{recipe.name}: top 10 ids identical for {identical}/{len(query_ids)} queries; same ids and scores up to score ties "
+            f"for {tied}/{len(query_ids)}; mean overlap {overlap:.2f}/10",
+            flush=True,
+        )
+    print(
+        f"\n{'recipe':<10} {'store':<9} {'p50 ms':>8} {'p99 ms':>8} {'store p50':>10} {'store p99':>10} {'nDCG@10':>8}"
+    )
     for name, store, p50, p99, s50, s99, ndcg in rows:
         print(f"{name:<10} {store:<9} {p50:>8.2f} {p99:>8.2f} {s50:>10.2f} {s99:>10.2f} {ndcg:>8.4f}")
-    print("p50/p99: end-to-end search() per query, query encoding included; store: the same with the query vectors\n"
-          "precomputed (search, fusion, rerank only). Qdrant = qdrant-client local mode (Python/numpy), not a Qdrant server.")
+    print(
+        "p50/p99: end-to-end search() per query, query encoding included; store: the same with the query vectors\n"
+        "precomputed (search, fusion, rerank only). Qdrant = qdrant-client local mode (Python/numpy), not a Qdrant server."
+    )
     return 0
 
 

@@ -12,13 +12,18 @@ import sys
 import time
 from pathlib import Path
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 
 # (model, reference nDCG@10, tolerance, source)
 REFERENCES = [
-    ("sentence-transformers/all-MiniLM-L6-v2", 0.64508, 0.003, "MTEB results, all-MiniLM-L6-v2 @8b3219a9, SciFact test"),
+    (
+        "sentence-transformers/all-MiniLM-L6-v2",
+        0.64508,
+        0.003,
+        "MTEB results, all-MiniLM-L6-v2 @8b3219a9, SciFact test",
+    ),
     ("bm25", 0.68736, 0.015, "MTEB results, mteb/baseline-bm25s 0_1_10, SciFact test"),
 ]
 
@@ -34,7 +39,9 @@ def main() -> int:
     dataset = load_dataset(args.dataset, split="test")
     print(f"{dataset.name}: {len(dataset.corpus)} documents, {len(dataset.qrels)} judged test queries")
     started = time.perf_counter()
-    results = run_bench(dataset, [m for m, *_ in REFERENCES], BenchOptions(cache_dir=args.cache_dir, use_cache=not args.no_cache))
+    results = run_bench(
+        dataset, [m for m, *_ in REFERENCES], BenchOptions(cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    )
     print(f"bench took {time.perf_counter() - started:.1f} s\n")
     print(f"{'model':42} {'nDCG@10':>8} {'reference':>9} {'diff':>8} {'tol':>6}  ok   source")
     ok_all = True
@@ -42,7 +49,9 @@ def main() -> int:
         value = run["metrics"]["ndcg@10"]
         ok = abs(value - reference) <= tolerance
         ok_all &= ok
-        print(f"{model:42} {value:8.5f} {reference:9.5f} {value - reference:+8.5f} {tolerance:6.3f}  {'yes' if ok else 'NO '}  {source}")
+        print(
+            f"{model:42} {value:8.5f} {reference:9.5f} {value - reference:+8.5f} {tolerance:6.3f}  {'yes' if ok else 'NO '}  {source}"
+        )
     return 0 if ok_all else 1
 
 

@@ -162,7 +162,12 @@ def edge_plan(contender: str) -> tuple[dict, object]:
 
     quantization, on_disk = CONTENDERS[contender], contender.endswith("-disk")
     settings = EngineSettings(
-        m=M, ef_construct=EF_CONSTRUCT, quantization=quantization, oversampling=4.0, rescore=True, vectors_on_disk=on_disk
+        m=M,
+        ef_construct=EF_CONSTRUCT,
+        quantization=quantization,
+        oversampling=4.0,
+        rescore=True,
+        vectors_on_disk=on_disk,
     )
     return collection_plan({"dense": {"kind": "dense", "size": 384, "distance": "cosine"}}, settings), settings
 
@@ -301,7 +306,16 @@ def run(size: int, contender: str, query_only: bool = False) -> None:
     if query_only:
         rows = [json.loads(line) for line in (WORK / "results.jsonl").read_text().splitlines()]
         previous = [r for r in rows if r["size"] == size and r["contender"] == contender][-1]
-        query_keys = {"setting", "recall@10", "p50_ms", "p99_ms", "batch_qps", "load_query", "rss_mb", "rss_baseline_mb"}
+        query_keys = {
+            "setting",
+            "recall@10",
+            "p50_ms",
+            "p99_ms",
+            "batch_qps",
+            "load_query",
+            "rss_mb",
+            "rss_baseline_mb",
+        }
         query_keys |= {"rss_anon_mb", "rss_file_mb"}
         built = {k: v for k, v in previous.items() if k not in query_keys | {"size", "contender"}}
     else:

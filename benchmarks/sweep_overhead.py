@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -30,7 +30,9 @@ def timed(dataset, options: BenchOptions) -> tuple[float, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact"))
+    parser.add_argument(
+        "--dataset", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact")
+    )
     parser.add_argument("--dims", default="384,256,128,64")
     parser.add_argument("--precisions", default="float32,int8,binary")
     args = parser.parse_args()
@@ -46,7 +48,9 @@ def main() -> int:
     print(f"sweep {len(dims)} dims x {len(precisions)} precisions ({len(results['runs'])} variants): {sweep_s:8.1f} s")
     print(f"ratio sweep / plain: {ratio:.3f}  (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})\n")
     print("retention = nDCG@10 / nDCG@10 of the full-dim float32 run; no-rescore = the same for the first pass alone")
-    print(f"{'dim':>4} {'precision':9} {'nDCG@10':>8} {'retention':>9} {'no-rescore':>10} {'bytes/vec':>9} {'index bytes':>11} {'search s':>8}")
+    print(
+        f"{'dim':>4} {'precision':9} {'nDCG@10':>8} {'retention':>9} {'no-rescore':>10} {'bytes/vec':>9} {'index bytes':>11} {'search s':>8}"
+    )
     for run in results["runs"]:
         raw = run.get("metrics_without_rescoring", {}).get("ndcg@10")
         # retention is relative to the full-dim float32 run, so the first pass's is raw / (metric / retention)

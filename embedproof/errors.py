@@ -51,7 +51,9 @@ class LoadWarning:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.path}, line {self.line}: " if self.path and self.line else (f"{self.path}: " if self.path else "")
+        where = (
+            f"{self.path}, line {self.line}: " if self.path and self.line else (f"{self.path}: " if self.path else "")
+        )
         return f"{where}{self.message}"
 
 

@@ -8,7 +8,7 @@ package also lists the same names under `TYPE_CHECKING`, so IDEs and type checke
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 
 def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:

@@ -30,8 +30,15 @@ def tiny_tokenizer(folder: Path, max_length: int = 128):
 def _bert_config(vocab_size: int, **extra):
     from transformers import BertConfig
 
-    return BertConfig(vocab_size=vocab_size, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=128, **extra)
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        **extra,
+    )
 
 
 def _save(model, tok, folder: Path) -> Path:
@@ -94,8 +101,15 @@ def tiny_bgem3(folder: Path, seed: int = 0) -> Path:
     tok = tiny_tokenizer(folder, max_length=64)
     torch.manual_seed(seed)
     # XLM-R positions start after the padding index: max_position_embeddings must exceed max length + 2
-    config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=70, pad_token_id=tok.pad_token_id)
+    config = XLMRobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=70,
+        pad_token_id=tok.pad_token_id,
+    )
     _save(XLMRobertaModel(config), tok, folder)
     torch.save(torch.nn.Linear(HIDDEN, HIDDEN).state_dict(), folder / "colbert_linear.pt")
     torch.save(torch.nn.Linear(HIDDEN, 1).state_dict(), folder / "sparse_linear.pt")

@@ -5,8 +5,9 @@ Standard library only, so that the stdlib hashing encoder and the dataset reader
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Side = Literal["query", "document"]
 

@@ -13,13 +13,22 @@ PACKAGE = Path(__file__).resolve().parents[1] / "embedproof"
 
 # Lower number = lower layer; a module may import only from its own layer or below (docs/architecture.md).
 LAYERS = {
-    "types": 0, "errors": 0, "files": 0, "lazy": 0, "backends": 0,
+    "types": 0,
+    "errors": 0,
+    "files": 0,
+    "lazy": 0,
+    "backends": 0,
     "datasets": 1,
-    "models": 2, "testing": 2,
+    "models": 2,
+    "testing": 2,
     "vectors": 3,
     "search": 4,
-    "evaluation": 5, "index": 5, "pick": 5,
-    "server": 6, "cli": 6, "__main__": 7,
+    "evaluation": 5,
+    "index": 5,
+    "pick": 5,
+    "server": 6,
+    "cli": 6,
+    "__main__": 7,
 }
 
 
@@ -138,5 +147,7 @@ def test_no_private_name_is_imported_from_another_module():
     for name, tree in modules().items():
         for target, names, line in imports(tree):
             if target.startswith("embedproof"):
-                borrowed += [f"{name}:{line} imports {target}.{n}" for n in names if n.startswith("_") and n != "__version__"]
+                borrowed += [
+                    f"{name}:{line} imports {target}.{n}" for n in names if n.startswith("_") and n != "__version__"
+                ]
     assert borrowed == [], "\n".join(borrowed)

@@ -93,7 +93,9 @@ def parse_marker(block: Block) -> None:
     if block.marker is None:
         return
     text = re.sub(r"\(.*\)", "", block.marker).split()
-    assert text and text[0] in ("run", "parse-only", "synopsis"), f"{block.id}: unknown docs-check marker {block.marker!r}"
+    assert text and text[0] in ("run", "parse-only", "synopsis"), (
+        f"{block.id}: unknown docs-check marker {block.marker!r}"
+    )
     block.mode = {"run": "run", "parse-only": "parse", "synopsis": "synopsis"}[text[0]]
     if text[0] == "parse-only":
         assert "(" in block.marker, f"{block.id}: parse-only needs its reason in parentheses"
@@ -126,7 +128,9 @@ def shell_commands(block: Block) -> list[Command]:
     lines = block.text.split("\n")
     if block.mode == "synopsis":  # usage lines: indented lines continue the previous one; `|` is an alternative
         text = re.sub(r"\\?\n[ \t]+", " ", block.text)
-        return [Command(shlex.split(line, comments=True), {}, block.line + 1) for line in text.split("\n") if line.strip()]
+        return [
+            Command(shlex.split(line, comments=True), {}, block.line + 1) for line in text.split("\n") if line.strip()
+        ]
     console = block.lang in ("console", "", "text") or any(line.startswith("$ ") for line in lines)
     logical: list[tuple[int, str]] = []
     i = 0
@@ -152,7 +156,9 @@ def shell_commands(block: Block) -> list[Command]:
                 key, _, value = words.pop(0).partition("=")
                 env[key] = value
             if words == ["echo", "$?"]:
-                following = next((lines[n - block.line - 1] for n, t in logical[index + 1:index + 2] if t is None), "")
+                following = next(
+                    (lines[n - block.line - 1] for n, t in logical[index + 1 : index + 2] if t is None), ""
+                )
                 assert commands and following.strip().isdigit(), f"{block.id}: `echo $?` needs a command and a code"
                 commands[-1].expect = int(following.strip())
                 continue
@@ -174,7 +180,7 @@ def extract_blocks(path: Path) -> list[Block]:
         start, body = i, []
         i += 1
         while i < len(lines) and not re.match(rf"^\s*{re.escape(fence[0])}{{{len(fence)},}}\s*$", lines[i]):
-            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i].lstrip())
+            body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i].lstrip())
             i += 1
         assert i < len(lines), f"{rel(path)}:{start + 1}: unclosed code fence"
         previous = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
@@ -205,7 +211,7 @@ def test_the_docs_have_commands_and_markers():
         lines = path.read_text(encoding="utf-8").split("\n")
         for n, line in enumerate(lines):
             if MARKER.match(line):
-                following = next((x for x in lines[n + 1:] if x.strip()), "")
+                following = next((x for x in lines[n + 1 :] if x.strip()), "")
                 assert FENCE.match(following), f"{rel(path)}:{n + 1}: docs-check marker not followed by a code block"
 
 
@@ -469,17 +475,23 @@ def test_run_blocks(blocks, tmp_path, docs_cache):
         if block.lang in ("python", "py"):
             script = tmp_path / f"block_{block.line}.py"
             script.write_text(textwrap.dedent(block.text), encoding="utf-8")
-            done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                                  text=True, timeout=600)
+            done = subprocess.run(
+                [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+            )
             assert done.returncode == 0, f"{block.id}: the example fails:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
             continue
         for command in block.commands:
             args = command.cli_args
             if args is None or args[:1] == ["serve"]:
                 continue  # other programs are not run; serve blocks until stopped
-            done = subprocess.run([sys.executable, "-m", "embedproof", *args], cwd=tmp_path,
-                                  env={**env, **command.env, "EMBEDPROOF_CACHE": str(docs_cache)},
-                                  capture_output=True, text=True, timeout=600)
+            done = subprocess.run(
+                [sys.executable, "-m", "embedproof", *args],
+                cwd=tmp_path,
+                env={**env, **command.env, "EMBEDPROOF_CACHE": str(docs_cache)},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert done.returncode == command.expect, (
                 f"{block.id} line {command.line}: `{command}` exited {done.returncode}, "
                 f"the doc expects {command.expect}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"

@@ -11,7 +11,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "embedproof"
 
 # (pattern, why it is dangerous)
 UNSAFE = [
-    (r"\bimport\s+(c?pickle|dill|cloudpickle|joblib|shelve|marshal)\b|\bfrom\s+(c?pickle|dill|cloudpickle|joblib|shelve|marshal)\b", "a pickle-family deserialiser"),
+    (
+        r"\bimport\s+(c?pickle|dill|cloudpickle|joblib|shelve|marshal)\b|\bfrom\s+(c?pickle|dill|cloudpickle|joblib|shelve|marshal)\b",
+        "a pickle-family deserialiser",
+    ),
     (r"\b(pickle|dill|cloudpickle|joblib|marshal)\.loads?\(", "unpickling"),
     (r"allow_pickle\s*=\s*True", "numpy unpickling object arrays"),
     (r"\b(np|numpy)\.load\((?![^\n]*allow_pickle\s*=\s*False)", "np.load without allow_pickle=False on the same line"),
@@ -56,19 +59,30 @@ def test_nothing_read_back_is_unpickled():
 def test_the_audit_patterns_catch_what_they_are_for():
     """Guard against a pattern that silently matches nothing."""
     bad = {
-        "import pickle": 0, "x = np.load(path)": 3, "np.load(f, allow_pickle=True)": 2, "torch.load(p, map_location='cpu')": 4,
-        "yaml.load(text)": 5, "AutoModel.from_pretrained(p, trust_remote_code=True)": 7, "joblib.load(p)": 1,
+        "import pickle": 0,
+        "x = np.load(path)": 3,
+        "np.load(f, allow_pickle=True)": 2,
+        "torch.load(p, map_location='cpu')": 4,
+        "yaml.load(text)": 5,
+        "AutoModel.from_pretrained(p, trust_remote_code=True)": 7,
+        "joblib.load(p)": 1,
     }
     for snippet, index in bad.items():
         assert re.search(UNSAFE[index][0], snippet), snippet
-    for safe in ("np.load(f, allow_pickle=False)", "torch.load(p, map_location='cpu', weights_only=True)", "yaml.safe_load(text)"):
+    for safe in (
+        "np.load(f, allow_pickle=False)",
+        "torch.load(p, map_location='cpu', weights_only=True)",
+        "yaml.safe_load(text)",
+    ):
         assert not any(re.search(p, safe) for p, _ in UNSAFE), safe
 
 
 def test_the_scan_sees_the_known_loads():
     """The places known to read arrays back are found by the scan (so it is not scanning nothing), each guarded."""
     loads = {hit.split(":")[0]: hit for hit in _hits(r"\b(np|numpy|torch)\.load\(")}
-    assert {"models/cache.py", "vectors/quantize.py", "index/reader.py", "index/chunks.py", "models/bgem3.py"} <= set(loads), sorted(loads)
+    assert {"models/cache.py", "vectors/quantize.py", "index/reader.py", "index/chunks.py", "models/bgem3.py"} <= set(
+        loads
+    ), sorted(loads)
     assert all("allow_pickle=False" in hit or "weights_only=True" in hit for hit in loads.values())
 
 

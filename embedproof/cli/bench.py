@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from embedproof.backends import split_backends
 from embedproof.cli.common import (
-    build_recipes, check_modes, console, err, in_range, int_list, non_empty, precision_list, print_dataset, writable_file,
+    build_recipes,
+    check_modes,
+    console,
+    err,
+    in_range,
+    int_list,
+    non_empty,
+    precision_list,
+    print_dataset,
+    writable_file,
     writable_folder,
 )
 from embedproof.cli.progress import progress_factory
@@ -27,17 +36,26 @@ def _print_evidence(results: dict, out: Console = console) -> None:
     """What the table's intervals rest on, and every reason not to trust a number yet."""
     power, load = results.get("power"), results.get("load") or {}
     if power and power.get("median_mdd") is not None:
-        out.print(f"{power['queries']} queries: differences in nDCG@10 below about {power['median_mdd']:.4f} "
-                      f"(median minimum detectable difference, {power['power']:.0%} power, α = {power['alpha']}) "
-                      "cannot be told from chance.", highlight=False)
+        out.print(
+            f"{power['queries']} queries: differences in nDCG@10 below about {power['median_mdd']:.4f} "
+            f"(median minimum detectable difference, {power['power']:.0%} power, α = {power['alpha']}) "
+            "cannot be told from chance.",
+            highlight=False,
+        )
     for warning in results.get("statistics_warnings", []):
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if load.get("busy"):
-        err.print(f"[yellow]warning:[/] latency measured on a busy machine: {load['reason']}; re-run on a quiet one", highlight=False)
+        err.print(
+            f"[yellow]warning:[/] latency measured on a busy machine: {load['reason']}; re-run on a quiet one",
+            highlight=False,
+        )
     unstable = [r for r in results["runs"] if (r.get("latency") or {}).get("stable") is False]
     for run in unstable:
-        err.print(f"[yellow]warning:[/] latency rounds disagree for {run['mode'] if 'recipe' in run else run['model']}: "
-                  f"{run['latency']['stability_note']}", highlight=False)
+        err.print(
+            f"[yellow]warning:[/] latency rounds disagree for {run['mode'] if 'recipe' in run else run['model']}: "
+            f"{run['latency']['stability_note']}",
+            highlight=False,
+        )
 
 
 def _check_names(names: list[str]) -> None:
@@ -46,14 +64,23 @@ def _check_names(names: list[str]) -> None:
 
     from embedproof.models.availability import check_models
 
-    check_models(list(dict.fromkeys(names)), offline=os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"})
+    check_models(
+        list(dict.fromkeys(names)), offline=os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+    )
 
 
 def _interrupted(output: Path) -> None:
     """Ctrl-C: say what was kept and how to resume, then exit 130 (the shell's code for SIGINT)."""
-    kept = f"the runs finished so far are in {output} (quality only: latency is measured at the end)" if output.exists() else "no run had finished"
-    err.print(f"[bold yellow]interrupted:[/] {kept}; every encoding finished so far is in the embedding cache. "
-              "Run the same command again to resume: cached encodings are reused, not recomputed.", highlight=False)
+    kept = (
+        f"the runs finished so far are in {output} (quality only: latency is measured at the end)"
+        if output.exists()
+        else "no run had finished"
+    )
+    err.print(
+        f"[bold yellow]interrupted:[/] {kept}; every encoding finished so far is in the embedding cache. "
+        "Run the same command again to resume: cached encodings are reused, not recomputed.",
+        highlight=False,
+    )
     raise typer.Exit(130)
 
 
@@ -69,16 +96,22 @@ def _check_bench_options(o: dict) -> None:
     in_range(o["alpha"], "--alpha", low=0, high=1, low_open=True, high_open=True)
     in_range(o["latency_budget"], "--latency-budget", low=0, low_open=True)
     if o["chunk_tokens"] is not None and o["chunk_overlap"] >= o["chunk_tokens"]:
-        raise InvalidInputError(f"--chunk-overlap: must be smaller than --chunk-tokens ({o['chunk_tokens']}), got {o['chunk_overlap']}")
+        raise InvalidInputError(
+            f"--chunk-overlap: must be smaller than --chunk-tokens ({o['chunk_tokens']}), got {o['chunk_overlap']}"
+        )
     if o["tune_on"] is not None and o["tune_on"] == o["split"]:
-        raise InvalidInputError(f"--tune-on: {o['tune_on']!r} is the split being scored (--split); tune on another split, e.g. train")
+        raise InvalidInputError(
+            f"--tune-on: {o['tune_on']!r} is the split being scored (--split); tune on another split, e.g. train"
+        )
     if o["baseline"] is None:
         for option in ("pair", "latency_budget"):
             if o[option]:
                 raise InvalidInputError(f"--{option.replace('_', '-')}: only means something with --baseline")
     check_modes(o["mode"])
     reranker = o["reranker"]
-    if reranker is not None and (reranker.partition(":")[0] not in {"maxsim", "cross-encoder"} or not reranker.partition(":")[2].strip()):
+    if reranker is not None and (
+        reranker.partition(":")[0] not in {"maxsim", "cross-encoder"} or not reranker.partition(":")[2].strip()
+    ):
         raise InvalidInputError(f"--reranker: expected maxsim:MODEL or cross-encoder:MODEL, got {reranker!r}")
     writable_file(o["output"], "--output")
     writable_folder(o["run_dir"], "--run-dir")
@@ -86,65 +119,162 @@ def _check_bench_options(o: dict) -> None:
 
 
 def bench(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name (downloaded when online)")] = "demo",
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="model name or folder; 'bm25' and 'hashing' are built in (repeatable)")] = None,
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name (downloaded when online)",
+        ),
+    ] = "demo",
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="model name or folder; 'bm25' and 'hashing' are built in (repeatable)"),
+    ] = None,
     split: Annotated[str, typer.Option(help="qrels split to score")] = "test",
     output: Annotated[Path, typer.Option("--output", "-o", help="results JSON")] = Path("results.json"),
     top_k: Annotated[int, typer.Option(min=1, help="documents retrieved per query")] = 100,
     batch_size: Annotated[int, typer.Option(min=1, help="encoding batch size")] = 32,
-    max_tokens: Annotated[Optional[int], typer.Option(min=1, help="override the model's max sequence length")] = None,
-    query_prefix: Annotated[Optional[str], typer.Option(help="override the card's query prefix (warned)")] = None,
-    document_prefix: Annotated[Optional[str], typer.Option(help="override the card's document prefix (warned)")] = None,
-    cache_dir: Annotated[Optional[str], typer.Option(help="cache folder (default $EMBEDPROOF_CACHE or ~/.cache/embedproof)")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="override the model's max sequence length")] = None,
+    query_prefix: Annotated[str | None, typer.Option(help="override the card's query prefix (warned)")] = None,
+    document_prefix: Annotated[str | None, typer.Option(help="override the card's document prefix (warned)")] = None,
+    cache_dir: Annotated[
+        str | None, typer.Option(help="cache folder (default $EMBEDPROOF_CACHE or ~/.cache/embedproof)")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="encode everything afresh")] = False,
-    run_dir: Annotated[Optional[str], typer.Option(help="also write TREC run files here")] = None,
-    dims: Annotated[Optional[str], typer.Option(help="Matryoshka dims to derive, e.g. 384,256,128,64 (default: native)")] = None,
+    run_dir: Annotated[str | None, typer.Option(help="also write TREC run files here")] = None,
+    dims: Annotated[
+        str | None, typer.Option(help="Matryoshka dims to derive, e.g. 384,256,128,64 (default: native)")
+    ] = None,
     precision: Annotated[str, typer.Option(help="precisions to derive: float32,float16,int8,binary")] = "float32",
-    rescore_multiplier: Annotated[int, typer.Option(min=0, help="int8/binary: shortlist = multiplier × top-k, rescored with the float query (0 = no rescoring)")] = 4,
-    allow_unvalidated_dims: Annotated[bool, typer.Option("--allow-unvalidated-dims", help="permit dims below 64 (labelled unvalidated)")] = False,
+    rescore_multiplier: Annotated[
+        int,
+        typer.Option(
+            min=0, help="int8/binary: shortlist = multiplier × top-k, rescored with the float query (0 = no rescoring)"
+        ),
+    ] = 4,
+    allow_unvalidated_dims: Annotated[
+        bool, typer.Option("--allow-unvalidated-dims", help="permit dims below 64 (labelled unvalidated)")
+    ] = False,
     usd_per_gb_month: Annotated[float, typer.Option(help="storage price per GiB-month")] = 3.8,
-    mode: Annotated[Optional[list[str]], typer.Option("--mode", help="recipe modes: dense, sparse, multivector, hybrid, hybrid+rerank (repeatable)")] = None,
-    recipe: Annotated[Optional[list[Path]], typer.Option("--recipe", help="recipe file (.json/.yaml), repeatable")] = None,
-    reranker: Annotated[Optional[str], typer.Option(help="for hybrid+rerank: maxsim:MODEL or cross-encoder:MODEL (default maxsim of the dense model)")] = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option("--mode", help="recipe modes: dense, sparse, multivector, hybrid, hybrid+rerank (repeatable)"),
+    ] = None,
+    recipe: Annotated[list[Path] | None, typer.Option("--recipe", help="recipe file (.json/.yaml), repeatable")] = None,
+    reranker: Annotated[
+        str | None,
+        typer.Option(help="for hybrid+rerank: maxsim:MODEL or cross-encoder:MODEL (default maxsim of the dense model)"),
+    ] = None,
     rerank_top: Annotated[int, typer.Option(min=1, help="documents reranked per query")] = 50,
-    tune_on: Annotated[Optional[str], typer.Option(help="tune fusion weights on this split (e.g. train) and report the tuned recipe too")] = None,
-    latency: Annotated[bool, typer.Option("--latency/--no-latency", help="measure per-query (online) and 100-query batch latency")] = True,
-    latency_queries: Annotated[Optional[int], typer.Option(min=1, help="queries timed one by one (default: all judged queries)")] = None,
-    latency_rounds: Annotated[int, typer.Option(min=1, help="rounds of latency measurement, runs interleaved in each (intervals need ≥ 2)")] = 3,
-    bootstrap_resamples: Annotated[int, typer.Option(min=1000, help="bootstrap resamples for every interval (≥ 1000)")] = 2000,
-    permutation_resamples: Annotated[int, typer.Option(min=1000, help="sign-flip resamples for every paired test (≥ 1000)")] = 10_000,
+    tune_on: Annotated[
+        str | None,
+        typer.Option(help="tune fusion weights on this split (e.g. train) and report the tuned recipe too"),
+    ] = None,
+    latency: Annotated[
+        bool, typer.Option("--latency/--no-latency", help="measure per-query (online) and 100-query batch latency")
+    ] = True,
+    latency_queries: Annotated[
+        int | None, typer.Option(min=1, help="queries timed one by one (default: all judged queries)")
+    ] = None,
+    latency_rounds: Annotated[
+        int, typer.Option(min=1, help="rounds of latency measurement, runs interleaved in each (intervals need ≥ 2)")
+    ] = 3,
+    bootstrap_resamples: Annotated[
+        int, typer.Option(min=1000, help="bootstrap resamples for every interval (≥ 1000)")
+    ] = 2000,
+    permutation_resamples: Annotated[
+        int, typer.Option(min=1000, help="sign-flip resamples for every paired test (≥ 1000)")
+    ] = 10_000,
     seed: Annotated[int, typer.Option(min=0, help="seed of the bootstrap and permutation draws")] = 0,
     alpha: Annotated[float, typer.Option(help="significance level of the paired tests (Holm-corrected)")] = 0.05,
-    instance_usd_per_hour: Annotated[float, typer.Option(help="instance price for $/1M queries (default: a 2-vCPU c7i.large list price)")] = 0.0893,
+    instance_usd_per_hour: Annotated[
+        float, typer.Option(help="instance price for $/1M queries (default: a 2-vCPU c7i.large list price)")
+    ] = 0.0893,
     utilisation: Annotated[float, typer.Option(help="share of instance time spent serving, for $/1M queries")] = 0.5,
-    chunk_tokens: Annotated[Optional[int], typer.Option(min=1, help="also bench dense models on token windows of this size, max-pooled to documents")] = None,
+    chunk_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="also bench dense models on token windows of this size, max-pooled to documents"),
+    ] = None,
     chunk_overlap: Annotated[int, typer.Option(min=0, help="token overlap between chunks")] = 32,
-    model_runs: Annotated[Optional[bool], typer.Option("--model-runs/--no-model-runs", help="also bench each --model on its own (default: only when no --mode/--recipe is given)")] = None,
-    corpus: Annotated[Optional[str], typer.Option("--corpus", help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset")] = None,
-    pseudo_queries: Annotated[int, typer.Option(min=1, help="how many inverse-cloze pseudo-queries to build with --corpus")] = 300,
-    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); repeatable: docs/s and nDCG@10 retention vs torch per backend")] = None,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)")] = None,
-    pair: Annotated[Optional[list[str]], typer.Option("--pair", help="with --baseline: BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)")] = None,
-    latency_budget: Annotated[Optional[float], typer.Option("--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound")] = None,
+    model_runs: Annotated[
+        bool | None,
+        typer.Option(
+            "--model-runs/--no-model-runs",
+            help="also bench each --model on its own (default: only when no --mode/--recipe is given)",
+        ),
+    ] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--corpus",
+            help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset",
+        ),
+    ] = None,
+    pseudo_queries: Annotated[
+        int, typer.Option(min=1, help="how many inverse-cloze pseudo-queries to build with --corpus")
+    ] = 300,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend",
+            help="encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); repeatable: docs/s and nDCG@10 retention vs torch per backend",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)",
+        ),
+    ] = None,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option("--pair", help="with --baseline: BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)"),
+    ] = None,
+    latency_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound"
+        ),
+    ] = None,
     wide: Annotated[bool, typer.Option("--wide", help="print every metric, interval, latency and cost column")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print the results document as JSON instead of tables")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="print the results document as JSON instead of tables")
+    ] = False,
 ) -> None:
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
-    from embedproof.files import write_json_atomic
+    from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions
-    from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.statistics import StatsSettings
+    from embedproof.files import write_json_atomic
 
     _check_bench_options(locals())
     options = BenchOptions(
-        top_k, batch_size, max_tokens, query_prefix, document_prefix, cache_dir, not no_cache, run_dir,
-        dims=int_list(dims, "--dims"), precisions=precision_list(precision, "--precision"), rescore_multiplier=rescore_multiplier,
-        allow_unvalidated_dims=allow_unvalidated_dims, usd_per_gb_month=usd_per_gb_month, latency=latency,
-        latency_queries=latency_queries, instance_usd_per_hour=instance_usd_per_hour, utilisation=utilisation,
-        chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, latency_rounds=latency_rounds,
-        statistics=StatsSettings(bootstrap_resamples=bootstrap_resamples, permutation_resamples=permutation_resamples,
-                                 seed=seed, alpha=alpha),
+        top_k,
+        batch_size,
+        max_tokens,
+        query_prefix,
+        document_prefix,
+        cache_dir,
+        not no_cache,
+        run_dir,
+        dims=int_list(dims, "--dims"),
+        precisions=precision_list(precision, "--precision"),
+        rescore_multiplier=rescore_multiplier,
+        allow_unvalidated_dims=allow_unvalidated_dims,
+        usd_per_gb_month=usd_per_gb_month,
+        latency=latency,
+        latency_queries=latency_queries,
+        instance_usd_per_hour=instance_usd_per_hour,
+        utilisation=utilisation,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        latency_rounds=latency_rounds,
+        statistics=StatsSettings(
+            bootstrap_resamples=bootstrap_resamples, permutation_resamples=permutation_resamples, seed=seed, alpha=alpha
+        ),
         backends=[split_backends([value], stores=False)[0] for value in backend or ["torch"]],
     )
     recipes = build_recipes(mode, recipe, model, reranker, rerank_top)

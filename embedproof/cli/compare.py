@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Optional, Sequence
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +20,14 @@ from embedproof.cli.common import EXIT_BAD_INPUT, console, writable_file
 from embedproof.errors import InvalidInputError
 
 __all__ = [
-    "compare", "gate", "parse_pairs", "compare_table", "print_report", "EXIT_OK", "EXIT_REGRESSION", "EXIT_BAD_INPUT",
+    "compare",
+    "gate",
+    "parse_pairs",
+    "compare_table",
+    "print_report",
+    "EXIT_OK",
+    "EXIT_REGRESSION",
+    "EXIT_BAD_INPUT",
 ]
 
 EXIT_OK, EXIT_REGRESSION = 0, 1
@@ -50,8 +58,13 @@ def _check(alpha: float, latency_ms: float | None) -> None:
         raise InvalidInputError(f"--latency-ms must be a positive number of milliseconds, got {latency_ms:g}")
 
 
-def gate(base_path: str | Path, new_results: dict, pairs: Sequence[str | tuple[str, str]] | None = None,
-         latency_ms: float | None = None, alpha: float = 0.05) -> tuple[dict, int]:
+def gate(
+    base_path: str | Path,
+    new_results: dict,
+    pairs: Sequence[str | tuple[str, str]] | None = None,
+    latency_ms: float | None = None,
+    alpha: float = 0.05,
+) -> tuple[dict, int]:
     """Compare freshly benched results with a baseline file; returns the report and the exit code (0 or 1).
 
     Bad input raises InvalidInputError (the CLI prints it and exits 2), so `bench --baseline` fails the same way.
@@ -100,21 +113,29 @@ def print_report(report: dict, out: Console | None = None) -> None:
 
 def compare(
     base: Annotated[Path, typer.Argument(help="baseline results.json (from `embedproof bench`)")],
-    new: Annotated[Optional[Path], typer.Argument(
-        help="new results.json; omitted: compare runs of BASE with each other (needs --pair)")] = None,
-    pair: Annotated[Optional[list[str]], typer.Option(
-        "--pair", help="BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)")] = None,
-    latency_ms: Annotated[Optional[float], typer.Option(
-        "--latency-ms", help="p99 budget in ms, checked against the new p99's upper bound")] = None,
+    new: Annotated[
+        Path | None,
+        typer.Argument(help="new results.json; omitted: compare runs of BASE with each other (needs --pair)"),
+    ] = None,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option("--pair", help="BASE_RUN=NEW_RUN, repeatable (default: runs with the same name)"),
+    ] = None,
+    latency_ms: Annotated[
+        float | None,
+        typer.Option("--latency-ms", help="p99 budget in ms, checked against the new p99's upper bound"),
+    ] = None,
     alpha: Annotated[float, typer.Option(help="significance level after Holm correction")] = 0.05,
-    markdown: Annotated[Optional[Path], typer.Option(
-        "--markdown", help="also write the report as Markdown to this file ('-': print it)")] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="also write the report as Markdown to this file ('-': print it)"),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of the table")] = False,
 ) -> None:
     """Gate an upgrade: paired quality differences with CIs and p-values, p99 against a budget; exit 1 on regression."""
-    from embedproof.files import write_text_atomic
     from embedproof.evaluation.compare import compare_results, settings_for, to_markdown
     from embedproof.evaluation.results_file import load_results
+    from embedproof.files import write_text_atomic
 
     _check(alpha, latency_ms)
     pairs = parse_pairs(pair)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -23,55 +23,120 @@ def _resumable(folder: Path):
     try:
         yield
     except KeyboardInterrupt:
-        err.print(f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} (the index refuses to load until "
-                  "it is finished); run the same command again to resume from them.", highlight=False)
+        err.print(
+            f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} (the index refuses to load until "
+            "it is finished); run the same command again to resume from them.",
+            highlight=False,
+        )
         raise typer.Exit(130) from None
 
 
 @index_app.command("build")
 def index_build(
-    corpus: Annotated[str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md files or 'demo'")],
+    corpus: Annotated[
+        str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md files or 'demo'")
+    ],
     out: Annotated[Path, typer.Option("--out", help="index folder (resumes an interrupted build of the same recipe)")],
-    mode: Annotated[Optional[str], typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")] = None,
-    recipe: Annotated[Optional[Path], typer.Option(help="a recipe file (.json/.yaml)")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="models for --mode (dense and sparse)")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")
+    ] = None,
+    recipe: Annotated[Path | None, typer.Option(help="a recipe file (.json/.yaml)")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="models for --mode (dense and sparse)")
+    ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="documents per committed chunk")] = 512,
-    backend: Annotated[Optional[list[str]], typer.Option("--backend", help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable")] = None,
-    qdrant_url: Annotated[Optional[str], typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
-    qdrant_path: Annotated[Optional[Path], typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")] = None,
-    qdrant_collection: Annotated[Optional[str], typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")] = None,
-    qdrant_shards: Annotated[int, typer.Option(min=1, help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)")] = 1,
-    qdrant_replicas: Annotated[int, typer.Option(min=1, help="--backend qdrant: replication_factor of a new collection")] = 1,
-    ray: Annotated[Optional[str], typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")] = None,
-    edge_m: Annotated[Optional[int], typer.Option(min=0, help="--backend edge: HNSW m (default 16)")] = None,
-    edge_ef_construct: Annotated[Optional[int], typer.Option(min=1, help="--backend edge: HNSW ef_construct (default 100)")] = None,
-    edge_ef: Annotated[Optional[int], typer.Option(min=1, help="--backend edge: hnsw_ef at query time (default 128)")] = None,
-    edge_quantization: Annotated[Optional[str], typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)")] = None,
-    edge_oversampling: Annotated[Optional[float], typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")] = None,
-    edge_rescore: Annotated[Optional[bool], typer.Option("--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32")] = None,
-    edge_exact: Annotated[bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")] = False,
-    edge_vectors_on_disk: Annotated[bool, typer.Option(help="--backend edge: float vectors on disk, quantised codes in memory")] = False,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend",
+            help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable",
+        ),
+    ] = None,
+    qdrant_url: Annotated[str | None, typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
+    qdrant_path: Annotated[
+        Path | None, typer.Option(help="--backend qdrant: qdrant-client local mode in this folder")
+    ] = None,
+    qdrant_collection: Annotated[
+        str | None, typer.Option(help="--backend qdrant: collection name (default: from --out, recipe and corpus)")
+    ] = None,
+    qdrant_shards: Annotated[
+        int,
+        typer.Option(
+            min=1, help="--backend qdrant: shard_number of a new collection (a cluster spreads shards over nodes)"
+        ),
+    ] = 1,
+    qdrant_replicas: Annotated[
+        int, typer.Option(min=1, help="--backend qdrant: replication_factor of a new collection")
+    ] = 1,
+    ray: Annotated[
+        str | None, typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")
+    ] = None,
+    edge_m: Annotated[int | None, typer.Option(min=0, help="--backend edge: HNSW m (default 16)")] = None,
+    edge_ef_construct: Annotated[
+        int | None, typer.Option(min=1, help="--backend edge: HNSW ef_construct (default 100)")
+    ] = None,
+    edge_ef: Annotated[
+        int | None, typer.Option(min=1, help="--backend edge: hnsw_ef at query time (default 128)")
+    ] = None,
+    edge_quantization: Annotated[
+        str | None,
+        typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)"),
+    ] = None,
+    edge_oversampling: Annotated[
+        float | None, typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")
+    ] = None,
+    edge_rescore: Annotated[
+        bool | None,
+        typer.Option(
+            "--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32"
+        ),
+    ] = None,
+    edge_exact: Annotated[
+        bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")
+    ] = False,
+    edge_vectors_on_disk: Annotated[
+        bool, typer.Option(help="--backend edge: float vectors on disk, quantised codes in memory")
+    ] = False,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
-    from embedproof.datasets.loading import load_dataset
     from embedproof.backends import split_backends
+    from embedproof.datasets.loading import load_dataset
     from embedproof.index.edge_plan import QUANTIZATIONS
     from embedproof.index.store import build_index
 
-    for value, option in ((corpus, "--corpus"), (qdrant_url, "--qdrant-url"), (qdrant_collection, "--qdrant-collection"), (ray, "--ray"),
-                          *((name, "--model") for name in model or [])):
+    for value, option in (
+        (corpus, "--corpus"),
+        (qdrant_url, "--qdrant-url"),
+        (qdrant_collection, "--qdrant-collection"),
+        (ray, "--ray"),
+        *((name, "--model") for name in model or []),
+    ):
         non_empty(value, option)
     in_range(edge_oversampling, "--edge-oversampling", low=1)
     if edge_quantization is not None and edge_quantization not in QUANTIZATIONS:
-        raise InvalidInputError(f"--edge-quantization: unknown value {edge_quantization!r} (known: {', '.join(QUANTIZATIONS)})")
+        raise InvalidInputError(
+            f"--edge-quantization: unknown value {edge_quantization!r} (known: {', '.join(QUANTIZATIONS)})"
+        )
     writable_folder(out, "--out")
     encoder_backend, store_backend = split_backends(backend)
-    store_options = {"url": qdrant_url, "path": str(qdrant_path) if qdrant_path else None, "collection": qdrant_collection,
-                     "shards": qdrant_shards, "replicas": qdrant_replicas}
+    store_options = {
+        "url": qdrant_url,
+        "path": str(qdrant_path) if qdrant_path else None,
+        "collection": qdrant_collection,
+        "shards": qdrant_shards,
+        "replicas": qdrant_replicas,
+    }
     if store_backend == "edge":
-        store_options = {"m": edge_m, "ef_construct": edge_ef_construct, "ef": edge_ef, "quantization": edge_quantization,
-                         "oversampling": edge_oversampling, "rescore": edge_rescore, "exact": edge_exact or None,
-                         "vectors_on_disk": edge_vectors_on_disk or None}
+        store_options = {
+            "m": edge_m,
+            "ef_construct": edge_ef_construct,
+            "ef": edge_ef,
+            "quantization": edge_quantization,
+            "oversampling": edge_oversampling,
+            "rescore": edge_rescore,
+            "exact": edge_exact or None,
+            "vectors_on_disk": edge_vectors_on_disk or None,
+        }
     recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
         raise InvalidInputError("index build needs exactly one of --mode or --recipe")
@@ -82,18 +147,32 @@ def index_build(
         encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
     data = load_dataset(corpus)
     with progress_factory(err) as progress, _resumable(out):
-        manifest = build_index(recipes[0], data.corpus, out, chunk_size=chunk_size, progress=progress, encoder_backend=encoder_backend,
-                               store_backend=store_backend, store_options=store_options, ray_address=ray)
+        manifest = build_index(
+            recipes[0],
+            data.corpus,
+            out,
+            chunk_size=chunk_size,
+            progress=progress,
+            encoder_backend=encoder_backend,
+            store_backend=store_backend,
+            store_options=store_options,
+            ray_address=ray,
+        )
     if auto is not None:
         manifest["auto_backend"] = auto
         manifest.save()
-    console.print(f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files", highlight=False)
+    console.print(
+        f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files",
+        highlight=False,
+    )
 
 
 @index_app.command("add")
 def index_add(
     folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded store)")],
-    corpus: Annotated[str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")],
+    corpus: Annotated[
+        str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")
+    ],
 ) -> None:
     """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, so its scores all change."""
     from embedproof.datasets.loading import load_dataset
@@ -103,7 +182,9 @@ def index_add(
     data = load_dataset(corpus)
     with progress_factory(err) as progress, _resumable(folder):
         manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
-    console.print(f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False)
+    console.print(
+        f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False
+    )
 
 
 @index_app.command("info")
@@ -119,19 +200,32 @@ def index_info(
         typer.echo(json.dumps(info, indent=2))
         return
     recipe = info["recipe"]
-    console.print(f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
-                  + (f" → {recipe['rerank']}" if recipe.get("rerank") else "") + f"), {info['documents']:,} documents, "
-                  f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified", highlight=False)
+    console.print(
+        f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
+        + (f" → {recipe['rerank']}" if recipe.get("rerank") else "")
+        + f"), {info['documents']:,} documents, "
+        f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified",
+        highlight=False,
+    )
     if info.get("store"):
-        console.print("store: " + ", ".join(f"{k} {v}" for k, v in info["store"].items() if not isinstance(v, (dict, list))),
-                      highlight=False)
+        console.print(
+            "store: " + ", ".join(f"{k} {v}" for k, v in info["store"].items() if not isinstance(v, (dict, list))),
+            highlight=False,
+        )
     table = Table(title="components")
     for column in ("component", "model", "kind", "mode", "dim / precision", "chunks", "revision"):
         table.add_column(column)
     for key, c in info["components"].items():
         shape = " / ".join(str(x) for x in (c.get("dim"), c.get("precision")) if x is not None) or "-"
-        table.add_row(key, c.get("model", "-"), c.get("kind", "-"), c.get("mode", "-"), shape, str(c.get("chunks", "-")),
-                      str(c.get("revision", "-")))
+        table.add_row(
+            key,
+            c.get("model", "-"),
+            c.get("kind", "-"),
+            c.get("mode", "-"),
+            shape,
+            str(c.get("chunks", "-")),
+            str(c.get("revision", "-")),
+        )
     console.print(table)
 
 
@@ -156,7 +250,11 @@ def search(
     table = Table(title=f"{answer['recipe']}: {query}")
     # a column per stage that scored documents (query-encoding stages have a time but no scores)
     results = answer["results"]
-    stages = [s for s in (results[0]["stage_scores"] if results else {}) if any(r["stage_scores"].get(s) is not None for r in results)]
+    stages = [
+        s
+        for s in (results[0]["stage_scores"] if results else {})
+        if any(r["stage_scores"].get(s) is not None for r in results)
+    ]
     for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], "text"]:
         table.add_column(column)
     for r in answer["results"]:
@@ -170,12 +268,26 @@ def serve(
     folder: Annotated[Path, typer.Argument(help="index folder built by `embedproof index build`")],
     host: Annotated[str, typer.Option(help="bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    api_key: Annotated[Optional[str], typer.Option(help="require this key on every data endpoint (default: $EMBEDPROOF_API_KEY)")] = None,
-    max_batch: Annotated[Optional[int], typer.Option(help="texts per model call; one larger request still runs, alone (default 128)")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(help="whitespace-separated words per model call (default 16384)")] = None,
-    max_wait_ms: Annotated[Optional[float], typer.Option(help="how long a batch may wait to fill, while requests come together (default 2.0)")] = None,
-    max_queue: Annotated[Optional[int], typer.Option(help="queued requests; past it a request gets 503 + Retry-After (default 256)")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="require this key on every data endpoint (default: $EMBEDPROOF_API_KEY)")
+    ] = None,
+    max_batch: Annotated[
+        int | None, typer.Option(help="texts per model call; one larger request still runs, alone (default 128)")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="whitespace-separated words per model call (default 16384)")
+    ] = None,
+    max_wait_ms: Annotated[
+        float | None,
+        typer.Option(help="how long a batch may wait to fill, while requests come together (default 2.0)"),
+    ] = None,
+    max_queue: Annotated[
+        int | None, typer.Option(help="queued requests; past it a request gets 503 + Retry-After (default 256)")
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)"),
+    ] = None,
 ) -> None:
     """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
     from embedproof.server.app import serve as run_server
@@ -183,7 +295,13 @@ def serve(
 
     non_empty(host, "--host")
     non_empty(api_key, "--api-key")  # an empty key would serve every endpoint without one
-    given = {"max_batch": max_batch, "max_tokens": max_tokens, "max_wait_ms": max_wait_ms, "max_queue": max_queue, "threads": threads}
+    given = {
+        "max_batch": max_batch,
+        "max_tokens": max_tokens,
+        "max_wait_ms": max_wait_ms,
+        "max_queue": max_queue,
+        "threads": threads,
+    }
     try:  # BatchOptions holds the defaults and the checks; the message names the flag the user typed
         batching = BatchOptions(**{name: value for name, value in given.items() if value is not None})
     except InvalidBatchOption as exc:

@@ -40,7 +40,9 @@ def summary_table(runs: list[dict]) -> Table:
 
     timed = any(run_p99(r) is not None for r in runs)
     tested = any(r.get("vs_best") for r in runs)
-    table = Table(title="quality, p99 and size per run (95% intervals)", caption=_caption(timed, tested), caption_justify="left")
+    table = Table(
+        title="quality, p99 and size per run (95% intervals)", caption=_caption(timed, tested), caption_justify="left"
+    )
     table.add_column("run", overflow="fold", ratio=1)
     table.add_column("nDCG@10", justify="right", no_wrap=True)
     if timed:
@@ -58,7 +60,9 @@ def summary_table(runs: list[dict]) -> Table:
             total = latency.get("online_ms", {}).get("total", {})
             p99, upper = run_p99(run), ((total.get("ci") or {}).get("p99") or [None, None])[1]
             flag = " ⚠" if latency.get("busy") or latency.get("stable") is False else ""
-            cells.append("-" if p99 is None else f"{p99:.2f}{flag}\n" + (f"≤{upper:.2f}" if upper is not None else "no CI"))
+            cells.append(
+                "-" if p99 is None else f"{p99:.2f}{flag}\n" + (f"≤{upper:.2f}" if upper is not None else "no CI")
+            )
         size = run_size(run)
         cells.append(f"{size:,.0f}" if size is not None else "-")
         if tested:
@@ -83,8 +87,25 @@ def _caption(timed: bool, tested: bool) -> str:
 
 def results_table(runs: list[dict]) -> Table:
     table = Table(title="retrieval quality (mean over judged queries, 95% intervals; vs best: paired test, Holm)")
-    columns = ["model", "mode", "dim", "precision", "nDCG@10", "MRR@10", "R@10", "R@100", "MAP@100", "retention", "bytes/vec", "$/mo per 1M",
-               "p50 ms", "p99 ms", "$/1M q", "vs best", "frontier"]
+    columns = [
+        "model",
+        "mode",
+        "dim",
+        "precision",
+        "nDCG@10",
+        "MRR@10",
+        "R@10",
+        "R@100",
+        "MAP@100",
+        "retention",
+        "bytes/vec",
+        "$/mo per 1M",
+        "p50 ms",
+        "p99 ms",
+        "$/1M q",
+        "vs best",
+        "frontier",
+    ]
     runs = [r for r in runs if "recipe" not in r]
     for column in columns:
         table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
@@ -93,11 +114,16 @@ def results_table(runs: list[dict]) -> Table:
         retention = run.get("retention", {}).get("ndcg@10")
         backend = run.get("encoder_backend", "torch")
         table.add_row(
-            display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]"), run["mode"], str(run["dim"] or "-"),
+            display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]"),
+            run["mode"],
+            str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
-            interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")), *[f"{m[c]:.4f}" for c in METRIC_COLUMNS[1:]],
+            interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")),
+            *[f"{m[c]:.4f}" for c in METRIC_COLUMNS[1:]],
             f"{retention:.1%}" if retention is not None else "-",
-            f"{run['bytes_per_vector']:,.0f}", f"{run['storage_usd_month_per_1m']:.4f}", *latency_cells(run),
+            f"{run['bytes_per_vector']:,.0f}",
+            f"{run['storage_usd_month_per_1m']:.4f}",
+            *latency_cells(run),
         )
     return table
 
@@ -111,19 +137,42 @@ def latency_cells(run: dict) -> list[str]:
     p99 = interval_cell(total.get("p99"), (total.get("ci") or {}).get("p99"), ".2f")
     if latency.get("busy") or latency.get("stable") is False:
         p99 += "\n(busy machine)" if latency.get("busy") else "\n(rounds disagree)"
-    return [f"{total['p50']:.2f}" if total.get("p50") is not None else "-", p99, f"{usd:.4f}" if usd is not None else "-",
-            vs_best_cell(run), front]
+    return [
+        f"{total['p50']:.2f}" if total.get("p50") is not None else "-",
+        p99,
+        f"{usd:.4f}" if usd is not None else "-",
+        vs_best_cell(run),
+        front,
+    ]
 
 
 def recipes_table(runs: list[dict]) -> Table:
     table = Table(title="recipes (mean over judged queries; stage times per query)")
-    for column in ["mode", "first pass", "rerank", "nDCG@10", "MRR@10", "R@10", "R@100", "bytes/passage", "stages (ms/query)", "p50 ms", "p99 ms",
-                   "$/1M q", "vs best", "frontier"]:
-        table.add_column(column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right")
+    for column in [
+        "mode",
+        "first pass",
+        "rerank",
+        "nDCG@10",
+        "MRR@10",
+        "R@10",
+        "R@100",
+        "bytes/passage",
+        "stages (ms/query)",
+        "p50 ms",
+        "p99 ms",
+        "$/1M q",
+        "vs best",
+        "frontier",
+    ]:
+        table.add_column(
+            column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right"
+        )
     for run in (r for r in runs if "recipe" in r):
         m, rec = run["metrics"], run["recipe"]
         table.add_row(
-            run["mode"], " + ".join(x.split("/")[-1] for x in rec["first_pass"]), (rec["rerank"] or "-").split("/")[-1],
+            run["mode"],
+            " + ".join(x.split("/")[-1] for x in rec["first_pass"]),
+            (rec["rerank"] or "-").split("/")[-1],
             interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")),
             *[f"{m[c]:.4f}" for c in ["mrr@10", "recall@10", "recall@100"]],
             f"{run['bytes_per_passage']:,.0f}",
@@ -153,8 +202,17 @@ def backends_table(runs: list[dict]) -> Table:
             continue
         seen.add(key)
         vs = run.get("backend_vs_torch") or {}
-        rate, ratio, kept = run["timings"].get("documents_per_s"), vs.get("documents_per_s_ratio"), vs.get("ndcg@10_retention")
-        table.add_row(display_name(run["model"]), key[1], f"{rate:.1f}" if rate else "-", f"{ratio:.2f}×" if ratio else "-",
-                      f"{run['metrics']['ndcg@10']:.4f}", f"{kept:.2%}" if kept is not None else "-")
+        rate, ratio, kept = (
+            run["timings"].get("documents_per_s"),
+            vs.get("documents_per_s_ratio"),
+            vs.get("ndcg@10_retention"),
+        )
+        table.add_row(
+            display_name(run["model"]),
+            key[1],
+            f"{rate:.1f}" if rate else "-",
+            f"{ratio:.2f}×" if ratio else "-",
+            f"{run['metrics']['ndcg@10']:.4f}",
+            f"{kept:.2%}" if kept is not None else "-",
+        )
     return table
-

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedproof.errors import DatasetError, LoadWarning
 from embedproof.datasets.readers import read_corpus, read_qrels, read_queries
+from embedproof.errors import DatasetError, LoadWarning
 from embedproof.types import Document
 
 DEMO_PATH = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -79,7 +79,10 @@ def load_beir_folder(folder: str | Path, split: str = "test", name: str | None =
     folder = Path(folder)
     corpus_path = _find(folder, "corpus")
     if corpus_path is None:
-        raise DatasetError("no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout) and no .txt/.md files (a text corpus)", folder)
+        raise DatasetError(
+            "no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout) and no .txt/.md files (a text corpus)",
+            folder,
+        )
     warnings: list[LoadWarning] = []
     corpus = read_corpus(corpus_path, warnings)
     dataset = Dataset(name or folder.name, str(folder), corpus, warnings=warnings)
@@ -93,7 +96,9 @@ def load_beir_folder(folder: str | Path, split: str = "test", name: str | None =
     qrels_path = qrels_dir / f"{split}.tsv"
     if not qrels_path.is_file():
         available = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
-        raise DatasetError(f"no judgments for split {split!r} (available splits: {', '.join(available) or 'none'})", qrels_path)
+        raise DatasetError(
+            f"no judgments for split {split!r} (available splits: {', '.join(available) or 'none'})", qrels_path
+        )
     dataset.qrels = read_qrels(qrels_path, dataset.queries, corpus, warnings)
     dataset.split = split
     if not dataset.qrels:
@@ -143,7 +148,10 @@ def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path 
     if path.is_file():
         if path.name.endswith((".jsonl", ".jsonl.gz")):
             return load_jsonl_corpus(path)
-        raise DatasetError("unsupported file type (expected a BEIR folder, a folder of .txt/.md files or a .jsonl / .jsonl.gz corpus)", path)
+        raise DatasetError(
+            "unsupported file type (expected a BEIR folder, a folder of .txt/.md files or a .jsonl / .jsonl.gz corpus)",
+            path,
+        )
     if text.lower() in BEIR_DATASETS:
         return load_beir_folder(fetch_beir(text.lower(), cache_dir), split, name=text.lower())
     raise DatasetError(

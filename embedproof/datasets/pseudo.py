@@ -13,18 +13,22 @@ import random
 import re
 from dataclasses import replace
 
-from embedproof.errors import DatasetError, LoadWarning
 from embedproof.datasets.loading import Dataset
+from embedproof.errors import DatasetError, LoadWarning
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-PSEUDO_NOTE = "pseudo-labels from the inverse cloze task: not human judgments; compare set-ups, do not quote as accuracy"
+PSEUDO_NOTE = (
+    "pseudo-labels from the inverse cloze task: not human judgments; compare set-ups, do not quote as accuracy"
+)
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def inverse_cloze(dataset: Dataset, n_queries: int = 300, seed: int = 0, title_share: float = 0.25, min_words: int = 5) -> Dataset:
+def inverse_cloze(
+    dataset: Dataset, n_queries: int = 300, seed: int = 0, title_share: float = 0.25, min_words: int = 5
+) -> Dataset:
     """A copy of `dataset` with pseudo-queries, one relevant passage each, and those passages edited.
 
     A sampled passage with at least two sentences gives one sentence (of `min_words` words or more) as the
@@ -33,7 +37,9 @@ def inverse_cloze(dataset: Dataset, n_queries: int = 300, seed: int = 0, title_s
     rng = random.Random(seed)
     candidates = [doc for doc in dataset.corpus.values() if len(split_sentences(doc.text)) >= 2 or doc.title.strip()]
     if not candidates:
-        raise DatasetError("no passage has two sentences or a title: cannot build inverse-cloze pseudo-queries", dataset.path)
+        raise DatasetError(
+            "no passage has two sentences or a title: cannot build inverse-cloze pseudo-queries", dataset.path
+        )
     rng.shuffle(candidates)
     corpus = dict(dataset.corpus)
     queries, qrels = {}, {}
@@ -56,7 +62,12 @@ def inverse_cloze(dataset: Dataset, n_queries: int = 300, seed: int = 0, title_s
         corpus[doc.id] = edited
     warnings = list(dataset.warnings) + [LoadWarning("pseudo_labels", f"{len(queries)} {PSEUDO_NOTE}")]
     if len(queries) < n_queries:  # a small corpus cannot give more: say so rather than return fewer silently
-        warnings.append(LoadWarning("pseudo_labels", f"asked for {n_queries} pseudo-queries, built {len(queries)}: only that many "
-                                    f"of the {len(dataset.corpus):,} passages have a title or two sentences, one of "
-                                    f"{min_words}+ words"))
+        warnings.append(
+            LoadWarning(
+                "pseudo_labels",
+                f"asked for {n_queries} pseudo-queries, built {len(queries)}: only that many "
+                f"of the {len(dataset.corpus):,} passages have a title or two sentences, one of "
+                f"{min_words}+ words",
+            )
+        )
     return Dataset(f"{dataset.name} (inverse cloze)", dataset.path, corpus, queries, qrels, "pseudo", warnings)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from embedproof.errors import DatasetError, LoadWarning
 from embedproof.types import Document
@@ -23,8 +23,7 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                yield number, raw
+            yield from enumerate(handle, start=1)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DatasetError(f"truncated or corrupt gzip file ({exc})", path) from exc
     except OSError as exc:
@@ -118,8 +117,12 @@ def read_corpus(path: str | Path, warnings: list[LoadWarning]) -> dict[str, Docu
     for number, record in read_jsonl(path):
         doc_id = _id_field(record, ("_id", "id"), path, number)
         if doc_id in corpus:
-            raise DatasetError(f"duplicate document id {doc_id!r} (first seen on line {first_line[doc_id]})", path, number, "_id")
-        doc = Document(doc_id, _text_field(record, "text", path, number, True), _text_field(record, "title", path, number, False))
+            raise DatasetError(
+                f"duplicate document id {doc_id!r} (first seen on line {first_line[doc_id]})", path, number, "_id"
+            )
+        doc = Document(
+            doc_id, _text_field(record, "text", path, number, True), _text_field(record, "title", path, number, False)
+        )
         if not doc.full_text.strip():
             empty.add(number, f"id {doc_id!r}")
         corpus[doc_id] = doc
@@ -138,7 +141,9 @@ def read_queries(path: str | Path) -> dict[str, str]:
     for number, record in read_jsonl(path):
         query_id = _id_field(record, ("_id", "id"), path, number)
         if query_id in queries:
-            raise DatasetError(f"duplicate query id {query_id!r} (first seen on line {first_line[query_id]})", path, number, "_id")
+            raise DatasetError(
+                f"duplicate query id {query_id!r} (first seen on line {first_line[query_id]})", path, number, "_id"
+            )
         queries[query_id] = _text_field(record, "text", path, number, True)
         first_line[query_id] = number
     return queries
@@ -153,7 +158,9 @@ def _parse_qrels_line(line: str, path: Path, number: int) -> tuple[str, str, str
         return parts[0].strip(), parts[1].strip(), parts[2].strip()
     if len(parts) == 4:  # TREC: query-id, iteration, doc-id, relevance
         return parts[0].strip(), parts[2].strip(), parts[3].strip()
-    raise DatasetError(f"expected 3 tab-separated columns (query-id, corpus-id, score), found {len(parts)}", path, number)
+    raise DatasetError(
+        f"expected 3 tab-separated columns (query-id, corpus-id, score), found {len(parts)}", path, number
+    )
 
 
 def read_qrels(

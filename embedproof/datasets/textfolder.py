@@ -136,7 +136,9 @@ def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[st
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
-                raise DatasetError(f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for one document", path)
+                raise DatasetError(
+                    f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for one document", path
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise DatasetError(f"cannot read file ({exc.strerror or exc})", path) from exc
@@ -145,7 +147,9 @@ def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[st
             empty.append(relative)
             continue
         if doc_id in corpus:
-            raise DatasetError(f"two files give the same document id {doc_id!r} (the other is {source[doc_id]}); rename one", path)
+            raise DatasetError(
+                f"two files give the same document id {doc_id!r} (the other is {source[doc_id]}); rename one", path
+            )
         title, body = _split_title(text, path.suffix.lower())
         corpus[doc_id] = Document(doc_id, body, title)
         source[doc_id] = relative

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 
 from embedproof import __version__
 from embedproof.backends import UnsupportedBackendError
+from embedproof.datasets.loading import Dataset
 from embedproof.errors import EmbedproofError, ModelNotAvailableError
-from embedproof.evaluation.cost import (
-    storage_usd_month,
-)
-from embedproof.evaluation.latency import LatencyPlan, machine_info
 from embedproof.evaluation.bench_options import (
     BenchOptions,
     ProgressFactory,
@@ -28,25 +25,40 @@ from embedproof.evaluation.bench_options import (
     latency_plan,
     measure_plan,
 )
+from embedproof.evaluation.cost import (
+    storage_usd_month,
+)
 from embedproof.evaluation.evidence import annotate
-from embedproof.datasets.loading import Dataset
+from embedproof.evaluation.latency import LatencyPlan, machine_info
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
-from embedproof.search.dense import run_from_indices
-from embedproof.files import safe_name
-from embedproof.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
-from embedproof.search.dense import dense_scores, top_k
-from embedproof.vectors.matryoshka import truncate_matryoshka
+from embedproof.evaluation.run_result import ResultsFile, RunResult
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
+from embedproof.evaluation.truncation import (
+    chunk_texts,
+    max_pool_scores,
+    token_lengths,
+    truncation_profile,
+    truncation_warning,
+)
+from embedproof.files import safe_name
 from embedproof.models.card import get_card
+from embedproof.search.dense import dense_scores, run_from_indices, top_k
 from embedproof.search.retrieve import search
-from embedproof.evaluation.run_result import RunResult, ResultsFile
+from embedproof.vectors.matryoshka import truncate_matryoshka
+
 
 def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
 
-def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: ProgressFactory | None = None,
-                backend: str = "torch", plan: LatencyPlan | None = None) -> list[dict]:
+def bench_model(
+    dataset: Dataset,
+    name: str,
+    options: BenchOptions,
+    progress: ProgressFactory | None = None,
+    backend: str = "torch",
+    plan: LatencyPlan | None = None,
+) -> list[dict]:
     """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant.
 
     Latency is registered with `plan` (measured later, together with the bench's other runs); without a plan the
@@ -106,8 +118,11 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         return run, *evaluate_run(dataset.qrels, run)
 
     query_texts = [queries[q] for q in query_ids]
-    encoder_key = plan.encoder(f"first:{name}" + ("" if backend == "torch" else f"@{backend}"), encoder,
-                               lambda rows: encoder.encode_queries(query_texts[rows]))
+    encoder_key = plan.encoder(
+        f"first:{name}" + ("" if backend == "torch" else f"@{backend}"),
+        encoder,
+        lambda rows: encoder.encode_queries(query_texts[rows]),
+    )
 
     def with_latency(result: dict, represent, search_fn) -> dict:
         """Register this run's search (after the shared query encoder) for the bench's latency pass."""
@@ -123,16 +138,26 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
 
     def entry(mode, dim, precision, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
         result = {
-            **common, "mode": mode, "dim": dim, "precision": precision, "metrics": means, "per_query": per_query,
-            "bytes_per_vector": bytes_each, "index_bytes": index_bytes,
+            **common,
+            "mode": mode,
+            "dim": dim,
+            "precision": precision,
+            "metrics": means,
+            "per_query": per_query,
+            "bytes_per_vector": bytes_each,
+            "index_bytes": index_bytes,
             "storage_usd_month_per_1m": round(storage_usd_month(1_000_000, bytes_each, options.usd_per_gb_month), 6),
-            "timings": {**encode_timings, "search_s": round(search_s, 4)}, "cache_hits": cache_hits,
-            "warnings": list(getattr(encoder, "warnings", [])) + ([w] if (w := truncation and truncation_warning(name, truncation)) else []),
+            "timings": {**encode_timings, "search_s": round(search_s, 4)},
+            "cache_hits": cache_hits,
+            "warnings": list(getattr(encoder, "warnings", []))
+            + ([w] if (w := truncation and truncation_warning(name, truncation)) else []),
             **(extra or {}),
         }
         if options.run_dir:
             tag = f"{name}.d{dim}.{precision}" if dim else name
-            result["run_file"] = str(write_trec_run(run, f"{options.run_dir}/{dataset.name}.{safe_name(tag)}.trec", tag=tag))
+            result["run_file"] = str(
+                write_trec_run(run, f"{options.run_dir}/{dataset.name}.{safe_name(tag)}.trec", tag=tag)
+            )
         return result
 
     if doc_emb.mode == "sparse":
@@ -141,15 +166,28 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         search_s = time.perf_counter() - start
         run, means, per_query = score(indices, scores)
         index_bytes = _sparse_bytes(doc_emb.sparse)
-        result = entry("sparse", None, "float32", run, means, per_query, search_s, index_bytes / max(len(doc_ids), 1),
-                       index_bytes, {"vocabulary_size": doc_emb.dim})
+        result = entry(
+            "sparse",
+            None,
+            "float32",
+            run,
+            means,
+            per_query,
+            search_s,
+            index_bytes / max(len(doc_ids), 1),
+            index_bytes,
+            {"vocabulary_size": doc_emb.dim},
+        )
         from embedproof.search.sparse import sparse_search
 
         return [with_latency(result, lambda e: e.sparse, lambda q: sparse_search(q, doc_emb.sparse, options.top_k))]
 
     sweep = SweepOptions(
-        dims=options.dims, precisions=tuple(options.precisions), rescore_multiplier=options.rescore_multiplier,
-        allow_unvalidated_dims=options.allow_unvalidated_dims, calibration_dir=doc_emb.info.get("cache_folder"),
+        dims=options.dims,
+        precisions=tuple(options.precisions),
+        rescore_multiplier=options.rescore_multiplier,
+        allow_unvalidated_dims=options.allow_unvalidated_dims,
+        calibration_dir=doc_emb.info.get("cache_folder"),
     )
     variants = sweep_variants(card, doc_emb.dense, query_emb.dense, options.top_k, sweep)
     scored = [(v, *score(v.indices, v.scores)) for v in variants]
@@ -167,10 +205,18 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
             extra["metrics_without_rescoring"] = score(*v.first_pass)[1]
         if v.calibration_file:
             extra["calibration_file"] = v.calibration_file
-        result = entry("dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra)
+        result = entry(
+            "dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra
+        )
         result["warnings"] += v.warnings
         prepare = (lambda q, dim=v.dim: truncate_matryoshka(q, dim)) if v.dim != doc_emb.dim else (lambda q: q)
-        runs.append(with_latency(result, lambda e: np.asarray(e.dense, dtype=np.float32), lambda q, v=v, prepare=prepare: v.search_fn(prepare(q))))
+        runs.append(
+            with_latency(
+                result,
+                lambda e: np.asarray(e.dense, dtype=np.float32),
+                lambda q, v=v, prepare=prepare: v.search_fn(prepare(q)),
+            )
+        )
     if options.chunk_tokens and hasattr(encoder, "model"):
         chunks, owners = chunk_texts(encoder.model.tokenizer, doc_texts, options.chunk_tokens, options.chunk_overlap)
         chunk_vectors = encoder.encode_documents(chunks).dense
@@ -182,11 +228,28 @@ def bench_model(dataset: Dataset, name: str, options: BenchOptions, progress: Pr
         start = time.perf_counter()
         run, means, per_query = score(*chunked_search(q))
         per_doc = len(chunks) / max(len(doc_ids), 1)
-        extra = {"chunking": {"window_tokens": options.chunk_tokens, "overlap_tokens": options.chunk_overlap, "chunks": len(chunks),
-                              "chunks_per_document": per_doc},
-                 "retention": {m: (means[m] / base[m] if base[m] else None) for m in means}, "validated": True}
-        result = entry("dense-chunked", doc_emb.dim, "float32", run, means, per_query, time.perf_counter() - start,
-                       doc_emb.dim * 4 * per_doc, int(chunk_vectors.nbytes), extra)
+        extra = {
+            "chunking": {
+                "window_tokens": options.chunk_tokens,
+                "overlap_tokens": options.chunk_overlap,
+                "chunks": len(chunks),
+                "chunks_per_document": per_doc,
+            },
+            "retention": {m: (means[m] / base[m] if base[m] else None) for m in means},
+            "validated": True,
+        }
+        result = entry(
+            "dense-chunked",
+            doc_emb.dim,
+            "float32",
+            run,
+            means,
+            per_query,
+            time.perf_counter() - start,
+            doc_emb.dim * 4 * per_doc,
+            int(chunk_vectors.nbytes),
+            extra,
+        )
         runs.append(with_latency(result, lambda e: np.asarray(e.dense, dtype=np.float32), chunked_search))
     return runs
 
@@ -219,22 +282,29 @@ def run_bench(
     options = options or BenchOptions()
     results = {
         "embedproof_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "dataset": dataset.summary(),
         "settings": {
-            "top_k": options.top_k, "batch_size": options.batch_size, "max_tokens": options.max_tokens,
-            "dims": options.dims, "precisions": options.precisions, "rescore_multiplier": options.rescore_multiplier,
-            "usd_per_gb_month": options.usd_per_gb_month, "instance_usd_per_hour": options.instance_usd_per_hour,
-            "utilisation": options.utilisation, "latency_queries": options.latency_queries,
-            "latency_rounds": options.latency_rounds, "encoder_backends": list(options.backends),
+            "top_k": options.top_k,
+            "batch_size": options.batch_size,
+            "max_tokens": options.max_tokens,
+            "dims": options.dims,
+            "precisions": options.precisions,
+            "rescore_multiplier": options.rescore_multiplier,
+            "usd_per_gb_month": options.usd_per_gb_month,
+            "instance_usd_per_hour": options.instance_usd_per_hour,
+            "utilisation": options.utilisation,
+            "latency_queries": options.latency_queries,
+            "latency_rounds": options.latency_rounds,
+            "encoder_backends": list(options.backends),
         },
         "statistics": options.statistics.to_dict(),
         "runs": [],
     }
     plan = latency_plan(dataset, options)
     for name in models:
-        for backend in (["torch"] if builtin_model(name) else list(dict.fromkeys(options.backends or ["torch"]))):
+        for backend in ["torch"] if builtin_model(name) else list(dict.fromkeys(options.backends or ["torch"])):
             try:
                 entries = bench_model(dataset, name, options, progress, backend, plan)
             except (ModelNotAvailableError, UnsupportedBackendError) as exc:
@@ -267,7 +337,13 @@ def backend_retention(runs: list[RunResult]) -> None:
 
     Adds `backend_vs_torch`: nDCG@10 retention and the documents/s ratio (None when either encode was cached).
     """
-    key = lambda r: (r.get("model"), r.get("mode"), r.get("dim"), r.get("precision"), json.dumps(r.get("chunking"), sort_keys=True))  # noqa: E731
+    key = lambda r: (
+        r.get("model"),
+        r.get("mode"),
+        r.get("dim"),
+        r.get("precision"),
+        json.dumps(r.get("chunking"), sort_keys=True),
+    )  # noqa: E731
     torch_runs = {key(r): r for r in runs if r.get("encoder_backend") == "torch" and "recipe" not in r}
     for run in runs:
         ref = torch_runs.get(key(run))

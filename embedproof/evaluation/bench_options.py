@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from embedproof.datasets.loading import Dataset
-from embedproof.evaluation.cost import DEFAULT_INSTANCE_USD_PER_HOUR, DEFAULT_USD_PER_GB_MONTH, DEFAULT_UTILISATION, serving_costs
+from embedproof.evaluation.cost import (
+    DEFAULT_INSTANCE_USD_PER_HOUR,
+    DEFAULT_USD_PER_GB_MONTH,
+    DEFAULT_UTILISATION,
+    serving_costs,
+)
 from embedproof.evaluation.latency import DEFAULT_ROUNDS, LatencyPlan
 from embedproof.evaluation.statistics import StatsSettings
 
@@ -45,7 +50,8 @@ def encoder_options(name: str, options: BenchOptions, backend: str = "torch") ->
     if builtin_model(name):
         return {}
     extra = {"backend": backend} if backend != "torch" else {}  # torch stays implicit: every encoder accepts it
-    return {**extra,
+    return {
+        **extra,
         "query_prefix": options.query_prefix,
         "document_prefix": options.document_prefix,
         "max_tokens": options.max_tokens,
@@ -71,8 +77,12 @@ def measure_plan(plan: LatencyPlan, options: BenchOptions, progress: ProgressFac
     for run in plan.runs.values():
         if "latency" in run:
             latency = run["latency"]
-            run["cost"] = serving_costs(latency["batch"]["queries_per_s"], latency["online_ms"]["total"]["mean"],
-                                        options.instance_usd_per_hour, options.utilisation)
+            run["cost"] = serving_costs(
+                latency["batch"]["queries_per_s"],
+                latency["online_ms"]["total"]["mean"],
+                options.instance_usd_per_hour,
+                options.utilisation,
+            )
             if "storage_usd_month_per_1m" in run:
                 run["cost"]["storage_usd_month_per_1m_vectors"] = run["storage_usd_month_per_1m"]
     return load

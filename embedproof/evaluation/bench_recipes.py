@@ -7,14 +7,20 @@ scored) and the tuned recipe is reported as its own run.
 
 from __future__ import annotations
 
-from embedproof.errors import InvalidInputError
-from embedproof.evaluation.bench_options import BenchOptions, ProgressFactory, encoder_options, latency_plan, measure_plan
 from embedproof.datasets.loading import Dataset
+from embedproof.errors import InvalidInputError
+from embedproof.evaluation.bench_options import (
+    BenchOptions,
+    ProgressFactory,
+    encoder_options,
+    latency_plan,
+    measure_plan,
+)
 from embedproof.evaluation.latency import LatencyPlan
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
-from embedproof.search.fusion import top, tune_fusion
-from embedproof.models.card import get_card
 from embedproof.files import safe_name
+from embedproof.models.card import get_card
+from embedproof.search.fusion import top, tune_fusion
 from embedproof.search.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
 from embedproof.search.recipe import Recipe
 
@@ -33,7 +39,9 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
         if docs.mode == "dense":
             from embedproof.vectors.quantize import bytes_per_vector
 
-            total += bytes_per_vector(recipe.dim or docs.dim, recipe.precision)  # what the index stores (see index/shrunk.py)
+            total += bytes_per_vector(
+                recipe.dim or docs.dim, recipe.precision
+            )  # what the index stores (see index/shrunk.py)
         elif docs.mode == "sparse":
             m = docs.sparse
             total += (m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / n
@@ -43,8 +51,14 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
     return total
 
 
-def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions | None = None,
-                  progress: ProgressFactory | None = None, tune_split: str | None = None, plan: LatencyPlan | None = None) -> list[dict]:
+def bench_recipes(
+    dataset: Dataset,
+    recipes: list[Recipe],
+    options: BenchOptions | None = None,
+    progress: ProgressFactory | None = None,
+    tune_split: str | None = None,
+    plan: LatencyPlan | None = None,
+) -> list[dict]:
     """One run per recipe (plus one per tuned recipe when `tune_split` is given).
 
     Each recipe's query-time work is registered with `plan` (query encoders shared by key with every other run
@@ -55,7 +69,9 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
     own_plan = plan is None
     plan = latency_plan(dataset, options) if own_plan else plan
     doc_ids = list(dataset.corpus)
-    workspace = Workspace(doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: encoder_options(m, options), progress)
+    workspace = Workspace(
+        doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: encoder_options(m, options), progress
+    )
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
     entries = []
@@ -68,7 +84,9 @@ def bench_recipes(dataset: Dataset, recipes: list[Recipe], options: BenchOptions
             tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
             entries.append(tuned)
             _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
-            _write_run(tuned, tuned_recipe, run_recipe(tuned_recipe, workspace, query_ids, query_texts), dataset.name, options)
+            _write_run(
+                tuned, tuned_recipe, run_recipe(tuned_recipe, workspace, query_ids, query_texts), dataset.name, options
+            )
     if own_plan:
         measure_plan(plan, options)
     return entries
@@ -81,14 +99,17 @@ def _write_run(entry: dict, recipe: Recipe, stages, dataset_name: str, options: 
         entry["run_file"] = str(write_trec_run(top(stages[-1].run, recipe.candidates), path, tag=recipe.name))
 
 
-def _register(plan: LatencyPlan, entry: dict, recipe: Recipe, workspace: Workspace, ids: list[str], texts: list[str]) -> None:
+def _register(
+    plan: LatencyPlan, entry: dict, recipe: Recipe, workspace: Workspace, ids: list[str], texts: list[str]
+) -> None:
     """Add the recipe's search stages to the plan, after query encoders the plan shares among runs."""
     keys = []
     for key in query_encoders(recipe, workspace):
         kind, model = key.split(":", 1)
         owner = workspace.encoder(model, "first" if kind == JOINT else kind)
-        keys.append(plan.encoder(key, owner,
-                                 lambda rows, key=key: encode_queries(workspace, key, ids[rows], texts[rows])))
+        keys.append(
+            plan.encoder(key, owner, lambda rows, key=key: encode_queries(workspace, key, ids[rows], texts[rows]))
+        )
 
     def stages(encoded: dict, rows: slice) -> list[tuple[str, float]]:
         return [(s.name, s.seconds) for s in run_recipe(recipe, workspace, ids[rows], texts[rows], encoded=encoded)]
@@ -116,7 +137,9 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
         "bytes_per_passage": round(_storage_per_passage(workspace, recipe), 1),
         "stages": [
             {
-                "stage": s.name, "candidates": s.candidates, "seconds": round(s.seconds, 4),
+                "stage": s.name,
+                "candidates": s.candidates,
+                "seconds": round(s.seconds, 4),
                 "ms_per_query": round(1000 * s.seconds / max(n_queries, 1), 3),
                 **({"metrics": evaluate_run(qrels, s.run, list(STAGE_METRICS))[0]} if s.run is not None else {}),
             }
@@ -139,13 +162,28 @@ def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, t
     ids = list(qrels)
     texts = [dataset.queries[q] for q in ids]
     first_pass = Recipe(recipe.name, recipe.first_pass, candidates=recipe.candidates)
-    first_runs = [s.run for s in ranking_stages(run_recipe(first_pass, workspace, ids, texts))[: len(recipe.first_pass)]]
+    first_runs = [
+        s.run for s in ranking_stages(run_recipe(first_pass, workspace, ids, texts))[: len(recipe.first_pass)]
+    ]
     objective = lambda run: evaluate_run(qrels, top(run, recipe.candidates), ["ndcg@10"])[0]["ndcg@10"]  # noqa: E731
     weight_grid = tuple(round(0.1 * i, 1) for i in range(11))
     best, value = tune_fusion(first_runs, objective, recipe.fusion, weight_grid=weight_grid)
-    tuned = Recipe(f"{recipe.name} (tuned on {split})", recipe.first_pass, best["method"],
-                   {k: v for k, v in best.items() if k not in {"method", "weights"}}, best["weights"],
-                   recipe.rerank, recipe.rerank_top, recipe.candidates)
+    tuned = Recipe(
+        f"{recipe.name} (tuned on {split})",
+        recipe.first_pass,
+        best["method"],
+        {k: v for k, v in best.items() if k not in {"method", "weights"}},
+        best["weights"],
+        recipe.rerank,
+        recipe.rerank_top,
+        recipe.candidates,
+    )
     entry = _entry(tuned, run_recipe(tuned, workspace, test_ids, test_texts), dataset.qrels, workspace, len(test_ids))
-    entry["tuning"] = {"split": split, "queries": len(ids), "objective": "ndcg@10", "value_on_tuning_split": value, "params": best}
+    entry["tuning"] = {
+        "split": split,
+        "queries": len(ids),
+        "objective": "ndcg@10",
+        "value_on_tuning_split": value,
+        "params": best,
+    }
     return entry, tuned

@@ -19,12 +19,20 @@ import numpy as np
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.evaluation.evidence import p99_interval
 from embedproof.evaluation.pareto import run_name, run_p99
-from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
 from embedproof.evaluation.run_result import RunResult
+from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
 
 __all__ = [
-    "QUALITY_METRICS", "LATENCY_METRIC", "TABLE_COLUMNS", "compare_results", "p99_difference_interval", "to_markdown",
-    "table_rows", "summary_line", "pair_label", "settings_for",
+    "QUALITY_METRICS",
+    "LATENCY_METRIC",
+    "TABLE_COLUMNS",
+    "compare_results",
+    "p99_difference_interval",
+    "to_markdown",
+    "table_rows",
+    "summary_line",
+    "pair_label",
+    "settings_for",
 ]
 
 QUALITY_METRICS = ("ndcg@10", "recall@100")
@@ -40,8 +48,10 @@ def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSett
     for key in ("bootstrap_resamples", "permutation_resamples", "seed", "alpha", "confidence", "power"):
         integer = key not in ("alpha", "confidence", "power")
         if key in stored and not (_number(stored[key]) and (not integer or isinstance(stored[key], int))):
-            raise EmbedproofError(f"statistics.{key} in the results must be {'an integer' if integer else 'a number'}, "
-                                 f"got {stored[key]!r}")
+            raise EmbedproofError(
+                f"statistics.{key} in the results must be {'an integer' if integer else 'a number'}, "
+                f"got {stored[key]!r}"
+            )
     settings = StatsSettings.from_dict(stored)
     return settings if alpha is None else replace(settings, alpha=alpha)
 
@@ -59,8 +69,12 @@ def _available(runs: dict[str, RunResult]) -> str:
     return ", ".join(repr(name) for name in runs)
 
 
-def _match_runs(base_runs: dict[str, RunResult], new_runs: dict[str, RunResult], pairs: list[tuple[str, str]] | None,
-                notes: list[str]) -> list[tuple[str, str, str]]:
+def _match_runs(
+    base_runs: dict[str, RunResult],
+    new_runs: dict[str, RunResult],
+    pairs: list[tuple[str, str]] | None,
+    notes: list[str],
+) -> list[tuple[str, str, str]]:
     """(base name, new name, how matched) for each pair to compare."""
     if pairs:
         for base_name, new_name in pairs:
@@ -79,8 +93,10 @@ def _match_runs(base_runs: dict[str, RunResult], new_runs: dict[str, RunResult],
         (b,), (n,) = base_runs, new_runs
         notes.append(f"no run names match; each file has one run, so {b!r} (base) is compared with {n!r} (new)")
         return [(b, n, "only runs")]
-    raise EmbedproofError(f"no run names match between base and new; name the pairs with --pair BASE_RUN=NEW_RUN "
-                         f"(base runs: {_available(base_runs)}; new runs: {_available(new_runs)})")
+    raise EmbedproofError(
+        f"no run names match between base and new; name the pairs with --pair BASE_RUN=NEW_RUN "
+        f"(base runs: {_available(base_runs)}; new runs: {_available(new_runs)})"
+    )
 
 
 def _per_query(run: RunResult, side: str) -> dict[str, dict] | None:
@@ -89,7 +105,9 @@ def _per_query(run: RunResult, side: str) -> dict[str, dict] | None:
         return None
     for qid, values in scores.items():
         if not isinstance(values, dict):
-            raise EmbedproofError(f"{side} run {run_name(run)!r}: per_query[{qid!r}] must be an object of metric values")
+            raise EmbedproofError(
+                f"{side} run {run_name(run)!r}: per_query[{qid!r}] must be an object of metric values"
+            )
     return scores
 
 
@@ -115,21 +133,38 @@ def _interval(distribution: np.ndarray, confidence: float) -> list[float]:
     return [float(x) for x in np.percentile(distribution, [tail, 100 - tail])]
 
 
-def _quality_row(metric: str, base_run: RunResult, new_run: RunResult, qids: list[str] | None, settings: StatsSettings) -> dict:
+def _quality_row(
+    metric: str, base_run: RunResult, new_run: RunResult, qids: list[str] | None, settings: StatsSettings
+) -> dict:
     """One quality row: the paired test on matched queries, or the files' point values when there are none."""
     b_point, n_point = base_run["metrics"].get(metric), new_run["metrics"].get(metric)
     b = _scores(base_run, qids, metric, "base") if qids else None
     n = _scores(new_run, qids, metric, "new") if qids else None
     if b is None or n is None:
         measured = _number(b_point) and _number(n_point)
-        return {"metric": metric, "base": b_point if measured else None, "new": n_point if measured else None,
-                "base_ci": None, "new_ci": None, "diff": n_point - b_point if measured else None, "ci": None,
-                "p_value": None, "p_holm": None, "verdict": NO_INTERVAL if measured else "not measured"}
+        return {
+            "metric": metric,
+            "base": b_point if measured else None,
+            "new": n_point if measured else None,
+            "base_ci": None,
+            "new_ci": None,
+            "diff": n_point - b_point if measured else None,
+            "ci": None,
+            "p_value": None,
+            "p_holm": None,
+            "verdict": NO_INTERVAL if measured else "not measured",
+        }
     draw = bootstrap_means(np.vstack([n, b]), settings)  # one draw: the two intervals and the difference's agree
     test = paired_test(n, b, settings, resampled=(draw[0], draw[1]))
-    return {"metric": metric, "base": float(b.mean()), "new": float(n.mean()),
-            "base_ci": _interval(draw[1], settings.confidence), "new_ci": _interval(draw[0], settings.confidence),
-            **{k: v for k, v in test.to_dict().items() if k != "n"}, "queries": test.n}
+    return {
+        "metric": metric,
+        "base": float(b.mean()),
+        "new": float(n.mean()),
+        "base_ci": _interval(draw[1], settings.confidence),
+        "new_ci": _interval(draw[0], settings.confidence),
+        **{k: v for k, v in test.to_dict().items() if k != "n"},
+        "queries": test.n,
+    }
 
 
 def _samples(run: RunResult, side: str) -> np.ndarray | None:
@@ -141,13 +176,15 @@ def _samples(run: RunResult, side: str) -> np.ndarray | None:
     except (TypeError, ValueError):
         matrix = None
     if matrix is None or matrix.ndim != 2 or matrix.size == 0 or not np.all(np.isfinite(matrix)):
-        raise EmbedproofError(f"{side} run {run_name(run)!r}: latency.samples_ms must be a rounds × queries matrix "
-                             "of numbers")
+        raise EmbedproofError(
+            f"{side} run {run_name(run)!r}: latency.samples_ms must be a rounds × queries matrix of numbers"
+        )
     return matrix
 
 
-def p99_difference_interval(base_samples, new_samples, settings: StatsSettings = StatsSettings(),
-                            percentile: float = 99) -> list[float]:
+def p99_difference_interval(
+    base_samples, new_samples, settings: StatsSettings = StatsSettings(), percentile: float = 99
+) -> list[float]:
     """Interval of p(new) − p(base) from two rounds × queries matrices measured apart (an unpaired bootstrap).
 
     Each resample draws rounds and queries of each matrix independently, as `percentile_intervals` does for one
@@ -192,13 +229,25 @@ def _latency_row(base_run: RunResult, new_run: RunResult, latency_ms: float | No
     measured = b_p99 is not None and n_p99 is not None
     both = measured and b_samples is not None and n_samples is not None
     ci = p99_difference_interval(b_samples, n_samples, settings) if both else None
-    row = {"metric": LATENCY_METRIC, "base": b_p99, "new": n_p99, "base_ci": b_ci, "new_ci": n_ci,
-           "diff": n_p99 - b_p99 if measured else None, "ci": ci, "p_value": None, "p_holm": None,
-           "budget_ms": latency_ms, "upper_bound": None}
+    row = {
+        "metric": LATENCY_METRIC,
+        "base": b_p99,
+        "new": n_p99,
+        "base_ci": b_ci,
+        "new_ci": n_ci,
+        "diff": n_p99 - b_p99 if measured else None,
+        "ci": ci,
+        "p_value": None,
+        "p_holm": None,
+        "budget_ms": latency_ms,
+        "upper_bound": None,
+    }
     if n_p99 is None:
         if latency_ms is not None:
-            raise EmbedproofError(f"a p99 budget was given but new run {run_name(new_run)!r} has no latency measurement "
-                                 "(bench it without --no-latency)")
+            raise EmbedproofError(
+                f"a p99 budget was given but new run {run_name(new_run)!r} has no latency measurement "
+                "(bench it without --no-latency)"
+            )
         row["verdict"] = "not measured"
         return row
     upper = n_ci[1] if n_ci else n_p99
@@ -211,8 +260,9 @@ def _latency_row(base_run: RunResult, new_run: RunResult, latency_ms: float | No
     elif not measured:
         row["verdict"] = "not measured"
     else:
-        row["verdict"] = (NO_INTERVAL if ci is None else "slower" if slower else "faster" if faster
-                          else "no significant change")
+        row["verdict"] = (
+            NO_INTERVAL if ci is None else "slower" if slower else "faster" if faster else "no significant change"
+        )
     return row
 
 
@@ -258,18 +308,26 @@ def _match_queries(base_run: RunResult, new_run: RunResult, notes: list[str]) ->
         return None, None
     qids = sorted(set(b_scores) & set(n_scores))
     if not qids:
-        raise EmbedproofError(f"runs {run_name(base_run)!r} (base) and {run_name(new_run)!r} (new) share no query id: "
-                             "were they benched on the same queries?")
-    queries = {"matched": len(qids), "dropped_base": len(b_scores) - len(qids),
-               "dropped_new": len(n_scores) - len(qids)}
+        raise EmbedproofError(
+            f"runs {run_name(base_run)!r} (base) and {run_name(new_run)!r} (new) share no query id: "
+            "were they benched on the same queries?"
+        )
+    queries = {
+        "matched": len(qids),
+        "dropped_base": len(b_scores) - len(qids),
+        "dropped_new": len(n_scores) - len(qids),
+    }
     if queries["dropped_base"] or queries["dropped_new"]:
-        notes.append(f"{len(qids)} queries matched; {queries['dropped_base']} base-only and {queries['dropped_new']} "
-                     "new-only queries dropped (base and new are means over the matched queries)")
+        notes.append(
+            f"{len(qids)} queries matched; {queries['dropped_base']} base-only and {queries['dropped_new']} "
+            "new-only queries dropped (base and new are means over the matched queries)"
+        )
     return qids, queries
 
 
-def _compare_pair(base_run: RunResult, new_run: RunResult, how: str, latency_ms: float | None,
-                  settings: StatsSettings) -> dict:
+def _compare_pair(
+    base_run: RunResult, new_run: RunResult, how: str, latency_ms: float | None, settings: StatsSettings
+) -> dict:
     """One pair's rows; quality rows with a test are finished (p_holm, verdict) once the whole family is known."""
     notes: list[str] = []
     qids, queries = _match_queries(base_run, new_run, notes)
@@ -278,19 +336,30 @@ def _compare_pair(base_run: RunResult, new_run: RunResult, how: str, latency_ms:
     notes += _unstable_notes(base_run, "base") + _unstable_notes(new_run, "new")
     if rows[LATENCY_METRIC].get("note"):
         notes.append(rows[LATENCY_METRIC]["note"])
-    return {"base_run": run_name(base_run), "new_run": run_name(new_run), "matched_by": how, "queries": queries,
-            "metrics": rows, "notes": notes}
+    return {
+        "base_run": run_name(base_run),
+        "new_run": run_name(new_run),
+        "matched_by": how,
+        "queries": queries,
+        "metrics": rows,
+        "notes": notes,
+    }
 
 
 def _decide(row: dict, p_holm: float, settings: StatsSettings) -> None:
     """A tested quality row's Holm p-value and verdict, with a power note when the test could not see the change."""
     row["p_holm"] = p_holm
     row["significant"] = p_holm < settings.alpha
-    row["verdict"] = ("worse" if row["diff"] < 0 else "better") if row["significant"] and row["diff"] != 0 \
+    row["verdict"] = (
+        ("worse" if row["diff"] < 0 else "better")
+        if row["significant"] and row["diff"] != 0
         else "no significant change"
+    )
     if not row["significant"] and abs(row["diff"]) < row["mdd"]:
-        row["note"] = (f"{row['queries']} queries cannot detect a change smaller than {row['mdd']:.4f} "
-                       f"(minimum detectable difference, {settings.power:.0%} power)")
+        row["note"] = (
+            f"{row['queries']} queries cannot detect a change smaller than {row['mdd']:.4f} "
+            f"(minimum detectable difference, {settings.power:.0%} power)"
+        )
 
 
 def _pair_verdict(pair: dict) -> str:
@@ -304,8 +373,13 @@ def _pair_verdict(pair: dict) -> str:
     return "no significant change" if any(rows[m]["p_value"] is not None for m in QUALITY_METRICS) else NO_INTERVAL
 
 
-def compare_results(base: dict, new: dict, pairs: list[tuple[str, str]] | None = None, latency_ms: float | None = None,
-                    settings: StatsSettings | None = None) -> dict:
+def compare_results(
+    base: dict,
+    new: dict,
+    pairs: list[tuple[str, str]] | None = None,
+    latency_ms: float | None = None,
+    settings: StatsSettings | None = None,
+) -> dict:
     """Compare runs of `new` against runs of `base` (or two runs of one document); returns the gate's report.
 
     The report holds, per pair, one row per metric (nDCG@10, recall@100, p99) with base, new, the difference, its
@@ -316,15 +390,19 @@ def compare_results(base: dict, new: dict, pairs: list[tuple[str, str]] | None =
         raise InvalidInputError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
     notes = _file_notes(base, new) + _busy_notes(base, new)
     base_runs, new_runs = _named(base, "base"), _named(new, "new")
-    out_pairs = [_compare_pair(base_runs[b], new_runs[n], how, latency_ms, settings)
-                 for b, n, how in _match_runs(base_runs, new_runs, pairs, notes)]
-    tests = [row for pair in out_pairs for row in (pair["metrics"][m] for m in QUALITY_METRICS)
-             if row["p_value"] is not None]
+    out_pairs = [
+        _compare_pair(base_runs[b], new_runs[n], how, latency_ms, settings)
+        for b, n, how in _match_runs(base_runs, new_runs, pairs, notes)
+    ]
+    tests = [
+        row for pair in out_pairs for row in (pair["metrics"][m] for m in QUALITY_METRICS) if row["p_value"] is not None
+    ]
     for row, p_holm in zip(tests, holm([row["p_value"] for row in tests])):
         _decide(row, p_holm, settings)
     for pair in out_pairs:
-        pair["notes"] += [f"{m}: {pair['metrics'][m]['note']}" for m in QUALITY_METRICS
-                          if pair["metrics"][m].get("note")]
+        pair["notes"] += [
+            f"{m}: {pair['metrics'][m]['note']}" for m in QUALITY_METRICS if pair["metrics"][m].get("note")
+        ]
         pair["verdict"] = _pair_verdict(pair)
     return {
         "kind": "embedproof compare",
@@ -380,8 +458,18 @@ def table_rows(report: dict) -> list[list[str]]:
         label = pair_label(pair)
         for metric, row in pair["metrics"].items():
             name = "p99 ms" if metric == LATENCY_METRIC else metric
-            rows.append([label, name, format_value(row, "base"), format_value(row, "new"), format_diff(row),
-                         format_p(row["p_value"]), format_p(row["p_holm"]), row["verdict"]])
+            rows.append(
+                [
+                    label,
+                    name,
+                    format_value(row, "base"),
+                    format_value(row, "new"),
+                    format_diff(row),
+                    format_p(row["p_value"]),
+                    format_p(row["p_holm"]),
+                    row["verdict"],
+                ]
+            )
             label = ""
     return rows
 
@@ -408,15 +496,15 @@ def to_markdown(report: dict) -> str:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     budget = report["latency_budget_ms"]
-    lines.append(f"Quality: paired difference over matched queries, {s['confidence']:.0%} {s['bootstrap']} "
-                 f"({s['bootstrap_resamples']:,} resamples, seed {s['seed']}); p from a {s['test']} "
-                 f"({s['permutation_resamples']:,} resamples), Holm-corrected over {report['quality_tests']} test(s), "
-                 f"α = {s['alpha']:g}. p99: unpaired bootstrap over each file's rounds and queries"
-                 + (f"; budget {budget:g} ms checked against the new p99's upper bound." if budget is not None
-                    else "."))
+    lines.append(
+        f"Quality: paired difference over matched queries, {s['confidence']:.0%} {s['bootstrap']} "
+        f"({s['bootstrap_resamples']:,} resamples, seed {s['seed']}); p from a {s['test']} "
+        f"({s['permutation_resamples']:,} resamples), Holm-corrected over {report['quality_tests']} test(s), "
+        f"α = {s['alpha']:g}. p99: unpaired bootstrap over each file's rounds and queries"
+        + (f"; budget {budget:g} ms checked against the new p99's upper bound." if budget is not None else ".")
+    )
     notes = report["notes"] + [f"{pair_label(p)}: {n}" for p in report["pairs"] for n in p["notes"]]
     notes = list(dict.fromkeys(notes))
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
     return "\n".join(lines) + "\n"
-

@@ -44,7 +44,9 @@ def cost_row(dim: int, precision: str, n_vectors: int, usd_per_gb_month: float =
     }
 
 
-def projection_table(dim: int, precisions=PRECISIONS, sizes=PROJECTION_SIZES, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> list[dict]:
+def projection_table(
+    dim: int, precisions=PRECISIONS, sizes=PROJECTION_SIZES, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
+) -> list[dict]:
     """One row per precision and corpus size: what the same vectors cost as the corpus grows."""
     return [cost_row(dim, p, n, usd_per_gb_month) for p in precisions for n in sizes]
 
@@ -55,27 +57,39 @@ DEFAULT_INSTANCE_USD_PER_HOUR = 0.0893
 DEFAULT_UTILISATION = 0.5
 
 
-def query_cost(queries_per_s: float | None, instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR,
-               utilisation: float = DEFAULT_UTILISATION) -> dict:
+def query_cost(
+    queries_per_s: float | None,
+    instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR,
+    utilisation: float = DEFAULT_UTILISATION,
+) -> dict:
     """$ per 1M queries for a self-hosted set-up, from measured throughput and the instance price.
 
     At `utilisation` (the share of the instance's time spent serving), 1M queries take 1e6 / (qps · utilisation)
     seconds of instance time.
     """
     usd = None if not queries_per_s else 1e6 / (queries_per_s * utilisation) / 3600.0 * instance_usd_per_hour
-    return {"usd_per_1m_queries": usd, "assumptions": {"instance_usd_per_hour": instance_usd_per_hour, "utilisation": utilisation,
-                                                      "throughput_basis": THROUGHPUT_BASIS}}
+    return {
+        "usd_per_1m_queries": usd,
+        "assumptions": {
+            "instance_usd_per_hour": instance_usd_per_hour,
+            "utilisation": utilisation,
+            "throughput_basis": THROUGHPUT_BASIS,
+        },
+    }
 
 
 # What the two prices rest on. `embedproof serve` batches concurrent requests dynamically; its load test
 # (docs/serving.md) reached 70-84% of the in-process batch throughput with all-MiniLM-L6-v2 at 16-64 clients.
-THROUGHPUT_BASIS = ("usd_per_1m_queries: measured 100-query batches in process (what a server that batches "
-                    "concurrent requests approaches); usd_per_1m_queries_one_at_a_time: queries served one by one "
-                    "(the mean online latency), the cost without batching")
+THROUGHPUT_BASIS = (
+    "usd_per_1m_queries: measured 100-query batches in process (what a server that batches "
+    "concurrent requests approaches); usd_per_1m_queries_one_at_a_time: queries served one by one "
+    "(the mean online latency), the cost without batching"
+)
 
 
-def serving_costs(queries_per_s: float | None, mean_online_ms: float | None, instance_usd_per_hour: float,
-                  utilisation: float) -> dict:
+def serving_costs(
+    queries_per_s: float | None, mean_online_ms: float | None, instance_usd_per_hour: float, utilisation: float
+) -> dict:
     """Both prices of 1M queries: at the batch throughput and one query at a time (see THROUGHPUT_BASIS)."""
     cost = query_cost(queries_per_s, instance_usd_per_hour, utilisation)
     single = query_cost(1000.0 / mean_online_ms if mean_online_ms else None, instance_usd_per_hour, utilisation)
@@ -85,5 +99,7 @@ def serving_costs(queries_per_s: float | None, mean_online_ms: float | None, ins
 
 def hosted_query_cost(tokens_per_query: float, usd_per_1m_tokens: float) -> dict:
     """$ per 1M queries for a hosted embedding API: tokens per query × the card's list price per 1M tokens."""
-    return {"usd_per_1m_queries": tokens_per_query * usd_per_1m_tokens,
-            "assumptions": {"usd_per_1m_tokens": usd_per_1m_tokens, "tokens_per_query": tokens_per_query}}
+    return {
+        "usd_per_1m_queries": tokens_per_query * usd_per_1m_tokens,
+        "assumptions": {"usd_per_1m_tokens": usd_per_1m_tokens, "tokens_per_query": tokens_per_query},
+    }

@@ -9,7 +9,7 @@ documents that share a query term; `positive` guards a comparison against runs m
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 Ranking = Sequence[tuple[str, float]]
 

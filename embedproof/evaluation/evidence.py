@@ -13,8 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from embedproof.evaluation.pareto import Point, frontier, run_name, run_p99, run_size
-from embedproof.evaluation.statistics import PairedTest, StatsSettings, bootstrap_means, holm, paired_test, queries_needed
 from embedproof.evaluation.run_result import RunResult
+from embedproof.evaluation.statistics import (
+    PairedTest,
+    StatsSettings,
+    bootstrap_means,
+    holm,
+    paired_test,
+    queries_needed,
+)
 
 __all__ = ["Evidence", "annotate", "tie_status", "best_first", "p99_interval", "QUALITY"]
 
@@ -31,10 +38,18 @@ class Evidence:
         common = set.intersection(*(set(r["per_query"]) for r in scored.values())) if scored else set()
         self.query_ids = sorted(common)
         self.names = [name for name in scored if self.query_ids]
-        self.metrics = sorted({m for name in self.names for m in scored[name]["metrics"]
-                               if all(m in scored[name]["per_query"][q] for q in self.query_ids)})
-        self._values = {m: np.array([[scored[name]["per_query"][q].get(m, 0.0) for q in self.query_ids] for name in self.names])
-                        for m in self.metrics}
+        self.metrics = sorted(
+            {
+                m
+                for name in self.names
+                for m in scored[name]["metrics"]
+                if all(m in scored[name]["per_query"][q] for q in self.query_ids)
+            }
+        )
+        self._values = {
+            m: np.array([[scored[name]["per_query"][q].get(m, 0.0) for q in self.query_ids] for name in self.names])
+            for m in self.metrics
+        }
         self._resampled: dict[str, np.ndarray] = {}
         self._row = {name: i for i, name in enumerate(self.names)}
 
@@ -60,8 +75,12 @@ class Evidence:
         if not (self.has(a) and self.has(b)) or metric not in self._values:
             return None
         draw = self._draw(metric)
-        return paired_test(self.values(a, metric), self.values(b, metric), self.settings,
-                           resampled=(draw[self._row[a]], draw[self._row[b]]))
+        return paired_test(
+            self.values(a, metric),
+            self.values(b, metric),
+            self.settings,
+            resampled=(draw[self._row[a]], draw[self._row[b]]),
+        )
 
     def versus(self, reference: str, others: list[str], metric: str = QUALITY) -> dict[str, dict]:
         """Each of `others` against `reference` (other − reference), Holm-corrected over the family."""
@@ -71,12 +90,20 @@ class Evidence:
         out = {}
         for (name, test), p_holm in zip(tests.items(), adjusted):
             significant = p_holm < self.settings.alpha
-            out[name] = {**test.to_dict(), "p_holm": p_holm, "significant": significant, "reference": reference, "metric": metric}
+            out[name] = {
+                **test.to_dict(),
+                "p_holm": p_holm,
+                "significant": significant,
+                "reference": reference,
+                "metric": metric,
+            }
             if not significant and abs(test.diff) < test.mdd:
                 need = queries_needed(test.sd, test.diff, self.settings.alpha, self.settings.power)
-                out[name]["note"] = (f"{test.n} queries cannot separate {name} from {reference}: Δ {test.diff:+.4f} is below the "
-                                     f"minimum detectable difference {test.mdd:.4f} (80% power)"
-                                     + (f"; about {need:,} queries would be needed" if need else ""))
+                out[name]["note"] = (
+                    f"{test.n} queries cannot separate {name} from {reference}: Δ {test.diff:+.4f} is below the "
+                    f"minimum detectable difference {test.mdd:.4f} (80% power)"
+                    + (f"; about {need:,} queries would be needed" if need else "")
+                )
         return out
 
     def quality_sign(self, a: str, b: str, metric: str = QUALITY) -> int:
@@ -123,8 +150,12 @@ def mark_frontier(runs: list[RunResult], evidence: Evidence, metric: str = QUALI
     for run in runs:
         name = run_name(run)
         if name in marks:
-            run["pareto"] = {"axes": [metric, "p99_ms", "bytes"], "on_frontier": marks[name] is None, "dominated_by": marks[name],
-                             "noise_aware": True}
+            run["pareto"] = {
+                "axes": [metric, "p99_ms", "bytes"],
+                "on_frontier": marks[name] is None,
+                "dominated_by": marks[name],
+                "noise_aware": True,
+            }
 
 
 def annotate(results: dict) -> Evidence:
@@ -141,8 +172,12 @@ def annotate(results: dict) -> Evidence:
             run.pop("intervals", None)
     warnings = []
     if evidence.names:
-        best = min(evidence.names, key=lambda n: best_first(evidence.runs[n]["metrics"][QUALITY], run_p99(evidence.runs[n]),
-                                                             run_size(evidence.runs[n])))
+        best = min(
+            evidence.names,
+            key=lambda n: best_first(
+                evidence.runs[n]["metrics"][QUALITY], run_p99(evidence.runs[n]), run_size(evidence.runs[n])
+            ),
+        )
         tests = evidence.versus(best, evidence.names)
         for name in evidence.names:
             run = evidence.runs[name]
@@ -152,8 +187,14 @@ def annotate(results: dict) -> Evidence:
             if "note" in run["vs_best"]:
                 warnings.append(run["vs_best"]["note"])
         mdds = [t["mdd"] for t in tests.values()]
-        results["power"] = {"queries": len(evidence.query_ids), "metric": QUALITY, "reference": best,
-                            "median_mdd": float(np.median(mdds)) if mdds else None, "alpha": settings.alpha, "power": settings.power}
+        results["power"] = {
+            "queries": len(evidence.query_ids),
+            "metric": QUALITY,
+            "reference": best,
+            "median_mdd": float(np.median(mdds)) if mdds else None,
+            "alpha": settings.alpha,
+            "power": settings.power,
+        }
     results["statistics_warnings"] = warnings
     mark_frontier(runs, evidence)
     return evidence

@@ -15,16 +15,28 @@ from __future__ import annotations
 import os
 import platform
 import time
-from importlib import metadata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from importlib import metadata
+from typing import Any
 
 import numpy as np
 
 from embedproof.evaluation.machine_load import LoadWatch
 from embedproof.evaluation.statistics import StatsSettings, percentile_intervals
 
-LIBRARIES = ("embedproof", "numpy", "scipy", "torch", "transformers", "sentence-transformers", "bm25s", "pytrec-eval-terrier", "onnxruntime", "faiss-cpu")
+LIBRARIES = (
+    "embedproof",
+    "numpy",
+    "scipy",
+    "torch",
+    "transformers",
+    "sentence-transformers",
+    "bm25s",
+    "pytrec-eval-terrier",
+    "onnxruntime",
+    "faiss-cpu",
+)
 
 
 def summarise(samples_ms: list[float]) -> dict:
@@ -32,8 +44,14 @@ def summarise(samples_ms: list[float]) -> dict:
     if not samples_ms:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "mean": None, "max": None}
     a = np.asarray(samples_ms, dtype=np.float64)
-    return {"n": int(a.size), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "max": float(a.max())}
+    return {
+        "n": int(a.size),
+        "p50": float(np.percentile(a, 50)),
+        "p95": float(np.percentile(a, 95)),
+        "p99": float(np.percentile(a, 99)),
+        "mean": float(a.mean()),
+        "max": float(a.max()),
+    }
 
 
 def _cpu_model() -> str:
@@ -63,9 +81,14 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return {
-        "platform": platform.platform(), "python": platform.python_version(), "cpu": _cpu_model(),
-        "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "torch_threads": threads, "processor": platform.processor(), "libraries": versions,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": threads,
+        "processor": platform.processor(),
+        "libraries": versions,
     }
 
 
@@ -91,9 +114,16 @@ def _timed(fn, *args) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def measure_latency(n: int, encoders: dict[str, Encoder], jobs: list[LatencyJob], rounds: int = DEFAULT_ROUNDS,
-                    warmup: int = 5, batch_size: int = 100, settings: StatsSettings | None = None,
-                    advance: Callable[[int], None] | None = None) -> tuple[dict[str, dict], dict]:
+def measure_latency(
+    n: int,
+    encoders: dict[str, Encoder],
+    jobs: list[LatencyJob],
+    rounds: int = DEFAULT_ROUNDS,
+    warmup: int = 5,
+    batch_size: int = 100,
+    settings: StatsSettings | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[dict[str, dict], dict]:
     """Online and batch latency of every job over queries 0..n-1; returns ({job key: latency}, machine load).
 
     Online: each query alone through each encoder once, then through every job, in a job order that rotates each
@@ -118,7 +148,7 @@ def measure_latency(n: int, encoders: dict[str, Encoder], jobs: list[LatencyJob]
     size = min(batch_size, n)
     with LoadWatch() as watch:
         for r in range(rounds):
-            order = jobs[r % len(jobs):] + jobs[: r % len(jobs)] if jobs else []
+            order = jobs[r % len(jobs) :] + jobs[: r % len(jobs)] if jobs else []
             for i in range(n):
                 encoder_s, stages = one_pass(slice(i, i + 1), order)
                 for name, seconds in encoder_s.items():
@@ -139,15 +169,22 @@ def measure_latency(n: int, encoders: dict[str, Encoder], jobs: list[LatencyJob]
     out = {}
     for job in jobs:
         online = {f"encode:{name}": encoder_ms[name] for name in job.encoders if name in encoder_ms} | stage_ms[job.key]
-        batch = {f"encode:{name}": encoder_batch[name] for name in job.encoders if name in encoder_batch} | stage_batch[job.key]
+        batch = {f"encode:{name}": encoder_batch[name] for name in job.encoders if name in encoder_batch} | stage_batch[
+            job.key
+        ]
         out[job.key] = summarise_job(online, batch, size, batch_size, settings)
         if load.get("busy"):
             out[job.key]["busy"] = load["reason"]
     return out, load
 
 
-def summarise_job(online: dict[str, np.ndarray], batch: dict[str, list[float]], queries_per_batch: int, batch_size: int,
-                  settings: StatsSettings) -> dict:
+def summarise_job(
+    online: dict[str, np.ndarray],
+    batch: dict[str, list[float]],
+    queries_per_batch: int,
+    batch_size: int,
+    settings: StatsSettings,
+) -> dict:
     """A run's latency from its stages' rounds × queries samples: per-stage and total percentiles, intervals, stability."""
     total = sum(online.values()) if online else np.zeros((1, 0))
     rounds, n = total.shape
@@ -155,8 +192,17 @@ def summarise_job(online: dict[str, np.ndarray], batch: dict[str, list[float]], 
     summary["total"] = summarise(total.ravel().tolist())
     if n:
         summary["total"]["ci"] = percentile_intervals(total, settings)
-    per_round = [{"p50": float(np.percentile(total[r], 50)), "ci": percentile_intervals(total[r : r + 1], settings, (50,))["p50"]}
-                 for r in range(rounds)] if n else []
+    per_round = (
+        [
+            {
+                "p50": float(np.percentile(total[r], 50)),
+                "ci": percentile_intervals(total[r : r + 1], settings, (50,))["p50"],
+            }
+            for r in range(rounds)
+        ]
+        if n
+        else []
+    )
     stable, note = True, None
     if len(per_round) > 1:
         highest_low = max(per_round, key=lambda x: x["ci"][0])
@@ -166,15 +212,27 @@ def summarise_job(online: dict[str, np.ndarray], batch: dict[str, list[float]], 
         gap = highest_low["ci"][0] - lowest_high["ci"][1]
         if gap > 0 and gap > STABILITY_MARGIN * float(np.median([x["p50"] for x in per_round])):
             stable = False
-            note = (f"rounds disagree: p50 {lowest_high['p50']:.2f} ms (interval up to {lowest_high['ci'][1]:.2f}) vs "
-                    f"{highest_low['p50']:.2f} ms (interval from {highest_low['ci'][0]:.2f})")
+            note = (
+                f"rounds disagree: p50 {lowest_high['p50']:.2f} ms (interval up to {lowest_high['ci'][1]:.2f}) vs "
+                f"{highest_low['p50']:.2f} ms (interval from {highest_low['ci'][0]:.2f})"
+            )
     per_batch = {f"{name}_s_per_batch": float(np.median(values)) if values else None for name, values in batch.items()}
     seconds = sum(v for v in per_batch.values() if v is not None)
     return {
-        "queries": n, "rounds": rounds, "online_ms": summary,
-        "samples_ms": np.round(total, 4).tolist(), "rounds_p50_ms": per_round, "stable": stable, "stability_note": note,
-        "batch": {**per_batch, "batch_size": batch_size, "queries_per_batch": queries_per_batch, "seconds_per_batch": seconds,
-                  "queries_per_s": queries_per_batch / seconds if seconds else None},
+        "queries": n,
+        "rounds": rounds,
+        "online_ms": summary,
+        "samples_ms": np.round(total, 4).tolist(),
+        "rounds_p50_ms": per_round,
+        "stable": stable,
+        "stability_note": note,
+        "batch": {
+            **per_batch,
+            "batch_size": batch_size,
+            "queries_per_batch": queries_per_batch,
+            "seconds_per_batch": seconds,
+            "queries_per_s": queries_per_batch / seconds if seconds else None,
+        },
     }
 
 
@@ -195,12 +253,16 @@ class LatencyPlan:
             self.encoder_objects.append(owner)
         return key
 
-    def add(self, run: dict, encoders: list[str], stages: Callable[[dict[str, Any], slice], list[tuple[str, float]]]) -> None:
+    def add(
+        self, run: dict, encoders: list[str], stages: Callable[[dict[str, Any], slice], list[tuple[str, float]]]
+    ) -> None:
         key = f"run{len(self.jobs)}"
         self.jobs.append(LatencyJob(key, encoders, stages))
         self.runs[key] = run
 
-    def measure(self, rounds: int = DEFAULT_ROUNDS, settings: StatsSettings | None = None, progress=None) -> dict | None:
+    def measure(
+        self, rounds: int = DEFAULT_ROUNDS, settings: StatsSettings | None = None, progress=None
+    ) -> dict | None:
         """Time every registered run together and store `latency` in each; returns the machine load (None if idle)."""
         if not self.jobs or not self.n:
             return None
@@ -209,8 +271,12 @@ class LatencyPlan:
         with ExitStack() as stack:
             for owner in self.encoder_objects:
                 stack.enter_context(uncached(owner))
-            advance = progress(f"latency: {len(self.jobs)} runs, {rounds} rounds", rounds * self.n) if progress else None
-            latencies, load = measure_latency(self.n, self.encoders, self.jobs, rounds=rounds, settings=settings, advance=advance)
+            advance = (
+                progress(f"latency: {len(self.jobs)} runs, {rounds} rounds", rounds * self.n) if progress else None
+            )
+            latencies, load = measure_latency(
+                self.n, self.encoders, self.jobs, rounds=rounds, settings=settings, advance=advance
+            )
         for key, latency in latencies.items():
             self.runs[key]["latency"] = latency
         return load

@@ -52,14 +52,18 @@ def _loadavg() -> float | None:
 class LoadWatch:
     """Context manager: `with LoadWatch() as watch: ...` then `watch.result()` (a JSON-ready dict)."""
 
-    cpus: int = field(default_factory=lambda: len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cpus: int = field(
+        default_factory=lambda: (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        )
+    )
     _start: tuple = ()
     _end: tuple = ()
 
     def _sample(self) -> tuple:
         return time.perf_counter(), _process_cpu(), _proc_stat(), _loadavg()
 
-    def __enter__(self) -> "LoadWatch":
+    def __enter__(self) -> LoadWatch:
         self._start = self._sample()
         return self
 
@@ -69,11 +73,21 @@ class LoadWatch:
     def result(self) -> dict:
         (wall0, cpu0, stat0, load0), (wall1, cpu1, stat1, load1) = self._start, self._end
         wall, own = max(wall1 - wall0, 1e-9), cpu1 - cpu0
-        out = {"wall_s": round(wall, 3), "process_cpu_s": round(own, 3), "process_cpu_per_wall": round(own / wall, 3),
-               "loadavg_1m": [load0, load1], "cpus": self.cpus}
+        out = {
+            "wall_s": round(wall, 3),
+            "process_cpu_s": round(own, 3),
+            "process_cpu_per_wall": round(own / wall, 3),
+            "loadavg_1m": [load0, load1],
+            "cpus": self.cpus,
+        }
         if stat0 is None or stat1 is None:
-            return {**out, "other_cpu_share": None, "steal_share": None, "busy": None,
-                    "reason": "no /proc/stat: the load of other processes is unknown"}
+            return {
+                **out,
+                "other_cpu_share": None,
+                "steal_share": None,
+                "busy": None,
+                "reason": "no /proc/stat: the load of other processes is unknown",
+            }
         # The machine's busy time includes ours; the rest is what other processes took from the same cores.
         other = max(0.0, (stat1[0] - stat0[0]) - own)
         other_share = other / (wall * self.cpus)
@@ -83,5 +97,10 @@ class LoadWatch:
             reasons.append(f"other processes used {other_share:.0%} of the {self.cpus} CPUs while latency was measured")
         if steal_share > BUSY_STEAL_SHARE:
             reasons.append(f"the hypervisor took {steal_share:.0%} of CPU time (steal)")
-        return {**out, "other_cpu_share": round(other_share, 3), "steal_share": round(steal_share, 3), "busy": bool(reasons),
-                "reason": "; ".join(reasons) or None}
+        return {
+            **out,
+            "other_cpu_share": round(other_share, 3),
+            "steal_share": round(steal_share, 3),
+            "busy": bool(reasons),
+            "reason": "; ".join(reasons) or None,
+        }

@@ -13,7 +13,6 @@ from pathlib import Path
 from embedproof.files import atomic_open
 from embedproof.types import Qrels, Run
 
-
 # Our name → (pytrec_eval measure, result key, rank cut applied to the run first)
 METRICS: dict[str, tuple[str, str, int | None]] = {
     "ndcg@10": ("ndcg_cut.10", "ndcg_cut_10", None),
@@ -32,7 +31,9 @@ def _cut(run: Run, depth: int) -> dict[str, dict[str, float]]:
     }
 
 
-def evaluate_run(qrels: Qrels, run: Run, metrics: list[str] | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def evaluate_run(
+    qrels: Qrels, run: Run, metrics: list[str] | None = None
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """(mean per metric, per-query values) for `run` against graded `qrels`."""
     import pytrec_eval
 

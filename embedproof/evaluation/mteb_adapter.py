@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,9 +51,13 @@ class MtebEncoder:
     def __init__(self, encoder: Any, name: str | None = None, revision: str | None = None):
         _require_mteb()
         if not (hasattr(encoder, "encode_queries") and hasattr(encoder, "encode_documents")):
-            raise InvalidInputError(f"{type(encoder).__name__} is not an embedproof encoder (no encode_queries/encode_documents)")
+            raise InvalidInputError(
+                f"{type(encoder).__name__} is not an embedproof encoder (no encode_queries/encode_documents)"
+            )
         if getattr(encoder, "mode", "dense") != "dense":
-            raise InvalidInputError(f"mteb can only evaluate dense encoders; {getattr(encoder, 'name', encoder)!r} is {encoder.mode}")
+            raise InvalidInputError(
+                f"mteb can only evaluate dense encoders; {getattr(encoder, 'name', encoder)!r} is {encoder.mode}"
+            )
         self.encoder = encoder
         self._meta = self._model_meta(name, revision)
 
@@ -68,16 +73,18 @@ class MtebEncoder:
         revision = revision or getattr(resolved, "revision", None) or "no_revision_available"
         has_st = hasattr(getattr(self.encoder, "model", None), "encode")
         # model_copy(update=...) skips validation, so no hub look-up is triggered for the name.
-        return ModelMeta.create_empty({
-            "name": name,
-            "revision": revision,
-            "embed_dim": getattr(self.encoder, "dim", None),
-            "max_tokens": getattr(self.encoder, "max_tokens", None),
-            "similarity_fn_name": ScoringFunction.DOT_PRODUCT,
-            "framework": ["Sentence Transformers", "PyTorch"] if has_st else ["NumPy"],
-            "use_instructions": False,
-            "modalities": ["text"],
-        })
+        return ModelMeta.create_empty(
+            {
+                "name": name,
+                "revision": revision,
+                "embed_dim": getattr(self.encoder, "dim", None),
+                "max_tokens": getattr(self.encoder, "max_tokens", None),
+                "similarity_fn_name": ScoringFunction.DOT_PRODUCT,
+                "framework": ["Sentence Transformers", "PyTorch"] if has_st else ["NumPy"],
+                "use_instructions": False,
+                "modalities": ["text"],
+            }
+        )
 
     @property
     def mteb_model_meta(self) -> ModelMeta:
@@ -98,7 +105,9 @@ class MtebEncoder:
         side = self.encoder.encode_queries if _is_query(prompt_type) else self.encoder.encode_documents
         embeddings = side(texts)
         if embeddings.dense is None:
-            raise EmbedproofError(f"{getattr(self.encoder, 'name', self.encoder)!r} returned no dense vectors ({embeddings.mode})")
+            raise EmbedproofError(
+                f"{getattr(self.encoder, 'name', self.encoder)!r} returned no dense vectors ({embeddings.mode})"
+            )
         return np.asarray(embeddings.dense, dtype=np.float32).reshape(len(texts), -1)
 
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
@@ -126,7 +135,9 @@ def _folder_revision(folder: Path) -> str:
     return "local-" + digest.hexdigest()[:12]
 
 
-def beir_folder_task(path: str | Path, split: str = "test", name: str | None = None, languages: list[str] | None = None) -> AbsTaskRetrieval:
+def beir_folder_task(
+    path: str | Path, split: str = "test", name: str | None = None, languages: list[str] | None = None
+) -> AbsTaskRetrieval:
     """An mteb retrieval task over a local BEIR folder (or `demo`), read by embedproof's own loaders.
 
     Nothing is fetched from the hub: `load_data` hands mteb the corpus (`id`, `title`, `text`), the judged queries
@@ -162,22 +173,32 @@ def beir_folder_task(path: str | Path, split: str = "test", name: str | None = N
         if self.data_loaded:
             return
         doc_ids = list(data.corpus)
-        corpus = HFDataset.from_dict({
-            "id": doc_ids,
-            "title": [data.corpus[d].title for d in doc_ids],
-            "text": [data.corpus[d].text for d in doc_ids],
-        })
+        corpus = HFDataset.from_dict(
+            {
+                "id": doc_ids,
+                "title": [data.corpus[d].title for d in doc_ids],
+                "text": [data.corpus[d].text for d in doc_ids],
+            }
+        )
         queries = data.judged_queries
-        self.dataset = {"default": {split: {
-            "corpus": corpus,
-            "queries": HFDataset.from_dict({"id": list(queries), "text": list(queries.values())}),
-            "relevant_docs": {qid: dict(judged) for qid, judged in data.qrels.items()},
-            "top_ranked": None,
-        }}}
+        self.dataset = {
+            "default": {
+                split: {
+                    "corpus": corpus,
+                    "queries": HFDataset.from_dict({"id": list(queries), "text": list(queries.values())}),
+                    "relevant_docs": {qid: dict(judged) for qid, judged in data.qrels.items()},
+                    "top_ranked": None,
+                }
+            }
+        }
         self.data_loaded = True
 
     # metadata must be a class attribute: mteb's unload_data drops an instance's own metadata.
-    cls = type(f"BeirFolder_{re.sub(r'[^0-9A-Za-z_]', '_', task_name)}", (AbsTaskRetrieval,), {"metadata": metadata, "load_data": load_data})
+    cls = type(
+        f"BeirFolder_{re.sub(r'[^0-9A-Za-z_]', '_', task_name)}",
+        (AbsTaskRetrieval,),
+        {"metadata": metadata, "load_data": load_data},
+    )
     return cls()
 
 
@@ -207,7 +228,11 @@ def run_mteb(
     task = beir_folder_task(beir_path, split, name=name)
     cache = mteb.ResultCache(Path(output_folder)) if output_folder is not None else None
     result = mteb.evaluate(
-        model, task, cache=cache, overwrite_strategy="always", show_progress_bar=False,
+        model,
+        task,
+        cache=cache,
+        overwrite_strategy="always",
+        show_progress_bar=False,
         encode_kwargs={"batch_size": getattr(model.encoder, "batch_size", 32), "show_progress_bar": False},
     )
     if result.exceptions:

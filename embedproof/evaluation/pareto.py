@@ -7,11 +7,11 @@ decides nothing. Dominated runs name the best run that dominates them. evidence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from embedproof.models.remote_providers import display_name
 from embedproof.evaluation.run_result import RunResult
+from embedproof.models.remote_providers import display_name
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,11 @@ def dominates(a: Point, b: Point, quality: QualityCompare | None = None) -> bool
     Bytes are exact; p99 uses the intervals when both points have one; quality uses `quality(a, b)` (a paired test
     over queries) when given, else the point estimates.
     """
-    signs = [quality(a.name, b.name) if quality else (a.quality > b.quality) - (a.quality < b.quality),
-             _latency_sign(a, b), (a.bytes_per_vector < b.bytes_per_vector) - (a.bytes_per_vector > b.bytes_per_vector)]
+    signs = [
+        quality(a.name, b.name) if quality else (a.quality > b.quality) - (a.quality < b.quality),
+        _latency_sign(a, b),
+        (a.bytes_per_vector < b.bytes_per_vector) - (a.bytes_per_vector > b.bytes_per_vector),
+    ]
     return min(signs) >= 0 and max(signs) > 0
 
 
@@ -49,7 +52,9 @@ def frontier(points: list[Point], quality: QualityCompare | None = None) -> dict
     result: dict[str, str | None] = {}
     for p in points:
         dominators = [q for q in points if q is not p and dominates(q, p, quality)]
-        result[p.name] = max(dominators, key=lambda q: (q.quality, -q.p99_ms, -q.bytes_per_vector)).name if dominators else None
+        result[p.name] = (
+            max(dominators, key=lambda q: (q.quality, -q.p99_ms, -q.bytes_per_vector)).name if dominators else None
+        )
     return result
 
 

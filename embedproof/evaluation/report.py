@@ -17,13 +17,13 @@ import json
 import re
 from pathlib import Path
 
-from embedproof.files import write_bytes_atomic, write_text_atomic
 from embedproof.errors import EmbedproofError, require
 from embedproof.evaluation import report_plots as plots
-from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
+from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.report_plots import METRIC, quality_interval
 from embedproof.evaluation.run_result import RunResult
+from embedproof.files import write_bytes_atomic, write_text_atomic
 
 NO_INTERVAL = "no interval"
 
@@ -80,8 +80,25 @@ def _latency_flag(run: RunResult) -> str | None:
     return "; ".join(notes) or None
 
 
-HEAD = ["#", "run", "mode", "dim", "precision", "nDCG@10 [95% CI]", "vs best: Δ nDCG@10 [95% CI] Holm p", "MRR@10",
-        "R@100", "retention", "bytes", "p50 ms", "p99 ms [95% CI]", "q/s (batch)", "$ / 1M queries", "storage $/mo per 1M", "frontier"]
+HEAD = [
+    "#",
+    "run",
+    "mode",
+    "dim",
+    "precision",
+    "nDCG@10 [95% CI]",
+    "vs best: Δ nDCG@10 [95% CI] Holm p",
+    "MRR@10",
+    "R@100",
+    "retention",
+    "bytes",
+    "p50 ms",
+    "p99 ms [95% CI]",
+    "q/s (batch)",
+    "$ / 1M queries",
+    "storage $/mo per 1M",
+    "frontier",
+]
 
 
 def _cell(text: str, key=None, title: str | None = None, interval: bool = False) -> str:
@@ -101,29 +118,46 @@ def results_table(runs: list[RunResult]) -> str:
         lat = r.get("latency") or {}
         total = (lat.get("online_ms") or {}).get("total") or {}
         pareto = r.get("pareto")
-        front = "–" if pareto is None else "on" if pareto["on_frontier"] else (
-            f"dominated by #{numbers.get(pareto['dominated_by'], '?')} {pareto['dominated_by']}")
+        front = (
+            "–"
+            if pareto is None
+            else "on"
+            if pareto["on_frontier"]
+            else (f"dominated by #{numbers.get(pareto['dominated_by'], '?')} {pareto['dominated_by']}")
+        )
         status = tie_status(r)
         vs = r.get("vs_best") or {}
         flag = _latency_flag(r)
         p99 = _with_interval(total.get("p99"), p99_interval(r), ".2f", ".1f") + (" ⚠" if flag else "")
         cells = [
-            _cell(str(number), number), _cell(run_name(r)), _cell(r["mode"]), _cell(str(r.get("dim") or "–")),
+            _cell(str(number), number),
+            _cell(run_name(r)),
+            _cell(r["mode"]),
+            _cell(str(r.get("dim") or "–")),
             _cell(r.get("precision", "–")),
-            _cell(_with_interval(r["metrics"][METRIC], quality_interval(r), ".4f", ".3f"), r["metrics"][METRIC],
-                  interval=True),
+            _cell(
+                _with_interval(r["metrics"][METRIC], quality_interval(r), ".4f", ".3f"),
+                r["metrics"][METRIC],
+                interval=True,
+            ),
             _cell(vs_best_text(r), 0.0 if status == "best" else vs.get("diff"), vs.get("note"), interval=True),
-            _cell(_fmt(r["metrics"].get("mrr@10"))), _cell(_fmt(r["metrics"].get("recall@100"))),
-            _cell(_fmt((r.get("retention") or {}).get(METRIC), ".1%")), _cell(_fmt(run_size(r), ",.0f"), run_size(r)),
-            _cell(_fmt(total.get("p50"), ".2f")), _cell(p99, total.get("p99"), flag, interval=True),
+            _cell(_fmt(r["metrics"].get("mrr@10"))),
+            _cell(_fmt(r["metrics"].get("recall@100"))),
+            _cell(_fmt((r.get("retention") or {}).get(METRIC), ".1%")),
+            _cell(_fmt(run_size(r), ",.0f"), run_size(r)),
+            _cell(_fmt(total.get("p50"), ".2f")),
+            _cell(p99, total.get("p99"), flag, interval=True),
             _cell(_fmt((lat.get("batch") or {}).get("queries_per_s"), ",.0f")),
             _cell(_fmt((r.get("cost") or {}).get("usd_per_1m_queries"), ".4f")),
-            _cell(_fmt(r.get("storage_usd_month_per_1m"), ".4f")), _cell(front),
+            _cell(_fmt(r.get("storage_usd_month_per_1m"), ".4f")),
+            _cell(front),
         ]
         rows.append(f'<tr class="run {status}">' + "".join(cells) + "</tr>")
     header = "".join(f'<th onclick="sortTable({i})">{_esc(h)}</th>' for i, h in enumerate(HEAD))
-    return (f'<div class="scroll"><table id="results"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}'
-            "</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table id="results"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}'
+        "</tbody></table></div>"
+    )
 
 
 def markdown_html(text: str) -> str:
@@ -180,29 +214,46 @@ def _plain(value) -> str:
 def statistics_html(results: dict, runs: list[RunResult]) -> str:
     """Settings and power of the intervals and tests, and every statistics warning; a plain note for old files."""
     if not any(quality_interval(r) for r in runs):
-        return (f'<p class="note" id="statistics">{NO_INTERVAL}: the runs in this file carry no per-query scores '
-                "(written before intervals existed, or by hand), so the numbers below are point estimates "
-                "and no run is tested against another.</p>")
+        return (
+            f'<p class="note" id="statistics">{NO_INTERVAL}: the runs in this file carry no per-query scores '
+            "(written before intervals existed, or by hand), so the numbers below are point estimates "
+            "and no run is tested against another.</p>"
+        )
     s = results.get("statistics") or {}
-    settings = key_value_table([
-        ("bootstrap", f"{s.get('bootstrap', '–')}, {_fmt(s.get('bootstrap_resamples'), ',')} resamples"),
-        ("test", f"{s.get('test', '–')}, {_fmt(s.get('permutation_resamples'), ',')} resamples"),
-        ("latency intervals", s.get("latency_bootstrap", "–")), ("seed", s.get("seed", "–")),
-        ("confidence", _fmt(s.get("confidence"), ".0%")), ("α", s.get("alpha", "–")),
-        ("multiple comparisons", s.get("correction", "–")), ("power for the MDD", _fmt(s.get("power"), ".0%")),
-    ], "statistics")
+    settings = key_value_table(
+        [
+            ("bootstrap", f"{s.get('bootstrap', '–')}, {_fmt(s.get('bootstrap_resamples'), ',')} resamples"),
+            ("test", f"{s.get('test', '–')}, {_fmt(s.get('permutation_resamples'), ',')} resamples"),
+            ("latency intervals", s.get("latency_bootstrap", "–")),
+            ("seed", s.get("seed", "–")),
+            ("confidence", _fmt(s.get("confidence"), ".0%")),
+            ("α", s.get("alpha", "–")),
+            ("multiple comparisons", s.get("correction", "–")),
+            ("power for the MDD", _fmt(s.get("power"), ".0%")),
+        ],
+        "statistics",
+    )
     p = results.get("power") or {}
     mdd = p.get("median_mdd")
-    power = key_value_table([
-        ("queries (shared by all runs)", p.get("queries", "–")), ("metric", p.get("metric", METRIC)),
-        ("reference (best run)", p.get("reference", "–")),
-        ("median minimum detectable difference", "–" if mdd is None else f"{mdd:.4f} ({100 * mdd:.2f} points)"),
-    ], "power")
+    power = key_value_table(
+        [
+            ("queries (shared by all runs)", p.get("queries", "–")),
+            ("metric", p.get("metric", METRIC)),
+            ("reference (best run)", p.get("reference", "–")),
+            ("median minimum detectable difference", "–" if mdd is None else f"{mdd:.4f} ({100 * mdd:.2f} points)"),
+        ],
+        "power",
+    )
     warnings = results.get("statistics_warnings") or []
-    listed = ("<ul id='statistics-warnings'>" + "".join(f"<li>{_esc(w)}</li>" for w in warnings) + "</ul>"
-              if warnings else "<p>No statistics warnings: the query set can separate the runs compared.</p>")
-    return (f'<div class="side"><div><h3>Settings</h3>{settings}</div><div><h3>Power</h3>{power}</div></div>'
-            f"<h3>Statistics warnings ({len(warnings)})</h3>{listed}")
+    listed = (
+        "<ul id='statistics-warnings'>" + "".join(f"<li>{_esc(w)}</li>" for w in warnings) + "</ul>"
+        if warnings
+        else "<p>No statistics warnings: the query set can separate the runs compared.</p>"
+    )
+    return (
+        f'<div class="side"><div><h3>Settings</h3>{settings}</div><div><h3>Power</h3>{power}</div></div>'
+        f"<h3>Statistics warnings ({len(warnings)})</h3>{listed}"
+    )
 
 
 def load_html(results: dict) -> str:
@@ -210,16 +261,25 @@ def load_html(results: dict) -> str:
     load = results.get("load")
     if not load:
         return '<p id="load">Machine load was not recorded (no latency measured, or an older results file).</p>'
-    verdict = {True: "busy: latency numbers describe the neighbours as much as the set-up", False: "quiet",
-               None: "unknown"}[load.get("busy")]
-    return key_value_table([
-        ("verdict", verdict), ("reason", load.get("reason") or "–"), ("wall time (s)", load.get("wall_s", "–")),
-        ("this process's CPU time (s)", load.get("process_cpu_s", "–")),
-        ("this process's CPU per wall second", load.get("process_cpu_per_wall", "–")),
-        ("load average, 1 min (start → end)", _plain(load.get("loadavg_1m"))), ("CPUs", load.get("cpus", "–")),
-        ("CPU share used by other processes", _fmt(load.get("other_cpu_share"), ".0%")),
-        ("steal share (hypervisor)", _fmt(load.get("steal_share"), ".0%")),
-    ], "load")
+    verdict = {
+        True: "busy: latency numbers describe the neighbours as much as the set-up",
+        False: "quiet",
+        None: "unknown",
+    }[load.get("busy")]
+    return key_value_table(
+        [
+            ("verdict", verdict),
+            ("reason", load.get("reason") or "–"),
+            ("wall time (s)", load.get("wall_s", "–")),
+            ("this process's CPU time (s)", load.get("process_cpu_s", "–")),
+            ("this process's CPU per wall second", load.get("process_cpu_per_wall", "–")),
+            ("load average, 1 min (start → end)", _plain(load.get("loadavg_1m"))),
+            ("CPUs", load.get("cpus", "–")),
+            ("CPU share used by other processes", _fmt(load.get("other_cpu_share"), ".0%")),
+            ("steal share (hypervisor)", _fmt(load.get("steal_share"), ".0%")),
+        ],
+        "load",
+    )
 
 
 def warnings_html(results: dict, runs: list[RunResult]) -> str:
@@ -227,16 +287,25 @@ def warnings_html(results: dict, runs: list[RunResult]) -> str:
     rows = [("dataset", w) for w in (results.get("dataset") or {}).get("warnings") or []]
     rows += [(f"{i} {run_name(r)}", w) for i, r in enumerate(runs, 1) for w in r.get("warnings") or []]
     body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in rows)
-    run_warnings = (f'<table class="list" id="run-warnings"><thead><tr><th>run</th><th>warning</th></tr></thead>'
-                    f"<tbody>{body}</tbody></table>" if rows else "<p>No run warnings.</p>")
+    run_warnings = (
+        f'<table class="list" id="run-warnings"><thead><tr><th>run</th><th>warning</th></tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+        if rows
+        else "<p>No run warnings.</p>"
+    )
     flagged = [(f"{i} {run_name(r)}", _latency_flag(r)) for i, r in enumerate(runs, 1) if _latency_flag(r)]
     body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in flagged)
     measured = [r for r in runs if r.get("latency")]
-    stability = (f'<table class="list" id="latency-stability"><thead><tr><th>run</th><th>why its p99 is not repeatable'
-                 f"</th></tr></thead><tbody>{body}</tbody></table>" if flagged else
-                 f"<p>Every measured run's latency rounds agreed ({len(measured)} runs).</p>")
-    return (f"<h3>Run warnings ({len(rows)})</h3>{run_warnings}"
-            f"<h3>Latency stability ({len(flagged)} of {len(measured)} runs flagged)</h3>{stability}")
+    stability = (
+        f'<table class="list" id="latency-stability"><thead><tr><th>run</th><th>why its p99 is not repeatable'
+        f"</th></tr></thead><tbody>{body}</tbody></table>"
+        if flagged
+        else f"<p>Every measured run's latency rounds agreed ({len(measured)} runs).</p>"
+    )
+    return (
+        f"<h3>Run warnings ({len(rows)})</h3>{run_warnings}"
+        f"<h3>Latency stability ({len(flagged)} of {len(measured)} runs flagged)</h3>{stability}"
+    )
 
 
 def cost_html(results: dict, runs: list[RunResult]) -> str:
@@ -337,19 +406,24 @@ def write_report(results_path: str | Path, output: str | Path) -> dict:
         write_bytes_atomic(plot_dir / f"{name}.png", png)
         images[name] = base64.b64encode(png).decode("ascii")
     dataset = results.get("dataset", {})
+
     def img(n: str) -> str:
         return f'<img alt="{n}" id="plot-{n}" src="data:image/png;base64,{images[n]}">' if n in images else ""
 
     name = _esc(dataset.get("name", ""))
     documents = dataset.get("documents")
     documents = f"{documents:,}" if isinstance(documents, int) else "?"
-    banner = (f'<p class="busy" id="busy">⚠ Latency was measured on a busy machine: {_esc(busy)}. Re-run '
-              "<code>bench</code> on a quiet one before trusting p99.</p>" if busy else "")
+    banner = (
+        f'<p class="busy" id="busy">⚠ Latency was measured on a busy machine: {_esc(busy)}. Re-run '
+        "<code>bench</code> on a quiet one before trusting p99.</p>"
+        if busy
+        else ""
+    )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>embedproof report: {name}</title>
 <style>{STYLE}</style><script>{SCRIPT}</script></head><body>
 <h1>embedproof report: {name}</h1>
-<p>{documents} documents, {_esc(dataset.get('judged_queries', '?'))} judged
-queries (split {_esc(dataset.get('split'))}), created {_esc(results.get('created', ''))}. Quality is {METRIC};
+<p>{documents} documents, {_esc(dataset.get("judged_queries", "?"))} judged
+queries (split {_esc(dataset.get("split"))}), created {_esc(results.get("created", ""))}. Quality is {METRIC};
 latency is per query, one at a time after warm-up (query encoding + search + fusion + rerank); the frontier is over ({METRIC} ↑,
 p99 ↓, bytes ↓), each axis beyond its noise.</p>
 {banner}
@@ -362,8 +436,8 @@ p99 ↓, bytes ↓), each axis beyond its noise.</p>
 ⚠ latency not repeatable (hover for why). Intervals are 95%. Click a column to sort. The # numbers the points in the
 plots.</p>
 {results_table(runs)}
-<div class="plots">{img('quality_vs_p99')}{img('quality_vs_bytes')}{img('stage_latency')}{img('retention_vs_dim')}</div>
-{img('truncation')}
+<div class="plots">{img("quality_vs_p99")}{img("quality_vs_bytes")}{img("stage_latency")}{img("retention_vs_dim")}</div>
+{img("truncation")}
 <h2>Warnings and latency repeatability</h2>
 <h3>Machine load during latency measurement</h3>
 {load_html(results)}
@@ -371,7 +445,7 @@ plots.</p>
 <h2>Cost assumptions</h2>
 {cost_html(results, runs)}
 <h2>Machine</h2>
-{machine_html(results.get('machine') or {})}
+{machine_html(results.get("machine") or {})}
 </body></html>"""
     write_text_atomic(output, page)
     return {"html": str(output), "plots": sorted(str(p) for p in plot_dir.glob("*.png"))}

@@ -13,8 +13,8 @@ from itertools import pairwise
 
 from embedproof.evaluation.evidence import tie_status
 from embedproof.evaluation.pareto import Point, frontier, run_name
-from embedproof.models.remote_providers import display_name
 from embedproof.evaluation.run_result import RunResult
+from embedproof.models.remote_providers import display_name
 
 __all__ = ["METRIC", "quality_interval", "retention", "scatter", "stages", "truncation"]
 
@@ -109,8 +109,17 @@ def place_numbers(ax, points: list[tuple[float, float, int]], fontsize: float = 
             choice = (5, 5 * 0.7, 5 * 0.7, "left", "bottom", (x0, y0, x0 + w, y0 + h))
         radius, dx, dy, ha, va, box = choice
         leader = {"arrowstyle": "-", "color": "0.45", "lw": 0.5, "shrinkA": 0, "shrinkB": 2} if radius > 10 else None
-        ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
-                    arrowprops=leader, zorder=5)
+        ax.annotate(
+            text,
+            xy,
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            fontsize=fontsize,
+            arrowprops=leader,
+            zorder=5,
+        )
         taken.append(box)
         placed.append((text, box))
     return placed
@@ -146,8 +155,16 @@ def _draw_key(key, entries: list[tuple[int, str, str]], legend_handles: list) ->
     for i, (text, (_, _, status)) in enumerate(zip(texts, entries)):
         column, row = divmod(i, rows)
         y = 1 - (LEGEND_IN + KEY_ROW_IN * (row + 0.5)) / height
-        key.text(column / columns, y, text, fontsize=7.2, color=STATUS_STYLE[status][1], va="center", ha="left",
-                 transform=key.transAxes)
+        key.text(
+            column / columns,
+            y,
+            text,
+            fontsize=7.2,
+            color=STATUS_STYLE[status][1],
+            va="center",
+            ha="left",
+            transform=key.transAxes,
+        )
 
 
 def _plain_log_ticks(ax) -> None:
@@ -166,8 +183,14 @@ def _plain_log_ticks(ax) -> None:
     ax.tick_params(axis="x", which="minor", labelsize=6.5)
 
 
-def scatter(plt, runs: list[RunResult], x_of: Callable[[dict], float | None], x_label: str, x_interval=None,
-            busy: str | None = None):
+def scatter(
+    plt,
+    runs: list[RunResult],
+    x_of: Callable[[dict], float | None],
+    x_label: str,
+    x_interval=None,
+    busy: str | None = None,
+):
     """Quality against one cost axis with interval bars, tie marks and the 2-D frontier of this projection."""
     from matplotlib.lines import Line2D
 
@@ -184,11 +207,29 @@ def scatter(plt, runs: list[RunResult], x_of: Callable[[dict], float | None], x_
         if y_ci or x_ci:
             yerr = [[max(y - y_ci[0], 0)], [max(y_ci[1] - y, 0)]] if y_ci else None
             xerr = [[max(x - x_ci[0], 0)], [max(x_ci[1] - x, 0)]] if x_ci else None
-            ax.errorbar([x], [y], yerr=yerr, xerr=xerr, fmt="none", ecolor=colour, alpha=0.45, elinewidth=0.9,
-                        capsize=2, zorder=2)
+            ax.errorbar(
+                [x],
+                [y],
+                yerr=yerr,
+                xerr=xerr,
+                fmt="none",
+                ecolor=colour,
+                alpha=0.45,
+                elinewidth=0.9,
+                capsize=2,
+                zorder=2,
+            )
         size, z = (170, 6) if status == "best" else (42, 4)
-        ax.scatter([x], [y], s=size, marker=marker, zorder=z, linewidths=1.1, edgecolors=colour,
-                   facecolors=colour if on else "white")
+        ax.scatter(
+            [x],
+            [y],
+            s=size,
+            marker=marker,
+            zorder=z,
+            linewidths=1.1,
+            edgecolors=colour,
+            facecolors=colour if on else "white",
+        )
         xs_all += [x, *(x_ci or [])]
         ys_all += [y, *(y_ci or [])]
         labels.append((x, y, number))
@@ -208,17 +249,48 @@ def scatter(plt, runs: list[RunResult], x_of: Callable[[dict], float | None], x_
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3, which="both")
     title = f"{METRIC} vs {x_label}"
-    ax.set_title(title + (f"\n⚠ latency measured on a busy machine: {busy}" if busy else ""), fontsize=8.5,
-                 color="#a04000" if busy else "black")
+    ax.set_title(
+        title + (f"\n⚠ latency measured on a busy machine: {busy}" if busy else ""),
+        fontsize=8.5,
+        color="#a04000" if busy else "black",
+    )
     place_numbers(ax, labels)
     shown = [s for s in STATUS_STYLE if any(tie_status(r) == s for _, r in numbered)]
-    handles = [Line2D([], [], marker=STATUS_STYLE[s][0], color=STATUS_STYLE[s][1], linestyle="",
-                      markersize=7 if s == "best" else 5, label=STATUS_STYLE[s][2]) for s in shown]
-    handles += [Line2D([], [], marker="o", color="0.3", markerfacecolor="0.3", linestyle="", markersize=5,
-                       label="filled: on the 3-axis frontier"),
-                Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="", markersize=5,
-                       label="hollow: dominated"),
-                Line2D([], [], color="#d68910", linestyle="--", label="frontier of this view")]
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker=STATUS_STYLE[s][0],
+            color=STATUS_STYLE[s][1],
+            linestyle="",
+            markersize=7 if s == "best" else 5,
+            label=STATUS_STYLE[s][2],
+        )
+        for s in shown
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            color="0.3",
+            markerfacecolor="0.3",
+            linestyle="",
+            markersize=5,
+            label="filled: on the 3-axis frontier",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            color="0.3",
+            markerfacecolor="white",
+            linestyle="",
+            markersize=5,
+            label="hollow: dominated",
+        ),
+        Line2D([], [], color="#d68910", linestyle="--", label="frontier of this view"),
+    ]
     _draw_key(key, entries, handles)
     return fig
 
@@ -262,8 +334,11 @@ def _end_label(run: RunResult, parts: list[tuple[str, str, float]], shown: set[i
     total = ((latency.get("online_ms") or {}).get("total") or {}).get("p50")
     if not parts and total is None:
         return "not measured"
-    hidden = [f"{label if sum(k == key for k, _, _ in parts) > 1 else key} {p50:.2f}"
-              for i, (key, label, p50) in enumerate(parts) if i not in shown]
+    hidden = [
+        f"{label if sum(k == key for k, _, _ in parts) > 1 else key} {p50:.2f}"
+        for i, (key, label, p50) in enumerate(parts)
+        if i not in shown
+    ]
     text = f"{total:.2f} ms" if total is not None else ""
     text += f" ({', '.join(hidden)})" if hidden else ""
     return text + (" ⚠" if latency.get("stable") is False else "")
@@ -284,8 +359,10 @@ def stages(plt, runs: list[RunResult], busy: str | None = None):
     for _ in range(3):
         px_per_ms = axes_px / xmax
         shown = [{i for i, (_, _, p50) in enumerate(parts) if p50 * px_per_ms > value_px} for _, _, parts in rows]
-        need = max(sum(p for _, _, p in parts) * px_per_ms + (len(_end_label(r, parts, s)) + 2) * char_px
-                   for (_, r, parts), s in zip(rows, shown))
+        need = max(
+            sum(p for _, _, p in parts) * px_per_ms + (len(_end_label(r, parts, s)) + 2) * char_px
+            for (_, r, parts), s in zip(rows, shown)
+        )
         xmax = xmax * max(need / axes_px, 1.0) * 1.02
     ax.set_xlim(0, xmax)
     px_per_ms = axes_px / xmax
@@ -301,20 +378,36 @@ def stages(plt, runs: list[RunResult], busy: str | None = None):
                 ax.text(left + p50 / 2, row, f"{p50:.2f}", ha="center", va="center", fontsize=6, color="white")
             left += p50
         shown = {i for i, (_, _, p50) in enumerate(parts) if p50 * px_per_ms > len(f"{p50:.2f}") * char_px + 4}
-        ax.text(left + 2 * char_px / px_per_ms, row, _end_label(r, parts, shown), ha="left", va="center", fontsize=6,
-                color="black" if parts else "0.4")
+        ax.text(
+            left + 2 * char_px / px_per_ms,
+            row,
+            _end_label(r, parts, shown),
+            ha="left",
+            va="center",
+            fontsize=6,
+            color="black" if parts else "0.4",
+        )
     ax.set_yticks(range(len(rows)), [f"{n}  {run_name(r)}" for n, r, _ in rows], fontsize=6.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_xlabel("p50 ms per query: segments per stage; after the bar: p50 of the total (stages too narrow to label)",
-                  fontsize=7)
+    ax.set_xlabel(
+        "p50 ms per query: segments per stage; after the bar: p50 of the total (stages too narrow to label)", fontsize=7
+    )
     ax.tick_params(axis="x", labelsize=7)
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, fontsize=7, ncol=len(handles), loc="upper center",
-                  bbox_to_anchor=(0.5, -0.6 / height), frameon=False)
+        ax.legend(
+            handles,
+            labels,
+            fontsize=7,
+            ncol=len(handles),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.6 / height),
+            frameon=False,
+        )
     title = "per-stage latency (one query at a time); ⚠ = rounds disagreed"
-    ax.set_title(title + (f"\n⚠ busy machine: {busy}" if busy else ""), fontsize=8.5,
-                 color="#a04000" if busy else "black")
+    ax.set_title(
+        title + (f"\n⚠ busy machine: {busy}" if busy else ""), fontsize=8.5, color="#a04000" if busy else "black"
+    )
     return fig
 
 
@@ -338,4 +431,3 @@ def truncation(plt, runs: list[RunResult]):
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-

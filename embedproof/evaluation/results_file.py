@@ -30,11 +30,16 @@ def load_results(path: str | Path) -> ResultsFile:
     try:
         results = json.loads(text)
     except json.JSONDecodeError as exc:
-        ends_early = exc.pos >= len(text.rstrip()) - 2 or exc.msg.startswith("Unterminated string")  # EOF inside a value
+        ends_early = exc.pos >= len(text.rstrip()) - 2 or exc.msg.startswith(
+            "Unterminated string"
+        )  # EOF inside a value
         hint = " (the file ends early: truncated?)" if ends_early else ""
         raise DatasetError(f"not valid JSON: {exc.msg}{hint}", path, exc.lineno) from exc
     if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
-        raise DatasetError("not a readable embedproof results file (expected an object with a 'runs' list, as `embedproof bench` writes)", path)
+        raise DatasetError(
+            "not a readable embedproof results file (expected an object with a 'runs' list, as `embedproof bench` writes)",
+            path,
+        )
     for i, run in enumerate(results["runs"]):
         where = f"runs[{i}]"
         if not isinstance(run, dict):

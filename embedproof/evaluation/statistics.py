@@ -23,8 +23,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = [
-    "StatsSettings", "PairedTest", "bootstrap_means", "mean_interval", "paired_test", "holm",
-    "minimum_detectable_difference", "queries_needed", "percentile_intervals",
+    "StatsSettings",
+    "PairedTest",
+    "bootstrap_means",
+    "mean_interval",
+    "paired_test",
+    "holm",
+    "minimum_detectable_difference",
+    "queries_needed",
+    "percentile_intervals",
 ]
 
 _BLOCK = 1000  # resamples drawn per block: bounds memory at _BLOCK × queries values
@@ -57,7 +64,7 @@ class StatsSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "StatsSettings":
+    def from_dict(cls, data: dict | None) -> StatsSettings:
         known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -159,7 +166,9 @@ def queries_needed(sd: float, difference: float, alpha: float = 0.05, power: flo
     return int(math.ceil(((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd / abs(difference)) ** 2))
 
 
-def paired_test(a, b, settings: StatsSettings = StatsSettings(), resampled: tuple[np.ndarray, np.ndarray] | None = None) -> PairedTest:
+def paired_test(
+    a, b, settings: StatsSettings = StatsSettings(), resampled: tuple[np.ndarray, np.ndarray] | None = None
+) -> PairedTest:
     """Mean of a − b with its bootstrap interval, the randomisation p-value, wins/losses/ties and the MDD.
 
     `resampled`, when given, is the pair's rows of a shared `bootstrap_means` draw (so intervals of several
@@ -176,9 +185,15 @@ def paired_test(a, b, settings: StatsSettings = StatsSettings(), resampled: tupl
     sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
     close = np.isclose(diffs, 0.0, atol=1e-12)
     return PairedTest(
-        n=n, diff=float(diffs.mean()), ci=ci, p_value=_sign_flip_p(diffs, settings),
-        wins=int(np.sum((diffs > 0) & ~close)), losses=int(np.sum((diffs < 0) & ~close)), ties=int(np.sum(close)),
-        sd=sd, mdd=minimum_detectable_difference(sd, n, settings.alpha, settings.power),
+        n=n,
+        diff=float(diffs.mean()),
+        ci=ci,
+        p_value=_sign_flip_p(diffs, settings),
+        wins=int(np.sum((diffs > 0) & ~close)),
+        losses=int(np.sum((diffs < 0) & ~close)),
+        ties=int(np.sum(close)),
+        sd=sd,
+        mdd=minimum_detectable_difference(sd, n, settings.alpha, settings.power),
     )
 
 
@@ -194,7 +209,9 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def percentile_intervals(samples, settings: StatsSettings = StatsSettings(), percentiles=(50, 95, 99)) -> dict[str, list[float]]:
+def percentile_intervals(
+    samples, settings: StatsSettings = StatsSettings(), percentiles=(50, 95, 99)
+) -> dict[str, list[float]]:
     """Intervals of latency percentiles from a rounds × queries matrix of milliseconds.
 
     Rounds and queries are resampled together (a two-way bootstrap): the interval then covers both the

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,14 +71,18 @@ def _calibration(docs: np.ndarray, dim: int, options: SweepOptions) -> tuple[Int
     return calibration, str(path)
 
 
-def sweep_variants(card: ModelCard, docs: np.ndarray, queries: np.ndarray, k: int, options: SweepOptions) -> list[Variant]:
+def sweep_variants(
+    card: ModelCard, docs: np.ndarray, queries: np.ndarray, k: int, options: SweepOptions
+) -> list[Variant]:
     """Search every requested (dim, precision) variant derived from float `docs` and `queries`."""
     native = docs.shape[1]
     dims = options.dims or [native]
     unknown = [p for p in options.precisions if p not in PRECISIONS]
     if unknown:
         raise InvalidInputError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})")
-    checked = {dim: check_dimension(card, dim, native, options.allow_unvalidated_dims) for dim in dims}  # refuse before any work
+    checked = {
+        dim: check_dimension(card, dim, native, options.allow_unvalidated_dims) for dim in dims
+    }  # refuse before any work
     variants: list[Variant] = []
     with tempfile.TemporaryDirectory(prefix="embedproof-sweep-") as tmp:
         folder = Path(tmp)
@@ -104,6 +108,18 @@ def _one(docs, queries, dim, precision, k, options, folder, validated, warnings)
     index_bytes = _disk_bytes(form.stored, folder, f"d{dim}-{precision}")
     if calibration is not None:
         index_bytes += 2 * dim * 4  # the calibration ranges (low, high) stored with the index
-    return Variant(dim, precision, idx, scores, bytes_per_vector(dim, precision), index_bytes, search_s, validated, warnings,
-                   first_pass, calibration_file, queries,
-                   lambda q: search_stored(form, q, k, options.rescore_multiplier))
+    return Variant(
+        dim,
+        precision,
+        idx,
+        scores,
+        bytes_per_vector(dim, precision),
+        index_bytes,
+        search_s,
+        validated,
+        warnings,
+        first_pass,
+        calibration_file,
+        queries,
+        lambda q: search_stored(form, q, k, options.rescore_multiplier),
+    )

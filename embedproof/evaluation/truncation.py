@@ -6,7 +6,7 @@ Most models silently drop every token past their window; the lesson adds that ef
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +20,9 @@ def token_lengths(tokenizer, texts: Sequence[str], batch_size: int = 1000) -> np
     """Tokens per text including special tokens, without truncation."""
     lengths = []
     for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(list(texts[start : start + batch_size]), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        encoded = tokenizer(
+            list(texts[start : start + batch_size]), add_special_tokens=True, truncation=False, verbose=False
+        )["input_ids"]
         lengths.extend(len(ids) for ids in encoded)
     return np.asarray(lengths, dtype=np.int64)
 
@@ -33,8 +35,10 @@ def truncation_profile(lengths: np.ndarray, window: int) -> dict:
     return {
         "window": int(window),
         "documents": int(len(lengths)),
-        "p50": float(np.percentile(lengths, 50)), "p90": float(np.percentile(lengths, 90)),
-        "p99": float(np.percentile(lengths, 99)), "max": int(lengths.max()),
+        "p50": float(np.percentile(lengths, 50)),
+        "p90": float(np.percentile(lengths, 90)),
+        "p99": float(np.percentile(lengths, 99)),
+        "max": int(lengths.max()),
         "share_over_window": float(np.mean(lengths > window)),
         "share_over_70pct_window": float(np.mean(lengths > 0.7 * window)),
         "tokens_cut": int(np.clip(lengths - window, 0, None).sum()),
@@ -46,8 +50,10 @@ def truncation_warning(model: str, profile: dict) -> str | None:
     share = profile.get("share_over_window", 0.0)
     if share < MATERIAL_SHARE:
         return None
-    return (f"{model}: {share:.0%} of documents are longer than its {profile['window']}-token window (p99 {profile['p99']:.0f} "
-            f"tokens) and are silently truncated; try --chunk-tokens to measure whether chunking helps")
+    return (
+        f"{model}: {share:.0%} of documents are longer than its {profile['window']}-token window (p99 {profile['p99']:.0f} "
+        f"tokens) and are silently truncated; try --chunk-tokens to measure whether chunking helps"
+    )
 
 
 def chunk_texts(tokenizer, texts: Sequence[str], window: int, overlap: int = 0) -> tuple[list[str], np.ndarray]:
@@ -60,7 +66,9 @@ def chunk_texts(tokenizer, texts: Sequence[str], window: int, overlap: int = 0) 
         raise InvalidInputError(f"need window > 0 and 0 <= overlap < window (got {window}, {overlap})")
     chunks, owners = [], []
     step = window - overlap
-    encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False)
+    encoded = tokenizer(
+        list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
+    )
     for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"])):
         if len(offsets) <= window:
             chunks.append(text)

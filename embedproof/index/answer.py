@@ -11,17 +11,32 @@ from embedproof.types import Document
 SNIPPET_CHARS = 300  # of each result's text in an answer; the full text stays in docs.jsonl
 
 
-def search_answer(query: str, recipe_name: str, docs: Mapping[str, Document], scores: Mapping[str, float], top_k: int,
-                  stage_scores: Callable[[str], dict[str, float | None]], timings_ms: dict[str, float],
-                  store: dict | None = None) -> dict:
+def search_answer(
+    query: str,
+    recipe_name: str,
+    docs: Mapping[str, Document],
+    scores: Mapping[str, float],
+    top_k: int,
+    stage_scores: Callable[[str], dict[str, float | None]],
+    timings_ms: dict[str, float],
+    store: dict | None = None,
+) -> dict:
     """Ranked results (best first, ties by id), each with its per-stage scores, plus where the time went."""
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:top_k]
     answer = {"query": query, "recipe": recipe_name}
     if store is not None:
         answer["store"] = store
-    answer["results"] = [{"rank": rank, "id": doc, "title": docs[doc].title, "text": docs[doc].text[:SNIPPET_CHARS],
-                          "score": score, "stage_scores": stage_scores(doc)}
-                         for rank, (doc, score) in enumerate(ranked, 1)]
+    answer["results"] = [
+        {
+            "rank": rank,
+            "id": doc,
+            "title": docs[doc].title,
+            "text": docs[doc].text[:SNIPPET_CHARS],
+            "score": score,
+            "stage_scores": stage_scores(doc),
+        }
+        for rank, (doc, score) in enumerate(ranked, 1)
+    ]
     answer["timings_ms"] = dict(timings_ms)
     return answer
 
@@ -35,7 +50,9 @@ def index_info(manifest: Manifest, store: dict | None = None, engine_folder: Pat
     info = {"folder": str(m.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"]}
     if store is not None:
         info["store"] = store
-    info["components"] = {key: {k: v for k, v in c.items() if k != "chunks"} | {"chunks": len(c["chunks"])}
-                          for key, c in m.components.items()}
+    info["components"] = {
+        key: {k: v for k, v in c.items() if k != "chunks"} | {"chunks": len(c["chunks"])}
+        for key, c in m.components.items()
+    }
     info["bytes_on_disk"] = on_disk
     return info

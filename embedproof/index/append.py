@@ -13,15 +13,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.manifest import MANIFEST, Manifest, encoder_options_for, ids_digest, recipe_components, writer_lock
-from embedproof.index.store import encode_component, finish_int8, remove_uncommitted, sequential_chunks
 from embedproof.index.chunks import EncodeChunks, chunk_number
+from embedproof.index.manifest import (
+    MANIFEST,
+    Manifest,
+    encoder_options_for,
+    ids_digest,
+    recipe_components,
+    writer_lock,
+)
+from embedproof.index.store import encode_component, finish_int8, remove_uncommitted, sequential_chunks
 from embedproof.search.pipeline import Workspace
 from embedproof.types import Document
 
 
-def append_documents(folder: str | Path, corpus: dict[str, Document], source: str = "the new corpus", encoder_options=None,
-                     progress=None, encode_chunks: EncodeChunks | None = None) -> dict:
+def append_documents(
+    folder: str | Path,
+    corpus: dict[str, Document],
+    source: str = "the new corpus",
+    encoder_options=None,
+    progress=None,
+    encode_chunks: EncodeChunks | None = None,
+) -> dict:
     """Add `corpus` (from `source`, named in errors) to the index in `folder`; returns the new manifest."""
     out = Path(folder)
     if Manifest.read(out) is None:
@@ -29,14 +42,20 @@ def append_documents(folder: str | Path, corpus: dict[str, Document], source: st
     with writer_lock(out):
         manifest = Manifest.read(out)
         if manifest.backend != "embedded":
-            raise EmbedproofError(f"{out}: `index add` appends to the embedded store only (this index is in {manifest.backend})")
+            raise EmbedproofError(
+                f"{out}: `index add` appends to the embedded store only (this index is in {manifest.backend})"
+            )
         if not manifest.complete:
-            raise EmbedproofError(f"{out}: the build did not finish; resume it with `embedproof index build` before adding documents")
+            raise EmbedproofError(
+                f"{out}: the build did not finish; resume it with `embedproof index build` before adding documents"
+            )
         old_ids = list(manifest.documents())
         known = set(old_ids)
         for doc_id in corpus:
             if doc_id in known:
-                raise EmbedproofError(f"{source}: document id {doc_id!r} is already in the index {out}; ids must be unique (remove or rename it)")
+                raise EmbedproofError(
+                    f"{source}: document id {doc_id!r} is already in the index {out}; ids must be unique (remove or rename it)"
+                )
         if not corpus:
             return manifest
         remove_uncommitted(out, manifest)  # what an interrupted add left behind
@@ -52,11 +71,25 @@ def append_documents(folder: str | Path, corpus: dict[str, Document], source: st
                 continue
             revision = getattr(getattr(workspace.encoder(model, kind), "resolved", None), "revision", None)
             if revision != component["revision"]:
-                raise EmbedproofError(f"{out}: {model} is now revision {revision}, the index was built with {component['revision']}; "
-                                     "mixing them would make scores incomparable, so rebuild the index")
+                raise EmbedproofError(
+                    f"{out}: {model} is now revision {revision}, the index was built with {component['revision']}; "
+                    "mixing them would make scores incomparable, so rebuild the index"
+                )
             first = max((chunk_number(rel) for rel in component["chunks"]), default=-1) + 1
-            encode_component(manifest, workspace, model, kind, texts, ids, first, manifest["chunk_size"],
-                             encode_chunks or sequential_chunks(workspace), progress, save_each=False, shrink=recipe.shrink)
+            encode_component(
+                manifest,
+                workspace,
+                model,
+                kind,
+                texts,
+                ids,
+                first,
+                manifest["chunk_size"],
+                encode_chunks or sequential_chunks(workspace),
+                progress,
+                save_each=False,
+                shrink=recipe.shrink,
+            )
         superseded = finish_int8(manifest)  # new int8 chunks use the calibration stored at build time
         manifest["documents"] = len(old_ids) + len(ids)
         manifest["ids_sha256"] = ids_digest(old_ids + ids)

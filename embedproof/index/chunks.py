@@ -18,7 +18,7 @@ usual) and converted in one step once all are committed; the manifest then lists
 from __future__ import annotations
 
 import io
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,8 +26,8 @@ import scipy.sparse as sp
 from embedproof.errors import EmbedproofError
 from embedproof.files import safe_name
 from embedproof.index.manifest import Manifest
-from embedproof.vectors.quantize import Int8Calibration, quantize_int8
 from embedproof.types import Embeddings
+from embedproof.vectors.quantize import Int8Calibration, quantize_int8
 from embedproof.vectors.stored_form import CALIBRATION_SAMPLE, StoredForm, store_form, truncate
 
 CALIBRATION_FILE = "int8-calibration.npz"
@@ -41,7 +41,11 @@ def chunk_bytes(emb: Embeddings, kind: str) -> bytes:
     """The bytes of one chunk file (.npy dense, .npz sparse or tokens): the same for every encoding path (Ray included)."""
     buffer = io.BytesIO()
     if kind == "tokens":
-        np.savez(buffer, lengths=np.array([len(m) for m in emb.multivector]), tokens=np.concatenate(emb.multivector).astype(np.float16))
+        np.savez(
+            buffer,
+            lengths=np.array([len(m) for m in emb.multivector]),
+            tokens=np.concatenate(emb.multivector).astype(np.float16),
+        )
     elif emb.mode == "dense":
         np.save(buffer, np.asarray(emb.dense, dtype=np.float32), allow_pickle=False)
     else:
@@ -105,7 +109,9 @@ def convert_int8(manifest: Manifest, component: dict) -> list[str]:
         calibration = Int8Calibration.load(out / calibration_rel)
     else:
         # the whole corpus (at dim) in memory once, as the bench holds it: the sample must be the bench's sample
-        calibration = Int8Calibration.fit(np.vstack([np.load(out / rel, allow_pickle=False) for rel in pending]), CALIBRATION_SAMPLE)
+        calibration = Int8Calibration.fit(
+            np.vstack([np.load(out / rel, allow_pickle=False) for rel in pending]), CALIBRATION_SAMPLE
+        )
         manifest.commit_file(calibration_rel, calibration_bytes(calibration), "int8")
         component["calibration"] = calibration_rel
     for rel in pending:
@@ -122,8 +128,12 @@ def load_component(folder, component: dict) -> StoredForm:
     stored = np.vstack([np.load(folder / rel, allow_pickle=False) for rel in component["chunks"]])
     precision = component["precision"]
     if precision == "int8":
-        if any(rel.rsplit("/", 1)[1].startswith("dense-") for rel in component["chunks"]) or not component.get("calibration"):
-            raise EmbedproofError(f"{folder}: the int8 conversion did not finish; run `embedproof index build` again to resume")
+        if any(rel.rsplit("/", 1)[1].startswith("dense-") for rel in component["chunks"]) or not component.get(
+            "calibration"
+        ):
+            raise EmbedproofError(
+                f"{folder}: the int8 conversion did not finish; run `embedproof index build` again to resume"
+            )
         return StoredForm(stored.shape[1], precision, stored, Int8Calibration.load(folder / component["calibration"]))
     dim = component["dim"]
     return StoredForm(dim, precision, stored)

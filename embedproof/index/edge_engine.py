@@ -125,11 +125,11 @@ class EdgeShardHandle:
         self.shard = shard
 
     @classmethod
-    def create(cls, path: str, plan: dict) -> "EdgeShardHandle":
+    def create(cls, path: str, plan: dict) -> EdgeShardHandle:
         return cls(_edge().EdgeShard.create(path, edge_config(plan)))
 
     @classmethod
-    def load(cls, path: str) -> "EdgeShardHandle":
+    def load(cls, path: str) -> EdgeShardHandle:
         try:
             return cls(_edge().EdgeShard.load(path))
         except Exception as exc:  # the engine raises its own error types for a missing or damaged shard

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from embedproof.errors import InvalidInputError
-from embedproof.search.recipe import Recipe
 from embedproof.index.query_api import check_fusion, rrf_constant
+from embedproof.search.recipe import Recipe
 
 # the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
 QUANTIZATIONS = {

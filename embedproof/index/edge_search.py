@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.datasets.readers import read_corpus
+from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.index.answer import index_info, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.search.recipe import Recipe
@@ -112,7 +112,9 @@ class EdgeIndex:
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
         """`search` for several queries: one encoder call per component and one batch request to the engine."""
         if overrides:
-            raise InvalidInputError("overrides: an edge index answers with its whole recipe only (one Query API request)")
+            raise InvalidInputError(
+                "overrides: an edge index answers with its whole recipe only (one Query API request)"
+            )
         from embedproof.search.pipeline import place_on_top, rerank_shortlist
 
         if not queries:
@@ -143,19 +145,35 @@ class EdgeIndex:
         timings = {"encode": 1000 * (encoded - start), "edge": 1000 * (searched - encoded)}
         if kind == "cross-encoder":
             qids = [str(i) for i in range(len(queries))]
-            reranked, _ = rerank_shortlist(self.workspace, self.recipe, dict(zip(qids, fetched)), {}, qids, list(queries))
+            reranked, _ = rerank_shortlist(
+                self.workspace, self.recipe, dict(zip(qids, fetched)), {}, qids, list(queries)
+            )
             final = [reranked[q] for q in qids]
             timings[f"rerank:{self.recipe.rerank}"] = 1000 * (time.perf_counter() - searched)
         timings["total"] = 1000 * (time.perf_counter() - start)
         store = {"backend": "edge", "engine": self.settings.to_dict()}
         reranked = kind == "cross-encoder"
-        return [search_answer(query, self.recipe.name, self.docs, scores, k,
-                              lambda d, got=got, scores=scores: {"encode": None, "edge": got.get(d),
-                                                                 **({f"rerank:{self.recipe.rerank}": scores[d]} if reranked else {})},
-                              timings, store)
-                for query, k, got, scores in zip(queries, counts, fetched, final)]
+        return [
+            search_answer(
+                query,
+                self.recipe.name,
+                self.docs,
+                scores,
+                k,
+                lambda d, got=got, scores=scores: {
+                    "encode": None,
+                    "edge": got.get(d),
+                    **({f"rerank:{self.recipe.rerank}": scores[d]} if reranked else {}),
+                },
+                timings,
+                store,
+            )
+            for query, k, got, scores in zip(queries, counts, fetched, final)
+        ]
 
     def info(self) -> dict:
-        store = {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"]),
-                                                                          "live": self.shard.stats()}
+        store = {k: v for k, v in self.store.items() if k != "chunks"} | {
+            "chunks": len(self.store["chunks"]),
+            "live": self.shard.stats(),
+        }
         return index_info(self.manifest, store, self.folder / self.store["path"])

@@ -133,23 +133,45 @@ class Manifest(Mapping[str, Any]):
         if manifest is None:
             raise EmbedproofError(f"{folder}: not an embedproof index (no {MANIFEST})")
         if manifest.get("format") != FORMAT:
-            raise EmbedproofError(f"{manifest.path}: index format {manifest.get('format')!r}, this embedproof reads {FORMAT}")
+            raise EmbedproofError(
+                f"{manifest.path}: index format {manifest.get('format')!r}, this embedproof reads {FORMAT}"
+            )
         if not manifest.complete:
-            raise EmbedproofError(f"{folder}: the build did not finish; run `embedproof index build` again with the same "
-                                  "arguments to resume")
+            raise EmbedproofError(
+                f"{folder}: the build did not finish; run `embedproof index build` again with the same "
+                "arguments to resume"
+            )
         if verify:
             for rel, digest in manifest.files.items():
                 path = folder / rel
                 if not path.is_file() or file_sha256(path) != digest:
-                    raise EmbedproofError(f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index")
+                    raise EmbedproofError(
+                        f"{path}: missing or corrupted (checksum differs from the manifest); rebuild the index"
+                    )
         return manifest
 
     @classmethod
-    def new(cls, folder: str | Path, recipe: Recipe, ids: list[str], encoder_backend: str, chunk_size: int,
-            store: dict | None = None) -> Manifest:
+    def new(
+        cls,
+        folder: str | Path,
+        recipe: Recipe,
+        ids: list[str],
+        encoder_backend: str,
+        chunk_size: int,
+        store: dict | None = None,
+    ) -> Manifest:
         """The manifest of a build that has not written anything yet."""
-        data = {"format": FORMAT, "recipe": recipe.to_dict(), "documents": len(ids), "ids_sha256": ids_digest(ids),
-                "encoder_backend": encoder_backend, "chunk_size": chunk_size, "files": {}, "docs": [], "components": {}}
+        data = {
+            "format": FORMAT,
+            "recipe": recipe.to_dict(),
+            "documents": len(ids),
+            "ids_sha256": ids_digest(ids),
+            "encoder_backend": encoder_backend,
+            "chunk_size": chunk_size,
+            "files": {},
+            "docs": [],
+            "components": {},
+        }
         if store is not None:
             data["store"] = store
         data["complete"] = False
@@ -210,7 +232,9 @@ class Manifest(Mapping[str, Any]):
             corpus.update(read_corpus(self.folder / rel, []))
         return corpus
 
-    def matches(self, recipe: Recipe, ids: list[str], encoder_backend: str, store: Mapping[str, Any] | None = None) -> bool:
+    def matches(
+        self, recipe: Recipe, ids: list[str], encoder_backend: str, store: Mapping[str, Any] | None = None
+    ) -> bool:
         """Is this the same build (recipe, corpus, encoder backend and the given store settings)?
 
         Recipes compare through `Recipe`, so a manifest written before a recipe field existed matches the recipe
@@ -220,8 +244,12 @@ class Manifest(Mapping[str, Any]):
             same_recipe = Recipe(**self.data.get("recipe", {})).to_dict() == recipe.to_dict()
         except (TypeError, ValueError):
             same_recipe = False
-        return (same_recipe and self.data.get("ids_sha256") == ids_digest(ids) and self.encoder_backend == encoder_backend
-                and all(self.store.get(key) == value for key, value in (store or {}).items()))
+        return (
+            same_recipe
+            and self.data.get("ids_sha256") == ids_digest(ids)
+            and self.encoder_backend == encoder_backend
+            and all(self.store.get(key) == value for key, value in (store or {}).items())
+        )
 
     # -- writing -------------------------------------------------------------------------------------------------
     def save(self) -> None:
@@ -244,6 +272,8 @@ class Manifest(Mapping[str, Any]):
 
     def write_docs(self, rel: str, docs: Iterable[Document]) -> None:
         """Commit the documents' ids, titles and texts as one JSONL file and list it among the document files."""
-        lines = "".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs)
+        lines = "".join(
+            json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs
+        )
         self.commit_file(rel, lines.encode("utf-8"), "docs")
         self.data.setdefault("docs", []).append(rel)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,9 +36,16 @@ def corpus_statistics(encoder, texts: Sequence[str], batch: int = 2048) -> dict:
             for token in tokens:
                 ids_of.setdefault(token, term_id(token))
     distinct = len(set(ids_of.values()))
-    return {"avgdl": total / count if count else 0.0, "terms": len(ids_of), "hash_collisions": len(ids_of) - distinct,
-            "k1": encoder.k1, "b": encoder.b, "stopwords": encoder.stopwords, "stemmer": encoder.stemmer_language,
-            "term_ids": "blake2b-32 of the bm25s token"}
+    return {
+        "avgdl": total / count if count else 0.0,
+        "terms": len(ids_of),
+        "hash_collisions": len(ids_of) - distinct,
+        "k1": encoder.k1,
+        "b": encoder.b,
+        "stopwords": encoder.stopwords,
+        "stemmer": encoder.stemmer_language,
+        "term_ids": "blake2b-32 of the bm25s token",
+    }
 
 
 def document_vectors(encoder, texts: Sequence[str], avgdl: float) -> list[tuple[list[int], list[float]]]:

@@ -37,8 +37,11 @@ class QdrantIndex:
         self.recipe = self.manifest.recipe
         self.docs = self.manifest.documents()
         self.ids = list(self.docs)
-        self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
-                                   encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")))
+        self.workspace = Workspace(
+            self.ids,
+            [d.full_text for d in self.docs.values()],
+            encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
+        )
         self.client = open_client(self.store)
         # closed at interpreter exit while modules still exist (the client's own __del__ runs too late for local mode)
         self._closer = weakref.finalize(self, self.client.close)
@@ -46,11 +49,15 @@ class QdrantIndex:
             count = self.client.count(self.store["collection"], exact=True).count
         except Exception as exc:  # a missing collection is a ValueError locally, an HTTP error from a server
             self.client.close()
-            raise EmbedproofError(f"{manifest_path}: Qdrant collection {self.store['collection']!r} cannot be read at "
-                                 f"{self.store.get('url') or self.store.get('path')} ({exc})") from exc
+            raise EmbedproofError(
+                f"{manifest_path}: Qdrant collection {self.store['collection']!r} cannot be read at "
+                f"{self.store.get('url') or self.store.get('path')} ({exc})"
+            ) from exc
         if count != self.manifest["documents"]:
             self.client.close()
-            raise EmbedproofError(f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, the manifest {self.manifest['documents']}")
+            raise EmbedproofError(
+                f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, the manifest {self.manifest['documents']}"
+            )
         for c in self.manifest["components"].values():
             self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
         if len(self.recipe.first_pass) > 1:
@@ -83,11 +90,15 @@ class QdrantIndex:
 
     def _first_tier(self, vectors: dict[str, tuple]) -> dict:
         """query_points arguments for the first pass, fused by RRF when there are several."""
-        keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in self.recipe.first_pass]
+        keys = [
+            f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in self.recipe.first_pass
+        ]
         if len(keys) == 1:
             name, vector = vectors[keys[0]]
             return {"query": vector, "using": name}
-        prefetch = [self.qm.Prefetch(query=vectors[k][1], using=vectors[k][0], limit=self.recipe.candidates) for k in keys]
+        prefetch = [
+            self.qm.Prefetch(query=vectors[k][1], using=vectors[k][0], limit=self.recipe.candidates) for k in keys
+        ]
         return {"prefetch": prefetch, "query": self.rrf}
 
     def _query(self, limit: int, **request) -> dict[str, float]:
@@ -97,7 +108,9 @@ class QdrantIndex:
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents, the Qdrant score (and a cross-encoder's), and the time spent encoding and in Qdrant."""
         if overrides:
-            raise InvalidInputError("overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)")
+            raise InvalidInputError(
+                "overrides: a Qdrant-backed index answers with its whole recipe only (one Query API request)"
+            )
         from embedproof.search.pipeline import place_on_top, rerank_shortlist
 
         start = time.perf_counter()
@@ -108,15 +121,24 @@ class QdrantIndex:
         rerank_scores = None
         if kind == "maxsim":
             name, tokens = vectors[f"tokens:{model}"]
-            head = self._query(min(top_k, self.recipe.rerank_top), prefetch=self.qm.Prefetch(**first, limit=self.recipe.rerank_top), query=tokens, using=name)
+            head = self._query(
+                min(top_k, self.recipe.rerank_top),
+                prefetch=self.qm.Prefetch(**first, limit=self.recipe.rerank_top),
+                query=tokens,
+                using=name,
+            )
             fetched = final = head
-            if top_k > self.recipe.rerank_top:  # the rest comes from the fused list, below the reranked head (as embedded)
+            if (
+                top_k > self.recipe.rerank_top
+            ):  # the rest comes from the fused list, below the reranked head (as embedded)
                 rest = self._query(min(top_k, self.recipe.candidates), **first)
                 fetched, final = {**rest, **head}, place_on_top({"q": head}, {"q": rest})["q"]
             searched = time.perf_counter()
         else:
             # one document past the shortlist: the embedded pipeline lifts reranked scores above the best of the rest
-            fetched = final = self._query(min(max(top_k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates), **first)
+            fetched = final = self._query(
+                min(max(top_k, self.recipe.rerank_top + 1 if kind else 0), self.recipe.candidates), **first
+            )
             searched = time.perf_counter()
             if kind == "cross-encoder":
                 reranked, _ = rerank_shortlist(self.workspace, self.recipe, {"q": fetched}, {}, ["q"], [query])
@@ -126,10 +148,20 @@ class QdrantIndex:
         if rerank_scores is not None:
             timings[f"rerank:{self.recipe.rerank}"] = total_ms - timings["encode"] - timings["qdrant"]
         store = {"backend": "qdrant", "collection": self.store["collection"]}
-        return search_answer(query, self.recipe.name, self.docs, final, top_k,
-                             lambda d: {"encode": None, "qdrant": fetched.get(d),
-                                        **({f"rerank:{self.recipe.rerank}": final[d]} if rerank_scores is not None else {})},
-                             {**timings, "total": total_ms}, store)
+        return search_answer(
+            query,
+            self.recipe.name,
+            self.docs,
+            final,
+            top_k,
+            lambda d: {
+                "encode": None,
+                "qdrant": fetched.get(d),
+                **({f"rerank:{self.recipe.rerank}": final[d]} if rerank_scores is not None else {}),
+            },
+            {**timings, "total": total_ms},
+            store,
+        )
 
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:
         """One Query API request per query (the server's Query API takes no batch of recipes), answers in order."""

@@ -18,10 +18,10 @@ from pathlib import Path
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
 from embedproof.index.manifest import Manifest, ids_digest, recipe_components, writer_lock
+from embedproof.index.query_api import check_fusion, vector_names
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
-from embedproof.index.query_api import check_fusion, vector_names
 
 POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
 TOKENS_PER_REQUEST = 16
@@ -35,14 +35,18 @@ def open_client(store: dict):
             return qdrant.QdrantClient(url=store["url"], api_key=os.environ.get("QDRANT_API_KEY") or None, timeout=120)
         return qdrant.QdrantClient(path=store["path"])
     except RuntimeError as exc:  # local mode takes an exclusive lock on its folder
-        raise EmbedproofError(f"{store.get('path')}: {exc} (local mode allows one client at a time; use a Qdrant server to share it)") from exc
+        raise EmbedproofError(
+            f"{store.get('path')}: {exc} (local mode allows one client at a time; use a Qdrant server to share it)"
+        ) from exc
 
 
 def check_recipe(recipe: Recipe) -> None:
     """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
     if recipe.shrink is not None:
-        raise InvalidInputError(f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
-                             "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded")
+        raise InvalidInputError(
+            f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
+            "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded"
+        )
     check_fusion(recipe)
 
 
@@ -55,12 +59,18 @@ def _collection_name(out: Path, ids_digest: str, recipe: Recipe) -> str:
 def _store_settings(options: dict, out: Path, ids_digest: str, recipe: Recipe) -> dict:
     url, path = options.get("url"), options.get("path")
     if bool(url) == bool(path):
-        raise InvalidInputError("--backend qdrant needs exactly one of --qdrant-url (a server or cluster) or --qdrant-path (local mode)")
+        raise InvalidInputError(
+            "--backend qdrant needs exactly one of --qdrant-url (a server or cluster) or --qdrant-path (local mode)"
+        )
     shards, replicas = int(options.get("shards") or 1), int(options.get("replicas") or 1)
     if shards < 1 or replicas < 1:
         raise InvalidInputError(f"--qdrant-shards and --qdrant-replicas must be ≥ 1, got {shards} and {replicas}")
-    store = {"backend": "qdrant", "collection": options.get("collection") or _collection_name(out, ids_digest, recipe),
-             "shards": shards, "replicas": replicas}
+    store = {
+        "backend": "qdrant",
+        "collection": options.get("collection") or _collection_name(out, ids_digest, recipe),
+        "shards": shards,
+        "replicas": replicas,
+    }
     store["url" if url else "path"] = url or str(Path(path).expanduser().resolve())
     return store
 
@@ -69,10 +79,15 @@ def _vector_params(qm, kind: str, encoder, emb, first_pass_tokens: bool):
     """Qdrant vector settings for one component, from the first encoded chunk (its dimension)."""
     if kind == "tokens":
         # token vectors only rescore a shortlist unless MaxSim is itself a first pass: no HNSW graph for them then
-        return qm.VectorParams(size=int(emb.multivector[0].shape[1]), distance=qm.Distance.DOT,
-                               multivector_config=qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM),
-                               hnsw_config=None if first_pass_tokens else qm.HnswConfigDiff(m=0))
-    normalised = getattr(encoder, "normalize", True)  # built-in encoders without the flag (hashing, BGE-M3) emit unit vectors
+        return qm.VectorParams(
+            size=int(emb.multivector[0].shape[1]),
+            distance=qm.Distance.DOT,
+            multivector_config=qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM),
+            hnsw_config=None if first_pass_tokens else qm.HnswConfigDiff(m=0),
+        )
+    normalised = getattr(
+        encoder, "normalize", True
+    )  # built-in encoders without the flag (hashing, BGE-M3) emit unit vectors
     return qm.VectorParams(size=int(emb.dense.shape[1]), distance=qm.Distance.COSINE if normalised else qm.Distance.DOT)
 
 
@@ -85,12 +100,22 @@ def _chunk_vectors(qm, kind: str, emb, bm25_rows) -> list:
     if emb.mode == "dense":
         return list(emb.dense.astype("float32"))
     rows = emb.sparse.tocsr()
-    return [qm.SparseVector(indices=rows.indices[a:b].tolist(), values=rows.data[a:b].astype(float).tolist())
-            for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
+    return [
+        qm.SparseVector(indices=rows.indices[a:b].tolist(), values=rows.data[a:b].astype(float).tolist())
+        for a, b in zip(rows.indptr[:-1], rows.indptr[1:])
+    ]
 
 
-def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options, chunk_size: int = 512,
-                       progress=None, encoder_backend: str = "torch", store_options: dict | None = None) -> Manifest:
+def build_qdrant_index(
+    recipe: Recipe,
+    corpus: dict[str, Document],
+    out: str | Path,
+    encoder_options,
+    chunk_size: int = 512,
+    progress=None,
+    encoder_backend: str = "torch",
+    store_options: dict | None = None,
+) -> Manifest:
     """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
     from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
 
@@ -108,7 +133,9 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
             if (store_options or {}).get("collection"):
                 same_store["collection"] = store["collection"]
             if not manifest.matches(recipe, ids, encoder_backend, same_store):
-                raise EmbedproofError(f"{manifest.path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)")
+                raise EmbedproofError(
+                    f"{manifest.path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)"
+                )
             store = manifest["store"]
         else:
             store |= {"chunks": [], "vectors": {}}
@@ -124,9 +151,17 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
         for model, kind in components:
             key = f"{kind}:{model}"
             encoders[key] = encoder = workspace.encoder(model, kind)
-            component = manifest["components"].setdefault(key, {"model": model, "kind": kind, "mode": encoder.mode,
-                                                                "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-                                                                "vector": names[key], "chunks": []})
+            component = manifest["components"].setdefault(
+                key,
+                {
+                    "model": model,
+                    "kind": kind,
+                    "mode": encoder.mode,
+                    "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                    "vector": names[key],
+                    "chunks": [],
+                },
+            )
             if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
                 component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
         manifest.save()
@@ -135,10 +170,14 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
         try:
             exists = client.collection_exists(store["collection"])
             if exists and fresh:
-                raise EmbedproofError(f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
-                                     f"delete it, or give another --out folder name")
+                raise EmbedproofError(
+                    f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
+                    f"delete it, or give another --out folder name"
+                )
             if not exists and store["chunks"]:
-                raise EmbedproofError(f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; delete {out} and rebuild")
+                raise EmbedproofError(
+                    f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; delete {out} and rebuild"
+                )
             advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
             for number, start in enumerate(range(0, len(ids), chunk_size)):
                 name = f"{number:05d}"
@@ -152,19 +191,44 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
                     component = manifest["components"][key]
                     bm25 = component.get("bm25")
                     emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
-                    vectors[component["vector"]] = _chunk_vectors(qm, component["kind"], emb, document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None)
+                    vectors[component["vector"]] = _chunk_vectors(
+                        qm,
+                        component["kind"],
+                        emb,
+                        document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None,
+                    )
                     if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
                         sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
                     elif not exists:
-                        params[component["vector"]] = _vector_params(qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens)
+                        params[component["vector"]] = _vector_params(
+                            qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens
+                        )
                 if not exists:
-                    client.create_collection(store["collection"], vectors_config=params, sparse_vectors_config=sparse,
-                                             shard_number=store["shards"], replication_factor=store["replicas"])
-                    store["vectors"] = {**{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()}, **{n: "sparse" for n in sparse}}
+                    client.create_collection(
+                        store["collection"],
+                        vectors_config=params,
+                        sparse_vectors_config=sparse,
+                        shard_number=store["shards"],
+                        replication_factor=store["replicas"],
+                    )
+                    store["vectors"] = {
+                        **{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()},
+                        **{n: "sparse" for n in sparse},
+                    }
                     exists = True
-                points = [qm.PointStruct(id=start + i, payload={"id": ids[start + i]},
-                                         vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None}) for i in range(end - start)]
-                step = TOKENS_PER_REQUEST if any(c["kind"] == "tokens" for c in manifest["components"].values()) else POINTS_PER_REQUEST
+                points = [
+                    qm.PointStruct(
+                        id=start + i,
+                        payload={"id": ids[start + i]},
+                        vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None},
+                    )
+                    for i in range(end - start)
+                ]
+                step = (
+                    TOKENS_PER_REQUEST
+                    if any(c["kind"] == "tokens" for c in manifest["components"].values())
+                    else POINTS_PER_REQUEST
+                )
                 for s in range(0, len(points), step):
                     client.upsert(store["collection"], points[s : s + step], wait=True)
                 store["chunks"].append(name)
@@ -175,7 +239,9 @@ def build_qdrant_index(recipe: Recipe, corpus: dict[str, Document], out: str | P
                     advance(end - start)
             count = client.count(store["collection"], exact=True).count
             if count != len(ids):
-                raise EmbedproofError(f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild")
+                raise EmbedproofError(
+                    f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild"
+                )
         finally:
             client.close()
         manifest["complete"] = True

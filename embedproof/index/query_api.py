@@ -21,7 +21,9 @@ def rrf_constant(recipe: Recipe) -> int:
         raise InvalidInputError(f"recipe {recipe.name!r}: fusion_params {sorted(params)} have no Qdrant equivalent")
     qk = k + base
     if float(qk) != int(qk) or qk < 1:
-        raise InvalidInputError(f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)")
+        raise InvalidInputError(
+            f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)"
+        )
     return int(qk)
 
 
@@ -29,8 +31,10 @@ def check_fusion(recipe: Recipe) -> None:
     """Refuse, before any encoding, a fusion one Query API request cannot express as the embedded pipeline does."""
     if len(recipe.first_pass) > 1:
         if recipe.fusion != "rrf":
-            raise InvalidInputError(f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
-                                    "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store")
+            raise InvalidInputError(
+                f"recipe {recipe.name!r}: fusion {recipe.fusion!r} has no Qdrant equivalent "
+                "(Qdrant fuses by RRF or DBSF); use rrf or the embedded store"
+            )
         rrf_constant(recipe)
 
 

@@ -10,7 +10,7 @@ On one small machine it is not faster than one process (each actor loads its own
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -37,7 +37,9 @@ def connect(address: str) -> bool:
         return False
     try:
         if address == "local":
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+            ray.init(
+                num_cpus=os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False
+            )
         else:
             ray.init(address=address, log_to_driver=False)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError… for a bad or unreachable address
@@ -55,8 +57,10 @@ class ChunkEncoderActor:
         self.encoder = Workspace([], [], encoder_options).encoder(model, kind)
 
     def __call__(self, batch: dict) -> dict:
-        payloads = [chunk_bytes(self.encoder.encode_documents([str(t) for t in texts], [str(i) for i in ids]), self.kind)
-                    for texts, ids in zip(batch["texts"], batch["ids"])]
+        payloads = [
+            chunk_bytes(self.encoder.encode_documents([str(t) for t in texts], [str(i) for i in ids]), self.kind)
+            for texts, ids in zip(batch["texts"], batch["ids"])
+        ]
         return {"number": np.asarray(batch["number"]), "payload": np.array(payloads, dtype=object)}
 
 
@@ -74,8 +78,12 @@ def ray_chunk_encoder(address: str, encoder_options: Callable[[str], dict], acto
             return
         items = [{"number": number, "texts": texts, "ids": ids} for number, texts, ids in jobs]
         encoded = ray.data.from_items(items).map_batches(
-            ChunkEncoderActor, fn_constructor_kwargs={"model": model, "kind": kind, "encoder_options": encoder_options},
-            compute=ray.data.ActorPoolStrategy(size=min(size, len(jobs))), batch_size=1, batch_format="numpy")
+            ChunkEncoderActor,
+            fn_constructor_kwargs={"model": model, "kind": kind, "encoder_options": encoder_options},
+            compute=ray.data.ActorPoolStrategy(size=min(size, len(jobs))),
+            batch_size=1,
+            batch_format="numpy",
+        )
         for row in encoded.iter_rows():
             yield int(row["number"]), bytes(row["payload"])
 

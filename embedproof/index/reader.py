@@ -11,8 +11,8 @@ import scipy.sparse as sp
 
 from embedproof.errors import InvalidInputError
 from embedproof.index.answer import index_info, search_answer
-from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.index.chunks import load_component
+from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Embeddings
@@ -27,8 +27,11 @@ class LoadedIndex:
         self.recipe = self.manifest.recipe
         self.docs = self.manifest.documents()
         self.ids = list(self.docs)
-        self.workspace = Workspace(self.ids, [d.full_text for d in self.docs.values()],
-                                   encoder_options or encoder_options_for(self.manifest.encoder_backend))
+        self.workspace = Workspace(
+            self.ids,
+            [d.full_text for d in self.docs.values()],
+            encoder_options or encoder_options_for(self.manifest.encoder_backend),
+        )
         for component in self.manifest["components"].values():
             self._load_component(component)
             # load the model now, so the first query's timings are query time, not start-up
@@ -55,7 +58,9 @@ class LoadedIndex:
             blocks = []
             for f in files:
                 with np.load(f, allow_pickle=False) as data:
-                    blocks.append(sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"])))
+                    blocks.append(
+                        sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
+                    )
             self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
@@ -83,8 +88,17 @@ class LoadedIndex:
         answers = []
         for qid, query, k in zip(query_ids, queries, counts):
             per_stage = {s.name: s.run.get(qid, {}) for s in ranking}
-            answers.append(search_answer(query, recipe.name, self.docs, ranking[-1].run.get(qid, {}), k,
-                                         lambda d: {name: run.get(d) for name, run in per_stage.items()}, timings))
+            answers.append(
+                search_answer(
+                    query,
+                    recipe.name,
+                    self.docs,
+                    ranking[-1].run.get(qid, {}),
+                    k,
+                    lambda d: {name: run.get(d) for name, run in per_stage.items()},
+                    timings,
+                )
+            )
         return answers
 
     def info(self) -> dict:
@@ -109,7 +123,9 @@ def override_recipe(recipe: Recipe, overrides: dict) -> Recipe:
     first = overrides.get("first_pass")
     if first is not None:
         if not first or any(m not in recipe.first_pass for m in first) or len(set(first)) != len(first):
-            raise InvalidInputError(f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}")
+            raise InvalidInputError(
+                f"overrides.first_pass: choose distinct models among the index's {recipe.first_pass}"
+            )
         order = [m for m in recipe.first_pass if m in first]
         changes["first_pass"] = order
         if recipe.weights is not None:

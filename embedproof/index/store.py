@@ -17,27 +17,45 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.files import safe_name
+from embedproof.index.chunks import (
+    ChunkJob,
+    EncodeChunks,
+    chunk_bytes,
+    chunk_number,
+    chunk_path,
+    chunk_prefix,
+    convert_int8,
+    shrink_payload,
+)
 from embedproof.index.manifest import Manifest, encoder_options_for, recipe_components, writer_lock
-from embedproof.index.chunks import EncodeChunks, ChunkJob, chunk_bytes, chunk_number, chunk_path, chunk_prefix, convert_int8, shrink_payload
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
 
 # the files an index folder may hold besides the manifest: anything else is left alone by the clean-up
-_OURS = re.compile(r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8)-\d{5}\.(npy|npz)|int8-calibration\.npz)")
+_OURS = re.compile(
+    r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8)-\d{5}\.(npy|npz)|int8-calibration\.npz)"
+)
+
 
 def remove_uncommitted(out: Path, manifest: Manifest | None) -> list[str]:
     """Delete what a killed writer left: temporary files, and index files the manifest does not list."""
     known = set((manifest or {}).get("files", {}))
     removed = []
-    for path in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp"), *out.glob("docs*.jsonl"), *out.glob("*/*-?????.np?"), *out.glob("*/int8-calibration.npz")]:
+    for path in [
+        *out.glob(".*.tmp"),
+        *out.glob("*/.*.tmp"),
+        *out.glob("docs*.jsonl"),
+        *out.glob("*/*-?????.np?"),
+        *out.glob("*/int8-calibration.npz"),
+    ]:
         rel = path.relative_to(out).as_posix()
         if rel not in known and (path.name.endswith(".tmp") or _OURS.fullmatch(path.name)):
             path.unlink(missing_ok=True)
@@ -47,16 +65,29 @@ def remove_uncommitted(out: Path, manifest: Manifest | None) -> list[str]:
 
 def sequential_chunks(workspace) -> EncodeChunks:
     """The default: encode the pending chunks one after another in this process."""
+
     def encode(model: str, kind: str, jobs: list[ChunkJob]) -> Iterator[tuple[int, bytes]]:
         encoder = workspace.encoder(model, kind)
         for number, texts, ids in jobs:
             yield number, chunk_bytes(encoder.encode_documents(texts, ids), kind)
+
     return encode
 
 
-def encode_component(manifest: Manifest, workspace, model: str, kind: str, texts: list[str], ids: list[str],
-                     first_number: int, chunk_size: int, encode_chunks: EncodeChunks, progress=None, save_each: bool = True,
-                     shrink: tuple[int | None, str] | None = None) -> None:
+def encode_component(
+    manifest: Manifest,
+    workspace,
+    model: str,
+    kind: str,
+    texts: list[str],
+    ids: list[str],
+    first_number: int,
+    chunk_size: int,
+    encode_chunks: EncodeChunks,
+    progress=None,
+    save_each: bool = True,
+    shrink: tuple[int | None, str] | None = None,
+) -> None:
     """Encode the not-yet-committed chunks of one component and commit each as it arrives (in any order).
 
     `save_each=False` (appending) leaves the manifest to the caller, so the whole add commits in one rename.
@@ -64,9 +95,16 @@ def encode_component(manifest: Manifest, workspace, model: str, kind: str, texts
     """
     out = manifest.folder
     encoder = workspace.encoder(model, kind)
-    component = manifest["components"].setdefault(f"{kind}:{model}", {
-        "model": model, "kind": kind, "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-        "mode": encoder.mode, "chunks": []})
+    component = manifest["components"].setdefault(
+        f"{kind}:{model}",
+        {
+            "model": model,
+            "kind": kind,
+            "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+            "mode": encoder.mode,
+            "chunks": [],
+        },
+    )
     if kind == "first" and encoder.name == "bm25":
         component["stored"] = "refitted from the documents at load (global IDF)"
         return
@@ -83,7 +121,9 @@ def encode_component(manifest: Manifest, workspace, model: str, kind: str, texts
             rels[number] = rels[number].replace("/dense-", f"/{chunk_prefix(shrink[1], converted=False)}-")
         sizes[number] = min(chunk_size, len(ids) - start)
         # committed by an earlier (possibly interrupted) build; an int8 chunk already converted counts too
-        if rels[number] in manifest["files"] or (shrink and rels[number].replace("/dense-", "/int8-") in manifest["files"]):
+        if rels[number] in manifest["files"] or (
+            shrink and rels[number].replace("/dense-", "/int8-") in manifest["files"]
+        ):
             if advance:
                 advance(sizes[number])
             continue
@@ -98,7 +138,11 @@ def encode_component(manifest: Manifest, workspace, model: str, kind: str, texts
             manifest.save()
         if advance:
             advance(sizes[number])
-    missing = [rel for rel in rels.values() if rel not in manifest["files"] and rel.replace("/dense-", "/int8-") not in manifest["files"]]
+    missing = [
+        rel
+        for rel in rels.values()
+        if rel not in manifest["files"] and rel.replace("/dense-", "/int8-") not in manifest["files"]
+    ]
     if missing:
         raise EmbedproofError(f"{out}: chunk encoder returned no {missing[0]} ({len(missing)} chunk(s) missing)")
 
@@ -112,9 +156,19 @@ def finish_int8(manifest: Manifest) -> list[str]:
     return superseded
 
 
-def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, encoder_options=None, chunk_size: int = 512,
-                progress=None, encoder_backend: str = "torch", store_backend: str = "embedded", store_options: dict | None = None,
-                ray_address: str | None = None, encode_chunks: EncodeChunks | None = None) -> Manifest:
+def build_index(
+    recipe: Recipe,
+    corpus: dict[str, Document],
+    out: str | Path,
+    encoder_options=None,
+    chunk_size: int = 512,
+    progress=None,
+    encoder_backend: str = "torch",
+    store_backend: str = "embedded",
+    store_options: dict | None = None,
+    ray_address: str | None = None,
+    encode_chunks: EncodeChunks | None = None,
+) -> Manifest:
     """Build (or resume building) the index of `recipe` over `corpus` in `out` with any store; returns the manifest.
 
     `store_backend` "embedded" (numpy/scipy files), "edge" (a Qdrant Edge shard in the folder) or "qdrant" (a Qdrant
@@ -125,7 +179,9 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
     encoder_options = encoder_options or encoder_options_for(encoder_backend)
     if store_backend in {"qdrant", "edge"}:
         if ray_address is not None or encode_chunks is not None:
-            raise InvalidInputError(f"--ray (and custom chunk encoders) work with the embedded store only, not --backend {store_backend}")
+            raise InvalidInputError(
+                f"--ray (and custom chunk encoders) work with the embedded store only, not --backend {store_backend}"
+            )
         if store_backend == "qdrant":
             from embedproof.index.qdrant_store import build_qdrant_index as build
         else:
@@ -140,7 +196,9 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
     with writer_lock(out):
         manifest = Manifest.read(out)
         if manifest is not None and not manifest.matches(recipe, ids, encoder_backend, {"backend": "embedded"}):
-            raise EmbedproofError(f"{out}: holds an index of another recipe or corpus; choose an empty folder (or delete it to rebuild)")
+            raise EmbedproofError(
+                f"{out}: holds an index of another recipe or corpus; choose an empty folder (or delete it to rebuild)"
+            )
         if manifest is not None and manifest.complete:
             return manifest
         remove_uncommitted(out, manifest)
@@ -158,8 +216,19 @@ def build_index(recipe: Recipe, corpus: dict[str, Document], out: str | Path, en
         encode_chunks = encode_chunks or sequential_chunks(workspace)
         try:
             for model, kind in recipe_components(recipe):
-                encode_component(manifest, workspace, model, kind, texts, ids, 0, chunk_size, encode_chunks, progress,
-                                 shrink=recipe.shrink)
+                encode_component(
+                    manifest,
+                    workspace,
+                    model,
+                    kind,
+                    texts,
+                    ids,
+                    0,
+                    chunk_size,
+                    encode_chunks,
+                    progress,
+                    shrink=recipe.shrink,
+                )
         finally:
             getattr(encode_chunks, "close", lambda: None)()  # e.g. stop the local Ray that --ray local started
         superseded = finish_int8(manifest)

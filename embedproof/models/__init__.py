@@ -53,16 +53,16 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.models.protocols import Encoder, Reranker, TokenEncoder
-    from embedproof.models.cache import EmbeddingCache
     from embedproof.models.bgem3 import BGEM3Encoder
     from embedproof.models.bm25 import BM25Encoder
+    from embedproof.models.cache import EmbeddingCache
     from embedproof.models.card import ModelCard, get_card, load_cards
     from embedproof.models.crossencoder import CrossEncoderReranker
     from embedproof.models.dense import DenseEncoder
     from embedproof.models.factory import get_encoder
     from embedproof.models.hashing import HashingEncoder
     from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+    from embedproof.models.protocols import Encoder, Reranker, TokenEncoder
     from embedproof.models.remote import RemoteEncoder
     from embedproof.models.resolve import resolve_model
     from embedproof.models.splade import SpladeEncoder

@@ -17,14 +17,13 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from embedproof.files import write_json_atomic
-from embedproof.files import cache_root, safe_name
+from embedproof.files import cache_root, safe_name, write_json_atomic
 
 RULE = {"mean_cosine_min": 0.99, "min_cosine_min": 0.95, "format": 1}
 CANDIDATES = ("onnx-int8", "openvino-int8", "openvino-int8-streams", "onnx")
@@ -80,12 +79,16 @@ def calibration_sample(count: int = 96) -> list[str]:
 
 def qualifies(cosines: np.ndarray) -> bool:
     """The retention rule (module docstring): mean cosine to torch fp32 ≥ 0.99 and every cosine ≥ 0.95."""
-    return bool(len(cosines)) and float(cosines.mean()) >= RULE["mean_cosine_min"] \
+    return (
+        bool(len(cosines))
+        and float(cosines.mean()) >= RULE["mean_cosine_min"]
         and float(cosines.min()) >= RULE["min_cosine_min"]
+    )
 
 
-def calibrate(reference: Encode, candidates: dict[str, Callable[[], Encode]], texts: Sequence[str],
-              rounds: int = 2) -> dict:
+def calibrate(
+    reference: Encode, candidates: dict[str, Callable[[], Encode]], texts: Sequence[str], rounds: int = 2
+) -> dict:
     """Times torch and each candidate on `texts` in interleaved rounds; returns the measurements and the choice.
 
     A candidate that fails to build (missing runtime, unsupported model) is recorded with its error and skipped.
@@ -117,12 +120,23 @@ def calibrate(reference: Encode, candidates: dict[str, Callable[[], Encode]], te
     for name in names:
         cos = (_unit(vectors[name]) * ref).sum(axis=1)
         docs_per_s = len(texts) * max(1, rounds) / seconds[name]
-        measured[name] = {"docs_per_s": round(docs_per_s, 2), "ratio": round(docs_per_s / base, 3),
-                          "cosine_mean": round(float(cos.mean()), 5), "cosine_min": round(float(cos.min()), 5),
-                          "qualifies": qualifies(cos)}
+        measured[name] = {
+            "docs_per_s": round(docs_per_s, 2),
+            "ratio": round(docs_per_s / base, 3),
+            "cosine_mean": round(float(cos.mean()), 5),
+            "cosine_min": round(float(cos.min()), 5),
+            "qualifies": qualifies(cos),
+        }
     chosen = max((n for n in names if measured[n]["qualifies"]), key=lambda n: measured[n]["ratio"])
-    return {"backend": chosen, "ratio": measured[chosen]["ratio"], "measured": measured, "rule": RULE,
-            "sample_texts": len(texts), "rounds": max(1, rounds), "load_1min": load}
+    return {
+        "backend": chosen,
+        "ratio": measured[chosen]["ratio"],
+        "measured": measured,
+        "rule": RULE,
+        "sample_texts": len(texts),
+        "rounds": max(1, rounds),
+        "load_1min": load,
+    }
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -131,14 +145,27 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def cache_path(model_name: str, revision: str, root: str | os.PathLike | None = None) -> tuple[Path, dict]:
     """Where the choice for (this CPU, these libraries, this model) is cached, and the key it is cached under."""
-    key = {"cpu": cpu_identity(), "libraries": library_versions(), "model": model_name, "revision": revision,
-           "rule": RULE, "candidates": list(CANDIDATES)}
+    key = {
+        "cpu": cpu_identity(),
+        "libraries": library_versions(),
+        "model": model_name,
+        "revision": revision,
+        "rule": RULE,
+        "candidates": list(CANDIDATES),
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root(root) / "auto-backend" / f"{safe_name(model_name)}-{digest}.json", key
 
 
-def resolve(model_name: str, revision: str, reference: Encode, candidates: dict[str, Callable[[], Encode]],
-            root: str | os.PathLike | None = None, texts: Sequence[str] | None = None, rounds: int = 2) -> dict:
+def resolve(
+    model_name: str,
+    revision: str,
+    reference: Encode,
+    candidates: dict[str, Callable[[], Encode]],
+    root: str | os.PathLike | None = None,
+    texts: Sequence[str] | None = None,
+    rounds: int = 2,
+) -> dict:
     """The cached choice for this machine and model, or a fresh calibration (then cached); see the module doc."""
     path, key = cache_path(model_name, revision, root)
     if path.is_file():
@@ -149,27 +176,41 @@ def resolve(model_name: str, revision: str, reference: Encode, candidates: dict[
         except (OSError, ValueError):
             pass  # an unreadable cache entry is measured again
     result = calibrate(reference, candidates, texts if texts is not None else calibration_sample(), rounds)
-    result.update({"key": key, "cpu": key["cpu"]["model"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    result.update(
+        {"key": key, "cpu": key["cpu"]["model"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, result)
     return {**result, "cached": False}
 
 
-def resolve_for_model(st_model, model_dir: str, model_name: str, revision: str,
-                      root: str | os.PathLike | None = None) -> dict:
+def resolve_for_model(
+    st_model, model_dir: str, model_name: str, revision: str, root: str | os.PathLike | None = None
+) -> dict:
     """`auto` for a sentence-transformers model: torch when the fast extra is missing, else the calibrated choice."""
     from importlib.util import find_spec
 
     def reference(texts: list[str]) -> np.ndarray:
-        return st_model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                               show_progress_bar=False)
+        return st_model.encode(
+            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
-    runtimes = {"onnx": "onnxruntime", "onnx-int8": "onnxruntime", "openvino-int8": "openvino",
-                "openvino-int8-streams": "openvino"}
+    runtimes = {
+        "onnx": "onnxruntime",
+        "onnx-int8": "onnxruntime",
+        "openvino-int8": "openvino",
+        "openvino-int8-streams": "openvino",
+    }
     available = [b for b in CANDIDATES if find_spec(runtimes[b]) is not None]
     if not available:
-        return {"backend": "torch", "ratio": 1.0, "measured": {}, "rule": RULE, "cached": False,
-                "reason": "the fast extra is not installed (pip install 'embedproof[fast]')"}
+        return {
+            "backend": "torch",
+            "ratio": 1.0,
+            "measured": {},
+            "rule": RULE,
+            "cached": False,
+            "reason": "the fast extra is not installed (pip install 'embedproof[fast]')",
+        }
 
     def candidate(backend: str) -> Callable[[], Encode]:
         def build() -> Encode:
@@ -177,6 +218,7 @@ def resolve_for_model(st_model, model_dir: str, model_name: str, revision: str,
 
             fast = FastTransformer(st_model, model_dir, model_name, revision, backend, root=root)
             return lambda texts: fast.encode(texts, "", True)
+
         return build
 
     return resolve(model_name, revision, reference, {b: candidate(b) for b in available}, root)
@@ -184,5 +226,16 @@ def resolve_for_model(st_model, model_dir: str, model_name: str, revision: str,
 
 def summary(result: dict) -> dict:
     """What results.json and the index manifest record: the choice, its measured ratio and the evidence."""
-    keep = ("backend", "ratio", "measured", "rule", "cpu", "measured_at", "cached", "sample_texts", "load_1min", "reason")
+    keep = (
+        "backend",
+        "ratio",
+        "measured",
+        "rule",
+        "cpu",
+        "measured_at",
+        "cached",
+        "sample_texts",
+        "load_1min",
+        "reason",
+    )
     return {k: result[k] for k in keep if k in result}

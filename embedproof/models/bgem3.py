@@ -12,9 +12,9 @@ Scores follow FlagEmbedding: lexical = Σ shared-token weight products; colbert 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -53,13 +53,23 @@ class BGEM3Model:
         self.colbert_linear = torch.nn.Linear(hidden, hidden)
         self.sparse_linear = torch.nn.Linear(hidden, 1)
         # weights_only=True: the restricted unpickler that loads tensors and nothing executable.
-        self.colbert_linear.load_state_dict(torch.load(folder / "colbert_linear.pt", map_location="cpu", weights_only=True))
-        self.sparse_linear.load_state_dict(torch.load(folder / "sparse_linear.pt", map_location="cpu", weights_only=True))
+        self.colbert_linear.load_state_dict(
+            torch.load(folder / "colbert_linear.pt", map_location="cpu", weights_only=True)
+        )
+        self.sparse_linear.load_state_dict(
+            torch.load(folder / "sparse_linear.pt", map_location="cpu", weights_only=True)
+        )
         self.max_tokens = min(max_tokens, self.model.config.max_position_embeddings - 2)
         self.batch_size = batch_size
         self.device = device
         # FlagEmbedding drops cls, eos, pad and unk; for XLM-R sep is eos, and naming it keeps other tokenizers right too.
-        special = {self.tokenizer.cls_token_id, self.tokenizer.eos_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id, self.tokenizer.unk_token_id}
+        special = {
+            self.tokenizer.cls_token_id,
+            self.tokenizer.eos_token_id,
+            self.tokenizer.sep_token_id,
+            self.tokenizer.pad_token_id,
+            self.tokenizer.unk_token_id,
+        }
         self.unused_tokens = {t for t in special if t is not None}
         self.vocab_size = len(self.tokenizer)
 
@@ -69,7 +79,9 @@ class BGEM3Model:
         rows, cols, vals = [], [], []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            inputs = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
+            inputs = self.tokenizer(
+                batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+            ).to(self.device)
             with torch.inference_mode():
                 states = self.model(**inputs, return_dict=True).last_hidden_state
                 dense.append(torch.nn.functional.normalize(states[:, 0], dim=-1).cpu().numpy())
@@ -92,7 +104,9 @@ class BGEM3Model:
             for i, length in enumerate(real.sum(axis=1)):
                 colbert.append(vectors[i, : length - 1])
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
-        matrix = sp.csr_matrix((cat(vals, np.float32), (cat(rows, np.int64), cat(cols, np.int64))), shape=(len(texts), self.vocab_size))
+        matrix = sp.csr_matrix(
+            (cat(vals, np.float32), (cat(rows, np.int64), cat(cols, np.int64))), shape=(len(texts), self.vocab_size)
+        )
         hidden = self.model.config.hidden_size
         return M3Output(np.vstack(dense) if dense else np.zeros((0, hidden), np.float32), matrix, colbert)
 
@@ -102,16 +116,25 @@ def colbert_score(query: np.ndarray, doc: np.ndarray) -> float:
     return float((query @ doc.T).max(axis=1).sum() / max(len(query), 1))
 
 
-def m3_scores(queries: M3Output, docs: M3Output, weights: tuple[float, float, float] = DEFAULT_WEIGHTS) -> dict[str, np.ndarray]:
+def m3_scores(
+    queries: M3Output, docs: M3Output, weights: tuple[float, float, float] = DEFAULT_WEIGHTS
+) -> dict[str, np.ndarray]:
     """All-pairs dense, sparse, colbert and weighted-sum scores, (queries × documents) each.
 
     The lexical score is one sparse matrix product (FlagEmbedding loops over dict entries per pair).
     """
     dense = queries.dense @ docs.dense.T
     sparse = (queries.sparse @ docs.sparse.T).toarray()
-    colbert = np.array([[colbert_score(q, d) for d in docs.colbert] for q in queries.colbert], dtype=np.float32).reshape(dense.shape)
+    colbert = np.array(
+        [[colbert_score(q, d) for d in docs.colbert] for q in queries.colbert], dtype=np.float32
+    ).reshape(dense.shape)
     w_dense, w_sparse, w_colbert = weights
-    return {"dense": dense, "sparse": sparse, "colbert": colbert, "weighted": w_dense * dense + w_sparse * sparse + w_colbert * colbert}
+    return {
+        "dense": dense,
+        "sparse": sparse,
+        "colbert": colbert,
+        "weighted": w_dense * dense + w_sparse * sparse + w_colbert * colbert,
+    }
 
 
 class BGEM3Encoder:
@@ -138,7 +161,15 @@ class BGEM3Encoder:
         if on_progress:
             on_progress(len(texts))
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        return Embeddings(ids, side, self.name, dense=out.dense, sparse=out.sparse, multivector=out.colbert, info={"revision": self.resolved.revision})
+        return Embeddings(
+            ids,
+            side,
+            self.name,
+            dense=out.dense,
+            sparse=out.sparse,
+            multivector=out.colbert,
+            info={"revision": self.resolved.revision},
+        )
 
     def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress=None):
         return self._encode(texts, ids, "query", on_progress)

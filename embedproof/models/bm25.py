@@ -8,13 +8,13 @@ statistic: the encoder must see the documents before it can encode queries.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from embedproof.types import Embeddings
 from embedproof.errors import require
+from embedproof.types import Embeddings
 
 
 class BM25Encoder:
@@ -41,7 +41,10 @@ class BM25Encoder:
         """Index the corpus (this fixes IDF) and return its BM25 term-score matrix, one row per document."""
         texts = list(texts)
         retriever = self._bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-        retriever.index(self._bm25s.tokenize(texts, stopwords=self.stopwords, stemmer=self._stemmer, show_progress=False), show_progress=False)
+        retriever.index(
+            self._bm25s.tokenize(texts, stopwords=self.stopwords, stemmer=self._stemmer, show_progress=False),
+            show_progress=False,
+        )
         self.vocab = dict(retriever.vocab_dict)
         s = retriever.scores
         self.n_terms = len(s["indptr"]) - 1
@@ -50,7 +53,9 @@ class BM25Encoder:
         if on_progress:
             on_progress(len(texts))
         ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        return Embeddings(ids, "document", self.name, sparse=matrix.tocsr().astype(np.float32), info={"k1": self.k1, "b": self.b})
+        return Embeddings(
+            ids, "document", self.name, sparse=matrix.tocsr().astype(np.float32), info={"k1": self.k1, "b": self.b}
+        )
 
     def encode_queries(
         self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None

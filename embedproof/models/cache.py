@@ -21,16 +21,14 @@ import os
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from embedproof.files import atomic_open, write_json_atomic
 from embedproof.errors import EmbedproofError
-from embedproof.files import cache_root
-
+from embedproof.files import atomic_open, cache_root, write_json_atomic
 
 CHECKED = re.compile(r"^chunk-\d{6}-sha256-([0-9a-f]{64})\.npz$")
 LEGACY = re.compile(r"^chunk-\d{6}-(?:[0-9a-f]{32}|empty)\.npz$")
@@ -102,7 +100,9 @@ class EmbeddingCache:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         payload = buffer.getvalue()
-        name = f"chunk-{len(list(self.folder.glob('chunk-*.npz'))):06d}-sha256-{hashlib.sha256(payload).hexdigest()}.npz"
+        name = (
+            f"chunk-{len(list(self.folder.glob('chunk-*.npz'))):06d}-sha256-{hashlib.sha256(payload).hexdigest()}.npz"
+        )
         with atomic_open(self.folder / name, "wb") as handle:
             handle.write(payload)
         rows.update(zip(hashes.tolist(), stored))
@@ -153,7 +153,9 @@ def _require_finite(vectors, texts: Sequence[str]) -> None:
         rows = np.flatnonzero(~np.isfinite(matrix).reshape(len(matrix), -1).all(axis=1)).tolist() if matrix.size else []
     if rows:
         example = texts[rows[0]] if rows[0] < len(texts) else ""
-        raise EmbedproofError(f"the model returned NaN or infinite values for {len(rows)} text(s), e.g. {example[:60]!r}; nothing was cached")
+        raise EmbedproofError(
+            f"the model returned NaN or infinite values for {len(rows)} text(s), e.g. {example[:60]!r}; nothing was cached"
+        )
 
 
 def _read_chunk(chunk: Path) -> tuple[list[str], list | np.ndarray]:
@@ -172,7 +174,9 @@ def _read_chunk(chunk: Path) -> tuple[list[str], list | np.ndarray]:
             raise ValueError("hashes are not a list of strings")
         n = len(hashes)
         if "indptr" in arrays.files:  # sparse rows
-            matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(int(x) for x in arrays["shape"]))
+            matrix = sp.csr_matrix(
+                (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(int(x) for x in arrays["shape"])
+            )
             matrix.check_format(full_check=True)
             values, vectors = matrix.data, [matrix.getrow(i) for i in range(matrix.shape[0])]
         elif "lengths" in arrays.files:  # token matrices, concatenated
@@ -198,5 +202,8 @@ def _quarantine(chunk: Path, reason: Exception) -> None:
         where = f"moved to {target.name}; delete it when you have looked"
     except OSError:
         where = "could not move it aside; delete it"
-    warnings.warn(f"{chunk}: unusable embedding-cache chunk ({reason}); {where}. Its texts will be encoded again.",
-                  CacheCorruptionWarning, stacklevel=3)
+    warnings.warn(
+        f"{chunk}: unusable embedding-cache chunk ({reason}); {where}. Its texts will be encoded again.",
+        CacheCorruptionWarning,
+        stacklevel=3,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from embedproof.errors import DatasetError
@@ -53,7 +53,7 @@ class ModelCard:
         return asdict(self)
 
     @classmethod
-    def unknown(cls, name: str) -> "ModelCard":
+    def unknown(cls, name: str) -> ModelCard:
         return cls(name=name, family="unknown", known=False, notes="not in embedproof's registry; defaults assumed")
 
     @property
@@ -71,7 +71,7 @@ class ModelCard:
 _FIELDS = {f.name for f in fields(ModelCard)} - {"known"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_cards(path: str | None = None) -> tuple[ModelCard, ...]:
     """Read and validate the registry; a malformed entry names its position and field."""
     source = Path(path) if path else CARDS_PATH
@@ -80,14 +80,16 @@ def load_cards(path: str | None = None) -> tuple[ModelCard, ...]:
     for position, entry in enumerate(data["cards"]):
         unknown = set(entry) - _FIELDS
         if unknown:
-            raise DatasetError(f"card #{position} has unknown fields {sorted(unknown)}", source, field=sorted(unknown)[0])
+            raise DatasetError(
+                f"card #{position} has unknown fields {sorted(unknown)}", source, field=sorted(unknown)[0]
+            )
         if "name" not in entry:
             raise DatasetError(f"card #{position} has no name", source, field="name")
         cards.append(ModelCard(**entry))
     return tuple(cards)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index() -> dict[str, ModelCard]:
     index: dict[str, ModelCard] = {}
     for card in load_cards():

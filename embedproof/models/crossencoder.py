@@ -5,7 +5,7 @@ Most precise and most expensive per pair, so it only ever sees the top N of a fi
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,4 +33,6 @@ class CrossEncoderReranker:
         if not passages:
             return np.zeros(0, dtype=np.float32)
         pairs = [(query, passage) for passage in passages]
-        return np.asarray(self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False), dtype=np.float32).reshape(len(pairs))
+        return np.asarray(
+            self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False), dtype=np.float32
+        ).reshape(len(pairs))

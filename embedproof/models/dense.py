@@ -6,16 +6,16 @@ so prefixes come from the card by default; overriding them is possible but recor
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from embedproof.backends import ENCODER_BACKENDS
-from embedproof.models.cache import EmbeddingCache
 from embedproof.errors import InvalidInputError
-from embedproof.types import Embeddings
+from embedproof.models.cache import EmbeddingCache
 from embedproof.models.card import get_card
 from embedproof.models.loading import load_sentence_transformers
+from embedproof.types import Embeddings
 
 CACHE_FORMAT = 1
 
@@ -43,9 +43,17 @@ class DenseEncoder:
             raise InvalidInputError(f"backend {backend!r}: choose from {', '.join(ENCODER_BACKENDS)}")
         self.backend = backend
         if get_card(name).hosted:
-            raise InvalidInputError(f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it")
+            raise InvalidInputError(
+                f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it"
+            )
         loaded = load_sentence_transformers(name, "SentenceTransformer", device, max_tokens)
-        self.card, self.warnings, self.resolved, self.model, self.max_tokens = loaded.card, loaded.warnings, loaded.resolved, loaded.model, loaded.max_tokens
+        self.card, self.warnings, self.resolved, self.model, self.max_tokens = (
+            loaded.card,
+            loaded.warnings,
+            loaded.resolved,
+            loaded.model,
+            loaded.max_tokens,
+        )
         self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
         self.document_prefix = self._prefix("document", document_prefix, self.card.document_prefix)
         self.dim = int(self.model.get_embedding_dimension())
@@ -59,14 +67,16 @@ class DenseEncoder:
         if backend == "auto":
             from embedproof.models.auto_backend import resolve_for_model, summary
 
-            self.auto_backend = summary(resolve_for_model(self.model, self.resolved.path, model_name, self.resolved.revision,
-                                                          root=cache_dir))
+            self.auto_backend = summary(
+                resolve_for_model(self.model, self.resolved.path, model_name, self.resolved.revision, root=cache_dir)
+            )
             backend = self.backend = self.auto_backend["backend"]
         if backend != "torch":
             from embedproof.models.onnx_backend import FastTransformer
 
-            self.fast = FastTransformer(self.model, self.resolved.path, model_name, self.resolved.revision, backend,
-                                        root=cache_dir)
+            self.fast = FastTransformer(
+                self.model, self.resolved.path, model_name, self.resolved.revision, backend, root=cache_dir
+            )
 
     def _prefix(self, side: str, given: str | None, from_card: str) -> str:
         if given is None:
@@ -120,7 +130,14 @@ class DenseEncoder:
             vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
             if on_progress:
                 on_progress(len(texts))
-        info = {"backend": self.backend, "prefix": prefix, "max_tokens": self.max_tokens, "cache_hits": hits, "revision": self.resolved.revision, "cache_folder": folder}
+        info = {
+            "backend": self.backend,
+            "prefix": prefix,
+            "max_tokens": self.max_tokens,
+            "cache_hits": hits,
+            "revision": self.resolved.revision,
+            "cache_folder": folder,
+        }
         return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
 
     def encode_queries(

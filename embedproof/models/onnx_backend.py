@@ -16,15 +16,15 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from embedproof.files import write_json_atomic
 from embedproof.backends import UnsupportedBackendError
 from embedproof.errors import EmbedproofError, InvalidInputError, require
-from embedproof.files import cache_root, safe_name
+from embedproof.files import cache_root, safe_name, write_json_atomic
 
 EXPORT_FORMAT = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -32,10 +32,22 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # per-channel keeps mean cosine 0.995 to fp32; per-tensor weights lose too much (mean cosine 0.937).
 SETTINGS: dict[str, dict[str, Any]] = {
     "onnx": {"runtime": "onnxruntime", "fuse": True, "quantize": None},
-    "onnx-int8": {"runtime": "onnxruntime", "fuse": True, "quantize": "dynamic", "per_channel": True,
-                  "weight_type": "QInt8", "op_types": ["MatMul", "Attention"]},
-    "openvino-int8": {"runtime": "openvino", "fuse": False, "quantize": "nncf-static", "preset": "PERFORMANCE",
-                      "calibration": "embedproof demo corpus + queries", "precision_hint": "auto"},
+    "onnx-int8": {
+        "runtime": "onnxruntime",
+        "fuse": True,
+        "quantize": "dynamic",
+        "per_channel": True,
+        "weight_type": "QInt8",
+        "op_types": ["MatMul", "Attention"],
+    },
+    "openvino-int8": {
+        "runtime": "openvino",
+        "fuse": False,
+        "quantize": "nncf-static",
+        "preset": "PERFORMANCE",
+        "calibration": "embedproof demo corpus + queries",
+        "precision_hint": "auto",
+    },
 }
 # Same exported file as the named backend, run differently: one OpenVINO stream per core with its own requests
 # (no cross-core barrier per GEMM, which costs most on AMD and on a busy machine; docs/fast-encoding.md).
@@ -72,8 +84,14 @@ def runtime_version(runtime: str) -> str:
 def export_folder(model_name: str, revision: str, backend: str, root: str | os.PathLike | None = None) -> Path:
     """Where the exported model for (model, revision, backend settings, runtime version) lives."""
     base, settings = export_settings(backend)
-    key = {"format": EXPORT_FORMAT, "model": model_name, "revision": revision, "backend": base,
-           "settings": settings, "runtime": runtime_version(settings["runtime"])}
+    key = {
+        "format": EXPORT_FORMAT,
+        "model": model_name,
+        "revision": revision,
+        "backend": base,
+        "settings": settings,
+        "runtime": runtime_version(settings["runtime"]),
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_root(root) / "fast-models" / safe_name(model_name) / f"{base}-{digest}"
 
@@ -116,8 +134,16 @@ def _export_transformer(model_dir: str, target: Path) -> None:
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(TokenEmbeddings(model), example, str(target), input_names=names,
-                          output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            TokenEmbeddings(model),
+            example,
+            str(target),
+            input_names=names,
+            output_names=["token_embeddings"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def _fuse(model_dir: str, source: Path, target: Path) -> dict:
@@ -125,8 +151,13 @@ def _fuse(model_dir: str, source: Path, target: Path) -> dict:
     from onnxruntime.transformers.optimizer import optimize_model
 
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    optimized = optimize_model(str(source), model_type="bert", num_heads=int(config.get("num_attention_heads", 0)),
-                               hidden_size=int(config.get("hidden_size", 0)), opt_level=1)
+    optimized = optimize_model(
+        str(source),
+        model_type="bert",
+        num_heads=int(config.get("num_attention_heads", 0)),
+        hidden_size=int(config.get("hidden_size", 0)),
+        opt_level=1,
+    )
     optimized.save_model_to_file(str(target))
     return {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
 
@@ -135,9 +166,14 @@ def _quantize_dynamic(source: Path, target: Path, settings: dict) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), per_channel=settings["per_channel"], op_types_to_quantize=settings["op_types"],
-                     weight_type=getattr(QuantType, settings["weight_type"]),
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        str(source),
+        str(target),
+        per_channel=settings["per_channel"],
+        op_types_to_quantize=settings["op_types"],
+        weight_type=getattr(QuantType, settings["weight_type"]),
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def _quantize_openvino(source: Path, target: Path, settings: dict, calibration: list[dict]) -> None:
@@ -145,8 +181,13 @@ def _quantize_openvino(source: Path, target: Path, settings: dict, calibration: 
     ov = require("openvino", "fast")
     nncf = require("nncf", "fast")
     model = ov.Core().read_model(str(source))
-    quantized = nncf.quantize(model, nncf.Dataset(calibration), model_type=nncf.ModelType.TRANSFORMER,
-                              preset=nncf.QuantizationPreset[settings["preset"]], subset_size=len(calibration))
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(calibration),
+        model_type=nncf.ModelType.TRANSFORMER,
+        preset=nncf.QuantizationPreset[settings["preset"]],
+        subset_size=len(calibration),
+    )
     ov.save_model(quantized, str(target))
 
 
@@ -158,8 +199,14 @@ def calibration_texts() -> list[str]:
     return [doc.full_text for doc in demo.corpus.values()] + list(demo.queries.values())
 
 
-def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, tokenize: Callable | None = None,
-                  root: str | os.PathLike | None = None) -> Path:
+def prepare_model(
+    model_dir: str,
+    model_name: str,
+    revision: str,
+    backend: str,
+    tokenize: Callable | None = None,
+    root: str | os.PathLike | None = None,
+) -> Path:
     """The runnable model file for `backend`, exported and quantised on first use, then read from the cache.
 
     Built in a temporary folder renamed into place at the end, so a crash mid-export never leaves a model that
@@ -194,9 +241,18 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
             os.replace(current, work / "model.onnx")
         for leftover in ("raw.onnx", "fused.onnx"):
             (work / leftover).unlink(missing_ok=True)
-        info = {"model": model_name, "revision": revision, "backend": base, "settings": settings, "fused_ops": fused,
-                "runtime": settings["runtime"], "runtime_version": runtime_version(settings["runtime"])}
-        write_json_atomic(work / "export.json", info)  # the folder is renamed into place below; this file marks it complete
+        info = {
+            "model": model_name,
+            "revision": revision,
+            "backend": base,
+            "settings": settings,
+            "fused_ops": fused,
+            "runtime": settings["runtime"],
+            "runtime_version": runtime_version(settings["runtime"]),
+        }
+        write_json_atomic(
+            work / "export.json", info
+        )  # the folder is renamed into place below; this file marks it complete
         if (folder / "export.json").is_file():  # another process finished the same export first: use that one
             shutil.rmtree(work, ignore_errors=True)
             return final
@@ -211,14 +267,16 @@ def prepare_model(model_dir: str, model_name: str, revision: str, backend: str, 
     return final
 
 
-def length_batches(lengths: Sequence[int], token_budget: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH) -> list[np.ndarray]:
+def length_batches(
+    lengths: Sequence[int], token_budget: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH
+) -> list[np.ndarray]:
     """Indices grouped longest first so each batch pads only to its own longest text and holds ≤ budget tokens."""
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
     batches, start = [], 0
     while start < len(order):
         longest = max(1, int(lengths[order[start]]))
         size = max(1, min(max_batch, token_budget // longest))
-        batches.append(order[start:start + size])
+        batches.append(order[start : start + size])
         start += size
     return batches
 
@@ -238,12 +296,22 @@ def pool(token_embeddings: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarra
 class FastTransformer:
     """The exported transformer behind a sentence-transformers-compatible `encode`."""
 
-    def __init__(self, st_model, model_dir: str, model_name: str, revision: str, backend: str,
-                 root: str | os.PathLike | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        st_model,
+        model_dir: str,
+        model_name: str,
+        revision: str,
+        backend: str,
+        root: str | os.PathLike | None = None,
+        threads: int | None = None,
+    ):
         modules = [type(m).__name__ for m in st_model]
         if modules[:2] != ["Transformer", "Pooling"] or any(m != "Normalize" for m in modules[2:]):
-            raise UnsupportedBackendError(f"{model_name}: the fast backends support Transformer + Pooling (+ Normalize) models, "
-                                 f"this one has {' → '.join(modules)}; use --backend torch")
+            raise UnsupportedBackendError(
+                f"{model_name}: the fast backends support Transformer + Pooling (+ Normalize) models, "
+                f"this one has {' → '.join(modules)}; use --backend torch"
+            )
         self.pooling = st_model[1].get_config_dict().get("pooling_mode", "mean")
         self.normalize_output = "Normalize" in modules[2:]
         self.tokenizer, self.max_tokens = st_model.tokenizer, int(st_model.max_seq_length)
@@ -259,7 +327,9 @@ class FastTransformer:
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
         # Spinning workers keep a core busy between ops; on a shared machine that steals it from the other thread.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if SETTINGS[self.backend].get("spinning") else "0")
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if SETTINGS[self.backend].get("spinning") else "0"
+        )
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         return lambda feed: session.run(None, {k: feed[k] for k in names})[0]
@@ -303,7 +373,9 @@ class FastTransformer:
         return [feed for _, feed in self._batches(texts, token_budget)]
 
     def _batches(self, texts: list[str], token_budget: int = TOKEN_BUDGET):
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=False, return_attention_mask=False)
+        encoded = self.tokenizer(
+            texts, truncation=True, max_length=self.max_tokens, padding=False, return_attention_mask=False
+        )
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids") or [[0] * len(row) for row in ids]
         for batch in length_batches([len(row) for row in ids], token_budget):
@@ -311,7 +383,11 @@ class FastTransformer:
             feed = {name: np.zeros((len(batch), width), np.int64) for name in INPUTS}
             for row, i in enumerate(batch):
                 n = len(ids[i])
-                feed["input_ids"][row, :n], feed["token_type_ids"][row, :n], feed["attention_mask"][row, :n] = ids[i], types[i], 1
+                feed["input_ids"][row, :n], feed["token_type_ids"][row, :n], feed["attention_mask"][row, :n] = (
+                    ids[i],
+                    types[i],
+                    1,
+                )
             yield batch, feed
 
     def token_embeddings(self, texts: list[str]) -> list[np.ndarray]:

@@ -24,11 +24,13 @@ class Encoder(Protocol):
     name: str
     mode: str  # "dense", "sparse" or "multivector": which field of its Embeddings is filled
 
-    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-                       on_progress: Progress | None = None) -> Embeddings: ...
+    def encode_queries(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Progress | None = None
+    ) -> Embeddings: ...
 
-    def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-                         on_progress: Progress | None = None) -> Embeddings: ...
+    def encode_documents(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Progress | None = None
+    ) -> Embeddings: ...
 
 
 @runtime_checkable

@@ -13,16 +13,16 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
-from embedproof.models.cache import EmbeddingCache
-from embedproof.types import Embeddings
 from embedproof.errors import EmbedproofError, InvalidInputError, require
+from embedproof.models.cache import EmbeddingCache
 from embedproof.models.card import get_card
 from embedproof.models.remote_providers import Provider, make_provider, split_remote_name
+from embedproof.types import Embeddings
 
 CACHE_FORMAT = 1
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -62,15 +62,23 @@ class RetryPolicy:
     max_retry_after: float = 300.0
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        cap = min(self.max_delay, self.base_delay * (2 ** attempt))
+        cap = min(self.max_delay, self.base_delay * (2**attempt))
         return cap / 2 + rng.uniform(0, cap / 2)
 
 
 class HttpClient:
     """POST JSON with retries and an optional requests-per-minute pace; counts requests and retries."""
 
-    def __init__(self, provider: Provider, retry: RetryPolicy | None = None, requests_per_minute: float | None = None,
-                 timeout: float = 60.0, transport=None, sleep: Callable[[float], None] = time.sleep, seed: int | None = None):
+    def __init__(
+        self,
+        provider: Provider,
+        retry: RetryPolicy | None = None,
+        requests_per_minute: float | None = None,
+        timeout: float = 60.0,
+        transport=None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ):
         httpx = require("httpx", "remote")
         self.provider = provider
         self.retry = retry or RetryPolicy()
@@ -118,7 +126,9 @@ class HttpClient:
                     try:
                         return response.json()
                     except ValueError as exc:
-                        raise EmbedproofError(self._scrub(f"POST {url}: HTTP {response.status_code} but the body is not JSON ({exc})")) from None
+                        raise EmbedproofError(
+                            self._scrub(f"POST {url}: HTTP {response.status_code} but the body is not JSON ({exc})")
+                        ) from None
                 last = f"HTTP {response.status_code}: {self._scrub(response.text)[:300]}"  # scrub first: a cut could split the key
                 if response.status_code == 413:
                     raise PayloadTooLarge(self._scrub(f"POST {url} failed: {last}"))
@@ -129,10 +139,16 @@ class HttpClient:
             if attempt == self.retry.max_retries:
                 break
             if wait is not None and wait > self.retry.max_retry_after:
-                raise EmbedproofError(self._scrub(f"POST {url}: the server asks to retry after {wait:.0f} s (over {self.retry.max_retry_after:.0f} s); {last}"))
+                raise EmbedproofError(
+                    self._scrub(
+                        f"POST {url}: the server asks to retry after {wait:.0f} s (over {self.retry.max_retry_after:.0f} s); {last}"
+                    )
+                )
             self.retries += 1
             self._sleep(wait if wait is not None else self.retry.delay(attempt, self._rng))
-        raise EmbedproofError(self._scrub(f"POST {url} failed after {self.retry.max_retries + 1} attempts; last: {last}"))
+        raise EmbedproofError(
+            self._scrub(f"POST {url} failed after {self.retry.max_retries + 1} attempts; last: {last}")
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -158,10 +174,24 @@ class RemoteEncoder:
 
     mode = "dense"
 
-    def __init__(self, name: str, provider: Provider, *, query_prefix: str | None = None, document_prefix: str | None = None,
-                 max_tokens: int | None = None, batch_size: int | None = None, cache_dir: str | None = None, use_cache: bool = True,
-                 card_name: str | None = None, retry: RetryPolicy | None = None, requests_per_minute: float | None = None,
-                 timeout: float = 60.0, transport=None, **ignored):
+    def __init__(
+        self,
+        name: str,
+        provider: Provider,
+        *,
+        query_prefix: str | None = None,
+        document_prefix: str | None = None,
+        max_tokens: int | None = None,
+        batch_size: int | None = None,
+        cache_dir: str | None = None,
+        use_cache: bool = True,
+        card_name: str | None = None,
+        retry: RetryPolicy | None = None,
+        requests_per_minute: float | None = None,
+        timeout: float = 60.0,
+        transport=None,
+        **ignored,
+    ):
         self.name = name
         self.provider = provider
         self.model_id = provider.model
@@ -170,7 +200,9 @@ class RemoteEncoder:
         self.max_tokens = max_tokens or self.card.max_tokens
         if provider.has_input_type:
             if query_prefix or document_prefix:
-                self.warnings.append(f"{provider.name} takes input_type query/document instead of text prefixes; the given prefixes are ignored")
+                self.warnings.append(
+                    f"{provider.name} takes input_type query/document instead of text prefixes; the given prefixes are ignored"
+                )
             self.query_prefix = self.document_prefix = ""
         else:
             self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
@@ -187,28 +219,47 @@ class RemoteEncoder:
         if given is None:
             return from_card
         if self.card.known and given != from_card:
-            self.warnings.append(f"{side} prefix {given!r} differs from the model card's {from_card!r}; expect lower recall unless deliberate")
+            self.warnings.append(
+                f"{side} prefix {given!r} differs from the model card's {from_card!r}; expect lower recall unless deliberate"
+            )
         return given
 
     def cache_key(self, side: str, prefix: str) -> dict:
         p = self.provider
-        return {"format": CACHE_FORMAT, "kind": "remote", "provider": p.name, "model": p.model, "base_url": p.base_url,
-                "dimensions": p.dimensions, "output_dtype": p.output_dtype,
-                "input_type": side if p.has_input_type else None, "prefix": prefix}
+        return {
+            "format": CACHE_FORMAT,
+            "kind": "remote",
+            "provider": p.name,
+            "model": p.model,
+            "base_url": p.base_url,
+            "dimensions": p.dimensions,
+            "output_dtype": p.output_dtype,
+            "input_type": side if p.has_input_type else None,
+            "prefix": prefix,
+        }
 
     def _embed(self, texts: list[str], side: str, prefix: str) -> np.ndarray:
         sent = [prefix + t for t in texts] if prefix else list(texts)
         # The APIs refuse empty strings (OpenAI: "cannot be an empty string"); an empty text gets a zero vector,
         # which ranks it last for every query, as it would be with nothing to match.
-        keep = [i for i, t in enumerate(sent) if t.strip()] if self.dim or any(t.strip() for t in sent) else list(range(len(sent)))
+        keep = (
+            [i for i, t in enumerate(sent) if t.strip()]
+            if self.dim or any(t.strip() for t in sent)
+            else list(range(len(sent)))
+        )
         todo = [sent[i] for i in keep]
-        parts = [self._post(todo[start:end], side) for start, end in plan_batches(todo, self.batch_size, self.provider.max_chars)]
+        parts = [
+            self._post(todo[start:end], side)
+            for start, end in plan_batches(todo, self.batch_size, self.provider.max_chars)
+        ]
         got = np.vstack(parts) if parts else np.zeros((0, self.dim or 0), np.float32)
         self.dim = int(got.shape[1]) if len(got) else self.dim
         if len(keep) == len(sent):
             return got
         if not any("empty text" in w for w in self.warnings):
-            self.warnings.append(f"{len(sent) - len(keep)} empty text(s) not sent to {self.provider.url}: zero vectors instead")
+            self.warnings.append(
+                f"{len(sent) - len(keep)} empty text(s) not sent to {self.provider.url}: zero vectors instead"
+            )
         vectors = np.zeros((len(sent), self.dim or 0), np.float32)
         vectors[keep] = got
         return vectors
@@ -222,7 +273,9 @@ class RemoteEncoder:
                 raise
             half = len(texts) // 2
             self.batch_size = min(self.batch_size, half)
-            self.warnings.append(f"{self.provider.url} refused {len(texts)} texts per request (413); now sending at most {half}")
+            self.warnings.append(
+                f"{self.provider.url} refused {len(texts)} texts per request (413); now sending at most {half}"
+            )
             return np.vstack([self._post(texts[:half], side), self._post(texts[half:], side)])
 
     def _encode(self, texts, ids, side: str, on_progress) -> Embeddings:
@@ -242,20 +295,37 @@ class RemoteEncoder:
             if on_progress:
                 on_progress(len(texts))
         p = self.provider
-        info = {"provider": p.name, "remote_model": p.model, "base_url": p.base_url, "dimensions": p.dimensions,
-                "output_dtype": p.output_dtype, "precision": "float32" if p.output_dtype == "float" else f"{p.output_dtype} (from the API)",
-                "input_type": side if p.has_input_type else None, "prefix": prefix, "max_tokens": self.max_tokens,
-                "cache_hits": hits, "cache_folder": folder, "revision": None,
-                "requests": self.client.requests - requests, "retries": self.client.retries - retries}
-        dense = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1) if texts else np.zeros((0, self.dim or 0), np.float32)
+        info = {
+            "provider": p.name,
+            "remote_model": p.model,
+            "base_url": p.base_url,
+            "dimensions": p.dimensions,
+            "output_dtype": p.output_dtype,
+            "precision": "float32" if p.output_dtype == "float" else f"{p.output_dtype} (from the API)",
+            "input_type": side if p.has_input_type else None,
+            "prefix": prefix,
+            "max_tokens": self.max_tokens,
+            "cache_hits": hits,
+            "cache_folder": folder,
+            "revision": None,
+            "requests": self.client.requests - requests,
+            "retries": self.client.retries - retries,
+        }
+        dense = (
+            np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+            if texts
+            else np.zeros((0, self.dim or 0), np.float32)
+        )
         return Embeddings(ids, side, self.name, dense=dense, info=info)
 
-    def encode_queries(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-                       on_progress: Callable[[int], None] | None = None) -> Embeddings:
+    def encode_queries(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
         return self._encode(texts, ids, "query", on_progress)
 
-    def encode_documents(self, texts: Sequence[str], ids: Sequence[str] | None = None,
-                         on_progress: Callable[[int], None] | None = None) -> Embeddings:
+    def encode_documents(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
         return self._encode(texts, ids, "document", on_progress)
 
 
@@ -273,12 +343,16 @@ def remote_encoder(name: str, **options) -> RemoteEncoder:
         scheme, model, base_url, card_name = parsed.scheme, parsed.model, parsed.base_url, parsed.model
         for key, value in parsed.options.items():
             if key not in _PROVIDER_OPTIONS | set(_CLIENT_OPTIONS):
-                raise InvalidInputError(f"{name}: unknown option {key!r} (known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})")
+                raise InvalidInputError(
+                    f"{name}: unknown option {key!r} (known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})"
+                )
             options[key] = _CLIENT_OPTIONS.get(key, str)(value)  # the name is the most specific place: it wins
     else:
         card = get_card(name)
         if not card.hosted or card.provider not in ("openai", "voyage", "cohere"):
-            raise InvalidInputError(f"{name}: no remote API for this model (provider {card.provider!r}); embedproof calls OpenAI-compatible, Voyage and Cohere APIs")
+            raise InvalidInputError(
+                f"{name}: no remote API for this model (provider {card.provider!r}); embedproof calls OpenAI-compatible, Voyage and Cohere APIs"
+            )
         scheme, model, base_url, card_name = card.provider, card.name.split("/")[-1], None, card.name
     provider_kwargs = {k: options.pop(k) for k in list(options) if k in _PROVIDER_OPTIONS and options[k] is not None}
     if "dimensions" in provider_kwargs:
@@ -287,5 +361,7 @@ def remote_encoder(name: str, **options) -> RemoteEncoder:
         provider_kwargs["max_chars"] = int(provider_kwargs["max_chars"])
     provider = make_provider(scheme, model, base_url, **provider_kwargs)
     max_retries = options.pop("max_retries", None)
-    retry = options.pop("retry", None) or RetryPolicy(**({} if max_retries is None else {"max_retries": int(max_retries)}))
+    retry = options.pop("retry", None) or RetryPolicy(
+        **({} if max_retries is None else {"max_retries": int(max_retries)})
+    )
     return RemoteEncoder(name, provider, card_name=card_name, retry=retry, **options)

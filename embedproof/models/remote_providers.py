@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 DTYPES = ("float", "int8", "uint8", "binary", "ubinary")
 SCHEMES = ("openai-compatible", "openai", "voyage", "cohere", "embedproof")
-_NAME = re.compile(r"^(?P<scheme>openai-compatible|openai|voyage|cohere|embedproof):(?P<model>.+?)(?:@(?P<url>https?://[^\[\]]+))?(?:\[(?P<opts>[^\]]*)\])?$",
-                   re.IGNORECASE)
+_NAME = re.compile(
+    r"^(?P<scheme>openai-compatible|openai|voyage|cohere|embedproof):(?P<model>.+?)(?:@(?P<url>https?://[^\[\]]+))?(?:\[(?P<opts>[^\]]*)\])?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def split_remote_name(name: str) -> RemoteName | None:
     for part in filter(None, (p.strip() for p in (match["opts"] or "").split(","))):
         key, sep, value = part.partition("=")
         if not sep:
-            raise InvalidInputError(f"{name}: option {part!r} is not key=value (e.g. [dimensions=512,output_dtype=int8])")
+            raise InvalidInputError(
+                f"{name}: option {part!r} is not key=value (e.g. [dimensions=512,output_dtype=int8])"
+            )
         options[key.strip()] = value.strip()
     return RemoteName(match["scheme"].lower(), match["model"], match["url"], options)
 
@@ -103,8 +107,10 @@ def _env_key(names: tuple[str, ...], required: bool, what: str) -> str | None:
         if value:
             return value
     if required:
-        raise EmbedproofError(f"{what} is a hosted API model: set ${' or $'.join(names)} to call it "
-                             "(the key is read from the environment and never logged)")
+        raise EmbedproofError(
+            f"{what} is a hosted API model: set ${' or $'.join(names)} to call it "
+            "(the key is read from the environment and never logged)"
+        )
     return None
 
 
@@ -146,7 +152,9 @@ def data_embeddings(answer: dict, n: int, url: str) -> list:
     """The `data[i].embedding` lists of an OpenAI- or Voyage-shaped answer, in input order (both order by `index`)."""
     data = answer.get("data")
     if not isinstance(data, list) or len(data) != n:
-        raise EmbedproofError(f"{url}: expected {n} embeddings in 'data', got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}")
+        raise EmbedproofError(
+            f"{url}: expected {n} embeddings in 'data', got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}"
+        )
     return [r["embedding"] for r in sorted(data, key=lambda d: d.get("index", 0))]
 
 
@@ -155,7 +163,9 @@ class OpenAIProvider(Provider):
 
     def body(self, texts: list[str], side: str) -> dict:
         if self.output_dtype != "float":
-            raise InvalidInputError(f"{self.name}: the OpenAI embeddings API returns floats only (output_dtype {self.output_dtype!r})")
+            raise InvalidInputError(
+                f"{self.name}: the OpenAI embeddings API returns floats only (output_dtype {self.output_dtype!r})"
+            )
         # base64 carries float32 exactly in ~1/3 of the JSON size; servers that ignore it send floats, read too.
         body = {"model": self.model, "input": texts, "encoding_format": "base64"}
         if self.dimensions is not None:
@@ -178,7 +188,13 @@ class VoyageProvider(Provider):
     """Voyage AI: `input_type` query/document (Voyage adds its own prompt), Matryoshka and int8/binary outputs."""
 
     def body(self, texts: list[str], side: str) -> dict:
-        body = {"input": texts, "model": self.model, "input_type": side, "truncation": True, "output_dtype": self.output_dtype}
+        body = {
+            "input": texts,
+            "model": self.model,
+            "input_type": side,
+            "truncation": True,
+            "output_dtype": self.output_dtype,
+        }
         if self.dimensions is not None:
             body["output_dimension"] = self.dimensions
         return body
@@ -197,8 +213,13 @@ class CohereProvider(Provider):
         return self.base_url + "/embed"
 
     def body(self, texts: list[str], side: str) -> dict:
-        body = {"model": self.model, "texts": texts, "input_type": self.INPUT_TYPES[side],
-                "embedding_types": [self.output_dtype], "truncate": "END"}
+        body = {
+            "model": self.model,
+            "texts": texts,
+            "input_type": self.INPUT_TYPES[side],
+            "embedding_types": [self.output_dtype],
+            "truncate": "END",
+        }
         if self.dimensions is not None:
             body["output_dimension"] = self.dimensions
         return body
@@ -210,36 +231,89 @@ class CohereProvider(Provider):
         return decode_vectors(rows, self.output_dtype)
 
 
-def make_provider(scheme: str, model: str, base_url: str | None = None, dimensions: int | None = None,
-                  output_dtype: str = "float", api_key_env: str | None = None, max_chars: int | None = None) -> Provider:
+def make_provider(
+    scheme: str,
+    model: str,
+    base_url: str | None = None,
+    dimensions: int | None = None,
+    output_dtype: str = "float",
+    api_key_env: str | None = None,
+    max_chars: int | None = None,
+) -> Provider:
     """The provider for a scheme (`openai`, `openai-compatible`, `voyage`, `cohere`) with its documented limits.
 
     `openai-compatible` reads its key from $OPENAI_COMPATIBLE_API_KEY (or `api_key_env`) and sends none when it is
     unset, so an OpenAI key is never sent to a server other than the one it was issued for.
     """
-    common = {"model": model, "dimensions": None if dimensions is None else int(dimensions), "output_dtype": output_dtype}
+    common = {
+        "model": model,
+        "dimensions": None if dimensions is None else int(dimensions),
+        "output_dtype": output_dtype,
+    }
     keys = (api_key_env,) if api_key_env else None
     if scheme == "openai":
         url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        return OpenAIProvider("openai", base_url=url, key_env=keys or ("OPENAI_API_KEY",), key_required=True,
-                              max_inputs=2048, max_chars=max_chars or 800_000, **common)
+        return OpenAIProvider(
+            "openai",
+            base_url=url,
+            key_env=keys or ("OPENAI_API_KEY",),
+            key_required=True,
+            max_inputs=2048,
+            max_chars=max_chars or 800_000,
+            **common,
+        )
     if scheme == "openai-compatible":
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
-            raise InvalidInputError(f"openai-compatible:{model} needs a base URL: openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)")
+            raise InvalidInputError(
+                f"openai-compatible:{model} needs a base URL: openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)"
+            )
         # servers cap batches differently (TEI 32 by default, embedproof serve 256); a 413 halves the batch
-        return OpenAIProvider("openai-compatible", base_url=url, key_env=keys or ("OPENAI_COMPATIBLE_API_KEY",), key_required=bool(api_key_env),
-                              max_inputs=256, max_chars=max_chars or 400_000, **common)
+        return OpenAIProvider(
+            "openai-compatible",
+            base_url=url,
+            key_env=keys or ("OPENAI_COMPATIBLE_API_KEY",),
+            key_required=bool(api_key_env),
+            max_inputs=256,
+            max_chars=max_chars or 400_000,
+            **common,
+        )
     if scheme == "embedproof":
         if not base_url:
-            raise InvalidInputError(f"embedproof:{model} needs the server's URL: embedproof:{model}@http://HOST:PORT/v1")
-        return EmbedproofServeProvider("embedproof", base_url=base_url, key_env=keys or ("EMBEDPROOF_API_KEY",), key_required=bool(api_key_env),
-                                      max_inputs=256, max_chars=max_chars or 400_000, has_input_type=True, **common)
+            raise InvalidInputError(
+                f"embedproof:{model} needs the server's URL: embedproof:{model}@http://HOST:PORT/v1"
+            )
+        return EmbedproofServeProvider(
+            "embedproof",
+            base_url=base_url,
+            key_env=keys or ("EMBEDPROOF_API_KEY",),
+            key_required=bool(api_key_env),
+            max_inputs=256,
+            max_chars=max_chars or 400_000,
+            has_input_type=True,
+            **common,
+        )
     if scheme == "voyage":
         # 1,000 inputs per request; the token cap (120K–1M by model) is approximated by characters.
-        return VoyageProvider("voyage", base_url=base_url or "https://api.voyageai.com/v1", key_env=keys or ("VOYAGE_API_KEY",),
-                              key_required=True, max_inputs=1000, max_chars=max_chars or 320_000, has_input_type=True, **common)
+        return VoyageProvider(
+            "voyage",
+            base_url=base_url or "https://api.voyageai.com/v1",
+            key_env=keys or ("VOYAGE_API_KEY",),
+            key_required=True,
+            max_inputs=1000,
+            max_chars=max_chars or 320_000,
+            has_input_type=True,
+            **common,
+        )
     if scheme == "cohere":
-        return CohereProvider("cohere", base_url=base_url or "https://api.cohere.com/v2", key_env=keys or ("CO_API_KEY", "COHERE_API_KEY"),
-                              key_required=True, max_inputs=96, max_chars=max_chars or 500_000, has_input_type=True, **common)
+        return CohereProvider(
+            "cohere",
+            base_url=base_url or "https://api.cohere.com/v2",
+            key_env=keys or ("CO_API_KEY", "COHERE_API_KEY"),
+            key_required=True,
+            max_inputs=96,
+            max_chars=max_chars or 500_000,
+            has_input_type=True,
+            **common,
+        )
     raise InvalidInputError(f"unknown remote scheme {scheme!r} (known: {', '.join(SCHEMES)})")

@@ -44,14 +44,27 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     for run in runs:
         name, p99, ci = run_name(run), run_p99(run), p99_interval(run)
         latency = run.get("latency") or {}
-        rows[name] = {"run": name, "ndcg@10": run["metrics"]["ndcg@10"], "ndcg@10_ci": evidence.interval(name),
-                      "p99_ms": p99, "p99_ci": ci, "bytes": run_size(run), "storage_gib": vectors * run_size(run) / GIB,
-                      "on_frontier": (run.get("pareto") or {}).get("on_frontier"), "latency_fit": _budget_fit(p99, ci, latency_ms),
-                      "latency_stable": latency.get("stable"), "latency_note": latency.get("stability_note") or latency.get("busy")}
+        rows[name] = {
+            "run": name,
+            "ndcg@10": run["metrics"]["ndcg@10"],
+            "ndcg@10_ci": evidence.interval(name),
+            "p99_ms": p99,
+            "p99_ci": ci,
+            "bytes": run_size(run),
+            "storage_gib": vectors * run_size(run) / GIB,
+            "on_frontier": (run.get("pareto") or {}).get("on_frontier"),
+            "latency_fit": _budget_fit(p99, ci, latency_ms),
+            "latency_stable": latency.get("stable"),
+            "latency_note": latency.get("stability_note") or latency.get("busy"),
+        }
 
     def feasible(use_latency: bool = True, use_storage: bool = True) -> list[dict]:
-        return [r for r in rows.values() if (not use_latency or r["latency_fit"] == "fits")
-                and (not use_storage or storage_gb is None or r["storage_gib"] <= storage_gb)]
+        return [
+            r
+            for r in rows.values()
+            if (not use_latency or r["latency_fit"] == "fits")
+            and (not use_storage or storage_gb is None or r["storage_gib"] <= storage_gb)
+        ]
 
     def best_of(candidates: list[dict]) -> dict | None:
         return min(candidates, key=lambda r: best_first(r["ndcg@10"], r["p99_ms"], r["bytes"]), default=None)
@@ -62,17 +75,25 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     if best is not None:
         tests = evidence.versus(best["run"], [r["run"] for r in fits])
         tied = [best] + [r for r in fits if r["run"] in tests and not tests[r["run"]]["significant"]]
-    cheapest = sorted(tied, key=lambda r: (r["bytes"], r["p99_ms"] if r["p99_ms"] is not None else float("inf"), -r["ndcg@10"]))
+    cheapest = sorted(
+        tied, key=lambda r: (r["bytes"], r["p99_ms"] if r["p99_ms"] is not None else float("inf"), -r["ndcg@10"])
+    )
     choice = cheapest[0] if cheapest else None
-    runner_up = cheapest[1] if len(cheapest) > 1 else next(iter(sorted((r for r in fits if r is not choice),
-                                                                       key=lambda r: -r["ndcg@10"])), None)
+    runner_up = (
+        cheapest[1]
+        if len(cheapest) > 1
+        else next(iter(sorted((r for r in fits if r is not choice), key=lambda r: -r["ndcg@10"])), None)
+    )
     for r in (choice, runner_up, *tied):
         if r is not None and r["run"] != (best or {}).get("run") and r["run"] in tests:
             r["vs_best"] = {k: tests[r["run"]][k] for k in ("diff", "ci", "p_value", "p_holm", "significant", "mdd")}
 
     relaxing, seen = {}, {choice["run"]} if choice else set()
-    for label, kwargs in (("latency", {"use_latency": False}), ("storage", {"use_storage": False}),
-                          ("both", {"use_latency": False, "use_storage": False})):
+    for label, kwargs in (
+        ("latency", {"use_latency": False}),
+        ("storage", {"use_storage": False}),
+        ("both", {"use_latency": False, "use_storage": False}),
+    ):
         if (label == "latency" and latency_ms is None) or (label == "storage" and storage_gb is None):
             continue
         if label == "both" and (latency_ms is None or storage_gb is None):
@@ -92,14 +113,26 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     for entry, p_holm in zip((e for e in relaxing.values() if "p_value" in e), adjusted):
         entry.update(p_holm=p_holm, significant=p_holm < settings.alpha)
     load = results.get("load") or {}
-    return {"budgets": {"latency_ms": latency_ms, "storage_gb": storage_gb, "vectors": vectors},
-            "choice": choice, "best": best, "tied": [r["run"] for r in cheapest], "runner_up": runner_up,
-            "feasible": len(fits), "measured": len(rows), "relaxing": relaxing, "dataset": results.get("dataset", {}).get("name"),
-            "straddling": [r for r in rows.values() if r["latency_fit"] == "straddles"
-                           and (storage_gb is None or r["storage_gib"] <= storage_gb)],
-            "unstable": [r["run"] for r in rows.values() if r["latency_stable"] is False],
-            "machine_busy": load.get("reason") if load.get("busy") else None,
-            "queries": len(evidence.query_ids), "statistics": settings.to_dict()}
+    return {
+        "budgets": {"latency_ms": latency_ms, "storage_gb": storage_gb, "vectors": vectors},
+        "choice": choice,
+        "best": best,
+        "tied": [r["run"] for r in cheapest],
+        "runner_up": runner_up,
+        "feasible": len(fits),
+        "measured": len(rows),
+        "relaxing": relaxing,
+        "dataset": results.get("dataset", {}).get("name"),
+        "straddling": [
+            r
+            for r in rows.values()
+            if r["latency_fit"] == "straddles" and (storage_gb is None or r["storage_gib"] <= storage_gb)
+        ],
+        "unstable": [r["run"] for r in rows.values() if r["latency_stable"] is False],
+        "machine_busy": load.get("reason") if load.get("busy") else None,
+        "queries": len(evidence.query_ids),
+        "statistics": settings.to_dict(),
+    }
 
 
 def _interval(ci, spec: str = ".4f") -> str:
@@ -109,8 +142,10 @@ def _interval(ci, spec: str = ".4f") -> str:
 def _describe(r: dict) -> str:
     spec = ".1f" if (r["p99_ms"] or 0) >= 10 else ".2f"
     p99 = "p99 not measured" if r["p99_ms"] is None else f"p99 {r['p99_ms']:{spec}} ms" + _interval(r["p99_ci"], spec)
-    return (f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}{_interval(r['ndcg@10_ci'])}, {p99}, "
-            f"{r['bytes']:,.0f} B/vector → {r['storage_gib']:,.2f} GiB")
+    return (
+        f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}{_interval(r['ndcg@10_ci'])}, {p99}, "
+        f"{r['bytes']:,.0f} B/vector → {r['storage_gib']:,.2f} GiB"
+    )
 
 
 def _versus(r: dict) -> str:
@@ -123,47 +158,81 @@ def _versus(r: dict) -> str:
 def evidence_markdown(pick: dict) -> str:
     """The evidence pick as Markdown: the pick and why, every number with its interval, and what budgets cost."""
     b, stats = pick["budgets"], pick["statistics"]
-    budget = f"p99 ≤ {b['latency_ms']:g} ms (upper bound of its interval)" if b["latency_ms"] is not None else "no latency budget"
-    budget += f", storage ≤ {b['storage_gb']:g} GiB for {b['vectors']:,} vectors" if b["storage_gb"] is not None else ", no storage budget"
-    lines = [f"Measured on {pick['dataset']} ({pick['queries']} queries): {pick['feasible']} of {pick['measured']} runs fit ({budget})."]
+    budget = (
+        f"p99 ≤ {b['latency_ms']:g} ms (upper bound of its interval)"
+        if b["latency_ms"] is not None
+        else "no latency budget"
+    )
+    budget += (
+        f", storage ≤ {b['storage_gb']:g} GiB for {b['vectors']:,} vectors"
+        if b["storage_gb"] is not None
+        else ", no storage budget"
+    )
+    lines = [
+        f"Measured on {pick['dataset']} ({pick['queries']} queries): {pick['feasible']} of {pick['measured']} runs fit ({budget})."
+    ]
     if pick["machine_busy"]:
-        lines.append(f"- ⚠ latency was measured on a busy machine ({pick['machine_busy']}): re-run `bench` on a quiet one before trusting p99.")
+        lines.append(
+            f"- ⚠ latency was measured on a busy machine ({pick['machine_busy']}): re-run `bench` on a quiet one before trusting p99."
+        )
     for r in pick["straddling"]:
-        lines.append(f"- {_describe(r)} straddles the latency budget: its p99 interval contains {b['latency_ms']:g} ms.")
+        lines.append(
+            f"- {_describe(r)} straddles the latency budget: its p99 interval contains {b['latency_ms']:g} ms."
+        )
     if pick["choice"] is None:
         lines.append("**No measured run fits the budgets.**")
     else:
         best, choice = pick["best"], pick["choice"]
-        lines.append(f"**Pick** {_describe(choice)}" + (" (on the Pareto frontier)" if choice["on_frontier"] else "") + ".")
+        lines.append(
+            f"**Pick** {_describe(choice)}" + (" (on the Pareto frontier)" if choice["on_frontier"] else "") + "."
+        )
         level = 100 * (1 - stats["alpha"])
         if best["ndcg@10_ci"] is None:
-            lines.append("Why: it has the best nDCG@10 that fits; the file has no per-query scores, so whether other runs "
-                         "are tied with it could not be tested.")
+            lines.append(
+                "Why: it has the best nDCG@10 that fits; the file has no per-query scores, so whether other runs "
+                "are tied with it could not be tested."
+            )
         elif choice["run"] == best["run"] and len(pick["tied"]) == 1:
-            lines.append(f"Why: it has the best nDCG@10 that fits, and every other run that fits is significantly worse "
-                         f"(paired randomisation test, Holm-corrected, {level:g}% level).")
+            lines.append(
+                f"Why: it has the best nDCG@10 that fits, and every other run that fits is significantly worse "
+                f"(paired randomisation test, Holm-corrected, {level:g}% level)."
+            )
         else:
-            lines.append(f"Why: {len(pick['tied'])} runs that fit are statistically tied with the best one, `{best['run']}` "
-                         f"(nDCG@10 {best['ndcg@10']:.4f}{_interval(best['ndcg@10_ci'])}): none is significantly worse "
-                         f"(paired randomisation test over queries, Holm-corrected, {level:g}% level), so the cheapest "
-                         "of them is picked (bytes, then p99)" + _versus(choice) + ".")
+            lines.append(
+                f"Why: {len(pick['tied'])} runs that fit are statistically tied with the best one, `{best['run']}` "
+                f"(nDCG@10 {best['ndcg@10']:.4f}{_interval(best['ndcg@10_ci'])}): none is significantly worse "
+                f"(paired randomisation test over queries, Holm-corrected, {level:g}% level), so the cheapest "
+                "of them is picked (bytes, then p99)" + _versus(choice) + "."
+            )
         if pick["runner_up"]:
             lines.append(f"Runner-up {_describe(pick['runner_up'])}" + _versus(pick["runner_up"]) + ".")
-    names = {"latency": "Dropping the latency budget", "storage": "Dropping the storage budget", "both": "Dropping both budgets"}
+    names = {
+        "latency": "Dropping the latency budget",
+        "storage": "Dropping the storage budget",
+        "both": "Dropping both budgets",
+    }
     for key, r in pick["relaxing"].items():
         if "gain_points" not in r:
             lines.append(f"{names[key]} would allow {_describe(r)}.")
         elif "p_holm" not in r:
-            lines.append(f"{names[key]} would allow {_describe(r)}: {r['gain_points']:+.2f} points by point estimate "
-                         "(no per-query scores, so the gain is not tested).")
+            lines.append(
+                f"{names[key]} would allow {_describe(r)}: {r['gain_points']:+.2f} points by point estimate "
+                "(no per-query scores, so the gain is not tested)."
+            )
         elif r["significant"]:
-            lines.append(f"{names[key]} would buy +{r['gain_points']:.2f} points "
-                         f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] (p = {r['p_holm']:.3g} Holm): {_describe(r)}.")
+            lines.append(
+                f"{names[key]} would buy +{r['gain_points']:.2f} points "
+                f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] (p = {r['p_holm']:.3g} Holm): {_describe(r)}."
+            )
         else:
-            lines.append(f"{names[key]} would not buy a significant gain: {_describe(r)} is {r['gain_points']:+.2f} points "
-                         f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] (p = {r['p_holm']:.3g} Holm).")
+            lines.append(
+                f"{names[key]} would not buy a significant gain: {_describe(r)} is {r['gain_points']:+.2f} points "
+                f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] (p = {r['p_holm']:.3g} Holm)."
+            )
     if not pick["relaxing"] and pick["choice"] is not None:
         lines.append("Relaxing the budgets would not buy quality: nothing outside them measured better.")
     if pick["unstable"]:
-        lines.append(f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: their p99 is not repeatable.")
+        lines.append(
+            f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: their p99 is not repeatable."
+        )
     return "\n".join(lines)

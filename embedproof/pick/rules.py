@@ -18,10 +18,16 @@ from embedproof.vectors.quantize import bytes_per_vector
 SWAP_MARGIN_POINTS = 3.0
 COLBERT_MIN_PASSAGES = 10_000
 MTEB_TASKS = {
-    "scientific": ["SciFact", "SCIDOCS", "NFCorpus"], "biomedical": ["NFCorpus", "TRECCOVID", "SciFact"],
-    "medical": ["NFCorpus", "TRECCOVID"], "finance": ["FiQA2018"], "legal": ["LegalBenchConsumerContractsQA", "AILACasedocs"],
-    "code": ["CodeSearchNetRetrieval", "CosQA"], "argument": ["ArguAna", "Touche2020"],
-    "qa": ["NQ", "HotpotQA", "MSMARCO"], "general": ["MSMARCO", "NQ", "HotpotQA"], "multilingual": ["MIRACLRetrieval", "MultiLongDocRetrieval"],
+    "scientific": ["SciFact", "SCIDOCS", "NFCorpus"],
+    "biomedical": ["NFCorpus", "TRECCOVID", "SciFact"],
+    "medical": ["NFCorpus", "TRECCOVID"],
+    "finance": ["FiQA2018"],
+    "legal": ["LegalBenchConsumerContractsQA", "AILACasedocs"],
+    "code": ["CodeSearchNetRetrieval", "CosQA"],
+    "argument": ["ArguAna", "Touche2020"],
+    "qa": ["NQ", "HotpotQA", "MSMARCO"],
+    "general": ["MSMARCO", "NQ", "HotpotQA"],
+    "multilingual": ["MIRACLRetrieval", "MultiLongDocRetrieval"],
 }
 DOMAINS = tuple(domain for domain in MTEB_TASKS if domain != "multilingual")  # multilingual follows from the languages
 TARGETS = ("cloud", "edge", "on-prem", "cpu-only")
@@ -68,15 +74,33 @@ def _choose_model(n: Needs) -> tuple[str, str]:
     hosted_ok = not n.open_weights_only and n.target == "cloud"
     if n.long_tokens > 32_000:
         if hosted_ok:
-            return "voyage/voyage-3-large", "documents pass 32k tokens: voyage-3-large reads 32k per input (Cohere embed-v4 128k is the alternative)"
-        return "Qwen/Qwen3-Embedding-8B", "documents pass 32k tokens and weights must be open: Qwen3-Embedding-8B reads 32k tokens"
+            return (
+                "voyage/voyage-3-large",
+                "documents pass 32k tokens: voyage-3-large reads 32k per input (Cohere embed-v4 128k is the alternative)",
+            )
+        return (
+            "Qwen/Qwen3-Embedding-8B",
+            "documents pass 32k tokens and weights must be open: Qwen3-Embedding-8B reads 32k tokens",
+        )
     if n.target in {"cpu-only", "edge"}:
-        return "nomic-ai/nomic-embed-text-v2-moe", "CPU-only deployment: Nomic Embed v2 (MoE, ~305M active parameters) keeps encoding affordable without a GPU"
+        return (
+            "nomic-ai/nomic-embed-text-v2-moe",
+            "CPU-only deployment: Nomic Embed v2 (MoE, ~305M active parameters) keeps encoding affordable without a GPU",
+        )
     if n.multilingual:
-        return "BAAI/bge-m3", "mixed languages: BGE-M3 leads open-weight multilingual retrieval and gives dense, sparse and multi-vector from one pass"
+        return (
+            "BAAI/bge-m3",
+            "mixed languages: BGE-M3 leads open-weight multilingual retrieval and gives dense, sparse and multi-vector from one pass",
+        )
     if hosted_ok:
-        return "openai/text-embedding-3-large", "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default (voyage-3-large is the alternative)"
-    return "BAAI/bge-large-en-v1.5", "English with open weights: bge-large-en-v1.5 is the lesson's open-weight English default"
+        return (
+            "openai/text-embedding-3-large",
+            "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default (voyage-3-large is the alternative)",
+        )
+    return (
+        "BAAI/bge-large-en-v1.5",
+        "English with open weights: bge-large-en-v1.5 is the lesson's open-weight English default",
+    )
 
 
 def _gib(value: float) -> str:
@@ -96,21 +120,36 @@ def _choose_dimension(n: Needs, card) -> dict:
     ladder.append((native, "int8"))
     ladder += [(d, "int8") for d in card.matryoshka_dims if MIN_SAFE_DIM <= d < native]
     ladder.append((native, "binary"))
-    math = [f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_gib(_storage(n.docs, d, p))} GiB" for d, p in ladder[:1]]
+    math = [
+        f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_gib(_storage(n.docs, d, p))} GiB"
+        for d, p in ladder[:1]
+    ]
     if n.storage_gb is None:
-        return {"dim": native, "precision": "float32", "gib": _storage(n.docs, native, "float32"), "math": math,
-                "reason": "No storage budget given: full dimension, float32"}
+        return {
+            "dim": native,
+            "precision": "float32",
+            "gib": _storage(n.docs, native, "float32"),
+            "math": math,
+            "reason": "No storage budget given: full dimension, float32",
+        }
     for dim, precision in ladder:
         gib = _storage(n.docs, dim, precision)
         if gib <= n.storage_gb:
             line = f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) = {_gib(gib)} GiB ≤ {n.storage_gb:,} GiB budget"
             kind = "Full dimension" if dim == native else "Matryoshka-truncated"
             kind += "" if precision == "float32" else f", {precision}-quantised with rescoring"
-            return {"dim": dim, "precision": precision, "gib": gib, "math": [line] if (dim, precision) == ladder[0] else math + [line],
-                    "reason": f"{kind}: the first set-up on the ladder (full → Matryoshka → int8 → binary) that fits the storage budget"}
+            return {
+                "dim": dim,
+                "precision": precision,
+                "gib": gib,
+                "math": [line] if (dim, precision) == ladder[0] else math + [line],
+                "reason": f"{kind}: the first set-up on the ladder (full → Matryoshka → int8 → binary) that fits the storage budget",
+            }
     dim, precision = ladder[-1]
-    raise UnsafeChoiceError(f"{n.docs:,} vectors do not fit {n.storage_gb} GiB even as {dim}-dim binary "
-                            f"({_storage(n.docs, dim, precision):,.2f} GiB); raise the budget or shard the corpus")
+    raise UnsafeChoiceError(
+        f"{n.docs:,} vectors do not fit {n.storage_gb} GiB even as {dim}-dim binary "
+        f"({_storage(n.docs, dim, precision):,.2f} GiB); raise the budget or shard the corpus"
+    )
 
 
 # Query encoding on 2 CPU cores grows with the parameter count: ~0.75 ms per million parameters, anchored to
@@ -130,30 +169,51 @@ def _fits_cpu_budget(n: Needs, name: str, reason: str, flags: list[str]) -> tupl
     card = get_card(name)
     estimate = estimated_query_ms(card)
     if n.latency_ms is None or n.target not in CPU_TARGETS or estimate is None or estimate <= n.latency_ms:
-        if n.latency_ms is not None and estimate is not None and n.target in CPU_TARGETS and 1.5 * estimate > n.latency_ms:
-            flags.append(f"{card.name}'s query encoding is estimated at ~{estimate:.0f} ms p50 on 2 CPU cores: its p99 may "
-                         f"not fit {n.latency_ms:g} ms; run the bench command below to measure it")
+        if (
+            n.latency_ms is not None
+            and estimate is not None
+            and n.target in CPU_TARGETS
+            and 1.5 * estimate > n.latency_ms
+        ):
+            flags.append(
+                f"{card.name}'s query encoding is estimated at ~{estimate:.0f} ms p50 on 2 CPU cores: its p99 may "
+                f"not fit {n.latency_ms:g} ms; run the bench command below to measure it"
+            )
         return name, reason
     from embedproof.models.card import load_cards
 
     def fits_languages(c) -> bool:
         return not n.multilingual or "multilingual" in c.languages
 
-    candidates = [c for c in load_cards() if not c.hosted and "dense" in c.modes and c.params_m and fits_languages(c)
-                  and estimated_query_ms(c) <= n.latency_ms]
+    candidates = [
+        c
+        for c in load_cards()
+        if not c.hosted
+        and "dense" in c.modes
+        and c.params_m
+        and fits_languages(c)
+        and estimated_query_ms(c) <= n.latency_ms
+    ]
     if not candidates:
         raise UnsafeChoiceError(
             f"no model on embedproof's list fits a {n.latency_ms:g} ms budget on a CPU: {card.name} is estimated at "
             f"~{estimate:.0f} ms per query (p50) and the smallest {'multilingual ' if n.multilingual else ''}model "
-            "on the list needs more; raise the budget, use a GPU, or use BM25 alone (about a millisecond per query)")
+            "on the list needs more; raise the budget, use a GPU, or use BM25 alone (about a millisecond per query)"
+        )
     chosen = max(candidates, key=lambda c: c.params_m)
-    flags.append(f"{card.name} (~{estimate:.0f} ms estimated per query on 2 CPU cores) breaks the {n.latency_ms:g} ms budget: "
-                 f"{chosen.name} (~{estimated_query_ms(chosen):.0f} ms) is the largest listed model that fits")
+    flags.append(
+        f"{card.name} (~{estimate:.0f} ms estimated per query on 2 CPU cores) breaks the {n.latency_ms:g} ms budget: "
+        f"{chosen.name} (~{estimated_query_ms(chosen):.0f} ms) is the largest listed model that fits"
+    )
     if 1.5 * estimated_query_ms(chosen) > n.latency_ms:
-        flags.append(f"{chosen.name}'s p99 may not fit {n.latency_ms:g} ms (its p50 alone is estimated at "
-                     f"~{estimated_query_ms(chosen):.0f} ms): run the bench command below to measure it")
-    return chosen.name, (f"The largest model on the list whose estimated query encoding (~{estimated_query_ms(chosen):.0f} ms "
-                         f"p50 on 2 CPU cores) fits the {n.latency_ms:g} ms budget; {card.name} would be the default ({reason})")
+        flags.append(
+            f"{chosen.name}'s p99 may not fit {n.latency_ms:g} ms (its p50 alone is estimated at "
+            f"~{estimated_query_ms(chosen):.0f} ms): run the bench command below to measure it"
+        )
+    return chosen.name, (
+        f"The largest model on the list whose estimated query encoding (~{estimated_query_ms(chosen):.0f} ms "
+        f"p50 on 2 CPU cores) fits the {n.latency_ms:g} ms budget; {card.name} would be the default ({reason})"
+    )
 
 
 def _bench_command(n: Needs, name: str, dimension: dict) -> tuple[str, list[dict]]:
@@ -161,9 +221,16 @@ def _bench_command(n: Needs, name: str, dimension: dict) -> tuple[str, list[dict
     from embedproof.models.availability import availability
     from embedproof.models.card import load_cards
 
-    alternatives = [c.name for c in load_cards() if not c.hosted and "dense" in c.modes and c.params_m and c.name != name
-                    and (not n.multilingual or "multilingual" in c.languages)
-                    and (n.latency_ms is None or n.target not in CPU_TARGETS or estimated_query_ms(c) <= n.latency_ms)]
+    alternatives = [
+        c.name
+        for c in load_cards()
+        if not c.hosted
+        and "dense" in c.modes
+        and c.params_m
+        and c.name != name
+        and (not n.multilingual or "multilingual" in c.languages)
+        and (n.latency_ms is None or n.target not in CPU_TARGETS or estimated_query_ms(c) <= n.latency_ms)
+    ]
     alternatives = sorted(alternatives, key=lambda m: -get_card(m).params_m)[:2]
     models = [name, *alternatives, "bm25"]
     precision = ",".join(dict.fromkeys(["float32", dimension["precision"]]))
@@ -177,11 +244,15 @@ def recommend(n: Needs) -> dict:
     """The five outputs with reasons, flags and refusals."""
     flags: list[str] = []
     if n.dim is not None and n.dim < MIN_SAFE_DIM and not n.validated_dim:
-        raise UnsafeChoiceError(f"refusing Matryoshka truncation to {n.dim} dimensions (< {MIN_SAFE_DIM}) without validation on "
-                                "your domain: bench it first (embedproof bench --dims ... --allow-unvalidated-dims) and pass --validated")
+        raise UnsafeChoiceError(
+            f"refusing Matryoshka truncation to {n.dim} dimensions (< {MIN_SAFE_DIM}) without validation on "
+            "your domain: bench it first (embedproof bench --dims ... --allow-unvalidated-dims) and pass --validated"
+        )
     if n.mode in {"colbert", "multivector"} and n.docs < COLBERT_MIN_PASSAGES:
-        raise UnsafeChoiceError(f"refusing ColBERT/multi-vector for {n.docs:,} passages (< {COLBERT_MIN_PASSAGES:,}): the index is "
-                                "tens of times larger per passage and the overhead is not justified; use dense + a reranker")
+        raise UnsafeChoiceError(
+            f"refusing ColBERT/multi-vector for {n.docs:,} passages (< {COLBERT_MIN_PASSAGES:,}): the index is "
+            "tens of times larger per passage and the overhead is not justified; use dense + a reranker"
+        )
     name, model_reason = _choose_model(n)
     swap = None
     if n.domain_model:
@@ -190,37 +261,56 @@ def recommend(n: Needs) -> dict:
             swap = f"swapped to {n.domain_model}: it beats {name} by {gain:.1f} points on your domain (> {SWAP_MARGIN_POINTS:.0f})"
             name, model_reason = n.domain_model, swap
         else:
-            flags.append(f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points (the swap rule needs > {SWAP_MARGIN_POINTS:.0f})")
+            flags.append(
+                f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points (the swap rule needs > {SWAP_MARGIN_POINTS:.0f})"
+            )
     name, model_reason = _fits_cpu_budget(n, name, model_reason, flags)
     card = get_card(name)
     dimension = _choose_dimension(n, card)
     routed = get_card(n.model) if n.model else card
     if routed.max_tokens and routed.max_tokens <= 512 and n.long_tokens > 8_000:
-        flags.append(f"long documents (~{n.long_tokens:,.0f} tokens) routed to {routed.name}'s {routed.max_tokens}-token window: "
-                     "everything past it is silently dropped; chunk (embedproof bench --chunk-tokens) or choose a long-context model")
+        flags.append(
+            f"long documents (~{n.long_tokens:,.0f} tokens) routed to {routed.name}'s {routed.max_tokens}-token window: "
+            "everything past it is silently dropped; chunk (embedproof bench --chunk-tokens) or choose a long-context model"
+        )
     if card.max_tokens and n.long_tokens > card.max_tokens:
-        flags.append(f"documents (~{n.long_tokens:,.0f} tokens) exceed {card.name}'s {card.max_tokens}-token window: chunk them")
+        flags.append(
+            f"documents (~{n.long_tokens:,.0f} tokens) exceed {card.name}'s {card.max_tokens}-token window: chunk them"
+        )
     if n.keyword_heavy:
-        mode, mode_reason = "hybrid", "Keyword-heavy corpus (codes, identifiers, rare terms): add SPLADE or BM25 and fuse with dense by RRF"
+        mode, mode_reason = (
+            "hybrid",
+            "Keyword-heavy corpus (codes, identifiers, rare terms): add SPLADE or BM25 and fuse with dense by RRF",
+        )
     elif n.mode in {"colbert", "multivector"}:
-        mode, mode_reason = "multivector", f"{n.docs:,} passages justify late interaction; keep it to reranking the top 50"
+        mode, mode_reason = (
+            "multivector",
+            f"{n.docs:,} passages justify late interaction; keep it to reranking the top 50",
+        )
     else:
-        mode, mode_reason = "dense", "Dense bi-encoder first pass: the default; add sparse + RRF if recall on rare terms falls short"
+        mode, mode_reason = (
+            "dense",
+            "Dense bi-encoder first pass: the default; add sparse + RRF if recall on rare terms falls short",
+        )
     if "sparse" in card.modes and mode == "hybrid":
         mode_reason += f" ({card.name} gives its own sparse weights from the same pass)"
     if n.model and n.query_prefix is not None:
         stated = get_card(n.model)
         if stated.query_prefix and n.query_prefix != stated.query_prefix:
-            flags.append(f"your set-up uses query prefix {n.query_prefix!r} but {stated.name}'s card requires "
-                         f"{stated.query_prefix!r} ({stated.prefix_source}): expect 3-5 points of recall lost")
+            flags.append(
+                f"your set-up uses query prefix {n.query_prefix!r} but {stated.name}'s card requires "
+                f"{stated.query_prefix!r} ({stated.prefix_source}): expect 3-5 points of recall lost"
+            )
     prefix = {"query": card.query_prefix, "document": card.document_prefix, "source": card.prefix_source or card.source}
     if card.asymmetry == "input_type":
         prefix["note"] = card.notes
     domain_tasks = MTEB_TASKS.get("multilingual" if n.multilingual else n.domain, MTEB_TASKS["general"])
-    plan = {"mteb_tasks": domain_tasks,
-            "held_out": "embedproof bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
-                        "without judgments, embedproof bench --corpus (inverse-cloze pseudo-queries) to screen, then judge a few dozen real queries",
-            "swap_rule": f"start from {name}; swap only if a domain model wins by more than {SWAP_MARGIN_POINTS:.0f} points of nDCG@10"}
+    plan = {
+        "mteb_tasks": domain_tasks,
+        "held_out": "embedproof bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
+        "without judgments, embedproof bench --corpus (inverse-cloze pseudo-queries) to screen, then judge a few dozen real queries",
+        "swap_rule": f"start from {name}; swap only if a domain model wins by more than {SWAP_MARGIN_POINTS:.0f} points of nDCG@10",
+    }
     command, models = _bench_command(n, name, dimension)
     return {
         "model": {"name": name, "reason": model_reason, "card": card.source},

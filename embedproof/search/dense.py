@@ -16,7 +16,10 @@ def dense_scores(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
     """
     torch = sys.modules.get("torch")
     if torch is not None:
-        return (torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)) @ torch.from_numpy(np.ascontiguousarray(documents, dtype=np.float32)).T).numpy()
+        return (
+            torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
+            @ torch.from_numpy(np.ascontiguousarray(documents, dtype=np.float32)).T
+        ).numpy()
     return queries @ documents.T
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from embedproof.errors import InvalidInputError
 from embedproof.types import Run
-
 
 NORMALISERS = ("minmax", "zscore", "none")
 
@@ -24,9 +23,13 @@ def ranks(scores: Mapping[str, float], base: int = 1) -> dict[str, int]:
     return {doc: position for position, (doc, _) in enumerate(ordered, start=base)}
 
 
-def reciprocal_rank_fusion(runs: Sequence[Run], k: float = 60.0, weights: Sequence[float] | None = None, rank_base: int = 1) -> dict[str, dict[str, float]]:
+def reciprocal_rank_fusion(
+    runs: Sequence[Run], k: float = 60.0, weights: Sequence[float] | None = None, rank_base: int = 1
+) -> dict[str, dict[str, float]]:
     """Σ_i w_i / (k + rank_i(d)) over the runs that retrieved d."""
-    return _accumulate(runs, weights, lambda scores: {doc: 1.0 / (k + r) for doc, r in ranks(scores, rank_base).items()})
+    return _accumulate(
+        runs, weights, lambda scores: {doc: 1.0 / (k + r) for doc, r in ranks(scores, rank_base).items()}
+    )
 
 
 def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, float]:
@@ -52,12 +55,16 @@ def normalise(scores: Mapping[str, float], method: str = "minmax") -> dict[str, 
     raise InvalidInputError(f"unknown normalisation {method!r} (known: {', '.join(NORMALISERS)})")
 
 
-def weighted_sum(runs: Sequence[Run], weights: Sequence[float] | None = None, normalisation: str = "minmax") -> dict[str, dict[str, float]]:
+def weighted_sum(
+    runs: Sequence[Run], weights: Sequence[float] | None = None, normalisation: str = "minmax"
+) -> dict[str, dict[str, float]]:
     """Σ_i w_i · normalise(score_i(d)); documents missing from a run get 0 from it."""
     return _accumulate(runs, weights, lambda scores: normalise(scores, normalisation))
 
 
-def _accumulate(runs: Sequence[Run], weights: Sequence[float] | None, transform: Callable[[Mapping[str, float]], dict[str, float]]) -> dict[str, dict[str, float]]:
+def _accumulate(
+    runs: Sequence[Run], weights: Sequence[float] | None, transform: Callable[[Mapping[str, float]], dict[str, float]]
+) -> dict[str, dict[str, float]]:
     """Σ over runs of weight × transform(that run's scores for the query), per query and document."""
     fused: dict[str, dict[str, float]] = {}
     for run, weight in zip(runs, _weights(runs, weights)):
@@ -68,7 +75,9 @@ def _accumulate(runs: Sequence[Run], weights: Sequence[float] | None, transform:
     return fused
 
 
-def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, **params) -> dict[str, dict[str, float]]:
+def fuse(
+    runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, **params
+) -> dict[str, dict[str, float]]:
     """Fuse runs by name: `rrf` (params k, rank_base) or `wsum` (param normalisation)."""
     if method == "rrf":
         return reciprocal_rank_fusion(runs, weights=weights, **params)

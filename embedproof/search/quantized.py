@@ -24,7 +24,9 @@ def hamming_distances(queries_packed: np.ndarray, docs_packed: np.ndarray) -> np
     return np.bitwise_count(q[:, None, :] ^ d[None, :, :]).sum(axis=2, dtype=np.int32)
 
 
-def rescore(queries: np.ndarray, documents: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def rescore(
+    queries: np.ndarray, documents: np.ndarray, candidates: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Re-rank each query's candidate rows by float dot product with `documents` and keep the best k."""
     scores = np.einsum("qd,qmd->qm", queries.astype(np.float32), documents[candidates].astype(np.float32))
     order_idx, order_scores = top_k(scores, k)
@@ -74,7 +76,11 @@ def int8_search(
     def first_pass(q, n):
         return top_k(dense_scores(quantize_int8(q, calibration).astype(np.float32), codes_f), n)
 
-    docs = (lambda: rescore_vectors) if rescore_vectors is not None else functools.cache(lambda: dequantize_int8(doc_codes, calibration))
+    docs = (
+        (lambda: rescore_vectors)
+        if rescore_vectors is not None
+        else functools.cache(lambda: dequantize_int8(doc_codes, calibration))
+    )
     return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)
 
 
@@ -89,9 +95,14 @@ def binary_search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hamming first pass on sign bits, then the float query against the ±1 document vectors (pass them as
     `rescore_vectors` when searching repeatedly)."""
+
     def first_pass(q, n):
         distances = hamming_distances(np.packbits(q > 0, axis=1), doc_bits)
         return top_k(-distances.astype(np.float32), n)
 
-    docs = (lambda: rescore_vectors) if rescore_vectors is not None else functools.cache(lambda: unpack_binary(doc_bits, dim))
+    docs = (
+        (lambda: rescore_vectors)
+        if rescore_vectors is not None
+        else functools.cache(lambda: unpack_binary(doc_bits, dim))
+    )
     return _search(queries, k, rescore_multiplier, batch_size, first_pass, docs)

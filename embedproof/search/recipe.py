@@ -45,25 +45,47 @@ class Recipe:
     rescore_multiplier: int = 4
 
     def __post_init__(self):
-        from embedproof.vectors.quantize import PRECISIONS
         from embedproof.vectors.matryoshka import MIN_SAFE_DIM
+        from embedproof.vectors.quantize import PRECISIONS
 
         if self.precision not in PRECISIONS:
-            raise RecipeFieldError("precision", f"recipe {self.name!r}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            raise RecipeFieldError(
+                "precision",
+                f"recipe {self.name!r}: precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+            )
         if self.dim is not None and (not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim < 1):
-            raise RecipeFieldError("dim", f"recipe {self.name!r}: dim must be a positive whole number (or null for native), got {self.dim!r}")
+            raise RecipeFieldError(
+                "dim",
+                f"recipe {self.name!r}: dim must be a positive whole number (or null for native), got {self.dim!r}",
+            )
         if self.dim is not None and self.dim < MIN_SAFE_DIM:
-            raise RecipeFieldError("dim", f"recipe {self.name!r}: truncating to dim {self.dim} (< {MIN_SAFE_DIM}) is refused without "
-                                   f"validation on your data; bench it with --allow-unvalidated-dims first")
-        if not isinstance(self.rescore_multiplier, int) or isinstance(self.rescore_multiplier, bool) or self.rescore_multiplier < 0:
-            raise RecipeFieldError("rescore_multiplier", f"recipe {self.name!r}: rescore_multiplier must be a whole number >= 0 "
-                                   f"(0: no rescoring), got {self.rescore_multiplier!r}")
+            raise RecipeFieldError(
+                "dim",
+                f"recipe {self.name!r}: truncating to dim {self.dim} (< {MIN_SAFE_DIM}) is refused without "
+                f"validation on your data; bench it with --allow-unvalidated-dims first",
+            )
+        if (
+            not isinstance(self.rescore_multiplier, int)
+            or isinstance(self.rescore_multiplier, bool)
+            or self.rescore_multiplier < 0
+        ):
+            raise RecipeFieldError(
+                "rescore_multiplier",
+                f"recipe {self.name!r}: rescore_multiplier must be a whole number >= 0 "
+                f"(0: no rescoring), got {self.rescore_multiplier!r}",
+            )
         if not self.first_pass:
             raise RecipeFieldError("first_pass", f"recipe {self.name!r}: first_pass needs at least one model")
         if self.weights is not None and len(self.weights) != len(self.first_pass):
-            raise RecipeFieldError("weights", f"recipe {self.name!r}: {len(self.weights)} weights for {len(self.first_pass)} first-pass models")
+            raise RecipeFieldError(
+                "weights",
+                f"recipe {self.name!r}: {len(self.weights)} weights for {len(self.first_pass)} first-pass models",
+            )
         if self.rerank is not None and self.rerank.split(":", 1)[0] not in {"maxsim", "cross-encoder"}:
-            raise RecipeFieldError("rerank", f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}")
+            raise RecipeFieldError(
+                "rerank",
+                f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}",
+            )
 
     @property
     def shrink(self) -> tuple[int | None, str] | None:
@@ -86,8 +108,11 @@ class Recipe:
         return asdict(self)
 
 
-def standard_recipe(mode: str, dense: str | None, sparse: str | None, reranker: str | None = None, rerank_top: int = 50) -> Recipe:
+def standard_recipe(
+    mode: str, dense: str | None, sparse: str | None, reranker: str | None = None, rerank_top: int = 50
+) -> Recipe:
     """The named modes of `bench --mode`, built from the models given on the command line."""
+
     def need(model, what):
         if model is None:
             raise InvalidInputError(f"mode {mode!r} needs a {what} model (--model)")
@@ -103,8 +128,14 @@ def standard_recipe(mode: str, dense: str | None, sparse: str | None, reranker: 
     if mode == "hybrid":
         return Recipe("hybrid", [need(dense, "dense"), need(sparse, "sparse")], "rrf", {"k": 60})
     if mode == "hybrid+rerank":
-        return Recipe("hybrid+rerank", [need(dense, "dense"), need(sparse, "sparse")], "rrf", {"k": 60},
-                      rerank=reranker or f"maxsim:{dense}", rerank_top=rerank_top)
+        return Recipe(
+            "hybrid+rerank",
+            [need(dense, "dense"), need(sparse, "sparse")],
+            "rrf",
+            {"k": 60},
+            rerank=reranker or f"maxsim:{dense}",
+            rerank_top=rerank_top,
+        )
     raise InvalidInputError(f"unknown mode {mode!r} (known: {', '.join(STANDARD_MODES)})")
 
 

@@ -19,8 +19,13 @@ def inverted_index(documents: sp.spmatrix) -> sp.csr_matrix:
     return sp.csr_matrix(documents).T.tocsr()
 
 
-def sparse_search(queries: sp.spmatrix, documents: sp.spmatrix | None, k: int = 100, batch_size: int = 256,
-                  inverted: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sparse_search(
+    queries: sp.spmatrix,
+    documents: sp.spmatrix | None,
+    k: int = 100,
+    batch_size: int = 256,
+    inverted: sp.csr_matrix | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k documents by sparse dot product for each query row.
 
     `inverted` is `inverted_index(documents)` kept from an earlier call (then `documents` is not read); without it

@@ -9,7 +9,9 @@ from embedproof.search.quantized import binary_search, int8_search
 from embedproof.vectors.stored_form import StoredForm, truncate
 
 
-def search_stored(form: StoredForm, queries: np.ndarray, k: int, rescore_multiplier: int) -> tuple[np.ndarray, np.ndarray]:
+def search_stored(
+    form: StoredForm, queries: np.ndarray, k: int, rescore_multiplier: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-k rows for float queries (truncated to the form's dim the same way as its documents).
 
     `rescore_multiplier` 0 returns the int8/binary first pass alone, which shows what rescoring buys.
@@ -18,6 +20,13 @@ def search_stored(form: StoredForm, queries: np.ndarray, k: int, rescore_multipl
     if form.precision in {"float32", "float16"}:
         return exact_search(queries, form.widened, k)
     if form.precision == "int8":
-        return int8_search(queries, form.stored, form.calibration, k, rescore_multiplier,
-                           rescore_vectors=form.rescore, codes_as_float=form.widened)
+        return int8_search(
+            queries,
+            form.stored,
+            form.calibration,
+            k,
+            rescore_multiplier,
+            rescore_vectors=form.rescore,
+            codes_as_float=form.widened,
+        )
     return binary_search(queries, form.stored, form.dim, k, rescore_multiplier, rescore_vectors=form.rescore)

@@ -33,14 +33,15 @@ import base64
 import contextlib
 import json
 import os
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Annotated, Hashable
+from typing import Annotated
 
 import numpy as np
 
+from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.server.asgi import Guard, SearchFastPath
 from embedproof.server.batching import BatchInfo, BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
-from embedproof.errors import EmbedproofError, InvalidInputError, require
 
 try:
     import orjson
@@ -109,7 +110,9 @@ def _valid_unicode(text: str) -> str:
 
 def _validation_detail(errors) -> list[dict]:
     """Pydantic's errors without `input`/`ctx`: they can hold NaN or infinity (not JSON) or the whole oversize text."""
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors
+    ]
 
 
 def _served_model(asked: str | None, dense_models: list[str]) -> str | None:
@@ -176,9 +179,15 @@ def _json(content, info: BatchInfo):
     from starlette.responses import Response
 
     body = _dumps(content)
-    return Response(body, media_type="application/json", headers={
-        "x-batch-size": str(info.size), "x-queue-time-ms": f"{info.queue_ms:.2f}",
-        "x-compute-time-ms": f"{info.compute_ms:.2f}"})
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "x-batch-size": str(info.size),
+            "x-queue-time-ms": f"{info.queue_ms:.2f}",
+            "x-compute-time-ms": f"{info.compute_ms:.2f}",
+        },
+    )
 
 
 async def _disconnected(receive) -> None:
@@ -187,8 +196,12 @@ async def _disconnected(receive) -> None:
         pass
 
 
-def create_app(index_dir: str | Path, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES,
-               batching: BatchOptions | None = None):
+def create_app(
+    index_dir: str | Path,
+    api_key: str | None = None,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
+    batching: BatchOptions | None = None,
+):
     """A FastAPI app over one index (loaded and verified once, at start-up) and its one inference thread."""
     fastapi = require("fastapi", "serve")
     from fastapi.exceptions import RequestValidationError
@@ -200,7 +213,9 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
 
     index = open_index(index_dir)
     live_queries(index)
-    dense_models = [c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"]
+    dense_models = [
+        c["model"] for c in index.manifest["components"].values() if c["kind"] == "first" and c.get("mode") == "dense"
+    ]
     worker = BatchWorker(_run_batch(index), batching)
 
     @contextlib.asynccontextmanager
@@ -280,8 +295,13 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
         if index.manifest.get("store", {}).get("backend") == "qdrant":  # one Query API request per recipe, no overrides
             return {"recipe": recipe.name, "views": [{"label": recipe.name, "overrides": None}]}
         if len(recipe.first_pass) > 1 or recipe.rerank:
-            out += [{"label": m.split("/")[-1], "overrides": {"first_pass": [m], "rerank": False} if recipe.rerank else {"first_pass": [m]}}
-                    for m in recipe.first_pass]
+            out += [
+                {
+                    "label": m.split("/")[-1],
+                    "overrides": {"first_pass": [m], "rerank": False} if recipe.rerank else {"first_pass": [m]},
+                }
+                for m in recipe.first_pass
+            ]
         if len(recipe.first_pass) > 1 and recipe.rerank:
             out.append({"label": f"{recipe.fusion} fusion", "overrides": {"rerank": False}})
         out.append({"label": recipe.name, "overrides": None})
@@ -292,10 +312,22 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
         if not dense_models:
             raise fastapi.HTTPException(422, detail="this index has no dense model to embed with")
         model = _served_model(body.model, dense_models)
-        if model is None:  # OpenAI's answer to an unknown model: 404 with its error object, so clients raise NotFoundError
+        if (
+            model is None
+        ):  # OpenAI's answer to an unknown model: 404 with its error object, so clients raise NotFoundError
             message = f"The model `{body.model}` does not exist: this server embeds with {', '.join(dense_models)}"
-            return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": "model",
-                                           "code": "model_not_found"}, "detail": message}, status_code=404)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": message,
+                        "type": "invalid_request_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    },
+                    "detail": message,
+                },
+                status_code=404,
+            )
         texts = [body.input] if isinstance(body.input, str) else body.input
         if not texts:
             raise fastapi.HTTPException(422, detail="input: give a string or a non-empty list of strings")
@@ -310,10 +342,25 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
                 raise fastapi.HTTPException(422, detail=f"dimensions must be at most {vectors.shape[1]}")
             vectors = truncate_matryoshka(vectors, body.dimensions)
         tokens = _words(texts)
-        data = [{"object": "embedding", "index": i,
-                 "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if body.encoding_format == "base64" else v.tolist()}
-                for i, v in enumerate(vectors)]
-        return _json({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, info)
+        data = [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode()
+                if body.encoding_format == "base64"
+                else v.tolist(),
+            }
+            for i, v in enumerate(vectors)
+        ]
+        return _json(
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            info,
+        )
 
     @app.get("/", response_class=fastapi.responses.HTMLResponse)
     async def page():
@@ -325,11 +372,22 @@ def create_app(index_dir: str | Path, api_key: str | None = None, max_request_by
     return app
 
 
-def serve(index_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-          batching: BatchOptions | None = None) -> None:
+def serve(
+    index_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    batching: BatchOptions | None = None,
+) -> None:
     uvicorn = require("uvicorn", "serve")
     # Keep-alive longer than clients' idle expiry (httpx: 5 s, uvicorn's default is also 5 s): with equal timeouts a
     # client can reuse a connection the server is closing, and that request fails (seen once in the load test).
     # No access log: one line per request is per-request work (formatting, a write) the bench never pays.
-    uvicorn.run(create_app(index_dir, api_key, batching=batching), host=host, port=port, log_level="info",
-                access_log=False, timeout_keep_alive=75)
+    uvicorn.run(
+        create_app(index_dir, api_key, batching=batching),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_keep_alive=75,
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hmac
 import inspect
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 OPEN_PATHS = {"/health", "/"}
 
@@ -51,7 +52,9 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(scope, receive, send, 413, too_big)
         if self.api_key and scope["path"] not in OPEN_PATHS and not _authorised(headers, self.api_key):
-            return await self._refuse(scope, receive, send, 401, "missing or wrong API key", {"www-authenticate": "Bearer"})
+            return await self._refuse(
+                scope, receive, send, 401, "missing or wrong API key", {"www-authenticate": "Bearer"}
+            )
         if declared is None and scope["method"] in {"POST", "PUT", "PATCH"}:  # chunked: count what actually arrives
             chunks, size, more = [], 0, True
             while more:
@@ -122,7 +125,9 @@ class SearchFastPath:
         try:
             response = await self.endpoint(parsed, request)
         except Exception as exc:
-            handler = next((self.handlers[cls] for cls in type(exc).__mro__ if cls is not Exception and cls in self.handlers), None)
+            handler = next(
+                (self.handlers[cls] for cls in type(exc).__mro__ if cls is not Exception and cls in self.handlers), None
+            )
             if handler is None:  # a bug: ServerErrorMiddleware logs it and answers with the app's 500 handler
                 raise
             response = handler(request, exc)

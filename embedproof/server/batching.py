@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
 from embedproof.errors import EmbedproofError, InvalidInputError
 
@@ -66,8 +67,12 @@ class BatchOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidBatchOption(name, f"must be a whole number of at least 1, got {value!r}")
         # NaN would pass a `< 0` test and then make every batching deadline wait forever
-        if isinstance(self.max_wait_ms, bool) or not isinstance(self.max_wait_ms, (int, float)) \
-                or not math.isfinite(self.max_wait_ms) or self.max_wait_ms < 0:
+        if (
+            isinstance(self.max_wait_ms, bool)
+            or not isinstance(self.max_wait_ms, (int, float))
+            or not math.isfinite(self.max_wait_ms)
+            or self.max_wait_ms < 0
+        ):
             raise InvalidBatchOption("max_wait_ms", f"must be a finite number of at least 0, got {self.max_wait_ms!r}")
 
 
@@ -227,8 +232,9 @@ class BatchWorker:
                 for job in self._pending:
                     if job.cancelled:
                         self.stats["cancelled"] += 1
-                    elif job.key == first.key and (not batch or (texts + job.texts <= self.max_batch
-                                                                 and tokens + job.tokens <= self.max_tokens)):
+                    elif job.key == first.key and (
+                        not batch or (texts + job.texts <= self.max_batch and tokens + job.tokens <= self.max_tokens)
+                    ):
                         batch.append(job)
                         texts, tokens = texts + job.texts, tokens + job.tokens
                     else:

@@ -32,4 +32,10 @@ __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
     from embedproof.vectors.matryoshka import normalize, truncate_matryoshka
-    from embedproof.vectors.quantize import Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8
+    from embedproof.vectors.quantize import (
+        Int8Calibration,
+        bytes_per_vector,
+        dequantize_int8,
+        quantize_binary,
+        quantize_int8,
+    )

@@ -46,7 +46,9 @@ def matryoshka_ladder(card: ModelCard, native_dim: int) -> list[int]:
     return ladder
 
 
-def check_dimension(card: ModelCard, dim: int, native_dim: int, allow_unvalidated: bool = False) -> tuple[bool, list[str]]:
+def check_dimension(
+    card: ModelCard, dim: int, native_dim: int, allow_unvalidated: bool = False
+) -> tuple[bool, list[str]]:
     """Decide whether truncating to `dim` is allowed; returns (validated, warnings) or raises.
 
     Below 64 dimensions is refused unless `allow_unvalidated`, and then the variant is labelled unvalidated
@@ -70,6 +72,8 @@ def check_dimension(card: ModelCard, dim: int, native_dim: int, allow_unvalidate
     elif dim not in card.matryoshka_dims:
         warnings.append(f"{card.name}: {dim} is not one of the card's Matryoshka dimensions {card.matryoshka_dims}")
     if dim < MIN_SAFE_DIM:
-        warnings.append(f"{dim} dimensions is below {MIN_SAFE_DIM}: unvalidated until this bench has measured it on your data")
+        warnings.append(
+            f"{dim} dimensions is below {MIN_SAFE_DIM}: unvalidated until this bench has measured it on your data"
+        )
         return False, warnings
     return True, warnings

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.files import atomic_open
 from embedproof.errors import EmbedproofError, InvalidInputError
+from embedproof.files import atomic_open
 
 PRECISIONS = ("float32", "float16", "int8", "binary")
 
@@ -41,7 +41,7 @@ class Int8Calibration:
     sample_size: int
 
     @classmethod
-    def fit(cls, corpus_vectors: np.ndarray, sample_size: int = 10_000, seed: int = 0) -> "Int8Calibration":
+    def fit(cls, corpus_vectors: np.ndarray, sample_size: int = 10_000, seed: int = 0) -> Int8Calibration:
         """Ranges from a random sample of corpus vectors (min and max per dimension)."""
         corpus_vectors = np.asarray(corpus_vectors, dtype=np.float32)
         if len(corpus_vectors) == 0:
@@ -66,7 +66,7 @@ class Int8Calibration:
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Int8Calibration":
+    def load(cls, path: str | os.PathLike) -> Int8Calibration:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return cls(data["low"].astype(np.float32), data["high"].astype(np.float32), int(data["sample_size"]))

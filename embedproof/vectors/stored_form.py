@@ -77,8 +77,14 @@ class StoredForm:
             raise InvalidInputError(f"unknown precision {self.precision!r} (known: {', '.join(PRECISIONS)})")
 
     @classmethod
-    def from_float(cls, docs: np.ndarray, dim: int | None, precision: str, calibration: Int8Calibration | None = None,
-                   calibration_sample: int = CALIBRATION_SAMPLE) -> StoredForm:
+    def from_float(
+        cls,
+        docs: np.ndarray,
+        dim: int | None,
+        precision: str,
+        calibration: Int8Calibration | None = None,
+        calibration_sample: int = CALIBRATION_SAMPLE,
+    ) -> StoredForm:
         """Derive the stored form from float document vectors; int8 fits its calibration here unless one is given."""
         docs = truncate(docs, dim)
         if precision == "int8":

@@ -54,7 +54,21 @@ def test_cost_answers_the_lessons_question():
 
 def test_bench_sweep_and_refusal(tmp_path):
     out = tmp_path / "r.json"
-    ok = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8,binary", "-o", str(out), "--wide"])
+    ok = runner.invoke(
+        app,
+        [
+            "bench",
+            "-m",
+            "hashing",
+            "--dims",
+            "1024,256",
+            "--precision",
+            "float32,int8,binary",
+            "-o",
+            str(out),
+            "--wide",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert len(json.loads(out.read_text())["runs"]) == 6 and "bytes/vec" in ok.output  # --wide: the full table
     refused = runner.invoke(app, ["bench", "-m", "hashing", "--dims", "32", "-o", str(out)])
@@ -63,10 +77,29 @@ def test_bench_sweep_and_refusal(tmp_path):
 
 def test_bench_modes_and_recipe_file(tmp_path):
     recipe = tmp_path / "mine.json"
-    recipe.write_text(json.dumps({"first_pass": ["bm25", "hashing"], "fusion": "wsum", "fusion_params": {"normalisation": "zscore"}}))
+    recipe.write_text(
+        json.dumps({"first_pass": ["bm25", "hashing"], "fusion": "wsum", "fusion_params": {"normalisation": "zscore"}})
+    )
     out = tmp_path / "r.json"
-    result = runner.invoke(app, ["bench", "-m", "hashing", "-m", "bm25", "--mode", "dense", "--mode", "hybrid",
-                                 "--recipe", str(recipe), "-o", str(out), "--wide"])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "-m",
+            "hashing",
+            "-m",
+            "bm25",
+            "--mode",
+            "dense",
+            "--mode",
+            "hybrid",
+            "--recipe",
+            str(recipe),
+            "-o",
+            str(out),
+            "--wide",
+        ],
+    )
     assert result.exit_code == 0, result.output
     runs = json.loads(out.read_text())["runs"]
     assert [r["mode"] for r in runs] == ["dense", "hybrid", "mine"]
@@ -79,7 +112,21 @@ def test_unlabeled_corpus_is_benched_on_labelled_pseudo_queries(tmp_path):
     from embedproof.datasets.loading import DEMO_PATH
 
     out = tmp_path / "r.json"
-    result = runner.invoke(app, ["bench", "--corpus", str(DEMO_PATH / "corpus.jsonl"), "--pseudo-queries", "40", "-m", "bm25", "--no-latency", "-o", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--corpus",
+            str(DEMO_PATH / "corpus.jsonl"),
+            "--pseudo-queries",
+            "40",
+            "-m",
+            "bm25",
+            "--no-latency",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["dataset"]["labels"] == "pseudo (inverse cloze)" and data["dataset"]["judged_queries"] == 40
@@ -88,9 +135,18 @@ def test_unlabeled_corpus_is_benched_on_labelled_pseudo_queries(tmp_path):
 
 def test_report_command(tmp_path):
     out = tmp_path / "r.json"
-    assert runner.invoke(app, ["bench", "-m", "bm25", "-m", "hashing", "--latency-queries", "10", "-o", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["bench", "-m", "bm25", "-m", "hashing", "--latency-queries", "10", "-o", str(out)]
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(app, ["report", str(out), "-o", str(tmp_path / "report.html")])
-    assert result.exit_code == 0 and (tmp_path / "report.html").is_file() and (tmp_path / "report_plots" / "quality_vs_p99.png").is_file()
+    assert (
+        result.exit_code == 0
+        and (tmp_path / "report.html").is_file()
+        and (tmp_path / "report_plots" / "quality_vs_p99.png").is_file()
+    )
     missing = runner.invoke(app, ["report", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "nope.json" in missing.output
 
@@ -98,20 +154,43 @@ def test_report_command(tmp_path):
 def test_bench_with_a_baseline_is_a_regression_gate(tmp_path):
     base = tmp_path / "base.json"
     assert runner.invoke(app, ["bench", "-m", "bm25", "--latency-queries", "10", "-o", str(base)]).exit_code == 0
-    same = runner.invoke(app, ["bench", "-m", "bm25", "--latency-queries", "10", "-o", str(tmp_path / "same.json"), "--baseline", str(base)])
+    same = runner.invoke(
+        app,
+        ["bench", "-m", "bm25", "--latency-queries", "10", "-o", str(tmp_path / "same.json"), "--baseline", str(base)],
+    )
     assert same.exit_code == 0, same.output  # the same set-up again: identical quality, no regression
-    worse = runner.invoke(app, ["bench", "-m", "hashing", "--latency-queries", "10", "-o", str(tmp_path / "new.json"),
-                                "--baseline", str(base), "--pair", "bm25 sparse float32=hashing dense d1024 float32"])
+    worse = runner.invoke(
+        app,
+        [
+            "bench",
+            "-m",
+            "hashing",
+            "--latency-queries",
+            "10",
+            "-o",
+            str(tmp_path / "new.json"),
+            "--baseline",
+            str(base),
+            "--pair",
+            "bm25 sparse float32=hashing dense d1024 float32",
+        ],
+    )
     assert worse.exit_code == 1 and "REGRESSION" in worse.output  # hashing is ~14 points worse on the demo (p < 0.001)
 
 
 def test_a_bad_baseline_fails_before_the_bench(tmp_path):
-    result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), "--baseline", str(tmp_path / "none.json")])
+    result = runner.invoke(
+        app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), "--baseline", str(tmp_path / "none.json")]
+    )
     assert result.exit_code == 2 and "cannot read results file" in result.output and not (tmp_path / "r.json").exists()
 
 
 def test_statistics_options_are_validated(tmp_path):
-    for args, message in ((["--bootstrap-resamples", "10"], "--bootstrap-resamples"), (["--alpha", "2"], "--alpha"), (["--latency-rounds", "0"], "--latency-rounds")):
+    for args, message in (
+        (["--bootstrap-resamples", "10"], "--bootstrap-resamples"),
+        (["--alpha", "2"], "--alpha"),
+        (["--latency-rounds", "0"], "--latency-rounds"),
+    ):
         result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json"), *args])
         assert result.exit_code == 2 and message in result.output, result.output
 
@@ -123,8 +202,30 @@ def test_default_table_fits_80_and_100_columns_without_cutting_a_value(tmp_path)
     from embedproof.evaluation.pareto import run_name
 
     out = tmp_path / "r.json"
-    assert runner.invoke(app, ["bench", "-m", "bm25", "-m", "hashing", "--dims", "1024,256", "--precision", "float32,int8",
-                               "--mode", "hybrid", "--model-runs", "--latency-queries", "10", "-o", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "bench",
+                "-m",
+                "bm25",
+                "-m",
+                "hashing",
+                "--dims",
+                "1024,256",
+                "--precision",
+                "float32,int8",
+                "--mode",
+                "hybrid",
+                "--model-runs",
+                "--latency-queries",
+                "10",
+                "-o",
+                str(out),
+            ],
+        ).exit_code
+        == 0
+    )
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 6  # bm25, four hashing variants, the hybrid recipe
     for width in (80, 100):
@@ -152,7 +253,9 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_module, "run_bench", interrupted)
     result = runner.invoke(app, ["bench", "-m", "bm25", "-o", str(tmp_path / "r.json")])
     assert result.exit_code == 130
-    assert "interrupted: no run had finished" in result.output and "Run the same command again to resume" in result.output
+    assert (
+        "interrupted: no run had finished" in result.output and "Run the same command again to resume" in result.output
+    )
 
 
 def test_progress_shows_rate_and_time_left():
@@ -180,8 +283,23 @@ def test_run_dir_gets_recipe_runs_and_files_honour_the_umask(tmp_path):
     out, runs = tmp_path / "r.json", tmp_path / "runs"
     old = os.umask(0o022)
     try:
-        result = runner.invoke(app, ["bench", "-m", "hashing", "-m", "bm25", "--mode", "hybrid", "--no-latency", "-o", str(out),
-                                     "--run-dir", str(runs)])
+        result = runner.invoke(
+            app,
+            [
+                "bench",
+                "-m",
+                "hashing",
+                "-m",
+                "bm25",
+                "--mode",
+                "hybrid",
+                "--no-latency",
+                "-o",
+                str(out),
+                "--run-dir",
+                str(runs),
+            ],
+        )
     finally:
         os.umask(old)
     assert result.exit_code == 0, result.output
@@ -203,4 +321,8 @@ def test_asking_for_more_pseudo_queries_than_the_corpus_gives_says_so():
 
 def test_the_demo_does_not_open_with_a_warning_about_itself():
     result = runner.invoke(app, ["dataset", "check", "demo"])
-    assert result.exit_code == 0 and "warning" not in result.output and "keeps one empty passage (d240) on purpose" in result.output
+    assert (
+        result.exit_code == 0
+        and "warning" not in result.output
+        and "keeps one empty passage (d240) on purpose" in result.output
+    )

@@ -11,12 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from embedproof.cli import app
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.pareto import run_name
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "regression-gate.md"
+
 
 def documented_commands() -> list[tuple[str, int, str]]:
     """(command line, documented exit code, documented output) of every `$ embedproof compare` in a console block."""
@@ -35,11 +36,17 @@ def test_the_doc_shows_compare_commands():
 
 def test_documented_commands_give_the_documented_answers(minilm_path, tmp_path, monkeypatch):
     """Quality numbers and exit codes as the doc shows them (latency differs by machine, so a budget's verdict may)."""
-    results = run_bench(load_dataset("demo"), ["sentence-transformers/all-MiniLM-L6-v2", "hashing"],
-                        BenchOptions(precisions=["float32", "int8"], latency_queries=10))
+    results = run_bench(
+        load_dataset("demo"),
+        ["sentence-transformers/all-MiniLM-L6-v2", "hashing"],
+        BenchOptions(precisions=["float32", "int8"], latency_queries=10),
+    )
     runs = {run_name(r): r for r in results["runs"]}
-    files = {"baseline.json": "all-MiniLM-L6-v2 dense d384 float32", "new.json": "all-MiniLM-L6-v2 dense d384 int8",
-             "hashing.json": "hashing dense d1024 float32"}
+    files = {
+        "baseline.json": "all-MiniLM-L6-v2 dense d384 float32",
+        "new.json": "all-MiniLM-L6-v2 dense d384 int8",
+        "hashing.json": "hashing dense d1024 float32",
+    }
     for name, run in files.items():
         (tmp_path / name).write_text(json.dumps({**results, "runs": [runs[run]]}))
     monkeypatch.chdir(tmp_path)

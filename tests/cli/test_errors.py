@@ -95,18 +95,39 @@ BAD = [
     (["dataset", "check", "demo", "--split", ""], "--split"),
     (["models", "show", "   "], "NAME"),
     # index, search, serve
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--chunk-size", "0"], "--chunk-size"),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--chunk-size", "0"],
+        "--chunk-size",
+    ),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "fast"], "--mode"),
     (["index", "build", "--corpus", "", "--out", "{dir}/i", "--mode", "dense"], "--corpus"),
     (["index", "build", "--corpus", "demo", "--out", "{file}/i", "--mode", "dense"], "--out"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-shards", "0"], "--qdrant-shards"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-replicas", "0"], "--qdrant-replicas"),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-shards", "0"],
+        "--qdrant-shards",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-replicas", "0"],
+        "--qdrant-replicas",
+    ),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-m", "-1"], "--edge-m"),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-ef", "0"], "--edge-ef"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-ef-construct", "0"], "--edge-ef-construct"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-oversampling", "0.5"], "--edge-oversampling"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-quantization", "int3"], "--edge-quantization"),
-    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--backend", "gpu-magic"], "--backend"),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-ef-construct", "0"],
+        "--edge-ef-construct",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-oversampling", "0.5"],
+        "--edge-oversampling",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-quantization", "int3"],
+        "--edge-quantization",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--backend", "gpu-magic"],
+        "--backend",
+    ),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "-m", ""], "--model"),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-url", ""], "--qdrant-url"),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--ray", " "], "--ray"),
@@ -150,13 +171,21 @@ def test_a_bad_value_is_one_line_naming_it_and_exit_2(args, names, places):
     assert result.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("args, names", [
-    (["-m", "embedproof", "bench", "-m", "hashing", "--precision", "int3"], "--precision"),
-    (["-m", "embedproof", "cost", "--dim", "-1"], "--dim"),
-])
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["-m", "embedproof", "bench", "-m", "hashing", "--precision", "int3"], "--precision"),
+        (["-m", "embedproof", "cost", "--dim", "-1"], "--dim"),
+    ],
+)
 def test_the_installed_entry_point_answers_the_same_way(args, names):
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80"})
+    done = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80"},
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     line = one_error_line(done.stderr)
     assert line.startswith("error: ") and names in line
@@ -195,4 +224,3 @@ def test_an_unreadable_or_unwritable_file_found_late_is_one_line_too(monkeypatch
     result = runner.invoke(app, ["profile", "demo", "--json", str(tmp_path / "p.json")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "No space left on device" in one_error_line(result.stderr)
-

@@ -12,7 +12,10 @@ runner = CliRunner()
 
 def _build(tmp_path):
     out = tmp_path / "idx"
-    result = runner.invoke(app, ["index", "build", "--corpus", "demo", "--mode", "hybrid", "-m", "hashing", "-m", "bm25", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        ["index", "build", "--corpus", "demo", "--mode", "hybrid", "-m", "hashing", "-m", "bm25", "--out", str(out)],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -30,9 +33,16 @@ def test_index_info_needs_no_model_stack(tmp_path):
     import subprocess
 
     out = _build(tmp_path)
-    code = ("import sys; from embedproof.index.access import index_info; index_info(sys.argv[1]); "
-            "print(any(m.startswith(('torch', 'sentence_transformers')) for m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    code = (
+        "import sys; from embedproof.index.access import index_info; index_info(sys.argv[1]); "
+        "print(any(m.startswith(('torch', 'sentence_transformers')) for m in sys.modules))"
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )
 
 
 def test_empty_query_and_bad_top_k_are_refused(tmp_path):
@@ -49,7 +59,9 @@ def test_ctrl_c_during_a_build_says_how_to_resume(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(store, "build_index", interrupted)
-    result = runner.invoke(app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "i")])
+    result = runner.invoke(
+        app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "i")]
+    )
     assert result.exit_code == 130 and "run the same command again to resume" in result.output
 
 
@@ -84,16 +96,45 @@ def test_serve_passes_the_batching_options_and_refuses_bad_ones_in_one_line(tmp_
 
     called = []
     monkeypatch.setattr(embedproof.server.app, "serve", lambda *args, **kwargs: called.append(kwargs["batching"]))
-    result = runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "64", "--max-tokens", "4096", "--max-wait-ms", "0.5",
-                                 "--max-queue", "32", "--threads", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "serve",
+            str(tmp_path),
+            "--max-batch",
+            "64",
+            "--max-tokens",
+            "4096",
+            "--max-wait-ms",
+            "0.5",
+            "--max-queue",
+            "32",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["serve", str(tmp_path)]).exit_code == 0
-    assert called == [BatchOptions(max_batch=64, max_tokens=4096, max_wait_ms=0.5, max_queue=32, threads=1), BatchOptions()]
-    for option, value in (("--max-batch", "0"), ("--max-tokens", "-3"), ("--max-wait-ms", "-1"), ("--max-wait-ms", "nan"),
-                          ("--max-wait-ms", "inf"), ("--max-queue", "0"), ("--threads", "0")):
+    assert called == [
+        BatchOptions(max_batch=64, max_tokens=4096, max_wait_ms=0.5, max_queue=32, threads=1),
+        BatchOptions(),
+    ]
+    for option, value in (
+        ("--max-batch", "0"),
+        ("--max-tokens", "-3"),
+        ("--max-wait-ms", "-1"),
+        ("--max-wait-ms", "nan"),
+        ("--max-wait-ms", "inf"),
+        ("--max-queue", "0"),
+        ("--threads", "0"),
+    ):
         result = runner.invoke(app, ["serve", str(tmp_path), option, value])
         lines = [line for line in result.output.splitlines() if line.strip()]
-        assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {option}: "), (option, value, result.output)
+        assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {option}: "), (
+            option,
+            value,
+            result.output,
+        )
     assert len(called) == 2  # no server was started for a bad value
     help_text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "400"}).output
     defaults = BatchOptions()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from embedproof.errors import DatasetError
-from embedproof.datasets.loading import load_dataset
 from embedproof.datasets.download import BEIR_DATASETS, fetch_beir
+from embedproof.datasets.loading import load_dataset
+from embedproof.errors import DatasetError
 
 CORPUS = [{"_id": "d1", "title": "Cells", "text": "Cells divide."}, {"_id": "d2", "text": "Proteins fold."}]
 QUERIES = [{"_id": "q1", "text": "do cells divide?"}, {"_id": "q2", "text": "how do proteins fold?"}]

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from embedproof.errors import DatasetError
 from embedproof.datasets.loading import load_beir_folder
 from embedproof.datasets.readers import read_corpus, read_qrels
+from embedproof.errors import DatasetError
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -61,7 +61,9 @@ def test_random_qrels_lines(lines):
         path.write_text("query-id\tcorpus-id\tscore\n" + "\n".join(lines) + "\n")
         qrels = _check(lambda: read_qrels(path, {"q1": "x"}, {"d1": None}, []), path)
         if qrels is not None:
-            assert set(qrels) <= {"q1"} and all(set(j) <= {"d1"} and all(isinstance(s, int) for s in j.values()) for j in qrels.values())
+            assert set(qrels) <= {"q1"} and all(
+                set(j) <= {"d1"} and all(isinstance(s, int) for s in j.values()) for j in qrels.values()
+            )
 
 
 @FAST

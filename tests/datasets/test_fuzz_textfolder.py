@@ -12,14 +12,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from embedproof.errors import DatasetError
 from embedproof.datasets.loading import load_dataset
+from embedproof.errors import DatasetError
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 _ok_name = lambda b: b"/" not in b and b"\x00" not in b and b not in (b".", b"..")  # noqa: E731
 text_name = st.text(alphabet="aAb.-_ é\t中", min_size=1, max_size=8).map(lambda t: t.encode("utf-8"))
-name_bytes = st.one_of(*[text_name] * 8, st.binary(min_size=1, max_size=8)).filter(_ok_name)  # Linux: any bytes but "/", NUL
+name_bytes = st.one_of(*[text_name] * 8, st.binary(min_size=1, max_size=8)).filter(
+    _ok_name
+)  # Linux: any bytes but "/", NUL
 suffixes = st.sampled_from([b".txt", b".md", b".txt", b".md", b".TXT", b".Md", b".csv", b"", b".txt.bak"])
 good_text = st.text(max_size=60).map(lambda t: t.encode("utf-8"))
 bad_text = st.one_of(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from embedproof.errors import DatasetError
 from embedproof.datasets.loading import DEMO_PATH, Dataset, load_beir_folder, load_dataset
+from embedproof.errors import DatasetError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
@@ -66,7 +66,18 @@ def test_beir_folder_loads_with_counts_and_summary(tmp_path, gz):
     assert ds.queries == {"q1": "first?", "q2": "second?", "q3": "never judged?"}
     assert ds.qrels == {"q1": {"d1": 2, "d2": 1}, "q2": {"d3": 1}}
     summary = ds.summary()
-    assert set(summary) == {"name", "path", "split", "documents", "queries", "judged_queries", "judgments", "graded", "labels", "warnings"}
+    assert set(summary) == {
+        "name",
+        "path",
+        "split",
+        "documents",
+        "queries",
+        "judged_queries",
+        "judgments",
+        "graded",
+        "labels",
+        "warnings",
+    }
     assert summary["labels"] == "qrels"
     assert summary["name"] == "tiny"
     assert summary["path"] == str(folder)

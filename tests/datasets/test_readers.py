@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from embedproof.errors import DatasetError, LoadWarning
 from embedproof.datasets.readers import read_corpus, read_jsonl, read_qrels, read_queries
+from embedproof.errors import DatasetError, LoadWarning
 from embedproof.types import Document
-
 
 # --------------------------------------------------------------------------------------------------- helpers
 
@@ -106,7 +105,8 @@ def test_full_text_joins_title_and_text_with_a_space():
 
 def test_empty_texts_are_kept_counted_and_warned_once(tmp_path, ext):
     path = corpus_file(
-        tmp_path, ext,
+        tmp_path,
+        ext,
         GOOD_DOC,
         '{"_id": "e1", "text": ""}',
         '{"_id": "e2", "text": "   ", "title": ""}',

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from embedproof.errors import DatasetError
 from embedproof.datasets.loading import load_dataset
 from embedproof.datasets.readers import read_corpus
+from embedproof.errors import DatasetError
 
 
 def _folder(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
@@ -21,15 +21,18 @@ def _folder(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
 
 
 def test_ids_titles_order_and_counted_warnings(tmp_path):
-    root = _folder(tmp_path, {
-        "b.txt": "Second file.\nWith two lines.",
-        "a/z.md": "# The heading\n\nBody of the markdown file.",
-        "a/plain.md": "no heading here",
-        "bom.txt": b"\xef\xbb\xbfStarts with a BOM",
-        "empty.txt": "  \n\n",
-        "image.png": b"\x89PNG",
-        ".git/config": "hidden, skipped silently",
-    })
+    root = _folder(
+        tmp_path,
+        {
+            "b.txt": "Second file.\nWith two lines.",
+            "a/z.md": "# The heading\n\nBody of the markdown file.",
+            "a/plain.md": "no heading here",
+            "bom.txt": b"\xef\xbb\xbfStarts with a BOM",
+            "empty.txt": "  \n\n",
+            "image.png": b"\x89PNG",
+            ".git/config": "hidden, skipped silently",
+        },
+    )
     data = load_dataset(root)
     assert list(data.corpus) == ["a/plain", "a/z", "b", "bom"]
     assert data.corpus["a/z"].title == "The heading" and data.corpus["a/z"].text == "Body of the markdown file."
@@ -38,7 +41,10 @@ def test_ids_titles_order_and_counted_warnings(tmp_path):
     assert data.corpus["bom"].text == "Starts with a BOM"
     assert data.name == "notes" and data.queries == {} and data.qrels == {}
     kinds = {w.kind: w.message for w in data.warnings}
-    assert kinds == {"empty_file": "1 empty file skipped (empty.txt)", "ignored_file": "1 file not .txt/.md ignored (image.png)"}
+    assert kinds == {
+        "empty_file": "1 empty file skipped (empty.txt)",
+        "ignored_file": "1 file not .txt/.md ignored (image.png)",
+    }
     assert read_corpus(root, []) == data.corpus
 
 
@@ -91,13 +97,19 @@ def test_a_beir_folder_still_wins_and_a_folder_with_neither_is_an_error(tmp_path
 def test_profile_and_index_build_take_a_text_folder(tmp_path):
     from embedproof.cli import app
 
-    texts = {f"topic{i % 3}/doc{i:02d}.txt": f"Passage {i} about {['phones', 'stars', 'bread'][i % 3]} and more words {i}." for i in range(12)}
+    texts = {
+        f"topic{i % 3}/doc{i:02d}.txt": f"Passage {i} about {['phones', 'stars', 'bread'][i % 3]} and more words {i}."
+        for i in range(12)
+    }
     root = _folder(tmp_path, texts)
     runner = CliRunner()
     profiled = runner.invoke(app, ["profile", str(root), "--json", str(tmp_path / "p.json")])
     assert profiled.exit_code == 0, profiled.output
     assert '"documents": 12' in (tmp_path / "p.json").read_text()
-    built = runner.invoke(app, ["index", "build", "--corpus", str(root), "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "idx")])
+    built = runner.invoke(
+        app,
+        ["index", "build", "--corpus", str(root), "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "idx")],
+    )
     assert built.exit_code == 0, built.output
     found = runner.invoke(app, ["search", str(tmp_path / "idx"), "bread", "--top-k", "3", "--json"])
     assert found.exit_code == 0 and "topic2/doc" in found.output
@@ -107,7 +119,10 @@ def test_a_bad_file_stops_index_build_before_anything_is_written(tmp_path):
     from embedproof.cli import app
 
     root = _folder(tmp_path, {"good.txt": "a passage", "bad.txt": b"\xff\xfe\x00broken"})
-    result = CliRunner().invoke(app, ["index", "build", "--corpus", str(root), "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "idx")])
+    result = CliRunner().invoke(
+        app,
+        ["index", "build", "--corpus", str(root), "--mode", "dense", "-m", "hashing", "--out", str(tmp_path / "idx")],
+    )
     assert result.exit_code != 0 and "bad.txt" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "idx").exists()  # never a partial index
 
@@ -119,12 +134,21 @@ def test_bench_corpus_takes_a_text_folder_and_benches_on_pseudo_queries(tmp_path
 
     demo = load_dataset("demo").corpus
     # titled passages as Markdown with a `# title` line, so the folder holds what corpus.jsonl holds
-    root = _folder(tmp_path, {f"{d.id[:2]}/{d.id}.md" if d.title else f"{d.id[:2]}/{d.id}.txt": f"# {d.title}\n\n{d.text}" if d.title else d.text
-                              for d in demo.values()})
+    root = _folder(
+        tmp_path,
+        {
+            f"{d.id[:2]}/{d.id}.md" if d.title else f"{d.id[:2]}/{d.id}.txt": f"# {d.title}\n\n{d.text}"
+            if d.title
+            else d.text
+            for d in demo.values()
+        },
+    )
     loaded = {i.split("/")[1]: (doc.title, doc.text) for i, doc in load_dataset(root).corpus.items()}
     assert loaded == {i: (doc.title, doc.text) for i, doc in demo.items() if i != "d240"}
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(app, ["bench", "--corpus", str(root), "--pseudo-queries", "40", "-m", "bm25", "--no-latency", "-o", str(out)])
+    result = CliRunner().invoke(
+        app, ["bench", "--corpus", str(root), "--pseudo-queries", "40", "-m", "bm25", "--no-latency", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     # the demo's one empty passage (d240) becomes an empty file: skipped and counted

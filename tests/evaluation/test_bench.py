@@ -1,9 +1,9 @@
 import pytest
 
-from embedproof.evaluation.bench import run_bench
-from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
+from embedproof.evaluation.bench import run_bench
+from embedproof.evaluation.bench_options import BenchOptions
 
 from ..conftest import DATASETS
 
@@ -62,8 +62,8 @@ def test_cranfield_grades_are_used_as_grades():
     run = run_bench(dataset, ["bm25"])["runs"][0]
     binary = {q: {d: 1 for d, s in judged.items() if s > 0} for q, judged in dataset.qrels.items()}
     from embedproof.models.bm25 import BM25Encoder
-    from embedproof.search.retrieve import search
     from embedproof.search.dense import run_from_indices
+    from embedproof.search.retrieve import search
 
     ids = list(dataset.corpus)
     enc = BM25Encoder()

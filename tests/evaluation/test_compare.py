@@ -12,15 +12,16 @@ from typer.testing import CliRunner
 
 from embedproof.cli import app
 from embedproof.cli.compare import gate, parse_pairs
+from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.compare import compare_results, p99_difference_interval, to_markdown
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 BM25, HASHING = "bm25 sparse float32", "hashing dense d1024 float32"
 PAIR = f"{BM25}={HASHING}"
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -90,8 +91,10 @@ def test_a_run_compared_with_itself_shows_no_change(files):
     assert result.exit_code == 0, result.output
     assert "no regression" in result.stdout
     report = compare_results(files["results"], files["results"])
-    assert [(p["base_run"], p["new_run"], p["matched_by"]) for p in report["pairs"]] == [(BM25, BM25, "name"),
-                                                                                       (HASHING, HASHING, "name")]
+    assert [(p["base_run"], p["new_run"], p["matched_by"]) for p in report["pairs"]] == [
+        (BM25, BM25, "name"),
+        (HASHING, HASHING, "name"),
+    ]
     for pair in report["pairs"]:
         assert pair["verdict"] == "no significant change"
         for metric in ("ndcg@10", "recall@100"):
@@ -140,8 +143,9 @@ def test_numbers_match_paired_test_and_brute_force(files):
 
     b = np.array([bm25["per_query"][q]["ndcg@10"] for q in qids])
     n = np.array([hashing["per_query"][q]["ndcg@10"] for q in qids])
-    scipy_p = permutation_test((n, b), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=10_000,
-                               random_state=1).pvalue
+    scipy_p = permutation_test(
+        (n, b), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=10_000, random_state=1
+    ).pvalue
     assert rows[0]["p_value"] == pytest.approx(scipy_p, abs=0.002)
 
 
@@ -149,10 +153,17 @@ def test_p_value_is_exact_on_a_small_query_set():
     """Eight queries: every sign pattern enumerated by hand gives the same p-value the gate reports."""
     base_scores = [0.2, 0.5, 0.9, 0.1, 0.4, 0.7, 0.3, 0.6]
     new_scores = [0.1, 0.2, 0.8, 0.1, 0.1, 0.5, 0.35, 0.2]
-    doc = lambda scores: {"runs": [{"model": "m", "mode": "dense", "precision": "float32",  # noqa: E731
-                                    "metrics": {"ndcg@10": float(np.mean(scores)), "recall@100": 1.0},
-                                    "per_query": {f"q{i}": {"ndcg@10": s, "recall@100": 1.0}
-                                                  for i, s in enumerate(scores)}}]}
+    doc = lambda scores: {
+        "runs": [
+            {
+                "model": "m",
+                "mode": "dense",
+                "precision": "float32",  # noqa: E731
+                "metrics": {"ndcg@10": float(np.mean(scores)), "recall@100": 1.0},
+                "per_query": {f"q{i}": {"ndcg@10": s, "recall@100": 1.0} for i, s in enumerate(scores)},
+            }
+        ]
+    }
     report = compare_results(doc(base_scores), doc(new_scores))
     row = report["pairs"][0]["metrics"]["ndcg@10"]
     diffs = np.array(new_scores) - np.array(base_scores)
@@ -285,34 +296,44 @@ def test_parse_pairs():
             parse_pairs([bad])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["{missing}"], "cannot read results file"),
-    (["{garbage}"], "not valid JSON"),
-    (["{foreign}"], "not a readable embedproof results file"),
-    (["{both}", "--pair", "nope=" + HASHING], "unknown base run 'nope'"),
-    (["{both}", "--pair", "no-equals-sign"], "--pair"),
-    (["{both}", "--pair", "a=b=c"], "--pair"),
-    (["{both}", "--pair", "=" + HASHING], "--pair"),
-    (["{both}", "{both}", "--alpha", "0"], "--alpha"),
-    (["{both}", "{both}", "--alpha", "1.5"], "--alpha"),
-    (["{both}", "{both}", "--latency-ms", "-5"], "--latency-ms"),
-    (["{both}", "{both}", "--latency-ms", "0"], "--latency-ms"),
-    (["{both}"], "needs --pair"),
-    (["{both}", "--pair", PAIR, "--json", "--markdown", "-"], "stdout"),
-    (["{few_resamples}", "{both}"], "1,000"),
-    (["{bad_seed}", "{both}"], "statistics.seed"),
-    (["{ragged}", "{ragged}"], "samples_ms"),
-    (["{bad_scores}", "{bad_scores}"], "is not a number"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{missing}"], "cannot read results file"),
+        (["{garbage}"], "not valid JSON"),
+        (["{foreign}"], "not a readable embedproof results file"),
+        (["{both}", "--pair", "nope=" + HASHING], "unknown base run 'nope'"),
+        (["{both}", "--pair", "no-equals-sign"], "--pair"),
+        (["{both}", "--pair", "a=b=c"], "--pair"),
+        (["{both}", "--pair", "=" + HASHING], "--pair"),
+        (["{both}", "{both}", "--alpha", "0"], "--alpha"),
+        (["{both}", "{both}", "--alpha", "1.5"], "--alpha"),
+        (["{both}", "{both}", "--latency-ms", "-5"], "--latency-ms"),
+        (["{both}", "{both}", "--latency-ms", "0"], "--latency-ms"),
+        (["{both}"], "needs --pair"),
+        (["{both}", "--pair", PAIR, "--json", "--markdown", "-"], "stdout"),
+        (["{few_resamples}", "{both}"], "1,000"),
+        (["{bad_seed}", "{both}"], "statistics.seed"),
+        (["{ragged}", "{ragged}"], "samples_ms"),
+        (["{bad_scores}", "{bad_scores}"], "is not a number"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
-    paths = {"missing": tmp_path / "missing.json", "garbage": tmp_path / "garbage.json",
-             "foreign": tmp_path / "foreign.json", "both": files["both"]}
+    paths = {
+        "missing": tmp_path / "missing.json",
+        "garbage": tmp_path / "garbage.json",
+        "foreign": tmp_path / "foreign.json",
+        "both": files["both"],
+    }
     paths["garbage"].write_text("{not json")
     paths["foreign"].write_text(json.dumps({"hello": "world"}))
     results = files["results"]
-    broken = {"few_resamples": {**results, "statistics": {"bootstrap_resamples": 10}},
-              "bad_seed": {**results, "statistics": {"seed": "zero"}},
-              "ragged": copy.deepcopy(results), "bad_scores": copy.deepcopy(results)}
+    broken = {
+        "few_resamples": {**results, "statistics": {"bootstrap_resamples": 10}},
+        "bad_seed": {**results, "statistics": {"seed": "zero"}},
+        "ragged": copy.deepcopy(results),
+        "bad_scores": copy.deepcopy(results),
+    }
     broken["ragged"]["runs"][0]["latency"]["samples_ms"] = [[1.0, 2.0], [3.0]]
     next(iter(broken["bad_scores"]["runs"][0]["per_query"].values()))["ndcg@10"] = "high"
     for name, doc in broken.items():

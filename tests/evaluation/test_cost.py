@@ -5,7 +5,14 @@ from embedproof.evaluation.cost import GIB, cost_row, parse_count, projection_ta
 
 def test_parse_counts():
     assert [parse_count(x) for x in ("100M", "1B", "250k", "1.5m", "1e6", "42", 7)] == [
-        100_000_000, 1_000_000_000, 250_000, 1_500_000, 1_000_000, 42, 7]
+        100_000_000,
+        1_000_000_000,
+        250_000,
+        1_500_000,
+        1_000_000,
+        42,
+        7,
+    ]
     with pytest.raises(ValueError, match="not a vector count"):
         parse_count("lots")
 

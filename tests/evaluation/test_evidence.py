@@ -5,16 +5,18 @@ import copy
 import numpy as np
 import pytest
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.evidence import Evidence, annotate
 from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 
 @pytest.fixture(scope="module")
 def results():
-    return run_bench(load_dataset("demo"), ["bm25", "hashing"], BenchOptions(precisions=["float32", "int8"], latency_queries=10))
+    return run_bench(
+        load_dataset("demo"), ["bm25", "hashing"], BenchOptions(precisions=["float32", "int8"], latency_queries=10)
+    )
 
 
 def test_every_run_has_intervals_and_a_test_against_the_best(results):
@@ -46,15 +48,26 @@ def test_a_copy_of_the_best_is_tied_and_the_frontier_ignores_noise(results):
     assert vs["tied"] and vs["diff"] == 0 and vs["p_value"] == 1.0
     assert "cannot separate" not in vs.get("note", "")  # Δ 0 is not a power problem: nothing to detect
     # same quality and latency samples, twice the bytes: the twin is dominated by the original, not the reverse
-    assert doc["runs"][-1]["pareto"]["dominated_by"] == "bm25 sparse float32" and doc["runs"][0]["pareto"]["on_frontier"]
+    assert (
+        doc["runs"][-1]["pareto"]["dominated_by"] == "bm25 sparse float32" and doc["runs"][0]["pareto"]["on_frontier"]
+    )
 
 
 def test_a_small_difference_on_few_queries_is_called_underpowered():
     rng = np.random.default_rng(0)
     base = rng.uniform(0, 1, 40)
-    runs = [{"model": name, "mode": "dense", "precision": "float32", "dim": 8, "bytes_per_vector": 32,
-             "metrics": {"ndcg@10": float(v.mean())}, "per_query": {f"q{i}": {"ndcg@10": float(x)} for i, x in enumerate(v)}}
-            for name, v in (("a", base), ("b", np.clip(base - 0.02 + rng.normal(0, 0.1, 40), 0, 1)))]
+    runs = [
+        {
+            "model": name,
+            "mode": "dense",
+            "precision": "float32",
+            "dim": 8,
+            "bytes_per_vector": 32,
+            "metrics": {"ndcg@10": float(v.mean())},
+            "per_query": {f"q{i}": {"ndcg@10": float(x)} for i, x in enumerate(v)},
+        }
+        for name, v in (("a", base), ("b", np.clip(base - 0.02 + rng.normal(0, 0.1, 40), 0, 1)))
+    ]
     doc = {"runs": runs}
     annotate(doc)
     assert doc["statistics_warnings"] and "40 queries cannot separate" in doc["statistics_warnings"][0]
@@ -62,8 +75,18 @@ def test_a_small_difference_on_few_queries_is_called_underpowered():
 
 
 def test_old_files_without_per_query_scores_keep_point_estimates():
-    runs = [{"model": "m", "mode": "dense", "dim": 8, "precision": p, "metrics": {"ndcg@10": q}, "bytes_per_vector": b,
-             "latency": {"online_ms": {"total": {"p99": 1.0}}}} for p, q, b in (("float32", 0.7, 32), ("int8", 0.69, 8))]
+    runs = [
+        {
+            "model": "m",
+            "mode": "dense",
+            "dim": 8,
+            "precision": p,
+            "metrics": {"ndcg@10": q},
+            "bytes_per_vector": b,
+            "latency": {"online_ms": {"total": {"p99": 1.0}}},
+        }
+        for p, q, b in (("float32", 0.7, 32), ("int8", 0.69, 8))
+    ]
     doc = {"runs": runs}
     evidence = annotate(doc)
     assert evidence.names == [] and "intervals" not in runs[0] and "vs_best" not in runs[0]
@@ -78,8 +101,11 @@ def test_cranfield_minilm_is_not_significantly_better_than_bm25(minilm_path):
 
     if not (DATASETS / "cranfield").is_dir():
         pytest.skip("no Cranfield")
-    results = run_bench(load_dataset(str(DATASETS / "cranfield")), ["bm25", "sentence-transformers/all-MiniLM-L6-v2"],
-                        BenchOptions(latency=False))
+    results = run_bench(
+        load_dataset(str(DATASETS / "cranfield")),
+        ["bm25", "sentence-transformers/all-MiniLM-L6-v2"],
+        BenchOptions(latency=False),
+    )
     evidence = Evidence(results["runs"], StatsSettings())
     minilm, bm25 = "all-MiniLM-L6-v2 dense d384 float32", "bm25 sparse float32"
     test = evidence.paired(minilm, bm25)

@@ -16,11 +16,25 @@ from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.results_file import load_results
 from embedproof.pick.evidence import pick_from_results
 
-RUN = {"model": "hashing", "mode": "dense", "dim": 1024, "precision": "float32", "metrics": {"ndcg@10": 0.41},
-       "bytes_per_vector": 4096.0, "latency": {"online_ms": {"total": {"p99": 1.5}}}}
-RESULTS = {"embedproof_version": "0.1.0", "dataset": {"name": "demo", "documents": 240}, "runs": [RUN, {**RUN, "precision": "int8", "bytes_per_vector": 1024.0}]}
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+RUN = {
+    "model": "hashing",
+    "mode": "dense",
+    "dim": 1024,
+    "precision": "float32",
+    "metrics": {"ndcg@10": 0.41},
+    "bytes_per_vector": 4096.0,
+    "latency": {"online_ms": {"total": {"p99": 1.5}}},
+}
+RESULTS = {
+    "embedproof_version": "0.1.0",
+    "dataset": {"name": "demo", "documents": 240},
+    "runs": [RUN, {**RUN, "precision": "int8", "bytes_per_vector": 1024.0}],
+}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def test_a_real_shape_loads_and_every_truncation_is_named(tmp_path):
@@ -46,11 +60,23 @@ def _error(path, text: str) -> DatasetError:
     raise AssertionError(f"a truncated file loaded: {text!r}")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"\x89PNG\r\n", "not UTF-8"), (b"[1, 2]", "not a readable embedproof results file"), (b'{"runs": {}}', "not a readable"),
-    (b'{"runs": [3]}', r"field 'runs\[0\]'"), (b'{"runs": [{"model": "m", "mode": "dense", "precision": "f", "metrics": {"ndcg@10": "high"}}]}', r"runs\[0\]\.metrics"),
-    (b'{"runs": [{"recipe": {}, "mode": "hybrid", "metrics": {"ndcg@10": 0.5}, "latency": {"online_ms": []}}]}', r"runs\[0\]\.latency\.online_ms"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x89PNG\r\n", "not UTF-8"),
+        (b"[1, 2]", "not a readable embedproof results file"),
+        (b'{"runs": {}}', "not a readable"),
+        (b'{"runs": [3]}', r"field 'runs\[0\]'"),
+        (
+            b'{"runs": [{"model": "m", "mode": "dense", "precision": "f", "metrics": {"ndcg@10": "high"}}]}',
+            r"runs\[0\]\.metrics",
+        ),
+        (
+            b'{"runs": [{"recipe": {}, "mode": "hybrid", "metrics": {"ndcg@10": 0.5}, "latency": {"online_ms": []}}]}',
+            r"runs\[0\]\.latency\.online_ms",
+        ),
+    ],
+)
 def test_foreign_files_say_which_file_and_field(tmp_path, content, message):
     path = tmp_path / "r.json"
     path.write_bytes(content)
@@ -59,9 +85,16 @@ def test_foreign_files_say_which_file_and_field(tmp_path, content, message):
     assert str(path) in str(info.value)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["model", "mode", "precision", "metrics", "bytes_per_vector", "bytes_per_passage", "latency", "recipe", "dim"]), json_values,
-       st.sampled_from([None, "online_ms", "total", "p99"]))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(
+        ["model", "mode", "precision", "metrics", "bytes_per_vector", "bytes_per_passage", "latency", "recipe", "dim"]
+    ),
+    json_values,
+    st.sampled_from([None, "online_ms", "total", "p99"]),
+)
 def test_random_values_in_run_fields_load_cleanly_or_are_named(tmp_path, key, value, nested):
     run = json.loads(json.dumps(RUN))
     if key == "latency" and nested:  # reach inside latency.online_ms.total.p99

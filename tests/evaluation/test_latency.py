@@ -1,10 +1,9 @@
 import time
 
+import numpy as np
 import pytest
 
 from embedproof.evaluation.cost import hosted_query_cost, query_cost
-import numpy as np
-
 from embedproof.evaluation.latency import LatencyJob, machine_info, measure_latency, summarise, summarise_job
 from embedproof.evaluation.machine_load import LoadWatch
 from embedproof.evaluation.statistics import StatsSettings
@@ -27,6 +26,7 @@ def _plan(calls):
             calls.append((label, rows.stop - rows.start))
             assert encoded["enc"] == rows  # each job gets the shared encoder's output for exactly its queries
             return [("search", 0.001 if label == "a" else 0.003)]
+
         return LatencyJob(label, ["enc"], stages)
 
     return {"enc": encoder}, [job("a"), job("b")]
@@ -97,5 +97,7 @@ def test_serving_costs_state_both_bases():
 
     cost = serving_costs(queries_per_s=100.0, mean_online_ms=20.0, instance_usd_per_hour=0.36, utilisation=0.5)
     assert cost["usd_per_1m_queries"] == pytest.approx(query_cost(100.0, 0.36, 0.5)["usd_per_1m_queries"])
-    assert cost["usd_per_1m_queries_one_at_a_time"] == pytest.approx(query_cost(50.0, 0.36, 0.5)["usd_per_1m_queries"])  # 20 ms each
+    assert cost["usd_per_1m_queries_one_at_a_time"] == pytest.approx(
+        query_cost(50.0, 0.36, 0.5)["usd_per_1m_queries"]
+    )  # 20 ms each
     assert "one by one" in cost["assumptions"]["throughput_basis"]

@@ -30,7 +30,9 @@ def test_hand_computed_values(case):
     assert per_query["q1"]["mrr@10"] == pytest.approx(0.5)
     assert per_query["q1"]["recall@10"] == pytest.approx(1.0)
     assert per_query["q1"]["map@100"] == pytest.approx((1 / 2 + 2 / 3) / 2)
-    assert per_query["q2"] == pytest.approx({"ndcg@10": 0.0, "mrr@10": 0.0, "recall@10": 0.0, "recall@100": 1.0, "map@100": 1 / 11})
+    assert per_query["q2"] == pytest.approx(
+        {"ndcg@10": 0.0, "mrr@10": 0.0, "recall@10": 0.0, "recall@100": 1.0, "map@100": 1 / 11}
+    )
     assert per_query["q3"] == {name: 0.0 for name in means}
     assert "unjudged" not in per_query
     assert means["ndcg@10"] == pytest.approx(dcg / idcg / 3)

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from embedproof.types import Embeddings
+from embedproof.datasets.loading import load_dataset
 from embedproof.errors import MissingExtraError
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
+from embedproof.types import Embeddings
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 BGE_QUERY_PREFIX = "Represent this sentence for searching relevant passages: "

@@ -26,15 +26,50 @@ def test_frontier_by_hand():
 
 def test_mark_frontier_on_results_runs():
     runs = [
-        {"model": "m", "mode": "dense", "dim": 384, "precision": "float32", "metrics": {"ndcg@10": 0.65}, "bytes_per_vector": 1536,
-         "latency": {"online_ms": {"total": {"p99": 12.0}}}},
-        {"model": "m", "mode": "dense", "dim": 384, "precision": "int8", "metrics": {"ndcg@10": 0.64}, "bytes_per_vector": 384,
-         "latency": {"online_ms": {"total": {"p99": 13.0}}}},
-        {"model": "m", "mode": "dense", "dim": 128, "precision": "int8", "metrics": {"ndcg@10": 0.60}, "bytes_per_vector": 128,
-         "latency": {"online_ms": {"total": {"p99": 14.0}}}},
-        {"model": "m", "mode": "dense", "dim": 256, "precision": "int8", "metrics": {"ndcg@10": 0.59}, "bytes_per_vector": 256,
-         "latency": {"online_ms": {"total": {"p99": 14.0}}}},
-        {"model": "bm25", "mode": "sparse", "dim": None, "precision": "float32", "metrics": {"ndcg@10": 0.68}, "bytes_per_vector": 900},
+        {
+            "model": "m",
+            "mode": "dense",
+            "dim": 384,
+            "precision": "float32",
+            "metrics": {"ndcg@10": 0.65},
+            "bytes_per_vector": 1536,
+            "latency": {"online_ms": {"total": {"p99": 12.0}}},
+        },
+        {
+            "model": "m",
+            "mode": "dense",
+            "dim": 384,
+            "precision": "int8",
+            "metrics": {"ndcg@10": 0.64},
+            "bytes_per_vector": 384,
+            "latency": {"online_ms": {"total": {"p99": 13.0}}},
+        },
+        {
+            "model": "m",
+            "mode": "dense",
+            "dim": 128,
+            "precision": "int8",
+            "metrics": {"ndcg@10": 0.60},
+            "bytes_per_vector": 128,
+            "latency": {"online_ms": {"total": {"p99": 14.0}}},
+        },
+        {
+            "model": "m",
+            "mode": "dense",
+            "dim": 256,
+            "precision": "int8",
+            "metrics": {"ndcg@10": 0.59},
+            "bytes_per_vector": 256,
+            "latency": {"online_ms": {"total": {"p99": 14.0}}},
+        },
+        {
+            "model": "bm25",
+            "mode": "sparse",
+            "dim": None,
+            "precision": "float32",
+            "metrics": {"ndcg@10": 0.68},
+            "bytes_per_vector": 900,
+        },
     ]
     mark_frontier(runs, Evidence(runs, StatsSettings()))  # no per-query scores: point estimates decide
     assert [r["pareto"]["on_frontier"] for r in runs[:4]] == [True, True, True, False]

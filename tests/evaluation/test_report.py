@@ -6,11 +6,11 @@ import subprocess
 import numpy as np
 import pytest
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation import report_plots
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.evidence import annotate, p99_interval
 from embedproof.evaluation.pareto import run_p99
 from embedproof.evaluation.report import markdown_html, write_report
@@ -44,24 +44,56 @@ def synthetic_results(n_runs: int = 30, queries: int = 60, seed: int = 0) -> dic
         level = 0.3 + 0.1 * (i // 6) - 0.01 * (i % 6) - (0.0 if i % 6 < 2 else 0.03)
         noise = rng.normal(0, 0.02 if i % 6 < 2 else 0.05, queries)
         ndcg = np.clip(level + hardness + noise, 0, 1)
-        per_query = {q: {"ndcg@10": float(v), "mrr@10": float(v), "recall@100": float(min(1, v + 0.2))}
-                     for q, v in zip(ids, ndcg)}
+        per_query = {
+            q: {"ndcg@10": float(v), "mrr@10": float(v), "recall@100": float(min(1, v + 0.2))}
+            for q, v in zip(ids, ndcg)
+        }
         encode, search = 2.0 + 3 * (i // 6), 0.05 * dim / 32
         total = encode + search
         ci = {"p50": [0.9 * total, 1.1 * total], "p99": [1.3 * total, 2.2 * total]}
-        online = {f"encode:first:{model}": {"p50": encode}, "search": {"p50": search},
-                  "total": {"p50": total, "p99": 1.6 * total, "ci": ci}}
-        runs.append({
-            "model": model, "mode": "dense", "dim": dim, "precision": "float32", "bytes_per_vector": 4 * dim,
-            "metrics": {m: float(np.mean([p[m] for p in per_query.values()])) for m in ("ndcg@10", "mrr@10", "recall@100")},
-            "per_query": per_query, "warnings": [f"{model} was not trained with Matryoshka"] if i % 6 == 5 else [],
-            "latency": {"queries": queries, "rounds": 3, "online_ms": online, "stable": i != 3,
-                        "stability_note": "rounds disagree" if i == 3 else None},
-        })
-    load = {"wall_s": 3.0, "process_cpu_s": 2.9, "process_cpu_per_wall": 0.97, "loadavg_1m": [0.5, 0.6], "cpus": 4,
-            "other_cpu_share": 0.02, "steal_share": 0.0, "busy": False, "reason": None}
-    return {"dataset": {"name": "synthetic", "documents": 1000, "judged_queries": queries, "split": "test"}, "runs": runs,
-            "load": load, "machine": {"cpu": "test CPU", "cpus": 4, "libraries": {"numpy": "2.0"}}}
+        online = {
+            f"encode:first:{model}": {"p50": encode},
+            "search": {"p50": search},
+            "total": {"p50": total, "p99": 1.6 * total, "ci": ci},
+        }
+        runs.append(
+            {
+                "model": model,
+                "mode": "dense",
+                "dim": dim,
+                "precision": "float32",
+                "bytes_per_vector": 4 * dim,
+                "metrics": {
+                    m: float(np.mean([p[m] for p in per_query.values()])) for m in ("ndcg@10", "mrr@10", "recall@100")
+                },
+                "per_query": per_query,
+                "warnings": [f"{model} was not trained with Matryoshka"] if i % 6 == 5 else [],
+                "latency": {
+                    "queries": queries,
+                    "rounds": 3,
+                    "online_ms": online,
+                    "stable": i != 3,
+                    "stability_note": "rounds disagree" if i == 3 else None,
+                },
+            }
+        )
+    load = {
+        "wall_s": 3.0,
+        "process_cpu_s": 2.9,
+        "process_cpu_per_wall": 0.97,
+        "loadavg_1m": [0.5, 0.6],
+        "cpus": 4,
+        "other_cpu_share": 0.02,
+        "steal_share": 0.0,
+        "busy": False,
+        "reason": None,
+    }
+    return {
+        "dataset": {"name": "synthetic", "documents": 1000, "judged_queries": queries, "split": "test"},
+        "runs": runs,
+        "load": load,
+        "machine": {"cpu": "test CPU", "cpus": 4, "libraries": {"numpy": "2.0"}},
+    }
 
 
 def old_format(results: dict) -> dict:
@@ -98,8 +130,14 @@ def test_results_carry_latency_cost_and_frontier(report):
         assert "on_frontier" in run["pareto"]
     assert any(r["pareto"]["on_frontier"] for r in results["runs"])
     hybrid = results["runs"][-1]
-    assert set(hybrid["latency"]["online_ms"]) == {"encode:first:hashing", "encode:first:bm25", "first_pass:hashing",
-                                                   "first_pass:bm25", "fusion:rrf", "total"}
+    assert set(hybrid["latency"]["online_ms"]) == {
+        "encode:first:hashing",
+        "encode:first:bm25",
+        "first_pass:hashing",
+        "first_pass:bm25",
+        "fusion:rrf",
+        "total",
+    }
     assert results["machine"]["cpus"] >= 1
 
 
@@ -116,7 +154,9 @@ def test_report_is_self_contained_with_table_and_plots(report):
 def test_page_leads_with_the_decision_and_its_evidence(report):
     folder, results, _ = report
     page = (folder / "report.html").read_text()
-    decision = re.search(r'<h2 id="decision">Decision</h2>\s*<div class="decision">(.*?)</div>', page, re.DOTALL).group(1)
+    decision = re.search(r'<h2 id="decision">Decision</h2>\s*<div class="decision">(.*?)</div>', page, re.DOTALL).group(
+        1
+    )
     assert "<p>" in decision and "No pick:" not in decision
     assert page.index('id="decision"') < page.index('id="results"')
     for table in ('id="statistics"', 'id="power"', 'id="machine"', 'id="cost-0"'):
@@ -186,7 +226,7 @@ def test_points_bars_and_labels_stay_inside_the_axes_at_30_runs():
     numbers = [n for t in labels for n in re.split(r"[,–]", t.get_text())]
     assert len(labels) >= 20 and {"1", "30"} <= set(numbers)
     assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
-    overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    overlapping = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert overlapping == 0
     plt.close(fig)
 
@@ -207,8 +247,10 @@ def test_old_results_file_renders_with_no_interval(tmp_path, report):
 
 def test_markdown_is_escaped_and_minimal():
     out = markdown_html("Measured <x> & y.\n- ⚠ **busy**: `a < b`\n- two\n**Pick** `run`")
-    assert out == ("<p>Measured &lt;x&gt; &amp; y.</p>\n<ul><li>⚠ <strong>busy</strong>: <code>a &lt; b</code></li>"
-                   "<li>two</li></ul>\n<p><strong>Pick</strong> <code>run</code></p>")
+    assert out == (
+        "<p>Measured &lt;x&gt; &amp; y.</p>\n<ul><li>⚠ <strong>busy</strong>: <code>a &lt; b</code></li>"
+        "<li>two</li></ul>\n<p><strong>Pick</strong> <code>run</code></p>"
+    )
 
 
 def test_a_failing_picker_shows_its_error_instead_of_failing(tmp_path, monkeypatch):
@@ -234,14 +276,23 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     folder, results, _ = report
     url = (folder / "report.html").as_uri()
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--virtual-time-budget=5000", "--dump-dom", url],
-                         check=False, capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--virtual-time-budget=5000", "--dump-dom", url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert 'data-loaded-images="4"' in dom.stdout, dom.stderr[-500:]
     assert len(re.findall(r'<tr class="run [a-z]+">', dom.stdout)) == len(results["runs"])
     assert 'id="decision"' in dom.stdout and "No pick:" not in dom.stdout
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1400,2000", f"--screenshot={shot}", url],
-                   check=False, capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1400,2000", f"--screenshot={shot}", url],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
 
 
@@ -251,9 +302,14 @@ def test_no_retention_plot_when_only_the_native_dimension_was_measured():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    native = [{"model": "m", "mode": "dense", "dim": 384, "precision": p, "retention": {"ndcg@10": 1.0}} for p in ("float32", "int8")]
+    native = [
+        {"model": "m", "mode": "dense", "dim": 384, "precision": p, "retention": {"ndcg@10": 1.0}}
+        for p in ("float32", "int8")
+    ]
     assert report_plots.retention(plt, native) is None  # two dots at 1.0 would say nothing
-    swept = native + [{"model": "m", "mode": "dense", "dim": 128, "precision": "float32", "retention": {"ndcg@10": 0.9}}]
+    swept = native + [
+        {"model": "m", "mode": "dense", "dim": 128, "precision": "float32", "retention": {"ndcg@10": 0.9}}
+    ]
     fig = report_plots.retention(plt, swept)
     assert fig is not None
     plt.close(fig)

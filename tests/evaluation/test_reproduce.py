@@ -5,9 +5,9 @@ Run with `pytest -m slow`. Both tests share one encode of SciFact through a sess
 
 import pytest
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 
 from ..conftest import DATASETS
 

@@ -6,7 +6,13 @@ from scipy import stats
 
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.statistics import (
-    StatsSettings, bootstrap_means, holm, mean_interval, minimum_detectable_difference, paired_test, percentile_intervals,
+    StatsSettings,
+    bootstrap_means,
+    holm,
+    mean_interval,
+    minimum_detectable_difference,
+    paired_test,
+    percentile_intervals,
     queries_needed,
 )
 
@@ -26,7 +32,9 @@ def _scores(n, shift, seed):
 def test_exact_sign_flip_p_equals_scipy_exact_permutation_test():
     a, b = _scores(10, 0.1, seed=1)
     ours = paired_test(a, b).p_value  # 2^10 patterns ≤ 10,000 resamples: every sign pattern
-    theirs = stats.permutation_test((a, b), _mean_diff, permutation_type="samples", vectorized=True, n_resamples=5000).pvalue
+    theirs = stats.permutation_test(
+        (a, b), _mean_diff, permutation_type="samples", vectorized=True, n_resamples=5000
+    ).pvalue
     assert ours == pytest.approx(theirs, abs=1e-12)
 
 
@@ -34,8 +42,14 @@ def test_exact_sign_flip_p_equals_scipy_exact_permutation_test():
 def test_monte_carlo_p_agrees_with_scipy_within_sampling_error(shift):
     a, b = _scores(300, shift, seed=2)
     ours = paired_test(a, b, StatsSettings(permutation_resamples=20_000)).p_value
-    theirs = stats.permutation_test((a, b), _mean_diff, permutation_type="samples", vectorized=True, n_resamples=20_000,
-                                    random_state=np.random.default_rng(7)).pvalue
+    theirs = stats.permutation_test(
+        (a, b),
+        _mean_diff,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=20_000,
+        random_state=np.random.default_rng(7),
+    ).pvalue
     # two Monte Carlo estimates of the same p: each has a standard error ≤ 0.0036 at 20,000 resamples
     assert ours == pytest.approx(theirs, abs=0.015)
 
@@ -43,7 +57,9 @@ def test_monte_carlo_p_agrees_with_scipy_within_sampling_error(shift):
 def test_bootstrap_interval_agrees_with_scipy_percentile_bootstrap():
     a, _ = _scores(300, 0.0, seed=3)
     ours = mean_interval(a, StatsSettings(bootstrap_resamples=20_000))
-    theirs = stats.bootstrap((a,), np.mean, method="percentile", n_resamples=20_000, random_state=np.random.default_rng(9)).confidence_interval
+    theirs = stats.bootstrap(
+        (a,), np.mean, method="percentile", n_resamples=20_000, random_state=np.random.default_rng(9)
+    ).confidence_interval
     assert ours[0] == pytest.approx(theirs.low, abs=0.004) and ours[1] == pytest.approx(theirs.high, abs=0.004)
     assert ours[0] < a.mean() < ours[1]
 

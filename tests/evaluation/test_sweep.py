@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.models.card import get_card
-from embedproof.vectors.quantize import Int8Calibration
 from embedproof.vectors.matryoshka import UnsafeDimensionError
+from embedproof.vectors.quantize import Int8Calibration
 
 SWEEP = BenchOptions(dims=[384, 256, 128, 64], precisions=["float32", "int8", "binary"])
 
@@ -19,7 +19,9 @@ def demo():
 
 def test_one_encode_gives_every_variant_with_sizes_and_retention(demo, minilm_path):
     runs = run_bench(demo, ["sentence-transformers/all-MiniLM-L6-v2"], SWEEP)["runs"]
-    assert [(r["dim"], r["precision"]) for r in runs] == [(d, p) for d in (384, 256, 128, 64) for p in ("float32", "int8", "binary")]
+    assert [(r["dim"], r["precision"]) for r in runs] == [
+        (d, p) for d in (384, 256, 128, 64) for p in ("float32", "int8", "binary")
+    ]
     base = runs[0]
     assert base["retention"] == {m: 1.0 for m in base["metrics"]} and base["bytes_per_vector"] == 1536
     assert base["storage_usd_month_per_1m"] == pytest.approx(1536e6 / 2**30 * 3.8, abs=1e-6)

@@ -1,10 +1,16 @@
 import numpy as np
 import pytest
 
+from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
-from embedproof.evaluation.truncation import chunk_texts, max_pool_scores, token_lengths, truncation_profile, truncation_warning
+from embedproof.evaluation.truncation import (
+    chunk_texts,
+    max_pool_scores,
+    token_lengths,
+    truncation_profile,
+    truncation_warning,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,11 @@ def test_max_pool_takes_each_documents_best_chunk():
 
 
 def test_bench_reports_truncation_and_a_chunked_run(minilm_path):
-    runs = run_bench(load_dataset("demo"), ["sentence-transformers/all-MiniLM-L6-v2"], BenchOptions(chunk_tokens=24, chunk_overlap=4, latency_queries=5))["runs"]
+    runs = run_bench(
+        load_dataset("demo"),
+        ["sentence-transformers/all-MiniLM-L6-v2"],
+        BenchOptions(chunk_tokens=24, chunk_overlap=4, latency_queries=5),
+    )["runs"]
     dense, chunked = runs
     assert dense["truncation"]["window"] == 256 and dense["truncation"]["share_over_window"] == 0.0
     assert chunked["mode"] == "dense-chunked" and chunked["chunking"]["chunks_per_document"] > 1

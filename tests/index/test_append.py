@@ -12,18 +12,24 @@ import pytest
 from typer.testing import CliRunner
 
 from embedproof.cli import app
-from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.append import append_documents
+from embedproof.errors import EmbedproofError
 from embedproof.index.access import open_index
-from embedproof.index.store import build_index
+from embedproof.index.append import append_documents
 from embedproof.index.manifest import KILL_ENV
+from embedproof.index.store import build_index
 from embedproof.models.hashing import HashingEncoder
 from embedproof.models.multivector import TokenEmbeddingEncoder
 from embedproof.models.splade import SpladeEncoder
 from embedproof.search.recipe import Recipe
 
-QUERIES = ["When was the iPhone released?", "HTTP 404", "black holes and neutron stars", "how does baking soda work", "inflation and interest rates"]
+QUERIES = [
+    "When was the iPhone released?",
+    "HTTP 404",
+    "black holes and neutron stars",
+    "how does baking soda work",
+    "inflation and interest rates",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +54,18 @@ def count_texts(monkeypatch, cls, seen: list):
     monkeypatch.setattr(cls, "encode_documents", counting)
 
 
-def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(demo, tmp_path, monkeypatch, tiny_mlm_dir, tiny_model_dir):
+def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(
+    demo, tmp_path, monkeypatch, tiny_mlm_dir, tiny_model_dir
+):
     old, new, union = demo
-    recipe = Recipe("all-kinds", ["hashing", str(tiny_mlm_dir), "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny_model_dir}", rerank_top=20)
+    recipe = Recipe(
+        "all-kinds",
+        ["hashing", str(tiny_mlm_dir), "bm25"],
+        "rrf",
+        {"k": 60},
+        rerank=f"maxsim:{tiny_model_dir}",
+        rerank_top=20,
+    )
     build_index(recipe, old, tmp_path / "idx", chunk_size=50)
     before = open_index(tmp_path / "idx")
     bm25_before = before.search(QUERIES[0], 5)["results"][0]
@@ -60,11 +75,16 @@ def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(demo, tm
     for cls in (HashingEncoder, SpladeEncoder, TokenEmbeddingEncoder):
         count_texts(monkeypatch, cls, encoded)
     manifest = append_documents(tmp_path / "idx", new, source="new.jsonl")
-    assert sorted(encoded) == sorted(list(new) * 3)  # each of the 3 stored models saw the 60 new documents, and nothing else
+    assert sorted(encoded) == sorted(
+        list(new) * 3
+    )  # each of the 3 stored models saw the 60 new documents, and nothing else
     monkeypatch.undo()
     assert manifest["documents"] == 240 and manifest["docs"] == ["docs.jsonl", "docs-00001.jsonl"]
     assert all(manifest["files"][rel] == digest for rel, digest in old_files.items())  # old chunks untouched
-    assert manifest["components"]["first:hashing"]["chunks"][-2:] == ["hashing/dense-00004.npy", "hashing/dense-00005.npy"]
+    assert manifest["components"]["first:hashing"]["chunks"][-2:] == [
+        "hashing/dense-00004.npy",
+        "hashing/dense-00005.npy",
+    ]
 
     build_index(recipe, union, tmp_path / "fresh", chunk_size=50)
     added, fresh = open_index(tmp_path / "idx"), open_index(tmp_path / "fresh")
@@ -76,7 +96,9 @@ def test_add_encodes_only_new_documents_and_searches_like_a_fresh_build(demo, tm
         assert np.allclose([r["score"] for r in a], [r["score"] for r in f], atol=1e-6)
     # BM25 is refitted over all 240 documents: the same document's BM25 score changed (IDF moved)
     after = next(r for r in added.search(QUERIES[0], 240)["results"] if r["id"] == bm25_before["id"])
-    assert after["stage_scores"]["first_pass:bm25"] != pytest.approx(bm25_before["stage_scores"]["first_pass:bm25"], abs=1e-9)
+    assert after["stage_scores"]["first_pass:bm25"] != pytest.approx(
+        bm25_before["stage_scores"]["first_pass:bm25"], abs=1e-9
+    )
 
 
 def test_duplicate_ids_and_unfinished_indexes_are_refused(demo, tmp_path):
@@ -92,7 +114,9 @@ def test_duplicate_ids_and_unfinished_indexes_are_refused(demo, tmp_path):
     manifest = tmp_path / "idx" / "manifest.json"
     saved = manifest.read_text()
     built_with = json.loads(saved)
-    built_with["components"]["first:hashing"]["revision"] = "0123abcd"  # as if the model had been updated since the build
+    built_with["components"]["first:hashing"]["revision"] = (
+        "0123abcd"  # as if the model had been updated since the build
+    )
     manifest.write_text(json.dumps(built_with))
     with pytest.raises(EmbedproofError, match="hashing is now revision None, the index was built with 0123abcd"):
         append_documents(tmp_path / "idx", new)
@@ -107,7 +131,16 @@ def test_a_crash_during_add_leaves_the_previous_index_and_a_rerun_completes(demo
     recipe = Recipe("dense", ["hashing", "hashing-256"], "rrf", {"k": 60})
     build_index(recipe, old, tmp_path / "idx", chunk_size=25)
     before = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    cmd = [sys.executable, "-m", "embedproof", "index", "add", str(tmp_path / "idx"), "--corpus", str(write_jsonl(tmp_path / "new.jsonl", new))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embedproof",
+        "index",
+        "add",
+        str(tmp_path / "idx"),
+        "--corpus",
+        str(write_jsonl(tmp_path / "new.jsonl", new)),
+    ]
     proc = subprocess.run(cmd, env={**os.environ, KILL_ENV: kill}, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     index = open_index(tmp_path / "idx")  # the previous index, whole

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
+from embedproof.errors import EmbedproofError
 from embedproof.index.access import open_index
-from embedproof.index.store import build_index
 from embedproof.index.manifest import KILL_ENV, writer_lock
+from embedproof.index.store import build_index
 from embedproof.search.recipe import Recipe
 
 RECIPE = Recipe("crash", ["hashing", "hashing-256"], "rrf", {"k": 60})
@@ -39,7 +39,21 @@ def kill_points(seed: int = 20261126) -> list[tuple[str, int]]:
 
 def build_cli(out: Path, recipe_file: Path, kill: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | ({KILL_ENV: kill} if kill else {})
-    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", "demo", "--recipe", str(recipe_file), "--chunk-size", str(CHUNK), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embedproof",
+        "index",
+        "build",
+        "--corpus",
+        "demo",
+        "--recipe",
+        str(recipe_file),
+        "--chunk-size",
+        str(CHUNK),
+        "--out",
+        str(out),
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
@@ -60,7 +74,14 @@ def reference(tmp_path_factory):
 def test_kill_points_are_seeded_and_spread():
     points = kill_points()
     assert len(points) == 10 and points == kill_points()
-    assert {e for e, _ in points} == {"docs-written", "docs-renamed", "chunk-written", "chunk-renamed", "manifest-written", "manifest-saved"}
+    assert {e for e, _ in points} == {
+        "docs-written",
+        "docs-renamed",
+        "chunk-written",
+        "chunk-renamed",
+        "manifest-written",
+        "manifest-saved",
+    }
 
 
 @pytest.mark.parametrize("event,n", kill_points())

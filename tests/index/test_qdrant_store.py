@@ -10,17 +10,16 @@ import pytest
 
 pytest.importorskip("qdrant_client")
 
-from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.datasets.loading import load_dataset  # noqa: E402
-from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
-from embedproof.search.maxsim import maxsim_each  # noqa: E402
+from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive  # noqa: E402
+from embedproof.index.access import open_index  # noqa: E402
 from embedproof.index.qdrant_search import QdrantIndex  # noqa: E402
 from embedproof.index.query_api import rrf_constant  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
 from embedproof.index.store import build_index  # noqa: E402
+from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
+from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
-
 from tests.conftest import DATASETS  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -45,10 +44,18 @@ def built(demo, tmp_path_factory, minilm_path):
     root = tmp_path_factory.mktemp("qdrant-demo")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMBEDPROOF_CACHE", str(root / "cache"))
-        for recipe in [standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")]:
+        for recipe in [
+            standard_recipe(m, MINILM, "bm25") for m in ("hybrid+rerank", "dense", "sparse", "hybrid", "multivector")
+        ]:
             build_index(recipe, demo.corpus, root / f"{recipe.name}-embedded", chunk_size=64)
-            build_index(recipe, demo.corpus, root / f"{recipe.name}-qdrant", chunk_size=64, store_backend="qdrant",
-                        store_options={"path": str(root / f"qdrant-{recipe.name}")})
+            build_index(
+                recipe,
+                demo.corpus,
+                root / f"{recipe.name}-qdrant",
+                chunk_size=64,
+                store_backend="qdrant",
+                store_options={"path": str(root / f"qdrant-{recipe.name}")},
+            )
     return root
 
 
@@ -130,12 +137,18 @@ def test_hybrid_rerank_maxsim_in_the_query_api(built, demo):
             answer = qdrant.search(text, 10)
             got = [(r["id"], r["score"]) for r in answer["results"]]
             # float16 token matrices on the embedded side, float32 in Qdrant: scores agree to 1e-2
-            assert ids(got) == ids(expected) and np.allclose([s for _, s in got], [s for _, s in expected], atol=1e-2), text
+            assert ids(got) == ids(expected) and np.allclose(
+                [s for _, s in got], [s for _, s in expected], atol=1e-2
+            ), text
         assert set(answer["timings_ms"]) == {"encode", "qdrant", "total"} and answer["store"]["backend"] == "qdrant"
         assert set(answer["results"][0]["stage_scores"]) == {"encode", "qdrant"}
         # asking for more than the reranked 50: the rest follows from the fused list, below every reranked document
         long = ranking(qdrant, texts[0], 70)
-        assert len(long) == 70 and len({d for d, _ in long}) == 70 and min(s for _, s in long[:50]) > max(s for _, s in long[50:])
+        assert (
+            len(long) == 70
+            and len({d for d, _ in long}) == 70
+            and min(s for _, s in long[:50]) > max(s for _, s in long[50:])
+        )
 
 
 def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny_model_dir, tiny_cross_encoder_dir):
@@ -145,8 +158,14 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
     texts = list(demo.queries.values())[:15]
     for recipe in (splade, reranked):
         build_index(recipe, demo.corpus, tmp_path / f"{recipe.name}-e", chunk_size=100)
-        build_index(recipe, demo.corpus, tmp_path / f"{recipe.name}-q", chunk_size=100, store_backend="qdrant",
-                    store_options={"path": str(tmp_path / f"q-{recipe.name}")})
+        build_index(
+            recipe,
+            demo.corpus,
+            tmp_path / f"{recipe.name}-q",
+            chunk_size=100,
+            store_backend="qdrant",
+            store_options={"path": str(tmp_path / f"q-{recipe.name}")},
+        )
         embedded = open_index(tmp_path / f"{recipe.name}-e")
         with open_index(tmp_path / f"{recipe.name}-q") as qdrant:
             for text in texts:
@@ -154,7 +173,11 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
                 if recipe is splade:
                     assert agree_up_to_ties(positive(e), q, tol=1e-4), (text, e, q)
                 else:
-                    assert ids(e) == ids(q) and np.allclose([s for _, s in e], [s for _, s in q], atol=1e-4), (text, e, q)
+                    assert ids(e) == ids(q) and np.allclose([s for _, s in e], [s for _, s in q], atol=1e-4), (
+                        text,
+                        e,
+                        q,
+                    )
             answer = qdrant.search(texts[0], 5)
     assert list(answer["timings_ms"]) == ["encode", "qdrant", f"rerank:cross-encoder:{tiny_cross_encoder_dir}", "total"]
     assert answer["results"][0]["stage_scores"]["qdrant"] is not None
@@ -163,18 +186,59 @@ def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny
 def test_cli_build_search_info(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     base = [sys.executable, "-m", "embedproof"]
-    build = subprocess.run([*base, "index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--backend", "qdrant",
-                            "--qdrant-path", str(tmp_path / "q"), "--out", str(tmp_path / "idx"), "--chunk-size", "100"],
-                           env=env, capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            *base,
+            "index",
+            "build",
+            "--corpus",
+            "demo",
+            "--mode",
+            "dense",
+            "-m",
+            "hashing",
+            "--backend",
+            "qdrant",
+            "--qdrant-path",
+            str(tmp_path / "q"),
+            "--out",
+            str(tmp_path / "idx"),
+            "--chunk-size",
+            "100",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
-    found = subprocess.run([*base, "search", str(tmp_path / "idx"), "When was the iPhone released?", "--json"], env=env,
-                           capture_output=True, text=True, timeout=300)
+    found = subprocess.run(
+        [*base, "search", str(tmp_path / "idx"), "When was the iPhone released?", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     assert answer["results"][0]["id"] == "d001" and answer["store"]["backend"] == "qdrant"
-    info = json.loads(subprocess.run([*base, "index", "info", str(tmp_path / "idx"), "--json"], env=env, capture_output=True, text=True, timeout=300).stdout)
-    assert info["documents"] == 240 and info["store"]["chunks"] == 3 and info["store"]["path"] == str((tmp_path / "q").resolve())
-    table = subprocess.run([*base, "search", str(tmp_path / "idx"), "iPhone"], env=env, capture_output=True, text=True, timeout=300)
+    info = json.loads(
+        subprocess.run(
+            [*base, "index", "info", str(tmp_path / "idx"), "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    )
+    assert (
+        info["documents"] == 240
+        and info["store"]["chunks"] == 3
+        and info["store"]["path"] == str((tmp_path / "q").resolve())
+    )
+    table = subprocess.run(
+        [*base, "search", str(tmp_path / "idx"), "iPhone"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert table.returncode == 0 and "d001" in table.stdout
 
 
@@ -183,7 +247,14 @@ def test_interrupted_build_resumes(demo, tmp_path, monkeypatch):
 
     recipe = Recipe("dense", ["hashing"])
     options = {"path": str(tmp_path / "q")}
-    build_index(recipe, demo.corpus, tmp_path / "whole", chunk_size=50, store_backend="qdrant", store_options={"path": str(tmp_path / "q2")})
+    build_index(
+        recipe,
+        demo.corpus,
+        tmp_path / "whole",
+        chunk_size=50,
+        store_backend="qdrant",
+        store_options={"path": str(tmp_path / "q2")},
+    )
     original, calls, crash = HashingEncoder.encode_documents, [], True
 
     def crash_on_third(self, texts, ids=None, on_progress=None):
@@ -194,13 +265,17 @@ def test_interrupted_build_resumes(demo, tmp_path, monkeypatch):
 
     monkeypatch.setattr(HashingEncoder, "encode_documents", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
-        build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options)
+        build_index(
+            recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options
+        )
     assert json.loads((tmp_path / "resumed" / "manifest.json").read_text())["store"]["chunks"] == ["00000", "00001"]
     with pytest.raises(EmbedproofError, match="did not finish"):
         open_index(tmp_path / "resumed")
     calls.clear()
     crash = False
-    manifest = build_index(recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options)
+    manifest = build_index(
+        recipe, demo.corpus, tmp_path / "resumed", chunk_size=50, store_backend="qdrant", store_options=options
+    )
     assert calls == [50, 50, 40]  # only chunks 2, 3 and 4 were encoded again
     assert manifest["complete"] and manifest["store"]["chunks"] == [f"{n:05d}" for n in range(5)]
     texts = list(demo.queries.values())[:10]
@@ -216,14 +291,34 @@ def test_refusals(demo, tmp_path):
         build_index(recipe, demo.corpus, tmp_path / "a", store_backend="qdrant", store_options={})
     wsum = Recipe("w", ["hashing", "bm25"], fusion="wsum")
     with pytest.raises(EmbedproofError, match="no Qdrant equivalent"):
-        build_index(wsum, demo.corpus, tmp_path / "b", store_backend="qdrant", store_options={"path": str(tmp_path / "q")})
+        build_index(
+            wsum, demo.corpus, tmp_path / "b", store_backend="qdrant", store_options={"path": str(tmp_path / "q")}
+        )
     assert rrf_constant(standard_recipe("hybrid", "hashing", "bm25")) == 61
     assert rrf_constant(Recipe("h", ["hashing", "bm25"], fusion_params={"k": 2, "rank_base": 0})) == 2
-    build_index(recipe, demo.corpus, tmp_path / "c", store_backend="qdrant", store_options={"path": str(tmp_path / "q"), "collection": "shared"})
+    build_index(
+        recipe,
+        demo.corpus,
+        tmp_path / "c",
+        store_backend="qdrant",
+        store_options={"path": str(tmp_path / "q"), "collection": "shared"},
+    )
     with pytest.raises(EmbedproofError, match="already exists"):
-        build_index(recipe, demo.corpus, tmp_path / "d", store_backend="qdrant", store_options={"path": str(tmp_path / "q"), "collection": "shared"})
+        build_index(
+            recipe,
+            demo.corpus,
+            tmp_path / "d",
+            store_backend="qdrant",
+            store_options={"path": str(tmp_path / "q"), "collection": "shared"},
+        )
     with pytest.raises(EmbedproofError, match="another recipe, corpus or store"):
-        build_index(recipe, demo.corpus, tmp_path / "c", store_backend="qdrant", store_options={"path": str(tmp_path / "elsewhere")})
+        build_index(
+            recipe,
+            demo.corpus,
+            tmp_path / "c",
+            store_backend="qdrant",
+            store_options={"path": str(tmp_path / "elsewhere")},
+        )
 
 
 @pytest.mark.slow
@@ -240,14 +335,23 @@ def test_scifact_subset_parity(tmp_path, minilm_path):
     counts = {}
     for recipe in [standard_recipe(mode, MINILM, "bm25") for mode in ("dense", "sparse", "hybrid")]:
         build_index(recipe, corpus, tmp_path / f"{recipe.name}-e")
-        build_index(recipe, corpus, tmp_path / f"{recipe.name}-q", store_backend="qdrant", store_options={"path": str(tmp_path / recipe.name)})
+        build_index(
+            recipe,
+            corpus,
+            tmp_path / f"{recipe.name}-q",
+            store_backend="qdrant",
+            store_options={"path": str(tmp_path / recipe.name)},
+        )
         embedded, qdrant = open_index(tmp_path / f"{recipe.name}-e"), open_index(tmp_path / f"{recipe.name}-q")
         with qdrant:
             pairs = [(ranking(embedded, data.queries[q]), ranking(qdrant, data.queries[q])) for q in query_ids]
         if recipe.name == "sparse":
             pairs = [(positive(e), q) for e, q in pairs]
         tol = {"dense": 1e-5, "sparse": 1e-4, "hybrid": 1e-9}[recipe.name]
-        counts[recipe.name] = (sum(ids(e) == ids(q) for e, q in pairs), sum(agree_up_to_ties(e, q, tol) for e, q in pairs))
+        counts[recipe.name] = (
+            sum(ids(e) == ids(q) for e, q in pairs),
+            sum(agree_up_to_ties(e, q, tol) for e, q in pairs),
+        )
     assert counts["dense"] == (300, 300), counts
     assert counts["sparse"][1] == 300, counts
     assert counts["hybrid"][0] >= 295, counts

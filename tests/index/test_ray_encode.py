@@ -49,7 +49,9 @@ def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_m
     ids = list(demo)
     sequential_chunks_ = sequential_chunks(Workspace(ids, [demo[d].full_text for d in ids], no_cache))
     with pytest.raises(Stop):
-        build_index(recipe, demo, tmp_path / "ray", encoder_options=no_cache, chunk_size=40, encode_chunks=two_then_stop)
+        build_index(
+            recipe, demo, tmp_path / "ray", encoder_options=no_cache, chunk_size=40, encode_chunks=two_then_stop
+        )
     sent = []
     on_ray = ray_chunk_encoder("local", no_cache, actors=2)
 
@@ -57,19 +59,41 @@ def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_m
         sent.extend((kind, number) for number, _, _ in jobs)
         return on_ray(model, kind, jobs)
 
-    resumed = build_index(recipe, demo, tmp_path / "ray", encoder_options=no_cache, chunk_size=40, encode_chunks=counting)
+    resumed = build_index(
+        recipe, demo, tmp_path / "ray", encoder_options=no_cache, chunk_size=40, encode_chunks=counting
+    )
     assert sorted(sent) == [("first", n) for n in range(2, 6)] + [("tokens", n) for n in range(6)]
     assert resumed["files"] == single["files"]  # same sha256: byte-identical vectors and token matrices
     assert resumed["components"] == single["components"]
     a, b = open_index(tmp_path / "ray"), open_index(tmp_path / "single")
-    assert a.search("When was the iPhone released?", 10)["results"] == b.search("When was the iPhone released?", 10)["results"]
+    assert (
+        a.search("When was the iPhone released?", 10)["results"]
+        == b.search("When was the iPhone released?", 10)["results"]
+    )
 
 
 def test_cli_ray_local(local_ray, tmp_path):
     from embedproof.cli import app
 
-    result = CliRunner().invoke(app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--chunk-size", "50",
-                                      "--ray", "local", "--out", str(tmp_path / "ray")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--corpus",
+            "demo",
+            "--mode",
+            "dense",
+            "-m",
+            "hashing",
+            "--chunk-size",
+            "50",
+            "--ray",
+            "local",
+            "--out",
+            str(tmp_path / "ray"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     single = build_index(Recipe("dense", ["hashing"]), load_dataset("demo").corpus, tmp_path / "single", chunk_size=50)
     assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["files"] == single["files"]

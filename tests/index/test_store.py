@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
+from embedproof.errors import EmbedproofError
 from embedproof.index.access import open_index
 from embedproof.index.store import build_index
 from embedproof.search.pipeline import Workspace, run_recipe
@@ -38,15 +38,28 @@ def test_build_search_and_same_ranking_as_the_recipe_run(demo, tmp_path, minilm_
     index = open_index(tmp_path / "idx")
     answer = index.search("When was the iPhone released?", top_k=10)
     assert answer["results"][0]["id"] == "d001"
-    assert set(answer["results"][0]["stage_scores"]) == {f"first_pass:{MINILM}", "first_pass:bm25", "fusion:rrf", f"rerank:maxsim:{MINILM}"}
+    assert set(answer["results"][0]["stage_scores"]) == {
+        f"first_pass:{MINILM}",
+        "first_pass:bm25",
+        "fusion:rrf",
+        f"rerank:maxsim:{MINILM}",
+    }
     assert answer["timings_ms"]["total"] > 0
     # the same recipe run from scratch (what bench measures) ranks the same way
     ids = list(demo.corpus)
-    fresh = run_recipe(recipe, Workspace(ids, [demo.corpus[d].full_text for d in ids], lambda m: {}), ["q"], ["When was the iPhone released?"])[-1].run["q"]
+    fresh = run_recipe(
+        recipe,
+        Workspace(ids, [demo.corpus[d].full_text for d in ids], lambda m: {}),
+        ["q"],
+        ["When was the iPhone released?"],
+    )[-1].run["q"]
     expected = [d for d, _ in sorted(fresh.items(), key=lambda item: (-item[1], item[0]))[:10]]
     assert [r["id"] for r in answer["results"]] == expected
     info = index.info()
-    assert info["components"][f"first:{MINILM}"]["chunks"] == 4 and "refitted" in info["components"]["first:bm25"]["stored"]
+    assert (
+        info["components"][f"first:{MINILM}"]["chunks"] == 4
+        and "refitted" in info["components"]["first:bm25"]["stored"]
+    )
 
 
 def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_path, monkeypatch):
@@ -76,9 +89,25 @@ def test_interrupted_build_resumes_and_equals_an_uninterrupted_one(demo, tmp_pat
 
 
 def test_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_path):
-    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", "demo", "--mode", "dense", "-m", MINILM, "--chunk-size", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embedproof",
+        "index",
+        "build",
+        "--corpus",
+        "demo",
+        "--mode",
+        "dense",
+        "-m",
+        MINILM,
+        "--chunk-size",
+        "8",
+    ]
     env = {**os.environ, "EMBEDPROOF_CACHE": str(tmp_path / "cache-a")}  # no cache shared with the reference build
-    proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     manifest = tmp_path / "killed" / "manifest.json"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -90,13 +119,21 @@ def test_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, minilm_pat
     done = json.loads(manifest.read_text())
     assert not done["complete"] and 4 <= len(done["files"]) < 31
     subprocess.run([*cmd, "--out", str(tmp_path / "killed")], env=env, check=True, capture_output=True)
-    subprocess.run([*cmd, "--out", str(tmp_path / "whole")], env={**os.environ, "EMBEDPROOF_CACHE": str(tmp_path / "cache-b")}, check=True, capture_output=True)
+    subprocess.run(
+        [*cmd, "--out", str(tmp_path / "whole")],
+        env={**os.environ, "EMBEDPROOF_CACHE": str(tmp_path / "cache-b")},
+        check=True,
+        capture_output=True,
+    )
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     assert set(chunk_digests(killed)) == set(chunk_digests(whole)) and len(chunk_digests(whole)) == 31
     for rel in chunk_digests(whole):  # same vectors (bit-identical, or within float noise of a different batch split)
         if rel.endswith(".npy"):
             assert np.allclose(np.load(killed / rel), np.load(whole / rel), atol=1e-5)
-    assert open_index(killed).search("iPhone 2007", top_k=1)["results"][0]["id"] == open_index(whole).search("iPhone 2007", top_k=1)["results"][0]["id"]
+    assert (
+        open_index(killed).search("iPhone 2007", top_k=1)["results"][0]["id"]
+        == open_index(whole).search("iPhone 2007", top_k=1)["results"][0]["id"]
+    )
 
 
 def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
@@ -111,6 +148,7 @@ def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
         build_index(Recipe("other", ["bm25"]), demo.corpus, tmp_path / "idx")
     with pytest.raises(EmbedproofError, match="not an embedproof index"):
         open_index(tmp_path)
+
 
 # SciFact (5,183 abstracts) with the real all-MiniLM-L6-v2 + BM25: SIGKILL mid-build, resume, compare (slow).
 # One full MiniLM encode of SciFact is the cost (about 4 min on 2 idle cores): the embedding cache (content-hashed)
@@ -128,13 +166,29 @@ def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, mi
 
     recipe = standard_recipe("hybrid", MINILM, "bm25")
     (tmp_path / "hybrid.json").write_text(json.dumps(recipe.to_dict()))
-    cmd = [sys.executable, "-m", "embedproof", "index", "build", "--corpus", str(SCIFACT), "--recipe", str(tmp_path / "hybrid.json"),
-           "--chunk-size", "512", "--out", str(tmp_path / "killed")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "embedproof",
+        "index",
+        "build",
+        "--corpus",
+        str(SCIFACT),
+        "--recipe",
+        str(tmp_path / "hybrid.json"),
+        "--chunk-size",
+        "512",
+        "--out",
+        str(tmp_path / "killed"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = tmp_path / "killed" / "manifest.json"
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:  # kill once 3 of the 11 MiniLM chunks are committed
-        if manifest.is_file() and len(json.loads(manifest.read_text())["components"].get(f"first:{MINILM}", {}).get("chunks", [])) >= 3:
+        if (
+            manifest.is_file()
+            and len(json.loads(manifest.read_text())["components"].get(f"first:{MINILM}", {}).get("chunks", [])) >= 3
+        ):
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
@@ -161,4 +215,6 @@ def test_scifact_sigkill_mid_build_then_resume_equals_uninterrupted(tmp_path, mi
     fresh = DenseEncoder(MINILM, use_cache=False).encode_documents([corpus[ids[r]].full_text for r in rows]).dense
     assert np.allclose(dense[rows], fresh, atol=1e-5)  # the stored rows are those documents' vectors
     query = "0-dimensional biomaterials show inductive properties."
-    assert [r["id"] for r in index.search(query, 10)["results"]] == [r["id"] for r in open_index(tmp_path / "whole").search(query, 10)["results"]]
+    assert [r["id"] for r in index.search(query, 10)["results"]] == [
+        r["id"] for r in open_index(tmp_path / "whole").search(query, 10)["results"]
+    ]

@@ -23,19 +23,23 @@ def slow(encode, seconds: float):
     def run(texts):
         time.sleep(seconds)
         return encode(texts)
+
     return run
 
 
 def noisy(scale: float):
     def run(texts):
-        vectors = reference(texts) + np.random.default_rng(1).normal(scale=scale, size=(len(texts), 16)).astype(np.float32)
+        vectors = reference(texts) + np.random.default_rng(1).normal(scale=scale, size=(len(texts), 16)).astype(
+            np.float32
+        )
         return vectors
+
     return run
 
 
 def test_the_fastest_candidate_that_keeps_the_vectors_wins_and_a_lossy_one_never_does():
     candidates = {
-        "lossy-fast": lambda: noisy(0.5),   # fastest of all, but mean cosine far below 0.99
+        "lossy-fast": lambda: noisy(0.5),  # fastest of all, but mean cosine far below 0.99
         "good-fast": lambda: slow(reference, 0.002),
         "good-slow": lambda: slow(reference, 0.03),
         "broken": lambda: (_ for _ in ()).throw(RuntimeError("runtime missing")),
@@ -51,7 +55,9 @@ def test_the_fastest_candidate_that_keeps_the_vectors_wins_and_a_lossy_one_never
 
 
 def test_torch_stays_when_every_candidate_is_slower_or_lossy():
-    result = auto_backend.calibrate(reference, {"slow": lambda: slow(reference, 0.02), "lossy": lambda: noisy(0.5)}, TEXTS)
+    result = auto_backend.calibrate(
+        reference, {"slow": lambda: slow(reference, 0.02), "lossy": lambda: noisy(0.5)}, TEXTS
+    )
     assert result["backend"] == "torch" and result["ratio"] == 1.0
 
 
@@ -100,21 +106,38 @@ def test_bench_and_index_record_what_auto_resolved_to(tiny_model_dir, tmp_path, 
     from typer.testing import CliRunner
 
     from embedproof.cli import app
+    from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions
-    from embedproof.datasets.loading import load_dataset
 
     monkeypatch.setattr(auto_backend, "CANDIDATES", ("onnx",))
     monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=96: TEXTS)
     monkeypatch.setenv("EMBEDPROOF_CACHE", str(tmp_path / "cache"))
-    results = run_bench(load_dataset("demo"), [str(tiny_model_dir)], BenchOptions(backends=["auto"], latency=False, use_cache=False))
+    results = run_bench(
+        load_dataset("demo"), [str(tiny_model_dir)], BenchOptions(backends=["auto"], latency=False, use_cache=False)
+    )
     run = results["runs"][0]
     assert run["encoder_backend"] == run["auto_backend"]["backend"] in {"torch", "onnx"}
     assert {"ratio", "measured", "rule", "cpu"} <= set(run["auto_backend"])
 
     out = tmp_path / "index"
-    built = CliRunner().invoke(app, ["index", "build", "--corpus", "demo", "--model", str(tiny_model_dir), "--mode", "dense",
-                                     "--backend", "auto", "--out", str(out)])
+    built = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--corpus",
+            "demo",
+            "--model",
+            str(tiny_model_dir),
+            "--mode",
+            "dense",
+            "--backend",
+            "auto",
+            "--out",
+            str(out),
+        ],
+    )
     assert built.exit_code == 0, built.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["encoder_backend"] == manifest["auto_backend"]["backend"] == run["encoder_backend"]

@@ -13,7 +13,9 @@ def test_availability_of_built_in_installed_and_missing_models(minilm_path):
     assert availability("sentence-transformers/all-MiniLM-L6-v2").status == "installed"
     assert availability("all-MiniLM-L6-v2").runnable  # the short name resolves to the same card
     missing = availability("BAAI/bge-small-en-v1.5")
-    assert missing.status == "download" and not missing.runnable and "hf download BAAI/bge-small-en-v1.5" in missing.detail
+    assert (
+        missing.status == "download" and not missing.runnable and "hf download BAAI/bge-small-en-v1.5" in missing.detail
+    )
     assert availability("no-such/model-xyz").status == "unknown"
 
 

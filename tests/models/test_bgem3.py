@@ -4,7 +4,11 @@ import pytest
 from embedproof.errors import EmbedproofError
 from embedproof.models.bgem3 import DEFAULT_WEIGHTS, BGEM3Model, colbert_score, m3_scores
 
-TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "android is an operating system from google ."]
+TEXTS = [
+    "the first iphone launched in 2007 .",
+    "apple released the ipod in 2001 .",
+    "android is an operating system from google .",
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,9 @@ def test_scores_match_flagembedding_formulas(m3):
     for j in range(3):
         d_lex = docs.lexical_weights(j)
         # FlagEmbedding compute_lexical_matching_score: Σ over shared tokens of the weight products
-        assert scores["sparse"][0, j] == pytest.approx(sum(w * d_lex[t] for t, w in q_lex.items() if t in d_lex), abs=1e-5)
+        assert scores["sparse"][0, j] == pytest.approx(
+            sum(w * d_lex[t] for t, w in q_lex.items() if t in d_lex), abs=1e-5
+        )
         sims = queries.colbert[0] @ docs.colbert[j].T
         assert scores["colbert"][0, j] == pytest.approx(sims.max(axis=1).sum() / len(queries.colbert[0]), abs=1e-5)
         assert scores["dense"][0, j] == pytest.approx(float(queries.dense[0] @ docs.dense[j]), abs=1e-6)
@@ -63,8 +69,8 @@ def test_folder_without_heads_is_refused(tiny_model_dir):
 
 def test_encoder_interface_fills_all_three_representations_in_one_call(tiny_bgem3_dir):
     from embedproof.models.bgem3 import BGEM3Encoder
-    from embedproof.search.m3 import m3_search
     from embedproof.models.factory import get_encoder
+    from embedproof.search.m3 import m3_search
     from embedproof.search.retrieve import search
 
     enc = get_encoder(str(tiny_bgem3_dir))

@@ -24,7 +24,9 @@ def test_scores_equal_bm25s_retrieve():
     stemmer = Stemmer.Stemmer("english")
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(CORPUS, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
-    ref_idx, ref_scores = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", stemmer=stemmer, show_progress=False), k=5, show_progress=False)
+    ref_idx, ref_scores = retriever.retrieve(
+        bm25s.tokenize(queries, stopwords="en", stemmer=stemmer, show_progress=False), k=5, show_progress=False
+    )
     assert np.allclose(np.sort(scores, axis=1), np.sort(ref_scores, axis=1), atol=1e-5)
     assert list(indices[:, 0]) == list(ref_idx[:, 0]) == [0, 2, 3]
 

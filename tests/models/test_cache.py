@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedproof.models.cache import CacheCorruptionWarning, EmbeddingCache
 from embedproof.errors import EmbedproofError
+from embedproof.models.cache import CacheCorruptionWarning, EmbeddingCache
 
 KEY = {"model": "m", "revision": "r", "prefix": "", "max_tokens": 8}
 
@@ -67,10 +67,15 @@ def test_chunk_names_carry_the_sha256_of_their_bytes(tmp_path):
     cache = EmbeddingCache(KEY, tmp_path)
     cache.encode(["x", "y"], fake_encoder([]))
     chunk = _only_chunk(cache)
-    assert chunk.name.startswith("chunk-000000-sha256-") and chunk.name[20:-4] == hashlib.sha256(chunk.read_bytes()).hexdigest()
+    assert (
+        chunk.name.startswith("chunk-000000-sha256-")
+        and chunk.name[20:-4] == hashlib.sha256(chunk.read_bytes()).hexdigest()
+    )
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "not an npz", "foreign name", "pickled object array", "NaN rows"])
+@pytest.mark.parametrize(
+    "damage", ["flip a byte", "truncate", "not an npz", "foreign name", "pickled object array", "NaN rows"]
+)
 def test_a_damaged_or_foreign_chunk_is_set_aside_named_and_re_encoded(tmp_path, damage):
     calls = []
     cache = EmbeddingCache(KEY, tmp_path)
@@ -94,12 +99,18 @@ def test_a_damaged_or_foreign_chunk_is_set_aside_named_and_re_encoded(tmp_path, 
         else:
             from embedproof.models.cache import text_hash
 
-            np.savez(chunk, hashes=np.array([text_hash("aa"), text_hash("b")]), vectors=np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32))
+            np.savez(
+                chunk,
+                hashes=np.array([text_hash("aa"), text_hash("b")]),
+                vectors=np.array([[np.nan, 1.0], [1.0, 2.0]], np.float32),
+            )
     fresh = EmbeddingCache(KEY, tmp_path)
     with pytest.warns(CacheCorruptionWarning, match=chunk.name):
         vectors, hits = fresh.encode(["aa", "b"], fake_encoder(calls))
     assert hits == 0 and calls[-1] == ["aa", "b"] and vectors.tolist() == [[2, 2], [1, 0]]
-    assert chunk.with_name(chunk.name + ".corrupt").exists()  # kept for a look; the re-encoded chunk is a new, valid file
+    assert chunk.with_name(
+        chunk.name + ".corrupt"
+    ).exists()  # kept for a look; the re-encoded chunk is a new, valid file
     again, hits = EmbeddingCache(KEY, tmp_path).encode(["aa", "b"], fake_encoder(calls))
     assert hits == 2 and again.tolist() == [[2, 2], [1, 0]]
 
@@ -109,7 +120,11 @@ def test_legacy_chunks_without_a_checksum_still_load(tmp_path):
 
     cache = EmbeddingCache(KEY, tmp_path)
     cache.folder.mkdir(parents=True)
-    np.savez(cache.folder / f"chunk-000000-{text_hash('aa')}.npz", hashes=np.array([text_hash("aa")]), vectors=np.array([[7.0, 8.0]], np.float32))
+    np.savez(
+        cache.folder / f"chunk-000000-{text_hash('aa')}.npz",
+        hashes=np.array([text_hash("aa")]),
+        vectors=np.array([[7.0, 8.0]], np.float32),
+    )
 
     def must_not_run(texts):
         raise AssertionError("a readable legacy chunk must be used")

@@ -7,7 +7,11 @@ from embedproof.models.factory import get_encoder
 from embedproof.models.resolve import resolve_model
 from embedproof.search.retrieve import search
 
-LESSON = ["The first iPhone launched in 2007.", "Apple released the iPod in 2001.", "Android is an operating system from Google."]
+LESSON = [
+    "The first iPhone launched in 2007.",
+    "Apple released the iPod in 2001.",
+    "Android is an operating system from Google.",
+]
 
 
 def test_minilm_real_weights_score_the_known_pair(minilm_path):

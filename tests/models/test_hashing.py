@@ -7,7 +7,11 @@ from pathlib import Path
 from embedproof.models.hashing import HashingEncoder, cosine, tokenize
 
 ROOT = Path(__file__).resolve().parents[2]
-LESSON = ["The first iPhone launched in 2007.", "Apple released the iPod in 2001.", "Android is an operating system from Google."]
+LESSON = [
+    "The first iPhone launched in 2007.",
+    "Apple released the iPod in 2001.",
+    "Android is an operating system from Google.",
+]
 
 # A meta-path finder that refuses every module outside the standard library and embedproof itself.
 BLOCKER = textwrap.dedent(
@@ -85,7 +89,9 @@ def test_runs_with_third_party_imports_blocked():
 def test_vectors_identical_across_processes_with_different_hash_seeds():
     code = "from embedproof.models.hashing import HashingEncoder; print(HashingEncoder(dim=16).embed_one('stable hashing please'))"
     outs = {
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}
+        ).stdout
         for seed in ("1", "2")
     }
     assert len(outs) == 1

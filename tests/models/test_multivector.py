@@ -1,7 +1,7 @@
 import numpy as np
 
-from embedproof.search.maxsim import maxsim_search
 from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+from embedproof.search.maxsim import maxsim_search
 
 TEXTS = ["the first iphone launched in 2007 .", "apple released the ipod in 2001 .", "android is an operating system ."]
 

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from embedproof.backends import UnsupportedBackendError
+from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.datasets.loading import load_dataset
 from embedproof.models import onnx_backend
 from embedproof.models.dense import DenseEncoder
 from embedproof.models.factory import get_encoder
@@ -18,8 +18,12 @@ from embedproof.models.factory import get_encoder
 pytest.importorskip("onnxruntime")
 
 TEXTS = [
-    "The first iPhone launched in 2007.", "Apple released the iPod in 2001.", "Android is an operating system from Google.",
-    "When was the iPhone released?", "a cat sat on the mat", "Google and Apple make phones . the iPod plays music ?",
+    "The first iPhone launched in 2007.",
+    "Apple released the iPod in 2001.",
+    "Android is an operating system from Google.",
+    "When was the iPhone released?",
+    "a cat sat on the mat",
+    "Google and Apple make phones . the iPod plays music ?",
 ]
 
 
@@ -97,8 +101,18 @@ def test_a_crashed_export_leaves_nothing_that_loads(tiny_model_dir, tmp_path, mo
 
 def test_cache_key_keeps_torch_unchanged_and_separates_backends(tiny_model_dir, tmp_path):
     torch_key = DenseEncoder(str(tiny_model_dir), use_cache=False).cache_key("")
-    assert "backend" not in torch_key and set(torch_key) == {"format", "kind", "model", "revision", "prefix", "max_tokens", "normalize"}
-    int8_key = DenseEncoder(str(tiny_model_dir), backend="onnx-int8", cache_dir=str(tmp_path), use_cache=False).cache_key("")
+    assert "backend" not in torch_key and set(torch_key) == {
+        "format",
+        "kind",
+        "model",
+        "revision",
+        "prefix",
+        "max_tokens",
+        "normalize",
+    }
+    int8_key = DenseEncoder(
+        str(tiny_model_dir), backend="onnx-int8", cache_dir=str(tmp_path), use_cache=False
+    ).cache_key("")
     assert int8_key["backend"] == "onnx-int8" and int8_key["backend_settings"]["op_types"] == ["MatMul", "Attention"]
     assert {k: v for k, v in int8_key.items() if k in torch_key} == torch_key
 
@@ -120,11 +134,18 @@ def test_bench_runs_each_backend_and_reports_retention_against_torch(tiny_model_
     results = run_bench(data, models, BenchOptions(backends=["torch", "onnx-int8"], latency=False, use_cache=False))
     by_backend = {(r["model"], r["encoder_backend"]): r for r in results["runs"]}
     # bm25 runs once; SPLADE is torch-only, so it runs on torch and its onnx-int8 pass is skipped
-    assert set(by_backend) == {(str(tiny_model_dir), "torch"), (str(tiny_model_dir), "onnx-int8"), ("bm25", "torch"), (str(tiny_mlm_dir), "torch")}
+    assert set(by_backend) == {
+        (str(tiny_model_dir), "torch"),
+        (str(tiny_model_dir), "onnx-int8"),
+        ("bm25", "torch"),
+        (str(tiny_mlm_dir), "torch"),
+    }
     fast, torch_run = by_backend[(str(tiny_model_dir), "onnx-int8")], by_backend[(str(tiny_model_dir), "torch")]
     vs = fast["backend_vs_torch"]
     assert vs["ndcg@10_retention"] == pytest.approx(fast["metrics"]["ndcg@10"] / torch_run["metrics"]["ndcg@10"])
-    assert vs["documents_per_s_ratio"] == pytest.approx(fast["timings"]["documents_per_s"] / torch_run["timings"]["documents_per_s"])
+    assert vs["documents_per_s_ratio"] == pytest.approx(
+        fast["timings"]["documents_per_s"] / torch_run["timings"]["documents_per_s"]
+    )
     assert results["settings"]["encoder_backends"] == ["torch", "onnx-int8"]
 
 
@@ -132,7 +153,18 @@ def test_cli_bench_backend_option(tiny_model_dir, tmp_path):
     from embedproof.cli import app
 
     out = tmp_path / "results.json"
-    args = ["bench", "--model", str(tiny_model_dir), "--backend", "torch", "--backend", "onnx", "--no-latency", "--output", str(out)]
+    args = [
+        "bench",
+        "--model",
+        str(tiny_model_dir),
+        "--backend",
+        "torch",
+        "--backend",
+        "onnx",
+        "--no-latency",
+        "--output",
+        str(out),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "encoder backends" in result.output and "retention vs torch" in result.output
@@ -153,8 +185,10 @@ def test_minilm_int8_keeps_cosine_to_fp32(minilm_path, backend, tmp_path):
     data = load_dataset("demo")
     texts = [doc.full_text for doc in list(data.corpus.values())[:40]]
     name = "sentence-transformers/all-MiniLM-L6-v2"
-    cos = cosines(DenseEncoder(name, backend=backend, cache_dir=str(tmp_path), use_cache=False).encode_documents(texts).dense,
-                  torch_vectors(name, texts))
+    cos = cosines(
+        DenseEncoder(name, backend=backend, cache_dir=str(tmp_path), use_cache=False).encode_documents(texts).dense,
+        torch_vectors(name, texts),
+    )
     assert cos.mean() >= 0.98 and cos.min() >= 0.95, (cos.mean(), cos.min())
 
 
@@ -162,7 +196,9 @@ def test_token_embeddings_from_onnx_match_torch(tiny_model_dir, tmp_path):
     from embedproof.models.multivector import TokenEmbeddingEncoder
 
     torch_tokens = TokenEmbeddingEncoder(str(tiny_model_dir), use_cache=False).encode_documents(TEXTS).multivector
-    fast = TokenEmbeddingEncoder(str(tiny_model_dir), backend="onnx", cache_dir=str(tmp_path), use_cache=False).encode_documents(TEXTS)
+    fast = TokenEmbeddingEncoder(
+        str(tiny_model_dir), backend="onnx", cache_dir=str(tmp_path), use_cache=False
+    ).encode_documents(TEXTS)
     assert fast.info["backend"] == "onnx"
     assert [m.shape for m in fast.multivector] == [m.shape for m in torch_tokens]  # padding dropped the same way
     for ours, theirs in zip(fast.multivector, torch_tokens):

@@ -27,11 +27,17 @@ def test_built_in_encoders_are_encoders():
 
 
 def test_model_encoders_are_encoders(minilm_path, splade_tiny_dir, tiny_bgem3_dir, tiny_colbert_dir):
-    for encoder in (DenseEncoder(minilm_path, use_cache=False), SpladeEncoder(str(splade_tiny_dir), use_cache=False),
-                    BGEM3Encoder(str(tiny_bgem3_dir))):
+    for encoder in (
+        DenseEncoder(minilm_path, use_cache=False),
+        SpladeEncoder(str(splade_tiny_dir), use_cache=False),
+        BGEM3Encoder(str(tiny_bgem3_dir)),
+    ):
         assert isinstance(encoder, Encoder) and not isinstance(encoder, Reranker), type(encoder)
         assert encoder.encode_queries(["a cat sat"]).mode == encoder.mode
-    for tokens in (TokenEmbeddingEncoder(minilm_path, use_cache=False), MultiVectorModelEncoder(str(tiny_colbert_dir), use_cache=False)):
+    for tokens in (
+        TokenEmbeddingEncoder(minilm_path, use_cache=False),
+        MultiVectorModelEncoder(str(tiny_colbert_dir), use_cache=False),
+    ):
         assert isinstance(tokens, TokenEncoder), type(tokens)
         assert tokens.mode == "multivector" and tokens.encode_queries(["a cat sat"]).mode == "multivector"
 
@@ -40,8 +46,9 @@ def test_remote_encoder_is_an_encoder():
     def answer(request):
         return httpx.Response(200, json={"data": [{"index": 0, "embedding": [0.6, 0.8]}], "model": "m"})
 
-    encoder = remote_encoder("openai-compatible:m@http://embeddings.invalid/v1", use_cache=False,
-                             transport=httpx.MockTransport(answer))
+    encoder = remote_encoder(
+        "openai-compatible:m@http://embeddings.invalid/v1", use_cache=False, transport=httpx.MockTransport(answer)
+    )
     assert isinstance(encoder, RemoteEncoder) and isinstance(encoder, Encoder)
     assert encoder.encode_queries(["a cat"]).mode == "dense"
 

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from embedproof.errors import EmbedproofError
 from embedproof.datasets.loading import load_dataset
+from embedproof.errors import EmbedproofError
 from embedproof.models.factory import get_encoder
 from embedproof.models.hashing import HashingEncoder
 from embedproof.models.remote import RetryPolicy, parse_retry_after, plan_batches, remote_encoder
@@ -118,7 +118,11 @@ def test_server_api_key_comes_from_the_environment_and_never_shows(hashing_index
         monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", secret)
         encoder = get_encoder(f"openai-compatible:hashing@{url}", use_cache=False)
         assert encoder.encode_queries(["iphone"]).dense.shape == (1, 1024)
-        assert secret not in repr(encoder) and secret not in repr(encoder.client) and "OPENAI_COMPATIBLE_API_KEY" in repr(encoder)
+        assert (
+            secret not in repr(encoder)
+            and secret not in repr(encoder.client)
+            and "OPENAI_COMPATIBLE_API_KEY" in repr(encoder)
+        )
 
 
 def test_embedproof_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
@@ -139,9 +143,16 @@ def test_embedproof_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
     wire = Recording()
     with _serve(create_app(tmp_path / "idx")) as url:
         remote = get_encoder(f"embedproof:{model}@{url}", use_cache=False, transport=wire)
-        queries, documents = remote.encode_queries(["when was the iphone released"]), remote.encode_documents(["The first iPhone."])
-        doubled = get_encoder(f"openai-compatible:{model}@{url}", use_cache=False).encode_queries(["when was the iphone released"])
-    assert [b["input_type"] for b in wire.bodies] == ["query", "document"] and wire.bodies[0]["input"] == ["when was the iphone released"]
+        queries, documents = (
+            remote.encode_queries(["when was the iphone released"]),
+            remote.encode_documents(["The first iPhone."]),
+        )
+        doubled = get_encoder(f"openai-compatible:{model}@{url}", use_cache=False).encode_queries(
+            ["when was the iphone released"]
+        )
+    assert [b["input_type"] for b in wire.bodies] == ["query", "document"] and wire.bodies[0]["input"] == [
+        "when was the iphone released"
+    ]
     np.testing.assert_allclose(queries.dense, local.encode_queries(["when was the iphone released"]).dense, atol=1e-6)
     np.testing.assert_allclose(documents.dense, local.encode_documents(["The first iPhone."]).dense, atol=1e-6)
     assert not np.allclose(doubled.dense, queries.dense, atol=1e-3)
@@ -155,7 +166,9 @@ def test_a_413_halves_the_batch_and_keeps_the_order():
         sizes.append(len(texts))
         if len(texts) > 5:
             return httpx.Response(413, json={"detail": "input: 1 to 5 texts"})
-        return httpx.Response(200, json={"data": [{"index": i, "embedding": [float(t.split()[-1])] * 2} for i, t in enumerate(texts)]})
+        return httpx.Response(
+            200, json={"data": [{"index": i, "embedding": [float(t.split()[-1])] * 2} for i, t in enumerate(texts)]}
+        )
 
     encoder = _encoder(capped, batch_size=10)
     got = encoder.encode_documents([f"text {i}" for i in range(13)])
@@ -169,7 +182,9 @@ def test_empty_texts_are_not_sent_and_get_zero_vectors():
     def handler(request):
         texts = json.loads(request.content)["input"]
         sent.append(texts)
-        return httpx.Response(200, json={"data": [{"index": i, "embedding": [1.0, float(len(t))]} for i, t in enumerate(texts)]})
+        return httpx.Response(
+            200, json={"data": [{"index": i, "embedding": [1.0, float(len(t))]} for i, t in enumerate(texts)]}
+        )
 
     encoder = _encoder(handler)
     got = encoder.encode_documents(["ab", "", "  ", "abc"])
@@ -179,8 +194,12 @@ def test_empty_texts_are_not_sent_and_get_zero_vectors():
 
 # --- retries, back-off, Retry-After, rate limit ------------------------------------------------------------------
 
+
 def _openai_answer(n, dim=4):
-    return {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [float(i)] * dim} for i in range(n)]}
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": [float(i)] * dim} for i in range(n)],
+    }
 
 
 def _scripted(statuses, retry_after=None):
@@ -199,8 +218,12 @@ def _scripted(statuses, retry_after=None):
 
 
 def _encoder(handler, **options):
-    return remote_encoder("openai-compatible:m@http://embeddings.invalid/v1", use_cache=False,
-                          transport=httpx.MockTransport(handler), **options)
+    return remote_encoder(
+        "openai-compatible:m@http://embeddings.invalid/v1",
+        use_cache=False,
+        transport=httpx.MockTransport(handler),
+        **options,
+    )
 
 
 def test_429_with_retry_after_is_honoured_then_succeeds():
@@ -219,7 +242,9 @@ def test_500_then_200_backs_off_and_succeeds():
 
 def test_gives_up_after_max_retries_with_a_clear_error():
     handler, calls = _scripted([503] * 10)
-    with pytest.raises(EmbedproofError, match=r"POST http://embeddings.invalid/v1/embeddings failed after 3 attempts; last: HTTP 503"):
+    with pytest.raises(
+        EmbedproofError, match=r"POST http://embeddings.invalid/v1/embeddings failed after 3 attempts; last: HTTP 503"
+    ):
         _encoder(handler, retry=RetryPolicy(max_retries=2, base_delay=0.01)).encode_documents(["a"])
     assert len(calls) == 3
 
@@ -239,8 +264,14 @@ def test_connection_errors_are_retried_then_reported():
     with socket.socket() as s:  # a loopback port with nothing listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    encoder = remote_encoder(f"openai-compatible:m@http://127.0.0.1:{port}/v1", use_cache=False, retry=RetryPolicy(max_retries=2, base_delay=0.01))
-    with pytest.raises(EmbedproofError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 3 attempts; last: ConnectError"):
+    encoder = remote_encoder(
+        f"openai-compatible:m@http://127.0.0.1:{port}/v1",
+        use_cache=False,
+        retry=RetryPolicy(max_retries=2, base_delay=0.01),
+    )
+    with pytest.raises(
+        EmbedproofError, match=rf"127.0.0.1:{port}/v1/embeddings failed after 3 attempts; last: ConnectError"
+    ):
         encoder.encode_documents(["a"])
     assert encoder.client.requests == 3
 
@@ -266,20 +297,32 @@ def test_api_key_never_appears_in_errors_or_repr(monkeypatch):
 
     status = [401]
 
-    def echo(request):  # a hostile or buggy server that echoes the Authorization header back, near the 300-character cut
+    def echo(
+        request,
+    ):  # a hostile or buggy server that echoes the Authorization header back, near the 300-character cut
         return httpx.Response(status[0], text="x" * 275 + "bad key " + request.headers["authorization"])  # key at 290..
 
-    encoder = get_encoder("voyage-3", use_cache=False, transport=httpx.MockTransport(echo), retry=RetryPolicy(max_retries=1, base_delay=0.01))
+    encoder = get_encoder(
+        "voyage-3",
+        use_cache=False,
+        transport=httpx.MockTransport(echo),
+        retry=RetryPolicy(max_retries=1, base_delay=0.01),
+    )
     for status[0], names_the_variable in ((401, True), (500, False)):
         with pytest.raises(EmbedproofError) as err:
             encoder.encode_queries(["q"])
         text = str(err.value)
         assert secret[:8] not in text and "***" in text and f"HTTP {status[0]}" in text
         assert ("VOYAGE_API_KEY" in text) is names_the_variable
-    assert secret not in repr(encoder) and secret not in repr(encoder.client) and secret not in repr(encoder.__dict__.get("card"))
+    assert (
+        secret not in repr(encoder)
+        and secret not in repr(encoder.client)
+        and secret not in repr(encoder.__dict__.get("card"))
+    )
 
 
 # --- Voyage, Cohere and OpenAI request/response shapes -------------------------------------------------------------
+
 
 def _bits(rng, n, dim):
     return np.where(rng.standard_normal((n, dim)) > 0, 1.0, -1.0).astype(np.float32)
@@ -300,17 +343,32 @@ def test_voyage_request_shape_and_int8_and_binary_parsing(monkeypatch):
         assert set(body) == {"input", "model", "input_type", "truncation", "output_dtype", "output_dimension"}
         assert body["model"] == "voyage-3-large" and body["output_dimension"] == 256 and body["truncation"] is True
         rows = int8 if body["output_dtype"] == "int8" else packed.tolist()
-        data = [{"object": "embedding", "embedding": rows[i], "index": i} for i in range(len(body["input"]))][::-1]  # out of order
-        return httpx.Response(200, json={"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 9}})
+        data = [{"object": "embedding", "embedding": rows[i], "index": i} for i in range(len(body["input"]))][
+            ::-1
+        ]  # out of order
+        return httpx.Response(
+            200, json={"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 9}}
+        )
 
-    encoder = get_encoder("voyage-3-large", dimensions=256, output_dtype="int8", query_prefix="ignored: ",
-                          transport=httpx.MockTransport(voyage))
+    encoder = get_encoder(
+        "voyage-3-large",
+        dimensions=256,
+        output_dtype="int8",
+        query_prefix="ignored: ",
+        transport=httpx.MockTransport(voyage),
+    )
     queries = encoder.encode_queries(["q1", "q2", "q3"])
     documents = encoder.encode_documents(["d1", "d2", "d3"])
     assert [b["input_type"] for b in seen] == ["query", "document"] and seen[0]["input"] == ["q1", "q2", "q3"]
-    assert queries.dense.tolist() == [[float(v) for v in row] for row in int8] and documents.info["output_dtype"] == "int8"
-    assert queries.info["precision"] == "int8 (from the API)" and any("prefixes are ignored" in w for w in encoder.warnings)
-    binary = get_encoder("voyage:voyage-3-large[output_dtype=binary,dimensions=256]", transport=httpx.MockTransport(voyage))
+    assert (
+        queries.dense.tolist() == [[float(v) for v in row] for row in int8] and documents.info["output_dtype"] == "int8"
+    )
+    assert queries.info["precision"] == "int8 (from the API)" and any(
+        "prefixes are ignored" in w for w in encoder.warnings
+    )
+    binary = get_encoder(
+        "voyage:voyage-3-large[output_dtype=binary,dimensions=256]", transport=httpx.MockTransport(voyage)
+    )
     np.testing.assert_array_equal(binary.encode_documents(["a", "b", "c"]).dense, signs)
     assert binary.card.name == "voyage/voyage-3-large"
 
@@ -325,21 +383,37 @@ def test_cohere_request_shape_batches_of_96_and_all_output_types(monkeypatch):
     def cohere(request):
         body = json.loads(request.content)
         seen.append(body)
-        assert str(request.url) == "https://api.cohere.com/v2/embed" and request.headers["authorization"] == "Bearer cohere-test-key"
+        assert (
+            str(request.url) == "https://api.cohere.com/v2/embed"
+            and request.headers["authorization"] == "Bearer cohere-test-key"
+        )
         assert body["model"] == "embed-v4.0" and body["output_dimension"] == 512 and body["truncate"] == "END"
         (kind,) = body["embedding_types"]
         start = int(body["texts"][0].split()[-1])
-        rows = signs[start:start + len(body["texts"])]
-        out = {"float": rows.tolist(), "int8": (rows * 3).astype(int).tolist(),
-               "ubinary": np.packbits(rows > 0, axis=1).tolist(),
-               "binary": (np.packbits(rows > 0, axis=1).astype(np.int16) - 128).tolist()}[kind]
-        return httpx.Response(200, json={"id": "x", "embeddings": {kind: out}, "texts": body["texts"], "meta": {"api_version": {"version": "2"}},
-                                         "response_type": "embeddings_by_type"})
+        rows = signs[start : start + len(body["texts"])]
+        out = {
+            "float": rows.tolist(),
+            "int8": (rows * 3).astype(int).tolist(),
+            "ubinary": np.packbits(rows > 0, axis=1).tolist(),
+            "binary": (np.packbits(rows > 0, axis=1).astype(np.int16) - 128).tolist(),
+        }[kind]
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "embeddings": {kind: out},
+                "texts": body["texts"],
+                "meta": {"api_version": {"version": "2"}},
+                "response_type": "embeddings_by_type",
+            },
+        )
 
     texts = [f"text {i}" for i in range(100)]
     for kind, expected in [("float", signs), ("int8", signs * 3), ("binary", signs), ("ubinary", signs)]:
         seen.clear()
-        encoder = get_encoder("cohere-embed-v4", dimensions=512, output_dtype=kind, use_cache=False, transport=httpx.MockTransport(cohere))
+        encoder = get_encoder(
+            "cohere-embed-v4", dimensions=512, output_dtype=kind, use_cache=False, transport=httpx.MockTransport(cohere)
+        )
         got = encoder.encode_documents(texts)
         assert [len(b["texts"]) for b in seen] == [96, 4] and all(b["input_type"] == "search_document" for b in seen)
         np.testing.assert_array_equal(got.dense, expected)
@@ -354,12 +428,28 @@ def test_openai_hosted_request_shape_and_base64_or_float_answers(monkeypatch):
 
     def openai(request):
         body = json.loads(request.content)
-        assert str(request.url) == "https://api.openai.com/v1/embeddings" and request.headers["authorization"] == "Bearer sk-test-openai"
-        assert body == {"model": "text-embedding-3-small", "input": ["a", "b", "c"], "encoding_format": "base64", "dimensions": 512}
-        encode = (lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if request.headers.get("x-floats") is None else (lambda v: v.tolist())
-        return httpx.Response(200, json={"object": "list", "data": [{"index": i, "embedding": encode(vectors[i])} for i in (2, 0, 1)]})
+        assert (
+            str(request.url) == "https://api.openai.com/v1/embeddings"
+            and request.headers["authorization"] == "Bearer sk-test-openai"
+        )
+        assert body == {
+            "model": "text-embedding-3-small",
+            "input": ["a", "b", "c"],
+            "encoding_format": "base64",
+            "dimensions": 512,
+        }
+        encode = (
+            (lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode())
+            if request.headers.get("x-floats") is None
+            else (lambda v: v.tolist())
+        )
+        return httpx.Response(
+            200, json={"object": "list", "data": [{"index": i, "embedding": encode(vectors[i])} for i in (2, 0, 1)]}
+        )
 
-    encoder = get_encoder("text-embedding-3-small", dimensions=512, transport=httpx.MockTransport(openai), use_cache=False)
+    encoder = get_encoder(
+        "text-embedding-3-small", dimensions=512, transport=httpx.MockTransport(openai), use_cache=False
+    )
     np.testing.assert_array_equal(encoder.encode_documents(["a", "b", "c"]).dense, vectors)
     assert encoder.card.name == "openai/text-embedding-3-small" and encoder.max_tokens == 8191
 
@@ -373,7 +463,11 @@ def test_card_prefixes_are_applied_where_the_api_has_no_input_type():
         return httpx.Response(200, json=_openai_answer(len(texts)))
 
     encoder = _encoder(handler)
-    bge = remote_encoder("openai-compatible:BAAI/bge-small-en-v1.5@http://tei.invalid/v1", use_cache=False, transport=httpx.MockTransport(handler))
+    bge = remote_encoder(
+        "openai-compatible:BAAI/bge-small-en-v1.5@http://tei.invalid/v1",
+        use_cache=False,
+        transport=httpx.MockTransport(handler),
+    )
     bge.encode_queries(["iphone"])
     bge.encode_documents(["The first iPhone."])
     assert sent == ["Represent this sentence for searching relevant passages: iphone", "The first iPhone."]
@@ -383,14 +477,27 @@ def test_card_prefixes_are_applied_where_the_api_has_no_input_type():
 def test_remote_names_and_missing_keys():
     from embedproof.models.card import get_card
 
-    name = split_remote_name("openai-compatible:sentence-transformers/all-MiniLM-L6-v2@http://127.0.0.1:8000/v1[dimensions=128,max_retries=2]")
+    name = split_remote_name(
+        "openai-compatible:sentence-transformers/all-MiniLM-L6-v2@http://127.0.0.1:8000/v1[dimensions=128,max_retries=2]"
+    )
     assert (name.scheme, name.model, name.base_url, name.options) == (
-        "openai-compatible", "sentence-transformers/all-MiniLM-L6-v2", "http://127.0.0.1:8000/v1", {"dimensions": "128", "max_retries": "2"})
+        "openai-compatible",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "http://127.0.0.1:8000/v1",
+        {"dimensions": "128", "max_retries": "2"},
+    )
     assert split_remote_name("voyage:voyage-3.5") == split_remote_name("voyage:voyage-3.5")
-    assert split_remote_name("voyage:voyage-3.5").base_url is None and split_remote_name("BAAI/bge-small-en-v1.5") is None
-    assert get_card("openai-compatible:all-MiniLM-L6-v2@http://127.0.0.1:8000/v1").name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (
+        split_remote_name("voyage:voyage-3.5").base_url is None and split_remote_name("BAAI/bge-small-en-v1.5") is None
+    )
+    assert (
+        get_card("openai-compatible:all-MiniLM-L6-v2@http://127.0.0.1:8000/v1").name
+        == "sentence-transformers/all-MiniLM-L6-v2"
+    )
     assert unpack_bits([[0b10000001 - 128]], signed=True).tolist() == [[1, -1, -1, -1, -1, -1, -1, 1]]
-    tuned = remote_encoder("openai-compatible:m@http://x.invalid/v1[batch_size=5,requests_per_minute=120,max_retries=0]", batch_size=32)
+    tuned = remote_encoder(
+        "openai-compatible:m@http://x.invalid/v1[batch_size=5,requests_per_minute=120,max_retries=0]", batch_size=32
+    )
     assert tuned.batch_size == 5 and tuned.client.min_interval == 0.5 and tuned.client.retry.max_retries == 0
     assert display_name("openai-compatible:hashing@http://127.0.0.1:8000/v1") == "openai-compatible:hashing"
     assert display_name("sentence-transformers/all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
@@ -400,8 +507,14 @@ def test_remote_names_and_missing_keys():
         remote_encoder("openai-compatible:m")
 
 
-@pytest.mark.parametrize("model, variables", [("voyage-3", "VOYAGE_API_KEY"), ("embed-v4.0", "CO_API_KEY or \\$COHERE_API_KEY"),
-                                              ("text-embedding-3-large", "OPENAI_API_KEY")])
+@pytest.mark.parametrize(
+    "model, variables",
+    [
+        ("voyage-3", "VOYAGE_API_KEY"),
+        ("embed-v4.0", "CO_API_KEY or \\$COHERE_API_KEY"),
+        ("text-embedding-3-large", "OPENAI_API_KEY"),
+    ],
+)
 def test_hosted_cards_route_to_their_api_and_name_the_missing_key(model, variables, monkeypatch):
     for var in ("VOYAGE_API_KEY", "CO_API_KEY", "COHERE_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)

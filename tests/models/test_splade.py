@@ -27,7 +27,9 @@ def test_random_mlm_runs_both_paths(tiny_mlm_dir):
 def test_trained_splade_tiny_expands_terms_and_finds_the_cat(splade_tiny_dir):
     enc = SpladeEncoder(str(splade_tiny_dir))
     assert enc.card.name == "splade-tiny"
-    docs = enc.encode_documents(["the cat sat on the mat", "Apple released the iPod in 2001.", "Stocks fell on Monday."])
+    docs = enc.encode_documents(
+        ["the cat sat on the mat", "Apple released the iPod in 2001.", "Stocks fell on Monday."]
+    )
     terms = dict(enc.explain(docs.sparse[0], top_k=10))
     # OFFLINE.md: "the cat sat on the mat" expands to mat, cat, sat, cats, sit
     assert {"mat", "cat", "sat", "cats", "sit"} <= set(terms)

@@ -1,8 +1,8 @@
 import pytest
 
 from embedproof.datasets.loading import Dataset, load_dataset
-from embedproof.types import Document
 from embedproof.pick.profile import profile_corpus
+from embedproof.types import Document
 
 
 def test_demo_profile(minilm_path):
@@ -30,7 +30,9 @@ def test_languages_duplicates_and_identifiers():
 def test_profile_says_which_signal_made_a_corpus_keyword_heavy():
     from embedproof.pick.profile import _keyword_reasons
 
-    assert _keyword_reasons(0.03, 0.01, 500) == ["identifier-like tokens (codes, versions, CamelCase) are 3.0% of words (> 2%)"]
+    assert _keyword_reasons(0.03, 0.01, 500) == [
+        "identifier-like tokens (codes, versions, CamelCase) are 3.0% of words (> 2%)"
+    ]
     assert _keyword_reasons(0.0, 0.08, 500) == []  # rare terms mean nothing on 500 documents
     assert "one document only are 8.0%" in _keyword_reasons(0.0, 0.08, 5000)[0]
 

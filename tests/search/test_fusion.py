@@ -59,5 +59,7 @@ def test_tuning_finds_the_weight_that_puts_the_relevant_document_first():
         return 1.0 if max(run["q"], key=run["q"].get) == "d" else 0.0
 
     sparse = {"q": {"d": 12.0, "b": 7.0}}
-    best, value = tune_fusion([DENSE, sparse], objective, method="wsum", weight_grid=(0.0, 0.5, 1.0), normalisations=("minmax",))
+    best, value = tune_fusion(
+        [DENSE, sparse], objective, method="wsum", weight_grid=(0.0, 0.5, 1.0), normalisations=("minmax",)
+    )
     assert value == 1.0 and best["weights"] == [0.0, 1.0]

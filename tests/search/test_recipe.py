@@ -8,7 +8,11 @@ from embedproof.search.recipe import Recipe, load_recipe, standard_recipe
 
 def test_standard_modes():
     hybrid = standard_recipe("hybrid+rerank", "all-MiniLM-L6-v2", "bm25")
-    assert hybrid.first_pass == ["all-MiniLM-L6-v2", "bm25"] and hybrid.fusion == "rrf" and hybrid.fusion_params == {"k": 60}
+    assert (
+        hybrid.first_pass == ["all-MiniLM-L6-v2", "bm25"]
+        and hybrid.fusion == "rrf"
+        and hybrid.fusion_params == {"k": 60}
+    )
     assert hybrid.reranker == ("maxsim", "all-MiniLM-L6-v2") and hybrid.rerank_top == 50
     assert standard_recipe("multivector", "m", "bm25").first_pass == ["maxsim:m"]
     with pytest.raises(ValueError, match="unknown mode"):
@@ -23,11 +27,21 @@ def test_invalid_recipes():
 
 
 def test_load_json_and_yaml(tmp_path):
-    (tmp_path / "r.json").write_text(json.dumps({"first_pass": ["hashing", "bm25"], "fusion": "wsum", "weights": [0.3, 0.7],
-                                                 "fusion_params": {"normalisation": "zscore"}}))
+    (tmp_path / "r.json").write_text(
+        json.dumps(
+            {
+                "first_pass": ["hashing", "bm25"],
+                "fusion": "wsum",
+                "weights": [0.3, 0.7],
+                "fusion_params": {"normalisation": "zscore"},
+            }
+        )
+    )
     recipe = load_recipe(tmp_path / "r.json")
     assert recipe.name == "r" and recipe.weights == [0.3, 0.7]
-    (tmp_path / "r.yaml").write_text("name: mine\nfirst_pass: [bm25]\nrerank: 'cross-encoder:some/model'\nrerank_top: 20\n")
+    (tmp_path / "r.yaml").write_text(
+        "name: mine\nfirst_pass: [bm25]\nrerank: 'cross-encoder:some/model'\nrerank_top: 20\n"
+    )
     assert load_recipe(tmp_path / "r.yaml").reranker == ("cross-encoder", "some/model")
 
 
@@ -59,5 +73,7 @@ def test_dim_precision_fields_default_validate_and_load(tmp_path):
     with pytest.raises(DatasetError, match="bad.json, field 'precision'") as err:
         load_recipe(tmp_path / "bad.json")
     assert err.value.field == "precision"
-    (tmp_path / "old.json").write_text(json.dumps({"first_pass": ["hashing"], "fusion": "rrf"}))  # a recipe from before the fields
+    (tmp_path / "old.json").write_text(
+        json.dumps({"first_pass": ["hashing"], "fusion": "rrf"})
+    )  # a recipe from before the fields
     assert load_recipe(tmp_path / "old.json").shrink is None

@@ -11,7 +11,6 @@ import pytest
 from embedproof.datasets.loading import load_dataset
 from embedproof.index.store import build_index
 from embedproof.search.recipe import standard_recipe
-
 from tests.conftest import CHROMIUM_FLAGS, serve_in_thread
 
 pytest.importorskip("fastapi")
@@ -72,12 +71,18 @@ def test_official_openai_client_against_the_server(live_server):
     from openai import OpenAI
 
     api = OpenAI(base_url=live_server + "/v1", api_key="not-needed-on-loopback")
-    result = api.embeddings.create(model=MINILM, input=["The first iPhone launched in 2007.", "Apple released the iPod in 2001."], dimensions=128)
+    result = api.embeddings.create(
+        model=MINILM, input=["The first iPhone launched in 2007.", "Apple released the iPod in 2001."], dimensions=128
+    )
     vectors = np.array([d.embedding for d in result.data])
     assert vectors.shape == (2, 128) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
-    float_default = api.embeddings.create(model=MINILM, input="When was the iPhone released?")  # the client asks for base64 by default
+    float_default = api.embeddings.create(
+        model=MINILM, input="When was the iPhone released?"
+    )  # the client asks for base64 by default
     assert len(float_default.data[0].embedding) == 384
-    alias = api.embeddings.create(model="all-MiniLM-L6-v2", input="iPhone")  # the card's short name names the same model
+    alias = api.embeddings.create(
+        model="all-MiniLM-L6-v2", input="iPhone"
+    )  # the card's short name names the same model
     assert alias.model == MINILM
     import openai
 
@@ -99,12 +104,17 @@ def test_overrides_run_one_stage_of_the_recipe_like_its_own_recipe(client, index
         alone = run_recipe(standard_recipe(mode, MINILM, "bm25"), index.workspace, ["q"], [query])[-1].run["q"]
         expected = sorted(alone.items(), key=lambda item: (-item[1], item[0]))[:10]
         assert [(r["id"], round(r["score"], 5)) for r in answer["results"]] == [(d, round(v, 5)) for d, v in expected]
-        ranking_stages = [name for name in answer["timings_ms"] if not name.startswith("encode:")]  # encoders: own stages
+        ranking_stages = [
+            name for name in answer["timings_ms"] if not name.startswith("encode:")
+        ]  # encoders: own stages
         assert answer["recipe"] == f"hybrid [first_pass=['{model}']]" and ranking_stages[:-1] == [f"first_pass:{model}"]
     fused = client.post("/search", json={"query": query, "overrides": {"rrf_k": 1}}).json()
     assert fused["results"][0]["id"] == "d001" and fused["recipe"] == "hybrid [rrf_k=1]"
-    for bad, field in (({"first_pass": ["bge-m3"]}, "overrides.first_pass"), ({"rerank": True}, "overrides.rerank"),
-                       ({"rerank_top": 5}, "overrides.rerank_top")):
+    for bad, field in (
+        ({"first_pass": ["bge-m3"]}, "overrides.first_pass"),
+        ({"rerank": True}, "overrides.rerank"),
+        ({"rerank_top": 5}, "overrides.rerank_top"),
+    ):
         refused = client.post("/search", json={"query": query, "overrides": bad})
         assert refused.status_code == 422 and field in refused.json()["detail"], bad
     assert client.post("/search", json={"query": query, "overrides": {"model": "x"}}).status_code == 422  # unknown key
@@ -116,12 +126,21 @@ def test_overrides_run_one_stage_of_the_recipe_like_its_own_recipe(client, index
 def test_page_shows_results_in_headless_chromium(live_server, tmp_path):
     flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     url = live_server + "/?q=When%20was%20the%20iPhone%20released%3F"
-    dom = subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--virtual-time-budget=10000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert 'data-results="10"' in dom and "d001" in dom and "first_pass:bm25" in dom
     # dense, sparse and hybrid side by side, each with its own list and time
     assert 'data-views="3"' in dom and all(f"<h3>{label} · " in dom for label in ("all-MiniLM-L6-v2", "bm25", "hybrid"))
     shot = tmp_path / "page.png"
-    subprocess.run([CHROMIUM, *flags, "--virtual-time-budget=10000", "--window-size=1300,900", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *flags, "--virtual-time-budget=10000", "--window-size=1300,900", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -141,7 +160,9 @@ def test_api_key_is_required_except_on_health_and_the_page(index_dir, monkeypatc
     assert guarded.post("/v1/embeddings", json={"input": "x"}).status_code == 401
     big = guarded.post("/search", json={"query": "x" * 5_000}, headers={"X-API-Key": "s3cret"})
     assert big.status_code == 413 and "over 2,000 bytes" in big.json()["detail"]
-    assert "access-control-allow-origin" not in guarded.get("/health", headers={"Origin": "http://evil.example"}).headers
+    assert (
+        "access-control-allow-origin" not in guarded.get("/health", headers={"Origin": "http://evil.example"}).headers
+    )
 
 
 def _post_all(url: str, bodies: list[tuple[str, dict]]) -> list:
@@ -192,8 +213,10 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_
     """16 searches (mixed top_k and overrides) and 4 embedding requests at once: the same rankings and vectors as
     each request alone, to float tolerance, from batches that really held several requests."""
     queries = list(load_dataset("demo").queries.values())[:16]
-    searches = [("/search", {"query": q, "top_k": 3 + i % 5} | ({"overrides": {"first_pass": ["bm25"]}} if i % 4 == 3 else {}))
-                for i, q in enumerate(queries)]
+    searches = [
+        ("/search", {"query": q, "top_k": 3 + i % 5} | ({"overrides": {"first_pass": ["bm25"]}} if i % 4 == 3 else {}))
+        for i, q in enumerate(queries)
+    ]
     passages = [d.full_text for d in load_dataset("demo").corpus.values()]
     embeds = [("/v1/embeddings", {"input": passages[i : i + 1 + i % 3], "model": MINILM}) for i in range(4)]
     first = ("/search", {"query": "held first", "top_k": 1})
@@ -219,7 +242,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_
         assert np.allclose([r["score"] for r in got], [r["score"] for r in expected], atol=1e-5)
         assert int(response.headers["x-batch-size"]) in (4, 12)
     encoder = alone.workspace.encoder(MINILM)
-    for (_, body), response in zip(embeds, answers[len(searches):]):
+    for (_, body), response in zip(embeds, answers[len(searches) :]):
         vectors = np.array([d["embedding"] for d in response.json()["data"]])
         assert np.allclose(vectors, encoder.encode_documents(body["input"]).dense, atol=1e-5)
         assert response.headers["x-batch-size"] == "4"
@@ -228,8 +251,8 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_
 @pytest.fixture(scope="module")
 def hashing_app(tmp_path_factory):
     """A small hashing + BM25 index behind a server whose queue holds 2 requests."""
-    from embedproof.server.batching import BatchOptions
     from embedproof.server.app import create_app
+    from embedproof.server.batching import BatchOptions
 
     folder = tmp_path_factory.mktemp("queue") / "idx"
     build_index(standard_recipe("hybrid", "hashing", "bm25"), load_dataset("demo").corpus, folder, chunk_size=128)
@@ -249,8 +272,10 @@ def test_a_full_queue_answers_503_with_retry_after(hashing_app, monkeypatch):
         queued = threading.Thread(target=lambda: _post_all(url, [("/search", {"query": f"q{i}"}) for i in range(2)]))
         queued.start()
         _wait_until(lambda: app.state.worker.queued == 2)
-        refused = [httpx.post(url + "/search", json={"query": "one too many"}, timeout=10),
-                   httpx.post(url + "/v1/embeddings", json={"input": "one too many"}, timeout=10)]
+        refused = [
+            httpx.post(url + "/search", json={"query": "one too many"}, timeout=10),
+            httpx.post(url + "/v1/embeddings", json={"input": "one too many"}, timeout=10),
+        ]
     queued.join()
     held.join()
     for response in refused:

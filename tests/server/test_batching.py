@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from embedproof.server.batching import BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
 from embedproof.errors import EmbedproofError
+from embedproof.server.batching import BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
 
 
 class Recorder:
@@ -174,8 +174,16 @@ def test_a_lone_request_is_not_held_back_by_the_batching_window():
 def test_options_are_checked_and_the_error_names_the_field():
     from embedproof.errors import InvalidInputError
 
-    bad_values = ({"max_batch": 0}, {"max_tokens": -5}, {"max_queue": 0}, {"max_wait_ms": -1}, {"max_wait_ms": float("nan")},
-                  {"max_wait_ms": float("inf")}, {"threads": 0}, {"max_batch": 2.5})
+    bad_values = (
+        {"max_batch": 0},
+        {"max_tokens": -5},
+        {"max_queue": 0},
+        {"max_wait_ms": -1},
+        {"max_wait_ms": float("nan")},
+        {"max_wait_ms": float("inf")},
+        {"threads": 0},
+        {"max_batch": 2.5},
+    )
     for bad in bad_values:
         with pytest.raises(InvalidInputError, match=f"^{next(iter(bad))}: "):
             BatchOptions(**bad)

@@ -57,21 +57,26 @@ def test_a_valid_json_search_skips_the_router_and_answers_as_the_route(client, r
     assert fast.status_code == 200 and routed == []
     assert fast.headers["content-type"] == "application/json" and fast.headers["x-batch-size"] == "1"
     # `+json` media types are FastAPI's to parse: the same request through the route gives the same answer
-    through_route = client.post("/search", content=json.dumps(body), headers={"content-type": "application/vnd.api+json"})
+    through_route = client.post(
+        "/search", content=json.dumps(body), headers={"content-type": "application/vnd.api+json"}
+    )
     assert through_route.status_code == 200 and routed == ["/search"]
     assert _without_timings(fast.json()) == _without_timings(through_route.json())
     assert len(fast.json()["results"]) == 7
 
 
-@pytest.mark.parametrize("content, content_type, status", [
-    (b'{"query": ""}', "application/json", 422),           # a field out of range
-    (b'{"query": "x", "top_k": 2.0}', "application/json", 422),  # strict count
-    (b'{"query": "x",', "application/json", 422),          # not JSON
-    (b'{"query": "x"}', "text/plain", 422),                # not a JSON media type
-    (b'{"query": "x"}', None, 422),                        # no media type
-    (b"", "application/json", 422),                        # no body
-    (b"[" * 100_000, "application/json", 400),             # nested too deep for json.loads
-])
+@pytest.mark.parametrize(
+    "content, content_type, status",
+    [
+        (b'{"query": ""}', "application/json", 422),  # a field out of range
+        (b'{"query": "x", "top_k": 2.0}', "application/json", 422),  # strict count
+        (b'{"query": "x",', "application/json", 422),  # not JSON
+        (b'{"query": "x"}', "text/plain", 422),  # not a JSON media type
+        (b'{"query": "x"}', None, 422),  # no media type
+        (b"", "application/json", 422),  # no body
+        (b"[" * 100_000, "application/json", 400),  # nested too deep for json.loads
+    ],
+)
 def test_what_the_fast_path_does_not_accept_gets_fastapis_own_answer(client, routed, content, content_type, status):
     headers = {"content-type": content_type} if content_type else {}
     response = client.post("/search", content=content, headers=headers)

@@ -20,7 +20,9 @@ from embedproof.search.recipe import standard_recipe
 
 pytest.importorskip("fastapi")
 KEY = "k3y-s3cret"
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +51,54 @@ def guarded(index_dir):
 
 
 CORPUS_IDS = set(load_dataset("demo").corpus)
-scalars = (st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.text(max_size=30) | st.sampled_from(["\ud800", "\x00", "x" * 20_001, "", " ", "float", "base64"]))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8)
-counts = st.integers(min_value=-5, max_value=10**20) | st.floats(allow_nan=True, allow_infinity=True) | st.booleans() | st.text(max_size=4) | st.none()
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+    | st.sampled_from(["\ud800", "\x00", "x" * 20_001, "", " ", "float", "base64"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
+counts = (
+    st.integers(min_value=-5, max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.text(max_size=4)
+    | st.none()
+)
 search_bodies = st.one_of(  # half near-valid (so the 2xx checks run often), half anything
     st.fixed_dictionaries({"query": st.text(min_size=1, max_size=60)}, optional={"top_k": st.integers(-2, 120)}),
-    st.fixed_dictionaries({}, optional={"query": st.text(max_size=60) | json_values, "top_k": counts | st.integers(1, 100), "extra": json_values}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "query": st.text(max_size=60) | json_values,
+            "top_k": counts | st.integers(1, 100),
+            "extra": json_values,
+        },
+    ),
 )
-embedding_bodies = st.fixed_dictionaries({"input": st.text(max_size=40) | st.lists(st.text(max_size=30), min_size=1, max_size=5)}, optional={
-    "dimensions": st.integers(-1, 1100), "encoding_format": st.sampled_from(["float", "base64"]), "input_type": st.sampled_from(["query", "document"])}) | st.fixed_dictionaries({}, optional={
-    "input": st.text(max_size=40) | st.lists(st.text(max_size=20), max_size=6) | json_values,
-    "model": st.sampled_from(["hashing", "nope", ""]) | json_values,
-    "dimensions": counts | st.integers(1, 1100),
-    "encoding_format": st.sampled_from(["float", "base64", "int8", ""]) | json_values,
-    "input_type": st.sampled_from(["query", "document", "passage"]) | json_values,
-})
+embedding_bodies = st.fixed_dictionaries(
+    {"input": st.text(max_size=40) | st.lists(st.text(max_size=30), min_size=1, max_size=5)},
+    optional={
+        "dimensions": st.integers(-1, 1100),
+        "encoding_format": st.sampled_from(["float", "base64"]),
+        "input_type": st.sampled_from(["query", "document"]),
+    },
+) | st.fixed_dictionaries(
+    {},
+    optional={
+        "input": st.text(max_size=40) | st.lists(st.text(max_size=20), max_size=6) | json_values,
+        "model": st.sampled_from(["hashing", "nope", ""]) | json_values,
+        "dimensions": counts | st.integers(1, 1100),
+        "encoding_format": st.sampled_from(["float", "base64", "int8", ""]) | json_values,
+        "input_type": st.sampled_from(["query", "document", "passage"]) | json_values,
+    },
+)
 
 
 def _error_or_ok(response) -> dict | None:
@@ -84,7 +118,12 @@ def _check_search(response, sent: dict) -> None:
     if body is None:
         return
     top_k = sent.get("top_k", 10)
-    assert isinstance(sent["query"], str) and 1 <= len(sent["query"]) <= 20_000 and type(top_k) is int and 1 <= top_k <= 100
+    assert (
+        isinstance(sent["query"], str)
+        and 1 <= len(sent["query"]) <= 20_000
+        and type(top_k) is int
+        and 1 <= top_k <= 100
+    )
     ranks = [r["rank"] for r in body["results"]]
     assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) <= top_k
     assert {r["id"] for r in body["results"]} <= CORPUS_IDS and all(math.isfinite(r["score"]) for r in body["results"])
@@ -107,20 +146,43 @@ def _check_embeddings(response, sent: dict) -> None:
 @FUZZ
 @given(search_bodies)
 def test_search_with_random_json_bodies(client, body):
-    _check_search(client.post("/search", content=json.dumps(body, allow_nan=True), headers={"content-type": "application/json"}), body)
+    _check_search(
+        client.post("/search", content=json.dumps(body, allow_nan=True), headers={"content-type": "application/json"}),
+        body,
+    )
 
 
 @FUZZ
 @given(embedding_bodies)
 def test_embeddings_with_random_json_bodies(client, body):
-    _check_embeddings(client.post("/v1/embeddings", content=json.dumps(body, allow_nan=True), headers={"content-type": "application/json"}), body)
+    _check_embeddings(
+        client.post(
+            "/v1/embeddings", content=json.dumps(body, allow_nan=True), headers={"content-type": "application/json"}
+        ),
+        body,
+    )
 
 
 @FUZZ
-@given(st.sampled_from(["/search", "/v1/embeddings", "/health", "/", "/openapi.json", "/docs", "/../etc/passwd", "/search/../../x"]),
-       st.binary(max_size=300) | st.text(max_size=100).map(str.encode) | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()),
-       st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "", "application/json; charset=latin-1"]),
-       st.sampled_from(["POST", "GET", "PUT", "DELETE"]))
+@given(
+    st.sampled_from(
+        ["/search", "/v1/embeddings", "/health", "/", "/openapi.json", "/docs", "/../etc/passwd", "/search/../../x"]
+    ),
+    st.binary(max_size=300)
+    | st.text(max_size=100).map(str.encode)
+    | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()),
+    st.sampled_from(
+        [
+            "application/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "",
+            "application/json; charset=latin-1",
+        ]
+    ),
+    st.sampled_from(["POST", "GET", "PUT", "DELETE"]),
+)
 def test_raw_bytes_wrong_content_types_methods_and_paths(client, path, payload, content_type, method):
     response = client.request(method, path, content=payload, headers={"content-type": content_type})
     event(f"HTTP {response.status_code}")
@@ -134,23 +196,38 @@ def test_raw_bytes_wrong_content_types_methods_and_paths(client, path, payload, 
 ascii_header = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["authorization", "x-api-key", "Authorization", "X-API-KEY"]),
-       st.one_of(ascii_header, ascii_header.map(lambda t: "Bearer " + t), st.sampled_from([KEY[:-1], KEY + " ", "bearer " + KEY.upper(), " " + KEY])),
-       st.sampled_from(["/search", "/v1/embeddings"]))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["authorization", "x-api-key", "Authorization", "X-API-KEY"]),
+    st.one_of(
+        ascii_header,
+        ascii_header.map(lambda t: "Bearer " + t),
+        st.sampled_from([KEY[:-1], KEY + " ", "bearer " + KEY.upper(), " " + KEY]),
+    ),
+    st.sampled_from(["/search", "/v1/embeddings"]),
+)
 def test_random_api_keys_never_get_data(guarded, header, value, path):
     body = {"query": "iphone", "top_k": 2} if path == "/search" else {"input": "iphone"}
     response = guarded.post(path, json=body, headers={header: value})
     assert response.status_code == 401 and response.json() == {"detail": "missing or wrong API key"}
     assert response.headers["www-authenticate"] == "Bearer"
-    right = guarded.post(path, json=body, headers={header: ("Bearer " + KEY) if header.lower() == "authorization" else KEY})
+    right = guarded.post(
+        path, json=body, headers={header: ("Bearer " + KEY) if header.lower() == "authorization" else KEY}
+    )
     assert right.status_code == 200
 
 
 def test_examples_that_used_to_fail(client):
     """Concrete cases hypothesis found: NaN/infinity echoed into the 422 body, lone surrogates, `true` as a count."""
     raw = {"content-type": "application/json"}
-    for payload in [b'{"query": NaN}', b'{"query": "x", "top_k": 1e400}', b'{"query": "\\ud800"}', b'{"input": ["a", "\\udfff"]}']:
+    for payload in [
+        b'{"query": NaN}',
+        b'{"query": "x", "top_k": 1e400}',
+        b'{"query": "\\ud800"}',
+        b'{"input": ["a", "\\udfff"]}',
+    ]:
         path = "/v1/embeddings" if b"input" in payload else "/search"
         response = client.post(path, content=payload, headers=raw)
         assert response.status_code == 422 and "detail" in response.json(), payload

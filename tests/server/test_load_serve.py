@@ -36,10 +36,14 @@ def test_the_client_counts_refusals_as_errors(tmp_path):
     server = load_serve.Server(index, api_key="secret")
     try:
         refused = asyncio.run(load_serve.run_load(server.url, clients=2, seconds=1))
-        allowed = asyncio.run(load_serve.run_load(server.url, clients=2, seconds=1, headers={"Authorization": "Bearer secret"}))
+        allowed = asyncio.run(
+            load_serve.run_load(server.url, clients=2, seconds=1, headers={"Authorization": "Bearer secret"})
+        )
     finally:
         server.stop()
-    assert refused["errors"] == refused["requests"] > 0 and refused["errors_by_kind"] == {"HTTP 401": refused["requests"]}
+    assert refused["errors"] == refused["requests"] > 0 and refused["errors_by_kind"] == {
+        "HTTP 401": refused["requests"]
+    }
     assert allowed["errors"] == 0 and allowed["requests"] > 0
 
 
@@ -52,7 +56,12 @@ def test_short_capacity_run_puts_offline_and_served_numbers_side_by_side(tmp_pat
     queries = list(load_dataset("demo").queries.values())
     report = load_serve.capacity(index, queries, clients=(1, 4), seconds=0.5, rates=(0.5,), paired_per_round=20)
     paired = report["paired_single_client"]
-    assert paired["errors"] == 0 and 0 < paired["in_process_p50_ms"] and 0 < paired["server_p50_ms"] and paired["ratio_p50"] > 0
+    assert (
+        paired["errors"] == 0
+        and 0 < paired["in_process_p50_ms"]
+        and 0 < paired["server_p50_ms"]
+        and paired["ratio_p50"] > 0
+    )
     for local in report["in_process"]:
         assert 0 < local["online_p50_ms"] <= local["online_p99_ms"] and local["offline_queries_per_s"] > 0
     assert [r["clients"] for r in report["closed_loop"]] == [1, 4] and report["ok"]

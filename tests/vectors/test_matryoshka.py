@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from embedproof.models.card import get_card
-from embedproof.vectors.matryoshka import UnsafeDimensionError, check_dimension, matryoshka_ladder, normalize, truncate_matryoshka
+from embedproof.vectors.matryoshka import (
+    UnsafeDimensionError,
+    check_dimension,
+    matryoshka_ladder,
+    normalize,
+    truncate_matryoshka,
+)
 
 
 def test_truncation_keeps_prefix_and_renormalises():

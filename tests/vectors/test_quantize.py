@@ -3,7 +3,13 @@ import pytest
 
 from embedproof.errors import EmbedproofError
 from embedproof.vectors.quantize import (
-    Int8Calibration, bytes_per_vector, dequantize_int8, quantize_binary, quantize_int8, to_float16, unpack_binary,
+    Int8Calibration,
+    bytes_per_vector,
+    dequantize_int8,
+    quantize_binary,
+    quantize_int8,
+    to_float16,
+    unpack_binary,
 )
 
 
