@@ -67,7 +67,8 @@ def main() -> int:
         mine = ours.lexical_weights(i)
         if set(mine) != set(weights):
             print(
-                f"text {i}: sparse token ids differ: only ours {sorted(set(mine) - set(weights))}, only FlagEmbedding {sorted(set(weights) - set(mine))}"
+                f"text {i}: sparse token ids differ: only ours {sorted(set(mine) - set(weights))}, "
+                f"only FlagEmbedding {sorted(set(weights) - set(mine))}"
             )
             sparse = float("inf")
         else:

@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
             **latency.get(name, {}),
         }
     print(
-        f"\n{args.model} on {dataset.name}: {len(doc_ids)} documents, {len(query_ids)} queries; machine {json.dumps(machine_info())}"
+        f"\n{args.model} on {dataset.name}: {len(doc_ids)} documents, {len(query_ids)} queries; "
+        f"machine {json.dumps(machine_info())}"
     )
     print(
         f"load average (1 min) {load_before:.2f} before, {load_after:.2f} after the timed rounds; "
@@ -183,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         lat = f"{row['p50_ms']:.1f}/{row['p99_ms']:.1f}" if "p50_ms" in row else "-"
         print(
             f"{name:40s} {row['docs_per_s']:8.1f} {row['speedup']:6.2f}× {row['ndcg@10']:8.4f} {row['retention']:8.2%} "
-            f"{row['cosine_to_fp32_mean']:6.4f}/{row['cosine_to_fp32_min']:.4f} {row['useful_gmac_per_s']:7.1f} {lat:>13s}"
+            f"{row['cosine_to_fp32_mean']:6.4f}/{row['cosine_to_fp32_min']:.4f} "
+            f"{row['useful_gmac_per_s']:7.1f} {lat:>13s}"
         )
     if prepare:
         print(

@@ -125,7 +125,8 @@ def main() -> None:
             f"{r['p99_b']:.2f} [{r['ci_b'][0]:.2f}, {r['ci_b'][1]:.2f}] | {'yes' if r['overlap'] else 'NO'} |"
         )
     print(
-        "\n| stored-form siblings (bench A) | Δ total p99 | Δ search p99 | noise | median per-query Δ total | within |\n|---|---|---|---|---|---|"
+        "\n| stored-form siblings (bench A) | Δ total p99 | Δ search p99 | noise | median per-query Δ total "
+        "| within |\n|---|---|---|---|---|---|"
     )
     for s in report["siblings"]:
         print(
@@ -135,8 +136,8 @@ def main() -> None:
     for label, load in zip("AB", report["load"]):
         if load:
             print(
-                f"\nbench {label}: other processes {load['other_cpu_share']:.0%} of the CPUs, load average {load['loadavg_1m']}, "
-                f"busy: {load['busy']}"
+                f"\nbench {label}: other processes {load['other_cpu_share']:.0%} of the CPUs, "
+                f"load average {load['loadavg_1m']}, busy: {load['busy']}"
             )
     sys.exit(0 if report["ok"] else 1)
 

@@ -436,12 +436,14 @@ def print_load_test(report: dict) -> None:
     for label in ("warm_up_round", "measured_round"):
         r = report[label]
         print(
-            f"{label:15} {r['clients']} clients × {r['seconds']} s: {r['requests']} requests, {r['requests_per_s']} req/s, "
-            f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, errors {r['errors']} {r['errors_by_kind'] or ''}"
+            f"{label:15} {r['clients']} clients × {r['seconds']} s: {r['requests']} requests, "
+            f"{r['requests_per_s']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, max {r['max_ms']} ms, "
+            f"errors {r['errors']} {r['errors_by_kind'] or ''}"
         )
     m = report["rss_mib"]
     print(
-        f"server RSS      before {m['before']} MiB, after round 1 {m['after_round_1']} MiB, after round 2 {m['after_round_2']} MiB "
+        f"server RSS      before {m['before']} MiB, after round 1 {m['after_round_1']} MiB, "
+        f"after round 2 {m['after_round_2']} MiB "
         f"(growth in round 2: {report['growth_round_2_mib']} MiB, limit {report['max_growth_mib']} MiB)"
     )
     print("PASS" if report["ok"] else "FAIL")

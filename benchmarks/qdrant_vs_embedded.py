@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                 (recipe.name, store, full["p50"], full["p99"], store_only["p50"], store_only["p99"], ndcg[store])
             )
         print(
-            f"{recipe.name}: top 10 ids identical for {identical}/{len(query_ids)} queries; same ids and scores up to score ties "
-            f"for {tied}/{len(query_ids)}; mean overlap {overlap:.2f}/10",
+            f"{recipe.name}: top 10 ids identical for {identical}/{len(query_ids)} queries; "
+            f"same ids and scores up to score ties for {tied}/{len(query_ids)}; mean overlap {overlap:.2f}/10",
             flush=True,
         )
     print(
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<10} {store:<9} {p50:>8.2f} {p99:>8.2f} {s50:>10.2f} {s99:>10.2f} {ndcg:>8.4f}")
     print(
         "p50/p99: end-to-end search() per query, query encoding included; store: the same with the query vectors\n"
-        "precomputed (search, fusion, rerank only). Qdrant = qdrant-client local mode (Python/numpy), not a Qdrant server."
+        "precomputed (search, fusion, rerank only). "
+        "Qdrant = qdrant-client local mode (Python/numpy), not a Qdrant server."
     )
     return 0
 

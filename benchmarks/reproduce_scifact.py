@@ -50,7 +50,8 @@ def main() -> int:
         ok = abs(value - reference) <= tolerance
         ok_all &= ok
         print(
-            f"{model:42} {value:8.5f} {reference:9.5f} {value - reference:+8.5f} {tolerance:6.3f}  {'yes' if ok else 'NO '}  {source}"
+            f"{model:42} {value:8.5f} {reference:9.5f} {value - reference:+8.5f} {tolerance:6.3f}  "
+            f"{'yes' if ok else 'NO '}  {source}"
         )
     return 0 if ok_all else 1
 

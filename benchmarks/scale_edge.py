@@ -344,7 +344,8 @@ def table() -> None:
     for (size, contender, setting), r in latest.items():
         p50.setdefault((contender, setting), {})[size] = r["p50_ms"]
     print(
-        "| vectors | contender | setting | build s | vectors/s | RSS MB serving (anon / file) | disk MB (apparent / allocated) "
+        "| vectors | contender | setting | build s | vectors/s | RSS MB serving (anon / file) "
+        "| disk MB (apparent / allocated) "
         "| p50 ms "
         "| p99 ms | batch QPS | recall@10 | p50 growth exp. | load (build; query) |"
     )
@@ -357,7 +358,9 @@ def table() -> None:
         allocated = f"{folder_bytes(path, True) / 2**20:,.0f}" if path.exists() else "?"
         print(
             f"| {size:,} | {contender} | {setting} | {r['build_s']:.1f} | {r['vectors_per_s']:,.0f} "
-            f"| {r['rss_mb']:,.0f} ({r.get('rss_anon_mb', float('nan')):,.0f} / {r.get('rss_file_mb', float('nan')):,.0f}) | {r['bytes_on_disk'] / 2**20:,.0f} / {allocated} | {r['p50_ms']:.2f} "
+            f"| {r['rss_mb']:,.0f} "
+            f"({r.get('rss_anon_mb', float('nan')):,.0f} / {r.get('rss_file_mb', float('nan')):,.0f}) "
+            f"| {r['bytes_on_disk'] / 2**20:,.0f} / {allocated} | {r['p50_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['batch_qps']:,.0f} | {r['recall@10']:.3f} | {growth} "
             f"| {r['load_build'][0]}-{r['load_build'][1]}; {r['load_query'][0]}-{r['load_query'][1]} |"
         )

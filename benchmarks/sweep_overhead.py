@@ -49,7 +49,8 @@ def main() -> int:
     print(f"ratio sweep / plain: {ratio:.3f}  (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})\n")
     print("retention = nDCG@10 / nDCG@10 of the full-dim float32 run; no-rescore = the same for the first pass alone")
     print(
-        f"{'dim':>4} {'precision':9} {'nDCG@10':>8} {'retention':>9} {'no-rescore':>10} {'bytes/vec':>9} {'index bytes':>11} {'search s':>8}"
+        f"{'dim':>4} {'precision':9} {'nDCG@10':>8} {'retention':>9} {'no-rescore':>10} {'bytes/vec':>9} "
+        f"{'index bytes':>11} {'search s':>8}"
     )
     for run in results["runs"]:
         raw = run.get("metrics_without_rescoring", {}).get("ndcg@10")

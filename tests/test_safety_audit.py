@@ -1,4 +1,5 @@
-"""Source audit: nothing embedproof reads back from disk is unpickled, and every write goes through files.py (atomic_open).
+"""Source audit: nothing embedproof reads back from disk is unpickled, and every write goes through files.py
+(atomic_open).
 
 A regex scan of the package source (comments and docstrings included, so a mention has to be deliberate). Each
 allowed exception is listed with the reason it is safe; a new match fails the test until it is fixed or listed.
@@ -24,7 +25,10 @@ UNSAFE = [
     (r"trust_remote_code\s*=\s*True", "running a model repository's code"),
 ]
 # Writes that do not go through files.atomic_open (a reader could see half a file after a crash).
-NON_ATOMIC_WRITES = r"(?<!\w)open\([^)]*['\"][wax]b?\+?['\"]|\.write_(text|bytes)\(|\bnp\.save(z|z_compressed)?\((?!handle|buffer)|\btorch\.save\(|\.save_pretrained\(|\.save\(str"
+NON_ATOMIC_WRITES = (
+    r"(?<!\w)open\([^)]*['\"][wax]b?\+?['\"]|\.write_(text|bytes)\(|"
+    r"\bnp\.save(z|z_compressed)?\((?!handle|buffer)|\btorch\.save\(|\.save_pretrained\(|\.save\(str"
+)
 
 # (file relative to the package, a fragment of the line; "" = the whole file) → why that write is safe
 ALLOWED_WRITES = {

@@ -1,4 +1,5 @@
-"""`embedproof bench`: encode, retrieve and score models and recipes on a collection, with the evidence behind each number."""
+"""`embedproof bench`: encode, retrieve and score models and recipes on a collection, with the evidence behind each
+number."""
 
 from __future__ import annotations
 
@@ -124,7 +125,9 @@ def bench(
         typer.Option(
             "--dataset",
             "-d",
-            help="BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name (downloaded when online)",
+            help=(
+                "BEIR folder, .jsonl corpus, folder of .txt/.md files, 'demo', or a BEIR name (downloaded when online)"
+            ),
         ),
     ] = "demo",
     model: Annotated[
@@ -208,7 +211,10 @@ def bench(
         str | None,
         typer.Option(
             "--corpus",
-            help="an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): bench on inverse-cloze pseudo-queries instead of --dataset",
+            help=(
+                "an unlabeled corpus (.jsonl, BEIR folder or folder of .txt/.md files): "
+                "bench on inverse-cloze pseudo-queries instead of --dataset"
+            ),
         ),
     ] = None,
     pseudo_queries: Annotated[
@@ -218,14 +224,21 @@ def bench(
         list[str] | None,
         typer.Option(
             "--backend",
-            help="encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); repeatable: docs/s and nDCG@10 retention vs torch per backend",
+            help=(
+                "encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, "
+                "or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); "
+                "repeatable: docs/s and nDCG@10 retention vs torch per backend"
+            ),
         ),
     ] = None,
     baseline: Annotated[
         Path | None,
         typer.Option(
             "--baseline",
-            help="regression gate: compare with this results.json afterwards; exit 1 when significantly worse (see `compare`)",
+            help=(
+                "regression gate: compare with this results.json afterwards; "
+                "exit 1 when significantly worse (see `compare`)"
+            ),
         ),
     ] = None,
     pair: Annotated[

@@ -185,7 +185,8 @@ def build_recipes(modes, files, models, reranker, rerank_top):
 
 
 def writable_folder(path: str | os.PathLike | None, option: str) -> None:
-    """The folder exists or can be made, and files can be written in it: checked before any long work, leaving nothing."""
+    """The folder exists or can be made, and files can be written in it: checked before any long work, leaving
+    nothing."""
     if path is None:
         return
     folder = Path(path)

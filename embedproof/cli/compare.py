@@ -1,4 +1,5 @@
-"""`embedproof compare BASE.json [NEW.json]`: the regression gate on the command line, and `gate` for `bench --baseline`.
+"""`embedproof compare BASE.json [NEW.json]`: the regression gate on the command line, and `gate` for
+`bench --baseline`.
 
 Exit codes are the gate's contract with CI: 0 when no pair is worse, 1 on a regression (a significant quality loss
 or a p99 upper bound over the budget), 2 on bad input (one `error:` line on stderr, never a traceback).

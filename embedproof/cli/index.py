@@ -24,8 +24,8 @@ def _resumable(folder: Path):
         yield
     except KeyboardInterrupt:
         err.print(
-            f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} (the index refuses to load until "
-            "it is finished); run the same command again to resume from them.",
+            f"[bold yellow]interrupted:[/] the chunks committed so far are kept in {folder} "
+            "(the index refuses to load until it is finished); run the same command again to resume from them.",
             highlight=False,
         )
         raise typer.Exit(130) from None
@@ -49,7 +49,10 @@ def index_build(
         list[str] | None,
         typer.Option(
             "--backend",
-            help="encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) and/or store (embedded, qdrant, edge); repeatable",
+            help=(
+                "encoder (torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, auto) "
+                "and/or store (embedded, qdrant, edge); repeatable"
+            ),
         ),
     ] = None,
     qdrant_url: Annotated[str | None, typer.Option(help="--backend qdrant: a Qdrant server or cluster URL")] = None,
@@ -162,7 +165,8 @@ def index_build(
         manifest["auto_backend"] = auto
         manifest.save()
     console.print(
-        f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, {len(manifest['files'])} files",
+        f"built {out}: {manifest['documents']:,} documents, recipe {manifest['recipe']['name']!r}, "
+        f"{len(manifest['files'])} files",
         highlight=False,
     )
 
@@ -174,7 +178,8 @@ def index_add(
         str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")
     ],
 ) -> None:
-    """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, so its scores all change."""
+    """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, \
+so its scores all change."""
     from embedproof.datasets.loading import load_dataset
     from embedproof.index.append import append_documents
 

@@ -80,7 +80,8 @@ def load_beir_folder(folder: str | Path, split: str = "test", name: str | None =
     corpus_path = _find(folder, "corpus")
     if corpus_path is None:
         raise DatasetError(
-            "no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout) and no .txt/.md files (a text corpus)",
+            "no corpus.jsonl or corpus.jsonl.gz in this folder (expected BEIR layout) "
+            "and no .txt/.md files (a text corpus)",
             folder,
         )
     warnings: list[LoadWarning] = []
@@ -155,7 +156,8 @@ def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path 
     if text.lower() in BEIR_DATASETS:
         return load_beir_folder(fetch_beir(text.lower(), cache_dir), split, name=text.lower())
     raise DatasetError(
-        f"no such file or folder, and not a known dataset name (try 'demo', a BEIR folder, a .jsonl corpus, a folder of .txt/.md files, "
+        "no such file or folder, and not a known dataset name "
+        "(try 'demo', a BEIR folder, a .jsonl corpus, a folder of .txt/.md files, "
         f"or one of: {', '.join(sorted(BEIR_DATASETS))})",
         text,
     )

@@ -337,13 +337,16 @@ def backend_retention(runs: list[RunResult]) -> None:
 
     Adds `backend_vs_torch`: nDCG@10 retention and the documents/s ratio (None when either encode was cached).
     """
-    key = lambda r: (
-        r.get("model"),
-        r.get("mode"),
-        r.get("dim"),
-        r.get("precision"),
-        json.dumps(r.get("chunking"), sort_keys=True),
-    )  # noqa: E731
+
+    def key(r):
+        return (
+            r.get("model"),
+            r.get("mode"),
+            r.get("dim"),
+            r.get("precision"),
+            json.dumps(r.get("chunking"), sort_keys=True),
+        )
+
     torch_runs = {key(r): r for r in runs if r.get("encoder_backend") == "torch" and "recipe" not in r}
     for run in runs:
         ref = torch_runs.get(key(run))

@@ -185,7 +185,8 @@ def summarise_job(
     batch_size: int,
     settings: StatsSettings,
 ) -> dict:
-    """A run's latency from its stages' rounds × queries samples: per-stage and total percentiles, intervals, stability."""
+    """A run's latency from its stages' rounds × queries samples: per-stage and total percentiles, intervals,
+    stability."""
     total = sum(online.values()) if online else np.zeros((1, 0))
     rounds, n = total.shape
     summary = {name: summarise(samples.ravel().tolist()) for name, samples in online.items()}

@@ -361,7 +361,8 @@ tr.tied td:nth-child(2)::before { content: "◆ "; color: #1e8449; }
 table.kv th { background: #f6f6f6; text-align: left; font-weight: 600; }
 table.kv td, table.list td { text-align: left; }
 table.list th { background: #f0f0f0; text-align: left; }
-.ci { display: block; color: #666; font-size: 10.5px; } .scroll { overflow-x: auto; } .side { display: flex; gap: 32px; flex-wrap: wrap; }
+.ci { display: block; color: #666; font-size: 10.5px; } .scroll { overflow-x: auto; } \
+.side { display: flex; gap: 32px; flex-wrap: wrap; }
 .decision { border-left: 4px solid #c0392b; padding: 4px 16px; background: #fbfbfb; }
 .busy { border: 1px solid #e59866; background: #fdf2e9; padding: 8px 12px; }
 .error { color: #a93226; } .note { color: #555; }
@@ -424,7 +425,8 @@ def write_report(results_path: str | Path, output: str | Path) -> dict:
 <h1>embedproof report: {name}</h1>
 <p>{documents} documents, {_esc(dataset.get("judged_queries", "?"))} judged
 queries (split {_esc(dataset.get("split"))}), created {_esc(results.get("created", ""))}. Quality is {METRIC};
-latency is per query, one at a time after warm-up (query encoding + search + fusion + rerank); the frontier is over ({METRIC} ↑,
+latency is per query, one at a time after warm-up (query encoding + search + fusion + rerank); \
+the frontier is over ({METRIC} ↑,
 p99 ↓, bytes ↓), each axis beyond its noise.</p>
 {banner}
 <h2 id="decision">Decision</h2>

@@ -37,7 +37,8 @@ def load_results(path: str | Path) -> ResultsFile:
         raise DatasetError(f"not valid JSON: {exc.msg}{hint}", path, exc.lineno) from exc
     if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
         raise DatasetError(
-            "not a readable embedproof results file (expected an object with a 'runs' list, as `embedproof bench` writes)",
+            "not a readable embedproof results file "
+            "(expected an object with a 'runs' list, as `embedproof bench` writes)",
             path,
         )
     for i, run in enumerate(results["runs"]):

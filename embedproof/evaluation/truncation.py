@@ -51,8 +51,9 @@ def truncation_warning(model: str, profile: dict) -> str | None:
     if share < MATERIAL_SHARE:
         return None
     return (
-        f"{model}: {share:.0%} of documents are longer than its {profile['window']}-token window (p99 {profile['p99']:.0f} "
-        f"tokens) and are silently truncated; try --chunk-tokens to measure whether chunking helps"
+        f"{model}: {share:.0%} of documents are longer than its {profile['window']}-token window "
+        f"(p99 {profile['p99']:.0f} tokens) and are silently truncated; "
+        "try --chunk-tokens to measure whether chunking helps"
     )
 
 

@@ -54,7 +54,8 @@ def append_documents(
         for doc_id in corpus:
             if doc_id in known:
                 raise EmbedproofError(
-                    f"{source}: document id {doc_id!r} is already in the index {out}; ids must be unique (remove or rename it)"
+                    f"{source}: document id {doc_id!r} is already in the index {out}; "
+                    "ids must be unique (remove or rename it)"
                 )
         if not corpus:
             return manifest

@@ -38,7 +38,8 @@ EncodeChunks = Callable[[str, str, list[ChunkJob]], Iterable[tuple[int, bytes]]]
 
 
 def chunk_bytes(emb: Embeddings, kind: str) -> bytes:
-    """The bytes of one chunk file (.npy dense, .npz sparse or tokens): the same for every encoding path (Ray included)."""
+    """The bytes of one chunk file (.npy dense, .npz sparse or tokens): the same for every encoding path
+    (Ray included)."""
     buffer = io.BytesIO()
     if kind == "tokens":
         np.savez(

@@ -22,7 +22,8 @@ import numpy as np
 
 
 def term_id(token: str) -> int:
-    """A stable 32-bit id for a token (Qdrant sparse indices are u32); blake2b, not hash(), which is salted per process."""
+    """A stable 32-bit id for a token (Qdrant sparse indices are u32); blake2b, not hash(), which is salted per
+    process."""
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=4).digest(), "little")
 
 

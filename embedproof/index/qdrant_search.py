@@ -56,7 +56,8 @@ class QdrantIndex:
         if count != self.manifest["documents"]:
             self.client.close()
             raise EmbedproofError(
-                f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, the manifest {self.manifest['documents']}"
+                f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, "
+                f"the manifest {self.manifest['documents']}"
             )
         for c in self.manifest["components"].values():
             self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time

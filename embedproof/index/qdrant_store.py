@@ -134,7 +134,8 @@ def build_qdrant_index(
                 same_store["collection"] = store["collection"]
             if not manifest.matches(recipe, ids, encoder_backend, same_store):
                 raise EmbedproofError(
-                    f"{manifest.path}: holds an index of another recipe, corpus or store; choose an empty folder (or delete it to rebuild)"
+                    f"{manifest.path}: holds an index of another recipe, corpus or store; "
+                    "choose an empty folder (or delete it to rebuild)"
                 )
             store = manifest["store"]
         else:
@@ -171,12 +172,13 @@ def build_qdrant_index(
             exists = client.collection_exists(store["collection"])
             if exists and fresh:
                 raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} already exists at {store.get('url') or store.get('path')}; "
-                    f"delete it, or give another --out folder name"
+                    f"Qdrant collection {store['collection']!r} already exists at "
+                    f"{store.get('url') or store.get('path')}; delete it, or give another --out folder name"
                 )
             if not exists and store["chunks"]:
                 raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; delete {out} and rebuild"
+                    f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; "
+                    f"delete {out} and rebuild"
                 )
             advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
             for number, start in enumerate(range(0, len(ids), chunk_size)):
@@ -240,7 +242,8 @@ def build_qdrant_index(
             count = client.count(store["collection"], exact=True).count
             if count != len(ids):
                 raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; delete {out} and the collection, and rebuild"
+                    f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; "
+                    f"delete {out} and the collection, and rebuild"
                 )
         finally:
             client.close()

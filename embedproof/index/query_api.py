@@ -22,7 +22,8 @@ def rrf_constant(recipe: Recipe) -> int:
     qk = k + base
     if float(qk) != int(qk) or qk < 1:
         raise InvalidInputError(
-            f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 (Qdrant k = k + base)"
+            f"recipe {recipe.name!r}: RRF k = {k} with rank base {base} is not an integer Qdrant k ≥ 1 "
+            "(Qdrant k = k + base)"
         )
     return int(qk)
 

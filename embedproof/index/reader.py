@@ -64,7 +64,8 @@ class LoadedIndex:
             self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
-        """Ranked documents with the score of every stage, and each stage's time (`overrides`: see `override_recipe`)."""
+        """Ranked documents with the score of every stage, and each stage's time (`overrides`: see
+        `override_recipe`)."""
         return self.search_many([query], top_k, overrides)[0]
 
     def search_many(self, queries: list[str], top_k: int | list[int] = 10, overrides: dict | None = None) -> list[dict]:

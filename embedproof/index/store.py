@@ -91,7 +91,8 @@ def encode_component(
     """Encode the not-yet-committed chunks of one component and commit each as it arrives (in any order).
 
     `save_each=False` (appending) leaves the manifest to the caller, so the whole add commits in one rename.
-    `shrink` (the recipe's dim, precision) stores a dense first pass in that form (see embedproof/index/stored_chunks.py).
+    `shrink` (the recipe's dim, precision) stores a dense first pass in that form
+    (see embedproof/index/stored_chunks.py).
     """
     out = manifest.folder
     encoder = workspace.encoder(model, kind)
@@ -148,7 +149,8 @@ def encode_component(
 
 
 def finish_int8(manifest: Manifest) -> list[str]:
-    """Convert every int8 component's float chunks to codes (see stored_chunks.convert_int8); the caller saves, then deletes."""
+    """Convert every int8 component's float chunks to codes (see stored_chunks.convert_int8); the caller saves, then
+    deletes."""
     superseded = []
     for component in manifest.components.values():
         if component.get("precision") == "int8":

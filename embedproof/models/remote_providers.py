@@ -153,7 +153,8 @@ def data_embeddings(answer: dict, n: int, url: str) -> list:
     data = answer.get("data")
     if not isinstance(data, list) or len(data) != n:
         raise EmbedproofError(
-            f"{url}: expected {n} embeddings in 'data', got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}"
+            f"{url}: expected {n} embeddings in 'data', "
+            f"got {type(data).__name__} of {len(data) if isinstance(data, list) else '?'}"
         )
     return [r["embedding"] for r in sorted(data, key=lambda d: d.get("index", 0))]
 
@@ -266,7 +267,8 @@ def make_provider(
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
             raise InvalidInputError(
-                f"openai-compatible:{model} needs a base URL: openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)"
+                f"openai-compatible:{model} needs a base URL: "
+                f"openai-compatible:{model}@http://HOST:PORT/v1 (or $OPENAI_BASE_URL)"
             )
         # servers cap batches differently (TEI 32 by default, embedproof serve 256); a 413 halves the batch
         return OpenAIProvider(

@@ -152,7 +152,10 @@ def _versus(r: dict) -> str:
     t = r.get("vs_best")
     if not t:
         return ""
-    return f" (Δ {100 * t['diff']:+.2f} points [{100 * t['ci'][0]:+.2f}, {100 * t['ci'][1]:+.2f}], p = {t['p_holm']:.3g} Holm)"
+    return (
+        f" (Δ {100 * t['diff']:+.2f} points [{100 * t['ci'][0]:+.2f}, {100 * t['ci'][1]:+.2f}], "
+        f"p = {t['p_holm']:.3g} Holm)"
+    )
 
 
 def evidence_markdown(pick: dict) -> str:
@@ -169,11 +172,13 @@ def evidence_markdown(pick: dict) -> str:
         else ", no storage budget"
     )
     lines = [
-        f"Measured on {pick['dataset']} ({pick['queries']} queries): {pick['feasible']} of {pick['measured']} runs fit ({budget})."
+        f"Measured on {pick['dataset']} ({pick['queries']} queries): "
+        f"{pick['feasible']} of {pick['measured']} runs fit ({budget})."
     ]
     if pick["machine_busy"]:
         lines.append(
-            f"- ⚠ latency was measured on a busy machine ({pick['machine_busy']}): re-run `bench` on a quiet one before trusting p99."
+            f"- ⚠ latency was measured on a busy machine ({pick['machine_busy']}): "
+            "re-run `bench` on a quiet one before trusting p99."
         )
     for r in pick["straddling"]:
         lines.append(
@@ -222,7 +227,8 @@ def evidence_markdown(pick: dict) -> str:
         elif r["significant"]:
             lines.append(
                 f"{names[key]} would buy +{r['gain_points']:.2f} points "
-                f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] (p = {r['p_holm']:.3g} Holm): {_describe(r)}."
+                f"[{r['gain_ci_points'][0]:+.2f}, {r['gain_ci_points'][1]:+.2f}] "
+                f"(p = {r['p_holm']:.3g} Holm): {_describe(r)}."
             )
         else:
             lines.append(
@@ -233,6 +239,7 @@ def evidence_markdown(pick: dict) -> str:
         lines.append("Relaxing the budgets would not buy quality: nothing outside them measured better.")
     if pick["unstable"]:
         lines.append(
-            f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: their p99 is not repeatable."
+            f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: "
+            "their p99 is not repeatable."
         )
     return "\n".join(lines)

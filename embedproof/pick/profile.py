@@ -45,7 +45,8 @@ def _keyword_reasons(identifiers: float, rare: float, documents: int) -> list[st
     reasons = []
     if identifiers > IDENTIFIER_SHARE:
         reasons.append(
-            f"identifier-like tokens (codes, versions, CamelCase) are {identifiers:.1%} of words (> {IDENTIFIER_SHARE:.0%})"
+            f"identifier-like tokens (codes, versions, CamelCase) are {identifiers:.1%} of words "
+            f"(> {IDENTIFIER_SHARE:.0%})"
         )
     if documents >= RARE_TERM_MIN_DOCS and rare > RARE_TERM_SHARE:
         reasons.append(

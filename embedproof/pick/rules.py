@@ -76,7 +76,8 @@ def _choose_model(n: Needs) -> tuple[str, str]:
         if hosted_ok:
             return (
                 "voyage/voyage-3-large",
-                "documents pass 32k tokens: voyage-3-large reads 32k per input (Cohere embed-v4 128k is the alternative)",
+                "documents pass 32k tokens: voyage-3-large reads 32k per input "
+                "(Cohere embed-v4 128k is the alternative)",
             )
         return (
             "Qwen/Qwen3-Embedding-8B",
@@ -85,17 +86,20 @@ def _choose_model(n: Needs) -> tuple[str, str]:
     if n.target in {"cpu-only", "edge"}:
         return (
             "nomic-ai/nomic-embed-text-v2-moe",
-            "CPU-only deployment: Nomic Embed v2 (MoE, ~305M active parameters) keeps encoding affordable without a GPU",
+            "CPU-only deployment: Nomic Embed v2 (MoE, ~305M active parameters) "
+            "keeps encoding affordable without a GPU",
         )
     if n.multilingual:
         return (
             "BAAI/bge-m3",
-            "mixed languages: BGE-M3 leads open-weight multilingual retrieval and gives dense, sparse and multi-vector from one pass",
+            "mixed languages: BGE-M3 leads open-weight multilingual retrieval "
+            "and gives dense, sparse and multi-vector from one pass",
         )
     if hosted_ok:
         return (
             "openai/text-embedding-3-large",
-            "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default (voyage-3-large is the alternative)",
+            "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default "
+            "(voyage-3-large is the alternative)",
         )
     return (
         "BAAI/bge-large-en-v1.5",
@@ -135,7 +139,10 @@ def _choose_dimension(n: Needs, card) -> dict:
     for dim, precision in ladder:
         gib = _storage(n.docs, dim, precision)
         if gib <= n.storage_gb:
-            line = f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) = {_gib(gib)} GiB ≤ {n.storage_gb:,} GiB budget"
+            line = (
+                f"{n.docs:,} × {bytes_per_vector(dim, precision):,.0f} B ({dim} dims {precision}) "
+                f"= {_gib(gib)} GiB ≤ {n.storage_gb:,} GiB budget"
+            )
             kind = "Full dimension" if dim == native else "Matryoshka-truncated"
             kind += "" if precision == "float32" else f", {precision}-quantised with rescoring"
             return {
@@ -143,7 +150,10 @@ def _choose_dimension(n: Needs, card) -> dict:
                 "precision": precision,
                 "gib": gib,
                 "math": [line] if (dim, precision) == ladder[0] else math + [line],
-                "reason": f"{kind}: the first set-up on the ladder (full → Matryoshka → int8 → binary) that fits the storage budget",
+                "reason": (
+                    f"{kind}: the first set-up on the ladder (full → Matryoshka → int8 → binary) "
+                    "that fits the storage budget"
+                ),
             }
     dim, precision = ladder[-1]
     raise UnsafeChoiceError(
@@ -258,11 +268,15 @@ def recommend(n: Needs) -> dict:
     if n.domain_model:
         gain = n.domain_gain_points or 0.0
         if gain > SWAP_MARGIN_POINTS:
-            swap = f"swapped to {n.domain_model}: it beats {name} by {gain:.1f} points on your domain (> {SWAP_MARGIN_POINTS:.0f})"
+            swap = (
+                f"swapped to {n.domain_model}: it beats {name} by {gain:.1f} points on your domain "
+                f"(> {SWAP_MARGIN_POINTS:.0f})"
+            )
             name, model_reason = n.domain_model, swap
         else:
             flags.append(
-                f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points (the swap rule needs > {SWAP_MARGIN_POINTS:.0f})"
+                f"keeping {name}: {n.domain_model} wins by only {gain:.1f} points "
+                f"(the swap rule needs > {SWAP_MARGIN_POINTS:.0f})"
             )
     name, model_reason = _fits_cpu_budget(n, name, model_reason, flags)
     card = get_card(name)
@@ -270,8 +284,9 @@ def recommend(n: Needs) -> dict:
     routed = get_card(n.model) if n.model else card
     if routed.max_tokens and routed.max_tokens <= 512 and n.long_tokens > 8_000:
         flags.append(
-            f"long documents (~{n.long_tokens:,.0f} tokens) routed to {routed.name}'s {routed.max_tokens}-token window: "
-            "everything past it is silently dropped; chunk (embedproof bench --chunk-tokens) or choose a long-context model"
+            f"long documents (~{n.long_tokens:,.0f} tokens) routed to {routed.name}'s "
+            f"{routed.max_tokens}-token window: everything past it is silently dropped; "
+            "chunk (embedproof bench --chunk-tokens) or choose a long-context model"
         )
     if card.max_tokens and n.long_tokens > card.max_tokens:
         flags.append(
@@ -307,9 +322,15 @@ def recommend(n: Needs) -> dict:
     domain_tasks = MTEB_TASKS.get("multilingual" if n.multilingual else n.domain, MTEB_TASKS["general"])
     plan = {
         "mteb_tasks": domain_tasks,
-        "held_out": "embedproof bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
-        "without judgments, embedproof bench --corpus (inverse-cloze pseudo-queries) to screen, then judge a few dozen real queries",
-        "swap_rule": f"start from {name}; swap only if a domain model wins by more than {SWAP_MARGIN_POINTS:.0f} points of nDCG@10",
+        "held_out": (
+            "embedproof bench on a held-out sample of your corpus with judged queries, nDCG@10 (and p99, bytes); "
+            "without judgments, embedproof bench --corpus (inverse-cloze pseudo-queries) to screen, "
+            "then judge a few dozen real queries"
+        ),
+        "swap_rule": (
+            f"start from {name}; swap only if a domain model wins by more than "
+            f"{SWAP_MARGIN_POINTS:.0f} points of nDCG@10"
+        ),
     }
     command, models = _bench_command(n, name, dimension)
     return {
@@ -331,8 +352,10 @@ def to_markdown(rec: dict) -> str:
         f"1. **Model**: `{rec['model']['name']}`. {rec['model']['reason']}.",
         f"2. **Dimension**: {d['dim']} dims, {d['precision']}. {d['reason']}. Storage: " + "; ".join(d["math"]) + ".",
         f"3. **Mode**: {rec['mode']['mode']}. {rec['mode']['reason']}.",
-        f"4. **Prefix**: query `{rec['prefix']['query']!r}`, document `{rec['prefix']['document']!r}` (card: {rec['prefix']['source']}).",
-        f"5. **Evaluation plan**: MTEB tasks {', '.join(rec['evaluation_plan']['mteb_tasks'])}; {rec['evaluation_plan']['held_out']}; {rec['evaluation_plan']['swap_rule']}.",
+        f"4. **Prefix**: query `{rec['prefix']['query']!r}`, document `{rec['prefix']['document']!r}` "
+        f"(card: {rec['prefix']['source']}).",
+        f"5. **Evaluation plan**: MTEB tasks {', '.join(rec['evaluation_plan']['mteb_tasks'])}; "
+        f"{rec['evaluation_plan']['held_out']}; {rec['evaluation_plan']['swap_rule']}.",
     ]
     lines += [f"- ⚠ {flag}" for flag in rec["flags"]]
     check = rec.get("check")

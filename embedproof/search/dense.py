@@ -57,7 +57,8 @@ def exact_search(
 
 
 def run_from_indices(query_ids: list[str], doc_ids: list[str], indices, scores) -> dict[str, dict[str, float]]:
-    """Turn search output (row-aligned index and score matrices) into a {query: {doc: score}} run; row -1 is no match."""
+    """Turn search output (row-aligned index and score matrices) into a {query: {doc: score}} run; row -1 is no
+    match."""
     return {
         qid: {doc_ids[int(i)]: float(s) for i, s in zip(row_idx, row_scores) if i >= 0}
         for qid, row_idx, row_scores in zip(query_ids, indices, scores)

@@ -84,7 +84,8 @@ class Recipe:
         if self.rerank is not None and self.rerank.split(":", 1)[0] not in {"maxsim", "cross-encoder"}:
             raise RecipeFieldError(
                 "rerank",
-                f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', got {self.rerank!r}",
+                f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', "
+                f"got {self.rerank!r}",
             )
 
     @property

@@ -14,17 +14,17 @@ finds in the URL fragment, `/#key=KEY`, which browsers never send to the server)
 Every refusal is a 4xx with a JSON `{"detail": ...}` body: validation errors are re-rendered without echoing the
 input (which may hold NaN, infinities or a megabyte of text), texts that are not valid Unicode (lone surrogates
 from `\ud800` escapes) are a 422, and an unexpected failure is a JSON 500 with no traceback. Property-based tests
-(tests/server/test_fuzz_server.py) hold the API to that. No endpoint takes a path, and the Swagger/ReDoc pages (which load
-scripts from a CDN) are off; `/openapi.json` stays.
+(tests/server/test_fuzz_server.py) hold the API to that. No endpoint takes a path, and the Swagger/ReDoc pages
+(which load scripts from a CDN) are off; `/openapi.json` stays.
 
-Requests are answered by one inference thread with dynamic batching (embedproof/server/batching.py): concurrent `/search`
-requests with the same `overrides` run as one batch through the recipe (one encoder call, one matrix product), and
-concurrent `/v1/embeddings` requests for the same model and side share one encoder call; each answer is the one its
-request would get alone. A full queue is a 503 with `Retry-After`; a client that disconnects has its queued work
-dropped. Queries are encoded live, never written to the embedding cache (that is for corpora, and a server would
-fill it with every query it ever saw). Responses carry `x-batch-size`, `x-queue-time-ms` and `x-compute-time-ms`.
-The size limit, the API key and a valid `POST /search` are handled by plain ASGI layers before FastAPI's router
-(embedproof/server/asgi.py); everything else, and every refusal, is FastAPI's.
+Requests are answered by one inference thread with dynamic batching (embedproof/server/batching.py): concurrent
+`/search` requests with the same `overrides` run as one batch through the recipe (one encoder call, one matrix
+product), and concurrent `/v1/embeddings` requests for the same model and side share one encoder call; each answer is
+the one its request would get alone. A full queue is a 503 with `Retry-After`; a client that disconnects has its
+queued work dropped. Queries are encoded live, never written to the embedding cache (that is for corpora, and a server
+would fill it with every query it ever saw). Responses carry `x-batch-size`, `x-queue-time-ms` and
+`x-compute-time-ms`. The size limit, the API key and a valid `POST /search` are handled by plain ASGI layers before
+FastAPI's router (embedproof/server/asgi.py); everything else, and every refusal, is FastAPI's.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request models' annotations at runtime, and
@@ -55,8 +55,10 @@ MAX_REQUEST_BYTES = 1_000_000
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>embedproof search</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px} input{width:60%;padding:6px;font-size:15px}
-table{border-collapse:collapse;margin-top:8px;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
-#side{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap} #side h3{font-size:14px;margin:12px 0 0}</style></head>
+table{border-collapse:collapse;margin-top:8px;font-size:13px} \
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
+#side{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap} \
+#side h3{font-size:14px;margin:12px 0 0}</style></head>
 <body><h1>embedproof search</h1><p id="recipe"></p>
 <form id="f"><input id="q" name="q" placeholder="type a query" autofocus> <button>search</button></form>
 <p id="timings"></p><table id="results"></table>
@@ -67,33 +69,39 @@ const headers = {'content-type': 'application/json'};
 if (key) headers['x-api-key'] = key;
 const esc = t => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 async function search(q, overrides) {
-  const r = await fetch('search', {method: 'POST', headers: headers, body: JSON.stringify({query: q, top_k: 10, overrides: overrides})});
+  const r = await fetch('search', {method: 'POST', headers: headers, \
+body: JSON.stringify({query: q, top_k: 10, overrides: overrides})});
   return r.json();
 }
 async function run(q) {
   const a = await search(q, null);
   document.getElementById('recipe').innerText = 'recipe: ' + a.recipe;
   const stages = Object.keys(a.timings_ms).filter(s => s != 'total');
-  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + stages.map(s => '<th>' + esc(s) + '</th>').join('') + '<th>text</th></tr>';
+  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + \
+stages.map(s => '<th>' + esc(s) + '</th>').join('') + '<th>text</th></tr>';
   for (const x of a.results) {
     html += '<tr class="hit"><td>' + x.rank + '</td><td>' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td>' +
       stages.map(s => '<td>' + (x.stage_scores[s] == null ? '–' : x.stage_scores[s].toFixed(4)) + '</td>').join('') +
       '<td>' + esc((x.title + ' ' + x.text).slice(0, 160)) + '</td></tr>';
   }
   document.getElementById('results').innerHTML = html;
-  document.getElementById('timings').innerText = Object.entries(a.timings_ms).map(([k, v]) => k + ' ' + v.toFixed(1) + ' ms').join(', ');
+  document.getElementById('timings').innerText = \
+Object.entries(a.timings_ms).map(([k, v]) => k + ' ' + v.toFixed(1) + ' ms').join(', ');
   document.body.dataset.results = a.results.length;
   const v = await (await fetch('views', {headers: headers})).json();
   let side = '';
   for (const view of v.views) {
     const b = view.overrides ? await search(q, view.overrides) : a;
-    side += '<div class="view"><h3>' + esc(view.label) + ' · ' + b.timings_ms.total.toFixed(1) + ' ms</h3><table><tr><th>#</th><th>id</th><th>score</th></tr>' +
-      b.results.map(x => '<tr><td>' + x.rank + '</td><td title="' + esc(x.title + ' ' + x.text.slice(0, 200)) + '">' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td></tr>').join('') + '</table></div>';
+    side += '<div class="view"><h3>' + esc(view.label) + ' · ' + b.timings_ms.total.toFixed(1) + \
+' ms</h3><table><tr><th>#</th><th>id</th><th>score</th></tr>' +
+      b.results.map(x => '<tr><td>' + x.rank + '</td><td title="' + esc(x.title + ' ' + x.text.slice(0, 200)) + \
+'">' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td></tr>').join('') + '</table></div>';
   }
   document.getElementById('side').innerHTML = side;
   document.body.dataset.views = v.views.length;
 }
-document.getElementById('f').addEventListener('submit', e => { e.preventDefault(); run(document.getElementById('q').value); });
+document.getElementById('f').addEventListener('submit', e => { \
+e.preventDefault(); run(document.getElementById('q').value); });
 const q = new URLSearchParams(location.search).get('q');
 if (q) { document.getElementById('q').value = q; run(q); }
 </script></body></html>"""

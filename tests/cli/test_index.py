@@ -1,4 +1,5 @@
-"""`index info` reads like a table and loads no model; `search ""` is refused; Ctrl-C during a build says how to resume."""
+"""`index info` reads like a table and loads no model; `search ""` is refused; Ctrl-C during a build says how to
+resume."""
 
 import json
 import sys

@@ -153,17 +153,20 @@ def test_p_value_is_exact_on_a_small_query_set():
     """Eight queries: every sign pattern enumerated by hand gives the same p-value the gate reports."""
     base_scores = [0.2, 0.5, 0.9, 0.1, 0.4, 0.7, 0.3, 0.6]
     new_scores = [0.1, 0.2, 0.8, 0.1, 0.1, 0.5, 0.35, 0.2]
-    doc = lambda scores: {
-        "runs": [
-            {
-                "model": "m",
-                "mode": "dense",
-                "precision": "float32",  # noqa: E731
-                "metrics": {"ndcg@10": float(np.mean(scores)), "recall@100": 1.0},
-                "per_query": {f"q{i}": {"ndcg@10": s, "recall@100": 1.0} for i, s in enumerate(scores)},
-            }
-        ]
-    }
+
+    def doc(scores):
+        return {
+            "runs": [
+                {
+                    "model": "m",
+                    "mode": "dense",
+                    "precision": "float32",
+                    "metrics": {"ndcg@10": float(np.mean(scores)), "recall@100": 1.0},
+                    "per_query": {f"q{i}": {"ndcg@10": s, "recall@100": 1.0} for i, s in enumerate(scores)},
+                }
+            ]
+        }
+
     report = compare_results(doc(base_scores), doc(new_scores))
     row = report["pairs"][0]["metrics"]["ndcg@10"]
     diffs = np.array(new_scores) - np.array(base_scores)

@@ -1,4 +1,5 @@
-"""annotate/Evidence on real demo benches: intervals, tests against the best, tie marks, old files without per-query data."""
+"""annotate/Evidence on real demo benches: intervals, tests against the best, tie marks, old files without per-query
+data."""
 
 import copy
 
@@ -96,7 +97,8 @@ def test_old_files_without_per_query_scores_keep_point_estimates():
 
 @pytest.mark.slow
 def test_cranfield_minilm_is_not_significantly_better_than_bm25(minilm_path):
-    """The issue's hand-checked case: +0.87 points over BM25 on Cranfield is a coin flip (100 wins, 100 losses, 25 ties)."""
+    """The issue's hand-checked case: +0.87 points over BM25 on Cranfield is a coin flip (100 wins, 100 losses,
+    25 ties)."""
     from ..conftest import DATASETS
 
     if not (DATASETS / "cranfield").is_dir():

@@ -1,4 +1,5 @@
-"""benchmarks/latency_repeat.py in short mode: two back-to-back benches agree, stored-form siblings differ by search only."""
+"""benchmarks/latency_repeat.py in short mode: two back-to-back benches agree, stored-form siblings differ by search
+only."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""A results.json written before intervals existed (tests/fixtures, made by the previous release) still loads everywhere."""
+"""A results.json written before intervals existed (tests/fixtures, made by the previous release) still loads
+everywhere."""
 
 import copy
 import json

@@ -152,7 +152,8 @@ def test_hybrid_rerank_maxsim_in_the_query_api(built, demo):
 
 
 def test_splade_rows_and_cross_encoder_rerank(demo, tmp_path, tiny_mlm_dir, tiny_model_dir, tiny_cross_encoder_dir):
-    """SPLADE rows as plain sparse vectors; a cross-encoder reranks Qdrant's shortlist in embedproof (tiny random models)."""
+    """SPLADE rows as plain sparse vectors; a cross-encoder reranks Qdrant's shortlist in embedproof (tiny random
+    models)."""
     splade = Recipe("splade", [str(tiny_mlm_dir)])
     reranked = Recipe("ce", [str(tiny_model_dir)], rerank=f"cross-encoder:{tiny_cross_encoder_dir}", rerank_top=20)
     texts = list(demo.queries.values())[:15]

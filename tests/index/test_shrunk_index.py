@@ -1,4 +1,5 @@
-"""A recipe's dim/precision: run as the bench sweep measures it, stored shrunk on disk, and served with the same ranking."""
+"""A recipe's dim/precision: run as the bench sweep measures it, stored shrunk on disk, and served with the same
+ranking."""
 
 import json
 import os

@@ -87,7 +87,10 @@ def test_runs_with_third_party_imports_blocked():
 
 
 def test_vectors_identical_across_processes_with_different_hash_seeds():
-    code = "from embedproof.models.hashing import HashingEncoder; print(HashingEncoder(dim=16).embed_one('stable hashing please'))"
+    code = (
+        "from embedproof.models.hashing import HashingEncoder; "
+        "print(HashingEncoder(dim=16).embed_one('stable hashing please'))"
+    )
     outs = {
         subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PYTHONHASHSEED": seed}

@@ -1,4 +1,5 @@
-"""The inference thread's batching (embedproof/server/batching.py): grouping, limits, the queue bound, cancellation, errors."""
+"""The inference thread's batching (embedproof/server/batching.py): grouping, limits, the queue bound, cancellation,
+errors."""
 
 import asyncio
 import threading

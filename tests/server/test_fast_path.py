@@ -1,4 +1,5 @@
-"""`POST /search` with a valid JSON body skips FastAPI's router (embedproof/server/asgi.py) and answers as the route does."""
+"""`POST /search` with a valid JSON body skips FastAPI's router (embedproof/server/asgi.py) and answers as the route
+does."""
 
 import json
 
