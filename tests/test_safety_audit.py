@@ -27,7 +27,7 @@ UNSAFE = [
 # Writes that do not go through files.atomic_open (a reader could see half a file after a crash).
 NON_ATOMIC_WRITES = (
     r"(?<!\w)open\([^)]*['\"][wax]b?\+?['\"]|\.write_(text|bytes)\(|"
-    r"\bnp\.save(z|z_compressed)?\((?!handle|buffer)|\btorch\.save\(|\.save_pretrained\(|\.save\(str"
+    r"\bnp\.save(z|z_compressed)?\((?!\s*(handle|buffer)\b)|\btorch\.save\(|\.save_pretrained\(|\.save\(str"
 )
 
 # (file relative to the package, a fragment of the line; "" = the whole file) → why that write is safe
