@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 from collections.abc import Hashable
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
@@ -53,58 +54,8 @@ MAX_INPUTS = 256
 MAX_CHARS = 20_000
 MAX_REQUEST_BYTES = 1_000_000
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>embedproof search</title>
-<style>body{font-family:system-ui,sans-serif;margin:24px} input{width:60%;padding:6px;font-size:15px}
-table{border-collapse:collapse;margin-top:8px;font-size:13px} \
-td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
-#side{display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap} \
-#side h3{font-size:14px;margin:12px 0 0}</style></head>
-<body><h1>embedproof search</h1><p id="recipe"></p>
-<form id="f"><input id="q" name="q" placeholder="type a query" autofocus> <button>search</button></form>
-<p id="timings"></p><table id="results"></table>
-<h2>side by side</h2><div id="side"></div>
-<script>
-const key = new URLSearchParams(location.hash.slice(1)).get('key');
-const headers = {'content-type': 'application/json'};
-if (key) headers['x-api-key'] = key;
-const esc = t => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
-async function search(q, overrides) {
-  const r = await fetch('search', {method: 'POST', headers: headers, \
-body: JSON.stringify({query: q, top_k: 10, overrides: overrides})});
-  return r.json();
-}
-async function run(q) {
-  const a = await search(q, null);
-  document.getElementById('recipe').innerText = 'recipe: ' + a.recipe;
-  const stages = Object.keys(a.timings_ms).filter(s => s != 'total');
-  let html = '<tr><th>rank</th><th>id</th><th>score</th>' + \
-stages.map(s => '<th>' + esc(s) + '</th>').join('') + '<th>text</th></tr>';
-  for (const x of a.results) {
-    html += '<tr class="hit"><td>' + x.rank + '</td><td>' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td>' +
-      stages.map(s => '<td>' + (x.stage_scores[s] == null ? '–' : x.stage_scores[s].toFixed(4)) + '</td>').join('') +
-      '<td>' + esc((x.title + ' ' + x.text).slice(0, 160)) + '</td></tr>';
-  }
-  document.getElementById('results').innerHTML = html;
-  document.getElementById('timings').innerText = \
-Object.entries(a.timings_ms).map(([k, v]) => k + ' ' + v.toFixed(1) + ' ms').join(', ');
-  document.body.dataset.results = a.results.length;
-  const v = await (await fetch('views', {headers: headers})).json();
-  let side = '';
-  for (const view of v.views) {
-    const b = view.overrides ? await search(q, view.overrides) : a;
-    side += '<div class="view"><h3>' + esc(view.label) + ' · ' + b.timings_ms.total.toFixed(1) + \
-' ms</h3><table><tr><th>#</th><th>id</th><th>score</th></tr>' +
-      b.results.map(x => '<tr><td>' + x.rank + '</td><td title="' + esc(x.title + ' ' + x.text.slice(0, 200)) + \
-'">' + esc(x.id) + '</td><td>' + x.score.toFixed(4) + '</td></tr>').join('') + '</table></div>';
-  }
-  document.getElementById('side').innerHTML = side;
-  document.body.dataset.views = v.views.length;
-}
-document.getElementById('f').addEventListener('submit', e => { \
-e.preventDefault(); run(document.getElementById('q').value); });
-const q = new URLSearchParams(location.search).get('q');
-if (q) { document.getElementById('q').value = q; run(q); }
-</script></body></html>"""
+# The search page (package data): one self-contained HTML file, no build step.
+PAGE = (files("embedproof.server") / "page.html").read_text(encoding="utf-8")
 
 
 def _valid_unicode(text: str) -> str:
