@@ -6,20 +6,19 @@ Encodings are memoised per model in a `Workspace`, so several recipes over one c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from embedproof.types import Embeddings
+from embedproof.models.protocols import Encoder, Reranker
 from embedproof.search.dense import run_from_indices
 from embedproof.search.fusion import fuse, top
+from embedproof.search.maxsim import PackedTokens
 from embedproof.search.recipe import Recipe
-from embedproof.types import Run
 from embedproof.search.stored import search_stored
+from embedproof.types import Embeddings, Run
 from embedproof.vectors.stored_form import StoredForm
-from embedproof.models.protocols import Encoder, Reranker
-
 
 
 @dataclass
@@ -43,7 +42,8 @@ class Workspace:
         self._progress = progress
         self._encoders: dict[str, Encoder | Reranker] = {}
         self._docs: dict[str, Embeddings] = {}
-        self._token_rows: dict[str, dict[int, np.ndarray]] = {}
+        self._tokens: dict[str, PackedTokens] = {}
+        self._positions: dict[str, int] | None = None
         self._shrunk: dict[tuple, object] = {}
         self._inverted: dict[str, object] = {}
         self.encode_seconds: dict[str, float] = {}
@@ -85,7 +85,7 @@ class Workspace:
         self._docs[f"{kind}:{model}"] = embeddings
         self._inverted.pop(model, None)
         if kind == "tokens":
-            self._token_rows[model] = {i: m.astype(np.float32) for i, m in enumerate(embeddings.multivector)}
+            self._tokens[model] = PackedTokens.from_matrices(embeddings.multivector)
 
     def shrunk(self, model: str, dim: int | None, precision: str) -> StoredForm:
         """The documents of a dense model at a recipe's dim/precision, derived once (or preloaded from an index)."""
@@ -96,7 +96,7 @@ class Workspace:
 
     def inverted(self, model: str):
         """A sparse model's documents as an inverted index (terms × documents), built once per corpus: a query's
-        product then reads its own terms' postings instead of converting the whole corpus matrix (see search/sparse.py)."""
+        product then reads its own terms' postings instead of converting the whole corpus matrix (search/sparse.py)."""
         if model not in self._inverted:
             from embedproof.search.sparse import inverted_index
 
@@ -110,25 +110,39 @@ class Workspace:
     def has_shrunk(self, model: str, dim: int | None, precision: str) -> bool:
         return (model, dim, precision) in self._shrunk
 
-    def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
-        """Token matrices of some documents (a rerank shortlist), encoded once per row and kept in memory.
+    @property
+    def positions(self) -> dict[str, int]:
+        """Each document id's corpus row, built once: a rerank looks its shortlist up here on every query."""
+        if self._positions is None:
+            self._positions = {doc: i for i, doc in enumerate(self.doc_ids)}
+        return self._positions
 
-        Kept as float32 (stored float16 on disk): widening fp16 per query would cost more than the MaxSim itself.
-        """
-        store = self._token_rows.setdefault(model, {})
-        missing = [r for r in rows if r not in store]
+    def packed_tokens(self, model: str, rows: Sequence[int]) -> PackedTokens:
+        """The packed token vectors of `model`, holding at least documents `rows` (a rerank shortlist): each
+        document is encoded once, on first need, and kept in memory as float32 (see `PackedTokens`)."""
+        packed = self._tokens.get(model)
+        missing = list(rows) if packed is None else [r for r in rows if r not in packed]
         if missing:
-            advance = self._progress(f"{model}: token vectors of shortlisted documents", len(missing)) if self._progress else None
-            encoded = self.encoder(model, "tokens").encode_documents([self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing],
-                                                                     on_progress=advance)
-            store.update((r, m.astype(np.float32)) for r, m in zip(missing, encoded.multivector))
-        return {r: store[r] for r in rows}
+            label = f"{model}: token vectors of shortlisted documents"
+            advance = self._progress(label, len(missing)) if self._progress else None
+            encoded = self.encoder(model, "tokens").encode_documents(
+                [self.doc_texts[r] for r in missing], [self.doc_ids[r] for r in missing], on_progress=advance
+            )
+            if packed is None:
+                dim = encoded.multivector[0].shape[1] if encoded.multivector else 0
+                packed = self._tokens[model] = PackedTokens(len(self.doc_ids), dim)
+            packed.add(missing, encoded.multivector)
+        return packed if packed is not None else PackedTokens(len(self.doc_ids), 0)
 
+    def token_rows(self, model: str, rows: list[int]) -> dict[int, np.ndarray]:
+        """Token matrices (float32 views) of some documents, encoded once per row and kept in memory."""
+        packed = self.packed_tokens(model, rows)
+        return {r: packed.document(r) for r in rows}
 
     def token_bytes_per_passage(self, model: str) -> float:
         """Mean float16 bytes of the token matrices encoded so far for `model` (0 if none)."""
-        stored = self._token_rows.get(model, {})
-        return sum(m.shape[0] * m.shape[1] * 2 for m in stored.values()) / len(stored) if stored else 0.0
+        packed = self._tokens.get(model)
+        return 2 * packed.dim * int(packed.lengths.sum()) / packed.held if packed is not None and packed.held else 0.0
 
 
 def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
@@ -204,17 +218,15 @@ def rerank_shortlist(workspace: Workspace, recipe: Recipe, run: Run, encoded: di
     """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
     kind, model = recipe.reranker
     shortlist = top(run, recipe.rerank_top)
-    position = {doc: i for i, doc in enumerate(workspace.doc_ids)}
+    position = workspace.positions
     reranked: Run = {}
     if kind == "maxsim":
         # Only the shortlisted documents need token vectors (cached on disk like any other encoding).
-        tokens = workspace.token_rows(model, sorted({position[d] for docs in shortlist.values() for d in docs}))
-        from embedproof.search.maxsim import maxsim_each
-
+        packed = workspace.packed_tokens(model, sorted({position[d] for docs in shortlist.values() for d in docs}))
         start = time.perf_counter()
         for qid, q_tokens in zip(query_ids, encoded[f"tokens:{model}"].multivector):
             docs = list(shortlist.get(qid, {}))
-            reranked[qid] = dict(zip(docs, maxsim_each(q_tokens, [tokens[position[d]] for d in docs]).tolist()))
+            reranked[qid] = dict(zip(docs, packed.maxsim(q_tokens, [position[d] for d in docs]).tolist()))
     else:
         encoder = workspace.encoder(model, "cross-encoder")
         start = time.perf_counter()

@@ -95,7 +95,7 @@ def test_the_rerank_stage_scores_as_one_product_per_document(tiny_model_dir):
     stages = run_recipe(
         Recipe("dense+maxsim", ["bm25"], rerank=f"maxsim:{model}", rerank_top=20), workspace, qids, texts
     )
-    shortlists = top(stages[0].run, 20)
+    shortlists = top(next(s for s in stages if s.name == "first_pass:bm25").run, 20)
     query_tokens = workspace.encoder(model, "tokens").encode_queries(texts, qids).multivector
     for qid, q_tokens in zip(qids, query_tokens):
         shortlist = list(shortlists[qid])
