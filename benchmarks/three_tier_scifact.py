@@ -198,7 +198,17 @@ def main() -> int:
     parser.add_argument(
         "--sparse-only", action="store_true", help="only the BM25 per-query time, inverted index per call vs kept"
     )
+    parser.add_argument(
+        "--threads", type=int, help="torch and BLAS threads (the server's inference thread uses all cores but one)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        from embedproof.server.batching import limit_threads
+
+        torch.set_num_threads(args.threads)  # loaded first, so limit_threads finds it
+        limit_threads(args.threads)
 
     dataset = load_dataset(args.dataset)
     if args.sparse_only:

@@ -65,9 +65,10 @@ class PackedTokens:
     Filled once per index, or as shortlisted documents are first encoded; `maxsim` scores a rerank shortlist with
     one matrix product per query. One product per document (50 for a top-50 rerank) is 50 parallel regions, and
     with two compute threads on a shared machine each one's barrier can wait for a descheduled thread (SciFact,
-    two busy processes beside it: rerank p99 778 ms per document against 25 ms per query). Copying the shortlist
-    into one buffer (0.8 ms for 50 × 240 tokens) costs less than that tail. Kept as float32: numpy widens float16
-    at a tenth of the copy's speed.
+    two busy processes beside it: rerank p99 0.8 s per document against 25-31 ms per query). Copying the
+    shortlist into one buffer (0.8 ms for 50 × 240 tokens) costs less than that tail. With one compute thread
+    (the server's inference thread on two cores) there is no barrier, and a product per document on views of
+    the packed matrix skips the copy. Kept as float32: numpy widens float16 at a tenth of the copy's speed.
     """
 
     def __init__(self, documents: int, dim: int):
@@ -114,7 +115,8 @@ class PackedTokens:
 
     def maxsim(self, query: np.ndarray, rows: Sequence[int]) -> np.ndarray:
         """MaxSim of one query (tokens × dim) against documents `rows`: their ranges copied into one buffer, one
-        matrix product, one max per document segment. A document with no tokens scores 0."""
+        matrix product, one max per document segment (one product per document when torch runs one thread).
+        A document with no tokens scores 0."""
         rows = np.asarray(rows, dtype=np.int64)
         scores = np.zeros(len(rows), dtype=np.float32)
         if not len(rows):
@@ -122,6 +124,14 @@ class PackedTokens:
         starts, lengths = self.starts[rows], self.lengths[rows]
         if (starts < 0).any():
             raise KeyError(f"no token vectors held for document row {int(rows[starts < 0][0])}")
+        query_t = np.ascontiguousarray(np.asarray(query, dtype=np.float32).T)
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() == 1:
+            # One compute thread has no barrier to wait at: a product per document, on views, skips the copy.
+            for j, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist())):
+                if length:
+                    scores[j] = (self.vectors[start : start + length] @ query_t).max(axis=0).sum()
+            return scores
         offsets = np.zeros(len(rows), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
         total = int(lengths.sum())
@@ -132,10 +142,8 @@ class PackedTokens:
             buffer = self._scratch.buffer = np.empty((total, self.dim), np.float32)
         for start, length, at in zip(starts.tolist(), lengths.tolist(), offsets.tolist()):
             buffer[at : at + length] = self.vectors[start : start + length]
-        query_t = np.asarray(query, dtype=np.float32).T
-        torch = sys.modules.get("torch")
         if torch is not None:  # torch encoded the query: its thread pool does the product too (see `maxsim_each`)
-            similarities = (torch.from_numpy(buffer[:total]) @ torch.from_numpy(np.ascontiguousarray(query_t))).numpy()
+            similarities = (torch.from_numpy(buffer[:total]) @ torch.from_numpy(query_t)).numpy()
         else:
             similarities = buffer[:total] @ query_t
         held = lengths > 0  # a zero-length segment would read the next document's first row

@@ -60,6 +60,26 @@ def test_packed_tokens_score_the_definition_with_one_product_per_query(data):
     assert packed.maxsim(queries[0], []).shape == (0,)
 
 
+def test_packed_tokens_score_alike_with_one_compute_thread(data):
+    """One torch thread takes the per-document path (no copy): the same scores as the one-product path."""
+    from embedproof.search.maxsim import PackedTokens
+
+    torch = pytest.importorskip("torch")
+    queries, docs = data
+    docs = [*docs, np.zeros((0, 8), np.float32)]
+    packed, rows = PackedTokens.from_matrices(docs), [4, 1, 3, 0, 2]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        packed_product = packed.maxsim(queries[1], rows)
+        torch.set_num_threads(1)
+        per_document = packed.maxsim(queries[1], rows)
+    finally:
+        torch.set_num_threads(threads)
+    assert per_document == pytest.approx(packed_product, rel=1e-5)
+    assert per_document == pytest.approx([brute(queries[1], docs[r]) if len(docs[r]) else 0.0 for r in rows], rel=1e-5)
+
+
 def test_packed_tokens_grow_as_shortlists_arrive_and_refuse_rows_they_do_not_hold(data):
     from embedproof.search.maxsim import PackedTokens
 
