@@ -34,9 +34,15 @@ class Stage:
 class Workspace:
     """A corpus and the encoders/encodings built for it, reused across recipes and query sets."""
 
-    def __init__(self, doc_ids: list[str], doc_texts: list[str], encoder_options: Callable[[str], dict] | None = None,
-                 progress=None):
-        """`encoder_options(model)` gives each encoder's keyword options (backend, cache, batch size); none by default."""
+    def __init__(
+        self,
+        doc_ids: list[str],
+        doc_texts: list[str],
+        encoder_options: Callable[[str], dict] | None = None,
+        progress=None,
+    ):
+        """`encoder_options(model)` gives each encoder's keyword options (backend, cache, batch size); none by
+        default."""
         self.doc_ids, self.doc_texts = doc_ids, doc_texts
         self._options = encoder_options or (lambda model: {})
         self._progress = progress
@@ -57,7 +63,11 @@ class Workspace:
                 from embedproof.models.card import get_card
                 from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
 
-                options = {k: v for k, v in self._options(model).items() if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}}
+                options = {
+                    k: v
+                    for k, v in self._options(model).items()
+                    if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
+                }
                 cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
                 self._encoders[key] = cls(model, **options)
             elif kind == "cross-encoder":
@@ -75,10 +85,11 @@ class Workspace:
         if key not in self._docs:
             advance = self._progress(f"{model}: documents", len(self.doc_ids)) if self._progress else None
             start = time.perf_counter()
-            self._docs[key] = self.encoder(model, kind).encode_documents(self.doc_texts, self.doc_ids, on_progress=advance)
+            self._docs[key] = self.encoder(model, kind).encode_documents(
+                self.doc_texts, self.doc_ids, on_progress=advance
+            )
             self.encode_seconds[key] = time.perf_counter() - start
         return self._docs[key]
-
 
     def preload(self, model: str, embeddings: Embeddings, kind: str = "first") -> None:
         """Use document vectors read from an index instead of encoding the corpus."""
@@ -146,7 +157,8 @@ class Workspace:
 
 
 def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
-    """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE, MaxSim)."""
+    """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE,
+    MaxSim)."""
     if shrink is None or model.startswith("maxsim:"):
         return False
     return workspace.has_shrunk(model, *shrink) or workspace.encoder(model).mode == "dense"
@@ -170,7 +182,9 @@ def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[s
     from embedproof.models.multivector import shares_forward_pass
 
     for model in [k.split(":", 1)[1] for k in keys if k.startswith("first:")]:
-        if f"tokens:{model}" in keys and shares_forward_pass(workspace.encoder(model), workspace.encoder(model, "tokens")):
+        if f"tokens:{model}" in keys and shares_forward_pass(
+            workspace.encoder(model), workspace.encoder(model, "tokens")
+        ):
             keys = [f"{JOINT}:{model}" if k == f"first:{model}" else k for k in keys if k != f"tokens:{model}"]
     return keys
 
@@ -181,7 +195,9 @@ def encode_queries(workspace: Workspace, key: str, query_ids, query_texts) -> Em
     if kind == JOINT:
         from embedproof.models.multivector import encode_pooled_and_tokens
 
-        pooled, tokens = encode_pooled_and_tokens(workspace.encoder(model), workspace.encoder(model, "tokens"), query_texts, query_ids)
+        pooled, tokens = encode_pooled_and_tokens(
+            workspace.encoder(model), workspace.encoder(model, "tokens"), query_texts, query_ids
+        )
         return {f"first:{model}": pooled, f"tokens:{model}": tokens}
     return workspace.encoder(model, kind).encode_queries(query_texts, query_ids)
 
@@ -193,12 +209,21 @@ def _flatten(encoded: dict) -> dict[str, Embeddings]:
     return flat
 
 
-def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings], query_ids, k: int,
-                shrink: tuple[int | None, str] | None = None, rescore_multiplier: int = 4) -> Run:
+def _first_pass(
+    workspace: Workspace,
+    model: str,
+    encoded: dict[str, Embeddings],
+    query_ids,
+    k: int,
+    shrink: tuple[int | None, str] | None = None,
+    rescore_multiplier: int = 4,
+) -> Run:
     from embedproof.search.retrieve import search
 
     if _shrinks(workspace, model, shrink):
-        idx, scores = search_stored(workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier)
+        idx, scores = search_stored(
+            workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier
+        )
     elif model.startswith("maxsim:"):
         from embedproof.search.maxsim import maxsim_search
 
@@ -214,7 +239,9 @@ def _first_pass(workspace: Workspace, model: str, encoded: dict[str, Embeddings]
     return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
 
 
-def rerank_shortlist(workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts) -> tuple[Run, float]:
+def rerank_shortlist(
+    workspace: Workspace, recipe: Recipe, run: Run, encoded: dict[str, Embeddings], query_ids, query_texts
+) -> tuple[Run, float]:
     """(reranked run, seconds spent reranking); encoding the shortlisted documents is indexing work, not timed."""
     kind, model = recipe.reranker
     shortlist = top(run, recipe.rerank_top)
@@ -232,7 +259,9 @@ def rerank_shortlist(workspace: Workspace, recipe: Recipe, run: Run, encoded: di
         start = time.perf_counter()
         for qid, text in zip(query_ids, query_texts):
             docs = list(shortlist.get(qid, {}))
-            reranked[qid] = dict(zip(docs, encoder.score(text, [workspace.doc_texts[position[d]] for d in docs]).tolist()))
+            reranked[qid] = dict(
+                zip(docs, encoder.score(text, [workspace.doc_texts[position[d]] for d in docs]).tolist())
+            )
     return place_on_top(reranked, run), time.perf_counter() - start
 
 
@@ -249,8 +278,14 @@ def place_on_top(reranked: Run, run: Run) -> Run:
     return out
 
 
-def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query_texts: list[str],
-               fusion_override: dict | None = None, encoded: dict[str, Embeddings] | None = None) -> list[Stage]:
+def run_recipe(
+    recipe: Recipe,
+    workspace: Workspace,
+    query_ids: list[str],
+    query_texts: list[str],
+    fusion_override: dict | None = None,
+    encoded: dict[str, Embeddings] | None = None,
+) -> list[Stage]:
     """Execute `recipe` for these queries; the last stage's run is the recipe's answer.
 
     Query encoding is its own stage per encoder (`encode:kind:model`, with no run), so a model's encoder time is
@@ -276,7 +311,9 @@ def run_recipe(recipe: Recipe, workspace: Workspace, query_ids: list[str], query
     runs = []
     for model in recipe.first_pass:
         start = time.perf_counter()
-        run = _first_pass(workspace, model, encoded, query_ids, recipe.candidates, recipe.shrink, recipe.rescore_multiplier)
+        run = _first_pass(
+            workspace, model, encoded, query_ids, recipe.candidates, recipe.shrink, recipe.rescore_multiplier
+        )
         stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
         runs.append(run)
     current = runs[0]
