@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.manifest import Manifest, crash_point, recipe_components, writer_lock
+from embedproof.index.manifest import Manifest, crash_point, writer_lock
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -79,8 +79,8 @@ def build_edge_index(
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedproof.index.edge_engine import EdgeShardHandle
     from embedproof.index.edge_plan import check_recipe, collection_plan, engine_settings
-    from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
-    from embedproof.index.query_api import vector_names
+    from embedproof.index.qdrant_bm25 import document_vectors
+    from embedproof.index.query_api import engine_components
 
     check_recipe(recipe)
     settings = engine_settings(recipe, store_options)
@@ -106,26 +106,8 @@ def build_edge_index(
         store, chunk_size = manifest["store"], manifest["chunk_size"]
         texts = [corpus[d].full_text for d in ids]
         workspace = Workspace(ids, texts, encoder_options)
-        components = recipe_components(recipe)
-        names = vector_names(components)
         first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
-        encoders = {}
-        for model, kind in components:
-            key = f"{kind}:{model}"
-            encoders[key] = encoder = workspace.encoder(model, kind)
-            component = manifest["components"].setdefault(
-                key,
-                {
-                    "model": model,
-                    "kind": kind,
-                    "mode": encoder.mode,
-                    "vector": names[key],
-                    "chunks": [],
-                    "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-                },
-            )
-            if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
-                component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
+        encoders = engine_components(manifest, recipe, workspace, texts)
         manifest.save()
 
         shard_dir = out / SHARD

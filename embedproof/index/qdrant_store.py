@@ -17,8 +17,8 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
-from embedproof.index.manifest import Manifest, ids_digest, recipe_components, writer_lock
-from embedproof.index.query_api import check_fusion, vector_names
+from embedproof.index.manifest import Manifest, ids_digest, writer_lock
+from embedproof.index.query_api import check_fusion, engine_components
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -117,7 +117,7 @@ def build_qdrant_index(
     store_options: dict | None = None,
 ) -> Manifest:
     """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
-    from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
+    from embedproof.index.qdrant_bm25 import document_vectors
 
     check_recipe(recipe)
     qm = require("qdrant_client.models", "qdrant")
@@ -145,26 +145,8 @@ def build_qdrant_index(
         chunk_size = manifest["chunk_size"]
         texts = [corpus[d].full_text for d in ids]
         workspace = Workspace(ids, texts, encoder_options)
-        components = recipe_components(recipe)
-        names = vector_names(components)
         first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
-        encoders = {}
-        for model, kind in components:
-            key = f"{kind}:{model}"
-            encoders[key] = encoder = workspace.encoder(model, kind)
-            component = manifest["components"].setdefault(
-                key,
-                {
-                    "model": model,
-                    "kind": kind,
-                    "mode": encoder.mode,
-                    "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
-                    "vector": names[key],
-                    "chunks": [],
-                },
-            )
-            if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
-                component["bm25"] = corpus_statistics(encoder, texts)  # whole-corpus avgdl before the first chunk
+        encoders = engine_components(manifest, recipe, workspace, texts)
         manifest.save()
 
         client = open_client(store)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from embedproof.errors import InvalidInputError
 from embedproof.files import safe_name
+from embedproof.index.manifest import Manifest, recipe_components
+from embedproof.index.qdrant_bm25 import corpus_statistics
+from embedproof.models.protocols import Encoder
+from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 
 
@@ -49,3 +53,27 @@ def vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
             name, n = f"{base}_{n}", n + 1
         names[f"{kind}:{model}"] = name
     return names
+
+
+def engine_components(manifest: Manifest, recipe: Recipe, workspace: Workspace, texts: list[str]) -> dict[str, Encoder]:
+    """Record each component of the recipe in the manifest (its vector name; BM25's whole-corpus statistics, taken
+    before the first chunk) and return its encoder by component key."""
+    names = vector_names(recipe_components(recipe))
+    encoders = {}
+    for model, kind in recipe_components(recipe):
+        key = f"{kind}:{model}"
+        encoders[key] = encoder = workspace.encoder(model, kind)
+        component = manifest.components.setdefault(
+            key,
+            {
+                "model": model,
+                "kind": kind,
+                "mode": encoder.mode,
+                "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                "vector": names[key],
+                "chunks": [],
+            },
+        )
+        if kind == "first" and encoder.name == "bm25" and "bm25" not in component:
+            component["bm25"] = corpus_statistics(encoder, texts)
+    return encoders
