@@ -169,6 +169,12 @@ def index_build(
         f"{len(manifest['files'])} files",
         highlight=False,
     )
+    if store_backend == "embedded":
+        from embedproof.pick.store_advice import store_advice
+
+        advice = store_advice(manifest["documents"])
+        if advice.store != "embedded":  # stated, never switched silently
+            err.print(f"note: {advice.reason}", highlight=False, markup=False)
 
 
 @index_app.command("add")

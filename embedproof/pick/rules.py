@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.cost import GIB
 from embedproof.models.card import get_card
+from embedproof.pick.store_advice import store_advice
 from embedproof.vectors.matryoshka import MIN_SAFE_DIM
 from embedproof.vectors.quantize import bytes_per_vector
 
@@ -333,6 +334,7 @@ def recommend(n: Needs) -> dict:
         ),
     }
     command, models = _bench_command(n, name, dimension)
+    store = store_advice(n.docs, n.latency_ms)
     return {
         "model": {"name": name, "reason": model_reason, "card": card.source},
         "dimension": dimension,
@@ -341,6 +343,7 @@ def recommend(n: Needs) -> dict:
         "evaluation_plan": plan,
         "flags": flags,
         "check": {"command": command, "models": models},
+        "store": {"store": store.store, "reason": store.reason},
         "inputs": asdict(n),
     }
 
@@ -357,6 +360,8 @@ def to_markdown(rec: dict) -> str:
         f"5. **Evaluation plan**: MTEB tasks {', '.join(rec['evaluation_plan']['mteb_tasks'])}; "
         f"{rec['evaluation_plan']['held_out']}; {rec['evaluation_plan']['swap_rule']}.",
     ]
+    if rec.get("store"):
+        lines.append(f"6. **Store**: {rec['store']['store']}. {rec['store']['reason']}.")
     lines += [f"- ⚠ {flag}" for flag in rec["flags"]]
     check = rec.get("check")
     if check:
