@@ -1,9 +1,11 @@
 """Do two back-to-back `bench` runs on the same set-ups agree on latency? One table, both runs side by side.
 
 For every run: p99 with its interval (bootstrap over queries and rounds) in bench A and in bench B, and whether the
-intervals overlap. For every pair of variants that differ only in stored form (same model, other dim/precision):
-the difference of their total p99 against the difference of their search stages' p99 plus the noise (half the
-two total-p99 intervals' widths), and the median per-query difference of their totals — with the query encoder
+intervals overlap — or, for sub-millisecond p99s, lie within `FLOOR_MS` of each other: at that scale the
+scheduler of a shared 2-core VM moves a p99 by more than its bootstrap interval is wide. For every pair of
+variants that differ only in stored form (same model, other dim/precision): the difference of their total p99
+against the difference of their search stages' p99 plus the noise (half the two total-p99 intervals' widths),
+and the median per-query difference of their totals — with the query encoder
 timed once per query and shared, a total differs from its sibling's only by the search stage.
 
     python benchmarks/latency_repeat.py                                   # demo: bm25, hashing (dims × precisions)
@@ -40,6 +42,9 @@ def _search_p99(run: dict) -> float:
     return sum(online[name]["p99"] for name in own)
 
 
+FLOOR_MS = 0.25  # two p99s this close agree whatever their intervals say (timer and scheduler noise)
+
+
 def compare_benches(a: dict, b: dict) -> dict:
     """Repeat agreement per run, and stored-form siblings' total vs search p99 differences within bench A."""
     runs_b = {run_name(r): r for r in b["runs"]}
@@ -55,6 +60,7 @@ def compare_benches(a: dict, b: dict) -> dict:
                 "p99_b": _total(other)["p99"],
                 "ci_b": [lo_b, hi_b],
                 "overlap": lo_a <= hi_b and lo_b <= hi_a,
+                "agree": (lo_a <= hi_b and lo_b <= hi_a) or abs(_total(run)["p99"] - _total(other)["p99"]) <= FLOOR_MS,
             }
         )
     siblings = []
@@ -84,7 +90,7 @@ def compare_benches(a: dict, b: dict) -> dict:
         "repeats": repeats,
         "siblings": siblings,
         "load": [a.get("load"), b.get("load")],
-        "ok": all(r["overlap"] for r in repeats) and all(s["within"] for s in siblings),
+        "ok": all(r["agree"] for r in repeats) and all(s["within"] for s in siblings),
     }
 
 
@@ -120,9 +126,10 @@ def main() -> None:
         print(json.dumps(report, indent=2))
     print("| run | p99 A (ms) [95% CI] | p99 B (ms) [95% CI] | intervals overlap |\n|---|---|---|---|")
     for r in report["repeats"]:
+        verdict = "yes" if r["overlap"] else ("within floor" if r["agree"] else "NO")
         print(
             f"| {r['run']} | {r['p99_a']:.2f} [{r['ci_a'][0]:.2f}, {r['ci_a'][1]:.2f}] | "
-            f"{r['p99_b']:.2f} [{r['ci_b'][0]:.2f}, {r['ci_b'][1]:.2f}] | {'yes' if r['overlap'] else 'NO'} |"
+            f"{r['p99_b']:.2f} [{r['ci_b'][0]:.2f}, {r['ci_b'][1]:.2f}] | {verdict} |"
         )
     print(
         "\n| stored-form siblings (bench A) | Δ total p99 | Δ search p99 | noise | median per-query Δ total "

@@ -18,7 +18,7 @@ def test_two_benches_agree_and_siblings_differ_only_by_their_search_stage():
     if busy:  # the benches flag this themselves; agreement is only promised on a quiet machine
         pytest.skip(f"machine busy while measuring: {busy[0]}")
     for r in report["repeats"]:
-        assert r["overlap"], r  # every run's p99 interval overlaps its repeat's
+        assert r["agree"], r  # every run's p99 interval overlaps its repeat's (or both are within the noise floor)
     for s in report["siblings"]:
         assert s["within"], s  # Δ total p99 ≤ Δ search p99 + noise
     assert np.isfinite([s["noise"] for s in report["siblings"]]).all()
