@@ -82,7 +82,7 @@ def gate(
 
 def compare_table(report: dict) -> Table:
     """The report as a rich table: one row per pair and metric, verdicts coloured."""
-    from embedproof.evaluation.compare import TABLE_COLUMNS, table_rows
+    from embedproof.evaluation.compare_format import TABLE_COLUMNS, table_rows
 
     budget = report.get("latency_budget_ms")
     title = "regression gate: new − base over matched queries"
@@ -102,7 +102,7 @@ def compare_table(report: dict) -> Table:
 
 def print_report(report: dict, out: Console | None = None) -> None:
     """Table, notes and the one-line summary, as `compare` and `bench --baseline` print them."""
-    from embedproof.evaluation.compare import pair_label, summary_line
+    from embedproof.evaluation.compare_format import pair_label, summary_line
 
     out = out or console
     out.print(compare_table(report))
@@ -134,7 +134,8 @@ def compare(
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON instead of the table")] = False,
 ) -> None:
     """Gate an upgrade: paired quality differences with CIs and p-values, p99 against a budget; exit 1 on regression."""
-    from embedproof.evaluation.compare import compare_results, settings_for, to_markdown
+    from embedproof.evaluation.compare import compare_results, settings_for
+    from embedproof.evaluation.compare_format import to_markdown
     from embedproof.evaluation.results_file import load_results
     from embedproof.files import write_text_atomic
 

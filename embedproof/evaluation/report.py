@@ -22,10 +22,8 @@ from embedproof.evaluation import report_plots as plots
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
 from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.report_plots import METRIC, quality_interval
-from embedproof.evaluation.run_result import RunResult
+from embedproof.evaluation.run_result import NO_INTERVAL, RunResult
 from embedproof.files import write_bytes_atomic, write_text_atomic
-
-NO_INTERVAL = "no interval"
 
 
 def _figure_png(fig) -> bytes:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+# What a reader shows where a run carries no interval (older or hand-made files): a point value, no claim.
+NO_INTERVAL = "no interval"
+
 
 class RunResult(TypedDict, total=False):
     """One measured set-up: a model at a dim/precision/backend, or a recipe (then `recipe` and `stages` are set)."""

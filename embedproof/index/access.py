@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from embedproof.index.answer import index_info as describe
+from embedproof.index.answer import describe_index
 from embedproof.index.manifest import Manifest
 from embedproof.search.recipe import Recipe
 
@@ -55,4 +55,4 @@ def index_info(folder: str | Path) -> dict:
     manifest = Manifest.open(folder)
     if manifest.backend in {"qdrant", "edge"}:
         return open_index(folder).info()
-    return describe(manifest)
+    return describe_index(manifest)

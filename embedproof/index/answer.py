@@ -41,7 +41,7 @@ def search_answer(
     return answer
 
 
-def index_info(manifest: Manifest, store: dict | None = None, engine_folder: Path | None = None) -> dict:
+def describe_index(manifest: Manifest, store: dict | None = None, engine_folder: Path | None = None) -> dict:
     """What an index holds, from its manifest; an engine-backed store adds its settings and its engine's files."""
     m = manifest
     on_disk = sum((m.folder / rel).stat().st_size for rel in m.files)

@@ -37,7 +37,7 @@ def append_documents(
 ) -> dict:
     """Add `corpus` (from `source`, named in errors) to the index in `folder`; returns the new manifest."""
     out = Path(folder)
-    if Manifest.read(out) is None:
+    if not (out / MANIFEST).is_file():  # before the lock, which would leave a .lock in a folder that is no index
         raise EmbedproofError(f"{out}: not an embedproof index (no {MANIFEST})")
     with writer_lock(out):
         manifest = Manifest.read(out)

@@ -15,7 +15,7 @@ import numpy as np
 
 from embedproof.datasets.readers import read_corpus
 from embedproof.errors import EmbedproofError, InvalidInputError
-from embedproof.index.answer import index_info, search_answer
+from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.search.recipe import Recipe
 
@@ -176,4 +176,4 @@ class EdgeIndex:
             "chunks": len(self.store["chunks"]),
             "live": self.shard.stats(),
         }
-        return index_info(self.manifest, store, self.folder / self.store["path"])
+        return describe_index(self.manifest, store, self.folder / self.store["path"])

@@ -16,7 +16,7 @@ import weakref
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
-from embedproof.index.answer import index_info, search_answer
+from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
 from embedproof.index.qdrant_store import open_client
 from embedproof.index.query_api import rrf_constant
@@ -171,4 +171,4 @@ class QdrantIndex:
 
     def info(self) -> dict:
         store = {k: v for k, v in self.store.items() if k != "chunks"} | {"chunks": len(self.store["chunks"])}
-        return index_info(self.manifest, store, Path(self.store["path"]) if self.store.get("path") else None)
+        return describe_index(self.manifest, store, Path(self.store["path"]) if self.store.get("path") else None)

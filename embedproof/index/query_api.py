@@ -58,9 +58,10 @@ def vector_names(components: list[tuple[str, str]]) -> dict[str, str]:
 def engine_components(manifest: Manifest, recipe: Recipe, workspace: Workspace, texts: list[str]) -> dict[str, Encoder]:
     """Record each component of the recipe in the manifest (its vector name; BM25's whole-corpus statistics, taken
     before the first chunk) and return its encoder by component key."""
-    names = vector_names(recipe_components(recipe))
+    components = recipe_components(recipe)
+    names = vector_names(components)
     encoders = {}
-    for model, kind in recipe_components(recipe):
+    for model, kind in components:
         key = f"{kind}:{model}"
         encoders[key] = encoder = workspace.encoder(model, kind)
         component = manifest.components.setdefault(

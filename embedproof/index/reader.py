@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from embedproof.errors import InvalidInputError
-from embedproof.index.answer import index_info, search_answer
+from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.chunks import load_component
 from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.search.pipeline import Workspace
@@ -103,7 +103,7 @@ class LoadedIndex:
         return answers
 
     def info(self) -> dict:
-        return index_info(self.manifest)
+        return describe_index(self.manifest)
 
 
 OVERRIDES = ("first_pass", "rerank", "rerank_top", "rrf_k")

@@ -16,7 +16,8 @@ from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.evaluation.compare import compare_results, p99_difference_interval, to_markdown
+from embedproof.evaluation.compare import compare_results, p99_difference_interval
+from embedproof.evaluation.compare_format import to_markdown
 from embedproof.evaluation.statistics import StatsSettings, holm, paired_test
 
 BM25, HASHING = "bm25 sparse float32", "hashing dense d1024 float32"
