@@ -129,8 +129,7 @@ def in_process(
 ) -> list[dict]:
     """What bench measures, once per compute-thread count (None: the process default): one query at a time
     (p50/p99) and 100-query batches (queries/s), through the index's own search path."""
-    from embedproof.index.access import open_index
-    from embedproof.server.app import live_queries
+    from embedproof.index.access import live_queries, open_index
     from embedproof.server.batching import limit_threads
 
     index = open_index(index_dir)
@@ -179,8 +178,7 @@ def paired_single_client(
     """One query at a time in-process and one client on the server, alternating `per_round` queries each for
     `rounds` rounds, so both see the same machine (on a shared machine the load moves within seconds, and two
     measurements taken a minute apart can differ by a third). The in-process side runs the worker's thread count."""
-    from embedproof.index.access import open_index
-    from embedproof.server.app import live_queries
+    from embedproof.index.access import live_queries, open_index
     from embedproof.server.batching import limit_threads
 
     limit_threads(threads)

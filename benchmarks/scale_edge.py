@@ -158,7 +158,8 @@ def index_path(size: int, contender: str) -> Path:
 
 
 def edge_plan(contender: str) -> tuple[dict, object]:
-    from embedproof.index.edge_plan import EngineSettings, collection_plan
+    from embedproof.index.edge_plan import collection_plan
+    from embedproof.search.engine import EngineSettings
 
     quantization, on_disk = CONTENDERS[contender], contender.endswith("-disk")
     settings = EngineSettings(

@@ -17,6 +17,7 @@ LAYERS = {
     "errors": 0,
     "files": 0,
     "lazy": 0,
+    "memory": 0,
     "backends": 0,
     "datasets": 1,
     "models": 2,

@@ -24,8 +24,20 @@ from embedproof.cli.common import (
     writable_file,
     writable_folder,
 )
+from embedproof.cli.edge_options import (
+    EdgeEf,
+    EdgeEfConstruct,
+    EdgeExact,
+    EdgeM,
+    EdgeOversampling,
+    EdgeQuantization,
+    EdgeRescore,
+    EdgeVectorsOnDisk,
+    edge_options,
+    given,
+)
 from embedproof.cli.progress import progress_factory
-from embedproof.cli.tables import backends_table, recipes_table, results_table, summary_table
+from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
 from embedproof.errors import InvalidInputError
 
 __all__ = ["bench", "DEFAULT_MODELS"]
@@ -227,7 +239,8 @@ def bench(
             help=(
                 "encoder backend: torch, onnx, onnx-int8, openvino-int8, openvino-int8-streams, "
                 "or auto (the fastest that keeps ≥ 99% cosine, calibrated on this CPU); "
-                "repeatable: docs/s and nDCG@10 retention vs torch per backend"
+                "repeatable: docs/s and nDCG@10 retention vs torch per backend; "
+                "edge: measure every recipe through the Qdrant engine (--edge-* settings)"
             ),
         ),
     ] = None,
@@ -251,6 +264,20 @@ def bench(
             "--latency-budget", help="with --baseline: p99 budget in ms, checked against the new p99's upper bound"
         ),
     ] = None,
+    engine_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="keep the edge indexes of engine recipes here, to serve what was measured (default: a temporary one)"
+        ),
+    ] = None,
+    edge_m: EdgeM = None,
+    edge_ef_construct: EdgeEfConstruct = None,
+    edge_ef: EdgeEf = None,
+    edge_quantization: EdgeQuantization = None,
+    edge_oversampling: EdgeOversampling = None,
+    edge_rescore: EdgeRescore = None,
+    edge_exact: EdgeExact = False,
+    edge_vectors_on_disk: EdgeVectorsOnDisk = False,
     wide: Annotated[bool, typer.Option("--wide", help="print every metric, interval, latency and cost column")] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="print the results document as JSON instead of tables")
@@ -264,6 +291,19 @@ def bench(
     from embedproof.files import write_json_atomic
 
     _check_bench_options(locals())
+    writable_folder(engine_dir, "--engine-dir")
+    on_engine = any(value.strip().lower() == "edge" for value in backend or [])
+    encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
+    engine_options = edge_options(
+        edge_m,
+        edge_ef_construct,
+        edge_ef,
+        edge_quantization,
+        edge_oversampling,
+        edge_rescore,
+        edge_exact,
+        edge_vectors_on_disk,
+    )
     options = BenchOptions(
         top_k,
         batch_size,
@@ -288,9 +328,18 @@ def bench(
         statistics=StatsSettings(
             bootstrap_resamples=bootstrap_resamples, permutation_resamples=permutation_resamples, seed=seed, alpha=alpha
         ),
-        backends=[split_backends([value], stores=False)[0] for value in backend or ["torch"]],
+        backends=[split_backends([value], stores=False)[0] for value in encoders or ["torch"]],
+        engine_dir=str(engine_dir) if engine_dir else None,
     )
     recipes = build_recipes(mode, recipe, model, reranker, rerank_top)
+    if on_engine:
+        from embedproof.search.engine import with_engine
+
+        if not recipes:
+            raise InvalidInputError("--backend edge: measures recipes; give --mode or --recipe")
+        recipes = [with_engine(r, engine_options) for r in recipes]
+    elif given(engine_options):
+        raise InvalidInputError("--edge-* options: only with --backend edge")
     _check_names(list(model or []) + [m for r in recipes or [] for m in r.models()])
     if baseline is not None:  # a bad baseline is found before the bench, not after it
         from embedproof.cli.compare import parse_pairs
@@ -338,6 +387,8 @@ def bench(
             console.print(recipes_table(results["runs"]))
     else:
         console.print(summary_table(results["runs"]))
+    if not json_out and any((r.get("store") or {}).get("backend") == "edge" for r in results["runs"]):
+        console.print(engine_table(results["runs"]))
     if not json_out and (len(options.backends) > 1 or options.backends != ["torch"]):
         console.print(backends_table(results["runs"]))
     _print_evidence(results, err if json_out else console)

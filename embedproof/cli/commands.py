@@ -202,6 +202,10 @@ def pick(
     vectors: Annotated[
         int | None, typer.Option(min=1, help="evidence mode: vectors to store (default: the bench's documents)")
     ] = None,
+    recipe_out: Annotated[
+        Path | None,
+        typer.Option(help="evidence mode: write the picked run's recipe here (engine settings included), to build it"),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
 ) -> None:
     """Recommend model, dimension, mode, prefix and an evaluation plan (rules), or pick among measured runs."""
@@ -224,11 +228,17 @@ def pick(
         raise InvalidInputError(f"--target: unknown target {target!r} (known: {', '.join(TARGETS)})")
     if languages is not None and not str_list(languages):
         raise InvalidInputError(f"--languages: expected comma-separated language codes, e.g. en,de; got {languages!r}")
+    if recipe_out is not None and results is None:
+        raise InvalidInputError("--recipe-out: only with --results (it writes the recipe of a measured run)")
+    writable_file(recipe_out, "--recipe-out")
     if results is not None:
         from embedproof.evaluation.results_file import load_results
+        from embedproof.pick.evidence import write_recipe
 
         data = load_results(results)
         chosen = pick_from_results(data, latency_ms, storage_gb, vectors or data.get("dataset", {}).get("documents", 1))
+        if recipe_out is not None:
+            write_recipe(chosen, recipe_out)
         _print_markdown(json.dumps(chosen, indent=2) if json_out else evidence_markdown(chosen), json_out)
         return
     facts = _read_profile(profile_file) if profile_file else {}

@@ -10,7 +10,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from embedproof.cli.common import build_recipes, console, err, in_range, non_empty, writable_folder
+from embedproof.cli.common import build_recipes, console, err, non_empty, writable_folder
+from embedproof.cli.edge_options import (
+    EdgeEf,
+    EdgeEfConstruct,
+    EdgeExact,
+    EdgeM,
+    EdgeOversampling,
+    EdgeQuantization,
+    EdgeRescore,
+    EdgeVectorsOnDisk,
+    edge_options,
+    given,
+)
 from embedproof.cli.progress import progress_factory
 from embedproof.errors import InvalidInputError
 
@@ -74,38 +86,19 @@ def index_build(
     ray: Annotated[
         str | None, typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")
     ] = None,
-    edge_m: Annotated[int | None, typer.Option(min=0, help="--backend edge: HNSW m (default 16)")] = None,
-    edge_ef_construct: Annotated[
-        int | None, typer.Option(min=1, help="--backend edge: HNSW ef_construct (default 100)")
-    ] = None,
-    edge_ef: Annotated[
-        int | None, typer.Option(min=1, help="--backend edge: hnsw_ef at query time (default 128)")
-    ] = None,
-    edge_quantization: Annotated[
-        str | None,
-        typer.Option(help="--backend edge: int8, binary-1|1.5|2, turbo-1|1.5|2|4|8 (default: the recipe's precision)"),
-    ] = None,
-    edge_oversampling: Annotated[
-        float | None, typer.Option(help="--backend edge: candidates per result before rescoring (default 4)")
-    ] = None,
-    edge_rescore: Annotated[
-        bool | None,
-        typer.Option(
-            "--edge-rescore/--edge-no-rescore", help="--backend edge: rescore quantised candidates with float32"
-        ),
-    ] = None,
-    edge_exact: Annotated[
-        bool, typer.Option(help="--backend edge: search every vector (no HNSW at query time)")
-    ] = False,
-    edge_vectors_on_disk: Annotated[
-        bool, typer.Option(help="--backend edge: float vectors on disk, quantised codes in memory")
-    ] = False,
+    edge_m: EdgeM = None,
+    edge_ef_construct: EdgeEfConstruct = None,
+    edge_ef: EdgeEf = None,
+    edge_quantization: EdgeQuantization = None,
+    edge_oversampling: EdgeOversampling = None,
+    edge_rescore: EdgeRescore = None,
+    edge_exact: EdgeExact = False,
+    edge_vectors_on_disk: EdgeVectorsOnDisk = False,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
-    from embedproof.backends import split_backends
+    from embedproof.backends import STORE_BACKENDS, split_backends
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.edge_plan import QUANTIZATIONS
-    from embedproof.index.store import build_index
+    from embedproof.index.store import build_index, store_for
 
     for value, option in (
         (corpus, "--corpus"),
@@ -115,11 +108,16 @@ def index_build(
         *((name, "--model") for name in model or []),
     ):
         non_empty(value, option)
-    in_range(edge_oversampling, "--edge-oversampling", low=1)
-    if edge_quantization is not None and edge_quantization not in QUANTIZATIONS:
-        raise InvalidInputError(
-            f"--edge-quantization: unknown value {edge_quantization!r} (known: {', '.join(QUANTIZATIONS)})"
-        )
+    engine_options = edge_options(
+        edge_m,
+        edge_ef_construct,
+        edge_ef,
+        edge_quantization,
+        edge_oversampling,
+        edge_rescore,
+        edge_exact,
+        edge_vectors_on_disk,
+    )
     writable_folder(out, "--out")
     encoder_backend, store_backend = split_backends(backend)
     store_options = {
@@ -129,20 +127,23 @@ def index_build(
         "shards": qdrant_shards,
         "replicas": qdrant_replicas,
     }
-    if store_backend == "edge":
-        store_options = {
-            "m": edge_m,
-            "ef_construct": edge_ef_construct,
-            "ef": edge_ef,
-            "quantization": edge_quantization,
-            "oversampling": edge_oversampling,
-            "rescore": edge_rescore,
-            "exact": edge_exact or None,
-            "vectors_on_disk": edge_vectors_on_disk or None,
-        }
     recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
         raise InvalidInputError("index build needs exactly one of --mode or --recipe")
+    named = any(value.strip().lower() in STORE_BACKENDS for value in backend or [])
+    store_backend = store_for(recipes[0], store_backend if named else None)
+    if store_backend == "edge":
+        store_options = engine_options
+    elif given(engine_options):
+        raise InvalidInputError(f"--edge-* options apply to --backend edge, not the {store_backend} store")
+    if store_backend != "qdrant":
+        for value, option in (
+            (qdrant_url, "--qdrant-url"),
+            (qdrant_path, "--qdrant-path"),
+            (qdrant_collection, "--qdrant-collection"),
+        ):
+            if value is not None:
+                raise InvalidInputError(f"{option} applies to --backend qdrant, not the {store_backend} store")
     auto = None
     if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
         from embedproof.models.factory import resolve_for_recipe
@@ -247,8 +248,7 @@ def search(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search an index with its recipe: ranked results with per-stage scores and timings."""
-    from embedproof.index.access import open_index
-    from embedproof.server.app import live_queries
+    from embedproof.index.access import live_queries, open_index
 
     if not query.strip():  # as `POST /search` refuses it: an empty query ranks nothing
         raise InvalidInputError("query: empty; give the text to search for")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from embedproof.models.remote_providers import display_name
@@ -54,7 +55,7 @@ def summary_table(runs: list[dict]) -> Table:
         table.add_column("front", justify="left", no_wrap=True)
     for run in runs:
         ndcg, ci = run["metrics"]["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")
-        cells = [run_name(run), f"{ndcg:.4f}\n{_half_width(ndcg, ci, '.3f')}"]
+        cells = [escape(run_name(run)), f"{ndcg:.4f}\n{_half_width(ndcg, ci, '.3f')}"]
         if timed:
             latency = run.get("latency") or {}
             total = latency.get("online_ms", {}).get("total", {})
@@ -114,7 +115,7 @@ def results_table(runs: list[dict]) -> Table:
         retention = run.get("retention", {}).get("ndcg@10")
         backend = run.get("encoder_backend", "torch")
         table.add_row(
-            display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]"),
+            escape(display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")),
             run["mode"],
             str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
@@ -178,6 +179,45 @@ def recipes_table(runs: list[dict]) -> Table:
             f"{run['bytes_per_passage']:,.0f}",
             ", ".join(f"{_stage_label(s['stage'])} {s['ms_per_query']:.2f}" for s in run["stages"]),
             *latency_cells(run),
+        )
+    return table
+
+
+def engine_setting(engine: dict) -> str:
+    """An engine configuration in a few words: quantiser, rescoring, search and graph settings."""
+    parts = [engine.get("quantization") or "float32"]
+    if engine.get("quantization"):
+        parts[0] += f" ×{engine['oversampling']:g} rescored" if engine.get("rescore") else " unrescored"
+    parts.append("exact" if engine.get("exact") else f"ef {engine['ef']}")
+    parts.append(f"m {engine['m']}/{engine['ef_construct']}")
+    if engine.get("vectors_on_disk"):
+        parts.append("floats on disk")
+    return ", ".join(parts)
+
+
+def engine_table(runs: list[dict]) -> Table:
+    """Recipes measured through the Qdrant engine: what it was set to and what that traded (recall, build, memory)."""
+    table = Table(title="through the Qdrant engine: recall@10 against exact search over the same vectors")
+    for column in ["run", "engine", "R@10 vs exact", "build s", "disk MiB", "RSS MiB", "p50 ms encode+edge"]:
+        table.add_column(column, justify="left" if column in {"run", "engine"} else "right")
+    for run in runs:
+        store = run.get("store") or {}
+        if store.get("backend") != "edge":
+            continue
+        online = (run.get("latency") or {}).get("online_ms", {})
+        stages = " + ".join(
+            f"{online[s]['p50']:.2f}" for s in ("encode", "edge") if (online.get(s) or {}).get("p50") is not None
+        )
+        recall = store.get("recall@10_vs_exact")
+        resident = store.get("resident_mb")
+        table.add_row(
+            escape(f"{run['mode']} [edge]"),
+            engine_setting(store["engine"]),
+            "-" if recall is None else f"{recall:.3f}",
+            f"{store['build_s']:.1f}",
+            f"{store['disk_allocated_bytes'] / 2**20:,.1f}",
+            "-" if resident is None else f"{resident:,.0f}",
+            stages or "-",
         )
     return table
 

@@ -307,6 +307,16 @@ def run_bench(
         "runs": [],
     }
     plan = latency_plan(dataset, options)
+    try:
+        _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results)
+    finally:
+        plan.close()
+    annotate(results)
+    return results
+
+
+def _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results) -> None:
+    """Every model's and recipe's runs into `results`, then the latency of all of them, timed together."""
     for name in models:
         for backend in ["torch"] if builtin_model(name) else list(dict.fromkeys(options.backends or ["torch"])):
             try:
@@ -332,8 +342,6 @@ def run_bench(
     load = measure_plan(plan, options, progress)
     if load is not None:
         results["load"] = load
-    annotate(results)
-    return results
 
 
 def backend_retention(runs: list[RunResult]) -> None:

@@ -44,6 +44,8 @@ class BenchOptions:
     chunk_overlap: int = 32
     # Encoder backends to bench each dense model with (torch, onnx, onnx-int8, openvino-int8); see backends.py.
     backends: list[str] = field(default_factory=lambda: ["torch"])
+    # where recipes with engine settings keep their measured edge indexes (None: a temporary folder, removed after)
+    engine_dir: str | None = None
 
 
 def encoder_options(name: str, options: BenchOptions, backend: str = "torch") -> dict:

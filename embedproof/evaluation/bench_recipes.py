@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from embedproof.datasets.loading import Dataset
 from embedproof.errors import InvalidInputError
+from embedproof.evaluation.bench_engine import (
+    EngineBench,
+    engine_bytes_per_passage,
+    exact_twin,
+    register_engine,
+    unindexed_warning,
+)
 from embedproof.evaluation.bench_options import (
     BenchOptions,
     ProgressFactory,
@@ -20,6 +27,7 @@ from embedproof.evaluation.latency import LatencyPlan
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
 from embedproof.files import safe_name
 from embedproof.models.card import get_card
+from embedproof.search.engine import engine_settings
 from embedproof.search.fusion import top, tune_fusion
 from embedproof.search.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
 from embedproof.search.recipe import Recipe
@@ -72,24 +80,81 @@ def bench_recipes(
     workspace = Workspace(
         doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: encoder_options(m, options), progress
     )
+    entries: list[dict] = []
+    engines = None
+    try:
+        for recipe in recipes:
+            if recipe.engine is not None:
+                if engines is None:
+                    engines = EngineBench(options.engine_dir)
+                    plan.on_close(engines.close)
+                entries.append(_engine_entry(engines, plan, dataset, recipe, workspace, options, progress))
+                continue
+            _bench_exact(recipe, dataset, workspace, options, plan, tune_split, entries)
+        if own_plan:
+            measure_plan(plan, options)
+    finally:
+        if own_plan:
+            plan.close()
+    return entries
+
+
+def _bench_exact(
+    recipe: Recipe,
+    dataset: Dataset,
+    workspace: Workspace,
+    options: BenchOptions,
+    plan: LatencyPlan,
+    tune_split: str | None,
+    entries: list[dict],
+) -> None:
+    """One recipe (and its tuned twin) searched by the embedded pipeline, exactly as the embedded store serves it."""
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
-    entries = []
-    for recipe in recipes:
-        stages = run_recipe(recipe, workspace, query_ids, query_texts)
-        entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
-        _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
-        _write_run(entries[-1], recipe, stages, dataset.name, options)
-        if tune_split and len(recipe.first_pass) > 1:
-            tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
-            entries.append(tuned)
-            _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
-            _write_run(
-                tuned, tuned_recipe, run_recipe(tuned_recipe, workspace, query_ids, query_texts), dataset.name, options
-            )
-    if own_plan:
-        measure_plan(plan, options)
-    return entries
+    stages = run_recipe(recipe, workspace, query_ids, query_texts)
+    entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
+    _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
+    _write_run(entries[-1], recipe, stages, dataset.name, options)
+    if tune_split and len(recipe.first_pass) > 1:
+        tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
+        entries.append(tuned)
+        _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
+        _write_run(
+            tuned, tuned_recipe, run_recipe(tuned_recipe, workspace, query_ids, query_texts), dataset.name, options
+        )
+
+
+def _engine_entry(
+    engines: EngineBench,
+    plan: LatencyPlan,
+    dataset: Dataset,
+    recipe: Recipe,
+    workspace: Workspace,
+    options: BenchOptions,
+    progress: ProgressFactory | None,
+) -> dict:
+    """A recipe measured through the Qdrant engine: its edge index built, queried and timed as it is served."""
+    query_ids = list(dataset.judged_queries)
+    query_texts = [dataset.queries[q] for q in query_ids]
+    twin = exact_twin(recipe)
+    exact = run_recipe(twin, workspace, query_ids, query_texts)  # also fills the embedding cache the build reads
+    store, stages, index = engines.measure(
+        dataset, recipe, lambda m: encoder_options(m, options), exact[-1].run, query_ids, query_texts, progress
+    )
+    entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids))
+    settings = engine_settings(recipe)
+    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.documents(m).mode == "dense"]
+    dims = [recipe.dim or workspace.documents(m).dim for m in dense]
+    stored = twin if settings.quantization else recipe  # a quantiser keeps the float originals to rescore with
+    entry["bytes_per_passage"] = round(
+        engine_bytes_per_passage(settings, dims, _storage_per_passage(workspace, stored)), 1
+    )
+    entry["timings"]["build_s"] = store["build_s"]
+    entry["store"] = store
+    entry["warnings"] += unindexed_warning(store)
+    register_engine(plan, entry, index, recipe, query_texts)
+    _write_run(entry, recipe, stages, dataset.name, options)
+    return entry
 
 
 def _write_run(entry: dict, recipe: Recipe, stages, dataset_name: str, options: BenchOptions) -> None:

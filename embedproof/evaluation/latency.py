@@ -246,6 +246,15 @@ class LatencyPlan:
         self.encoder_objects: list[Any] = []
         self.jobs: list[LatencyJob] = []
         self.runs: dict[str, dict] = {}
+        self.closers: list[Callable[[], None]] = []
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Release something a registered run needs until it is timed (an open index), when the plan is closed."""
+        self.closers.append(close)
+
+    def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
 
     def encoder(self, key: str, owner: Any, encode: Encoder) -> str:
         """Register a query encoder under `key`; the first registration wins, so runs naming the key share it."""

@@ -61,7 +61,8 @@ def frontier(points: list[Point], quality: QualityCompare | None = None) -> dict
 def run_name(run: RunResult) -> str:
     """A readable, unique-enough identity for a results.json run."""
     if "recipe" in run:
-        return run["mode"]
+        store = (run.get("store") or {}).get("backend")
+        return run["mode"] + (f" [{store}]" if store else "")
     backend = run.get("encoder_backend", "torch")
     model = display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")
     dim = f" d{run['dim']}" if run.get("dim") else ""

@@ -56,3 +56,12 @@ def index_info(folder: str | Path) -> dict:
     if manifest.backend in {"qdrant", "edge"}:
         return open_index(folder).info()
     return describe_index(manifest)
+
+
+def live_queries(index) -> None:
+    """Encode an opened index's queries live: the embedding cache is for corpora, and a server (or `embedproof
+    search`) that wrote every query it saw to disk would grow the cache without bound and pay a write per query."""
+    for component in index.manifest["components"].values():
+        encoder = index.workspace.encoder(component["model"], component["kind"])
+        if getattr(encoder, "use_cache", None):
+            encoder.use_cache = False

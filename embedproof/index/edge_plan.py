@@ -11,97 +11,9 @@ Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-
-from embedproof.errors import InvalidInputError
 from embedproof.index.query_api import check_fusion, rrf_constant
+from embedproof.search.engine import QUANTIZATIONS, EngineSettings
 from embedproof.search.recipe import Recipe
-
-# the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
-QUANTIZATIONS = {
-    "int8": ("scalar", "int8"),
-    "binary-1": ("binary", 1.0),
-    "binary-1.5": ("binary", 1.5),
-    "binary-2": ("binary", 2.0),
-    "turbo-1": ("turbo", 1.0),
-    "turbo-1.5": ("turbo", 1.5),
-    "turbo-2": ("turbo", 2.0),
-    "turbo-4": ("turbo", 4.0),
-    "turbo-8": ("turbo", 8.0),
-}
-# the recipe's stored precision, as the engine's own quantiser (float16 is a storage datatype, not a quantiser)
-PRECISION_QUANTIZATION = {"int8": "int8", "binary": "binary-1"}
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """HNSW, quantisation and search settings of an edge index; every field is written to the manifest.
-
-    Defaults are the Qdrant server's (m 16, ef_construct 100, full-scan and indexing thresholds 10,000 KB), with
-    hnsw_ef 128 at query time. `oversampling` and `rescore` apply when a quantiser is set; `exact` searches
-    every vector (the parity mode against the embedded store); `vectors_on_disk` keeps the float vectors on disk.
-    """
-
-    m: int = 16
-    ef_construct: int = 100
-    ef: int = 128
-    full_scan_threshold_kb: int = 10_000
-    indexing_threshold_kb: int = 10_000
-    indexing_threads: int = 0
-    quantization: str | None = None
-    oversampling: float = 4.0
-    rescore: bool = True
-    exact: bool = False
-    vectors_on_disk: bool = False
-
-    def __post_init__(self) -> None:
-        if self.quantization is not None and self.quantization not in QUANTIZATIONS:
-            raise InvalidInputError(f"edge quantization {self.quantization!r}: choose from {', '.join(QUANTIZATIONS)}")
-        for name in ("m", "ef_construct", "ef", "full_scan_threshold_kb", "indexing_threshold_kb", "indexing_threads"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or value < 0
-                or (name in ("ef_construct", "ef") and value < 1)
-            ):
-                raise InvalidInputError(
-                    f"edge {name}: a whole number ≥ {1 if name in ('ef_construct', 'ef') else 0}, got {value!r}"
-                )
-        if not self.oversampling >= 1:
-            raise InvalidInputError(f"edge oversampling: ≥ 1, got {self.oversampling!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def engine_settings(recipe: Recipe, options: dict | None) -> EngineSettings:
-    """Settings from `--edge-*` options (None: default), with the recipe's int8/binary precision as the quantiser.
-
-    The recipe's `rescore_multiplier` is the oversampling factor of its stored precision (0: no rescoring), as in
-    the embedded store; an explicit `quantization` option overrides it, and both together must agree.
-    """
-    given = {
-        k: v for k, v in (options or {}).items() if v is not None and k in {f.name for f in fields(EngineSettings)}
-    }
-    implied = PRECISION_QUANTIZATION.get(recipe.precision)
-    if recipe.precision == "float16" and given.get("quantization"):
-        raise InvalidInputError(
-            f"recipe {recipe.name!r}: precision float16 with edge quantization {given['quantization']!r}: choose one"
-        )
-    if implied:
-        if given.get("quantization", implied) != implied:
-            raise InvalidInputError(
-                f"recipe {recipe.name!r}: precision {recipe.precision} is the engine's {implied}, "
-                f"not edge quantization {given['quantization']!r}; set precision float32 to choose another"
-            )
-        given["quantization"] = implied
-        if "oversampling" not in given and recipe.rescore_multiplier:
-            given["oversampling"] = float(recipe.rescore_multiplier)
-        given.setdefault("rescore", recipe.rescore_multiplier > 0)
-    if "oversampling" in given:
-        given["oversampling"] = float(given["oversampling"])
-    return EngineSettings(**given)
 
 
 def check_recipe(recipe: Recipe) -> None:

@@ -17,6 +17,7 @@ from embedproof.datasets.readers import read_corpus
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
+from embedproof.memory import resident_mb
 from embedproof.search.recipe import Recipe
 
 
@@ -25,8 +26,8 @@ class EdgeIndex:
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
         from embedproof.index.edge_engine import EdgeShardHandle
-        from embedproof.index.edge_plan import EngineSettings
         from embedproof.index.manifest import Manifest, encoder_options_for
+        from embedproof.search.engine import EngineSettings
         from embedproof.search.pipeline import Workspace
 
         self.folder = Path(folder)
@@ -41,7 +42,14 @@ class EdgeIndex:
             [d.full_text for d in self.docs.values()],
             encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
         )
+        self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
+        for c in self.manifest["components"].values():
+            self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
+        before = resident_mb()
         self.shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
+        after = resident_mb()
+        # what loading the shard made resident (models load first, so they are not counted)
+        self.shard_resident_mb = None if before is None or after is None else after - before
         count = self.shard.count()
         if count != self.manifest["documents"]:
             self.shard.close()
@@ -49,10 +57,7 @@ class EdgeIndex:
                 f"{self.folder}: the edge shard holds {count} points, the manifest {self.manifest['documents']}; "
                 "rebuild the index"
             )
-        self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
         self.quantized = {name for name, v in self.store["collection"]["vectors"].items() if v["quantization"]}
-        for c in self.manifest["components"].values():
-            self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
 
     def close(self) -> None:
         """Release the shard (its files stay as they are)."""

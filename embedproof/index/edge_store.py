@@ -78,9 +78,10 @@ def build_edge_index(
 ) -> Manifest:
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedproof.index.edge_engine import EdgeShardHandle
-    from embedproof.index.edge_plan import check_recipe, collection_plan, engine_settings
+    from embedproof.index.edge_plan import check_recipe, collection_plan
     from embedproof.index.qdrant_bm25 import document_vectors
     from embedproof.index.query_api import engine_components
+    from embedproof.search.engine import engine_settings
 
     check_recipe(recipe)
     settings = engine_settings(recipe, store_options)

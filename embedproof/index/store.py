@@ -158,6 +158,22 @@ def finish_int8(manifest: Manifest) -> list[str]:
     return superseded
 
 
+def store_for(recipe: Recipe, store_backend: str | None) -> str:
+    """The store that serves `recipe`: the one named, else "edge" for a recipe with engine settings, else "embedded".
+
+    A recipe with engine settings was measured on the Qdrant engine, so the exact embedded store (or a Qdrant
+    collection that does not apply them) would serve something else: naming one is an error, never a silent swap.
+    """
+    if recipe.engine is None:
+        return store_backend or "embedded"
+    if store_backend not in (None, "edge"):
+        raise InvalidInputError(
+            f"--backend {store_backend}: recipe {recipe.name!r} carries engine settings (it was measured on the "
+            "Qdrant engine); build it with --backend edge, or deploy its edge plan to a server (docs/edge.md)"
+        )
+    return "edge"
+
+
 def build_index(
     recipe: Recipe,
     corpus: dict[str, Document],
@@ -166,7 +182,7 @@ def build_index(
     chunk_size: int = 512,
     progress=None,
     encoder_backend: str = "torch",
-    store_backend: str = "embedded",
+    store_backend: str | None = None,
     store_options: dict | None = None,
     ray_address: str | None = None,
     encode_chunks: EncodeChunks | None = None,
@@ -174,11 +190,12 @@ def build_index(
     """Build (or resume building) the index of `recipe` over `corpus` in `out` with any store; returns the manifest.
 
     `store_backend` "embedded" (numpy/scipy files), "edge" (a Qdrant Edge shard in the folder) or "qdrant" (a Qdrant
-    server collection; `store_options` says where). `encode_chunks` replaces how pending chunks are encoded (the
-    default is in-process, one after another); `ray_address` ("local" or a cluster address) encodes them with a
-    Ray Data actor pool instead (embedded store only).
+    server collection; `store_options` says where); None chooses by the recipe (`store_for`). `encode_chunks`
+    replaces how pending chunks are encoded (the default is in-process, one after another); `ray_address` ("local"
+    or a cluster address) encodes them with a Ray Data actor pool instead (embedded store only).
     """
     encoder_options = encoder_options or encoder_options_for(encoder_backend)
+    store_backend = store_for(recipe, store_backend)
     if store_backend in {"qdrant", "edge"}:
         if ray_address is not None or encode_chunks is not None:
             raise InvalidInputError(

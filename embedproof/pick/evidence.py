@@ -6,10 +6,13 @@ with every number's interval, and what relaxing each budget would buy (only when
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.cost import GIB
+from embedproof.files import write_json_atomic
 
-__all__ = ["pick_from_results", "evidence_markdown"]
+__all__ = ["pick_from_results", "evidence_markdown", "write_recipe"]
 
 
 def _budget_fit(p99: float | None, ci: list[float] | None, budget: float | None) -> str:
@@ -56,6 +59,8 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
             "latency_fit": _budget_fit(p99, ci, latency_ms),
             "latency_stable": latency.get("stable"),
             "latency_note": latency.get("stability_note") or latency.get("busy"),
+            "recipe": run.get("recipe"),
+            "store": {k: v for k, v in (run.get("store") or {}).items() if k in ("backend", "engine", "index")} or None,
         }
 
     def feasible(use_latency: bool = True, use_storage: bool = True) -> list[dict]:
@@ -158,6 +163,21 @@ def _versus(r: dict) -> str:
     )
 
 
+def _serving(choice: dict) -> str:
+    """How to serve exactly what was measured: the recipe (with its engine settings) and, if kept, the index."""
+    if choice.get("recipe") is None:
+        return "Serve it: this is a model run; bench it as a recipe (`--mode`, `--recipe`) to serve."
+    store = choice.get("store") or {}
+    where = "on the Qdrant engine (`--backend edge`), as measured" if store.get("backend") == "edge" else "exactly"
+    line = (
+        "Serve it: `pick --results … --recipe-out recipe.json` writes its recipe; "
+        f"`index build --recipe recipe.json` builds it {where}"
+    )
+    if store.get("index"):
+        line += f"; the index bench measured is kept at `{store['index']}` (`embedproof serve {store['index']}`)"
+    return line + "."
+
+
 def evidence_markdown(pick: dict) -> str:
     """The evidence pick as Markdown: the pick and why, every number with its interval, and what budgets cost."""
     b, stats = pick["budgets"], pick["statistics"]
@@ -209,6 +229,7 @@ def evidence_markdown(pick: dict) -> str:
                 f"(paired randomisation test over queries, Holm-corrected, {level:g}% level), so the cheapest "
                 "of them is picked (bytes, then p99)" + _versus(choice) + "."
             )
+        lines.append(_serving(choice))
         if pick["runner_up"]:
             lines.append(f"Runner-up {_describe(pick['runner_up'])}" + _versus(pick["runner_up"]) + ".")
     names = {
@@ -243,3 +264,16 @@ def evidence_markdown(pick: dict) -> str:
             "their p99 is not repeatable."
         )
     return "\n".join(lines)
+
+
+def write_recipe(pick: dict, path: Path) -> None:
+    """Write the picked run's recipe as JSON (what `index build --recipe` reads); a model run or no pick is an error."""
+    choice = pick["choice"]
+    if choice is None:
+        raise EmbedproofError("--recipe-out: no measured run fits the budgets, so there is no recipe to write")
+    if choice.get("recipe") is None:
+        raise EmbedproofError(
+            f"--recipe-out: the pick `{choice['run']}` is a model run, not a recipe; bench it as a recipe "
+            "(--mode or --recipe) to get one"
+        )
+    write_json_atomic(path, choice["recipe"])

@@ -28,7 +28,9 @@ class Recipe:
     """`first_pass` names one or more models (dense, sparse, or multi-vector); several are fused.
 
     `rerank` is None, "maxsim:<model>" (token-embedding MaxSim of a dense model, or a ColBERT model) or
-    "cross-encoder:<model>"; it reorders the fused top `rerank_top`.
+    "cross-encoder:<model>"; it reorders the fused top `rerank_top`. `engine` (None: the embedded exact store)
+    holds the Qdrant engine's HNSW and quantiser settings; bench measures such a recipe through the engine and the
+    index serves it there.
     """
 
     name: str
@@ -43,6 +45,8 @@ class Recipe:
     dim: int | None = None
     precision: str = "float32"
     rescore_multiplier: int = 4
+    # Qdrant engine settings (search/engine.py; {} for its defaults): measured and served through the engine
+    engine: dict | None = None
 
     def __post_init__(self):
         from embedproof.vectors.matryoshka import MIN_SAFE_DIM
@@ -87,6 +91,26 @@ class Recipe:
                 f"recipe {self.name!r}: rerank must be 'maxsim:<model>' or 'cross-encoder:<model>', "
                 f"got {self.rerank!r}",
             )
+        if self.engine is not None:
+            self._check_engine()
+
+    def _check_engine(self) -> None:
+        from embedproof.search.engine import engine_settings, setting_names
+
+        if not isinstance(self.engine, dict):
+            raise RecipeFieldError(
+                "engine", f"recipe {self.name!r}: engine must be a mapping of settings, got {self.engine!r}"
+            )
+        unknown = sorted(set(self.engine) - set(setting_names()))
+        if unknown:
+            raise RecipeFieldError(
+                "engine", f"recipe {self.name!r}: unknown engine settings {unknown} (known: {setting_names()})"
+            )
+        try:
+            engine_settings(self)
+        except InvalidInputError as exc:
+            message = str(exc) if str(exc).startswith("recipe ") else f"recipe {self.name!r}: engine: {exc}"
+            raise RecipeFieldError("engine", message) from exc
 
     @property
     def shrink(self) -> tuple[int | None, str] | None:

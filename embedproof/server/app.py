@@ -89,15 +89,6 @@ def _served_model(asked: str | None, dense_models: list[str]) -> str | None:
     return None
 
 
-def live_queries(index) -> None:
-    """Encode an opened index's queries live: the embedding cache is for corpora, and a server (or `embedproof
-    search`) that wrote every query it saw to disk would grow the cache without bound and pay a write per query."""
-    for component in index.manifest["components"].values():
-        encoder = index.workspace.encoder(component["model"], component["kind"])
-        if getattr(encoder, "use_cache", None):
-            encoder.use_cache = False
-
-
 def _words(texts) -> int:
     return sum(len(t.split()) for t in texts)
 
@@ -167,7 +158,7 @@ def create_app(
     from fastapi.responses import JSONResponse
     from pydantic import AfterValidator, BaseModel, Field
 
-    from embedproof.index.access import open_index
+    from embedproof.index.access import live_queries, open_index
     from embedproof.vectors.matryoshka import truncate_matryoshka
 
     index = open_index(index_dir)

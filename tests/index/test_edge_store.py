@@ -15,11 +15,11 @@ from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, positive  # noqa: E402
 from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.edge_plan import EngineSettings, engine_settings  # noqa: E402
 from embedproof.index.edge_search import EdgeIndex  # noqa: E402
 from embedproof.index.edge_store import build_edge_index  # noqa: E402
 from embedproof.index.manifest import KILL_ENV
 from embedproof.index.store import build_index  # noqa: E402
+from embedproof.search.engine import EngineSettings, engine_settings  # noqa: E402
 from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
