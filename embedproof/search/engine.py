@@ -7,7 +7,7 @@ index serves. `index/edge_plan` turns them into the shard's collection and Query
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from embedproof.errors import InvalidInputError
@@ -125,8 +125,6 @@ def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettin
 def with_engine(recipe: Recipe, options: dict | None = None) -> Recipe:
     """`recipe` measured and served through the engine: its own engine settings plus the given options (which may
     repeat them, not contradict them); a recipe without settings gets the engine's defaults."""
-    from embedproof.search.recipe import Recipe
-
     chosen = {k: v for k, v in (options or {}).items() if v is not None and k in setting_names()}
     engine_settings(recipe, chosen)  # refuses a contradiction with the recipe's settings or its precision
-    return Recipe(**{**recipe.to_dict(), "engine": {**(recipe.engine or {}), **chosen}})
+    return replace(recipe, engine={**(recipe.engine or {}), **chosen})

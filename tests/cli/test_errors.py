@@ -131,6 +131,37 @@ BAD = [
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "-m", ""], "--model"),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-url", ""], "--qdrant-url"),
     (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--ray", " "], "--ray"),
+    # engine settings belong to the edge store and to the recipe that was measured with them
+    (["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--edge-ef", "64"], "--edge-"),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--mode", "dense", "--qdrant-path", "q"],
+        "--qdrant-path",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--recipe", "{engine}", "--backend", "embedded"],
+        "--backend",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--recipe", "{engine}", "--backend", "qdrant"],
+        "--backend",
+    ),
+    (
+        ["index", "build", "--corpus", "demo", "--out", "{dir}/i", "--recipe", "{engine}", "--edge-ef", "32"],
+        "--edge-ef",
+    ),
+    (["bench", "--mode", "dense", "-m", "hashing", "--edge-ef", "64"], "--edge-"),
+    (["bench", "-m", "hashing", "--backend", "edge"], "--backend"),
+    (
+        ["bench", "--mode", "dense", "-m", "hashing", "--backend", "edge", "--edge-quantization", "pq"],
+        "--edge-quantization",
+    ),
+    (
+        ["bench", "--mode", "dense", "-m", "hashing", "--backend", "edge", "--edge-oversampling", "0"],
+        "--edge-oversampling",
+    ),
+    (["bench", "--recipe", "{engine}", "--backend", "edge", "--edge-ef", "32"], "--edge-ef"),
+    (["bench", "--mode", "dense", "-m", "hashing", "--backend", "edge", "--engine-dir", "{file}/x"], "--engine-dir"),
+    (["pick", "--docs", "1000", "--recipe-out", "{dir}/r.json"], "--recipe-out"),
     (["index", "add", "{dir}", "--corpus", ""], "--corpus"),
     (["search", "{dir}", "a query", "--top-k", "0"], "--top-k"),
     (["search", "{dir}", "  "], "query"),
@@ -152,7 +183,9 @@ def places(tmp_path):
     file.write_text("not JSON, and not a folder\n")
     folder = tmp_path / "empty"
     folder.mkdir()
-    return {"file": str(file), "dir": str(folder)}
+    engine = tmp_path / "engine.json"  # a recipe measured on the engine with hnsw_ef 64
+    engine.write_text('{"name": "e", "first_pass": ["hashing"], "engine": {"ef": 64}}')
+    return {"file": str(file), "dir": str(folder), "engine": str(engine)}
 
 
 def one_error_line(output: str) -> str:
