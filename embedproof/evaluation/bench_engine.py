@@ -77,6 +77,7 @@ class EngineBench:
         self.root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="embedproof-engine-"))
         self.temporary = keep is None
         self.open: list = []
+        self.queries = None  # one query Workspace for every index of the bench (same corpus): each model loads once
 
     def folder(self, dataset: Dataset, recipe: Recipe) -> Path:
         folder = self.root / safe_name(f"{dataset.name}.{recipe.name}")
@@ -117,7 +118,8 @@ class EngineBench:
         start = time.perf_counter()
         manifest = build_edge_index(recipe, dataset.corpus, folder, encoder_options, progress=progress)
         build_s = time.perf_counter() - start
-        index = EdgeIndex(folder, encoder_options)
+        index = EdgeIndex(folder, encoder_options, workspace=self.queries)
+        self.queries = index.workspace
         self.open.append(index)
         live_queries(index)  # as served: a query is encoded by the model, never read from the embedding cache
         index.query_vectors(query_texts[:QUERY_BATCH])  # the models' working memory, before resident is counted

@@ -24,7 +24,9 @@ from embedproof.search.recipe import Recipe
 class EdgeIndex:
     """An index whose vectors live in an Edge shard in the index folder (docs.jsonl and the manifest beside it)."""
 
-    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True, workspace=None):
+        """`workspace` lends the query encoders of another index over the same documents (bench opens one index
+        per engine recipe and loads each model once); by default the index loads its own."""
         from embedproof.index.edge_engine import EdgeShardHandle
         from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.engine import EngineSettings
@@ -37,7 +39,9 @@ class EdgeIndex:
         self.settings = EngineSettings(**self.store["engine"])
         self.docs = read_corpus(self.folder / "docs.jsonl", [])
         self.ids = list(self.docs)
-        self.workspace = Workspace(
+        if workspace is not None and list(workspace.doc_ids) != self.ids:
+            raise EmbedproofError(f"{self.folder}: the lent workspace holds other documents than this index")
+        self.workspace = workspace or Workspace(
             self.ids,
             [d.full_text for d in self.docs.values()],
             encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
