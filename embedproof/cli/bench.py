@@ -294,16 +294,7 @@ def bench(
     writable_folder(engine_dir, "--engine-dir")
     on_engine = any(value.strip().lower() == "edge" for value in backend or [])
     encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
-    engine_options = edge_options(
-        edge_m,
-        edge_ef_construct,
-        edge_ef,
-        edge_quantization,
-        edge_oversampling,
-        edge_rescore,
-        edge_exact,
-        edge_vectors_on_disk,
-    )
+    engine_options = edge_options(locals())
     options = BenchOptions(
         top_k,
         batch_size,

@@ -29,34 +29,22 @@ EdgeVectorsOnDisk = Annotated[
 ]
 
 
-def edge_options(
-    m: int | None,
-    ef_construct: int | None,
-    ef: int | None,
-    quantization: str | None,
-    oversampling: float | None,
-    rescore: bool | None,
-    exact: bool,
-    vectors_on_disk: bool,
-) -> dict:
-    """The given `--edge-*` values as engine settings (None: not given, so the recipe's or the default holds)."""
+NAMES = ("m", "ef_construct", "ef", "quantization", "oversampling", "rescore", "exact", "vectors_on_disk")
+
+
+def edge_options(values: dict) -> dict:
+    """The `--edge-*` values of a command (its parameters by name, e.g. `locals()`) as engine settings; None: not
+    given, so the recipe's setting or the default holds."""
     from embedproof.search.engine import QUANTIZATIONS
 
-    in_range(oversampling, "--edge-oversampling", low=1)
-    if quantization is not None and quantization not in QUANTIZATIONS:
+    options = {name: values[f"edge_{name}"] for name in NAMES}
+    in_range(options["oversampling"], "--edge-oversampling", low=1)
+    if options["quantization"] is not None and options["quantization"] not in QUANTIZATIONS:
         raise InvalidInputError(
-            f"--edge-quantization: unknown value {quantization!r} (known: {', '.join(QUANTIZATIONS)})"
+            f"--edge-quantization: unknown value {options['quantization']!r} (known: {', '.join(QUANTIZATIONS)})"
         )
-    return {
-        "m": m,
-        "ef_construct": ef_construct,
-        "ef": ef,
-        "quantization": quantization,
-        "oversampling": oversampling,
-        "rescore": rescore,
-        "exact": exact or None,
-        "vectors_on_disk": vectors_on_disk or None,
-    }
+    # flags default to off: only a flag that is on was given
+    return options | {"exact": options["exact"] or None, "vectors_on_disk": options["vectors_on_disk"] or None}
 
 
 def given(options: dict) -> bool:

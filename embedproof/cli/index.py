@@ -108,16 +108,7 @@ def index_build(
         *((name, "--model") for name in model or []),
     ):
         non_empty(value, option)
-    engine_options = edge_options(
-        edge_m,
-        edge_ef_construct,
-        edge_ef,
-        edge_quantization,
-        edge_oversampling,
-        edge_rescore,
-        edge_exact,
-        edge_vectors_on_disk,
-    )
+    engine_options = edge_options(locals())
     writable_folder(out, "--out")
     encoder_backend, store_backend = split_backends(backend)
     store_options = {
