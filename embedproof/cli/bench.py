@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from embedproof.backends import split_backends
 from embedproof.cli.common import (
@@ -47,6 +48,8 @@ DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
 
 def _print_evidence(results: dict, out: Console = console) -> None:
     """What the table's intervals rest on, and every reason not to trust a number yet."""
+    from embedproof.evaluation.pareto import run_name
+
     power, load = results.get("power"), results.get("load") or {}
     if power and power.get("median_mdd") is not None:
         out.print(
@@ -56,7 +59,7 @@ def _print_evidence(results: dict, out: Console = console) -> None:
             highlight=False,
         )
     for warning in results.get("statistics_warnings", []):
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if load.get("busy"):
         err.print(
             f"[yellow]warning:[/] latency measured on a busy machine: {load['reason']}; re-run on a quiet one",
@@ -65,8 +68,8 @@ def _print_evidence(results: dict, out: Console = console) -> None:
     unstable = [r for r in results["runs"] if (r.get("latency") or {}).get("stable") is False]
     for run in unstable:
         err.print(
-            f"[yellow]warning:[/] latency rounds disagree for {run['mode'] if 'recipe' in run else run['model']}: "
-            f"{run['latency']['stability_note']}",
+            f"[yellow]warning:[/] latency rounds disagree for {escape(run_name(run))}: "
+            f"{escape(run['latency']['stability_note'])}",
             highlight=False,
         )
 
@@ -354,7 +357,7 @@ def bench(
             for warning in run["warnings"]:
                 if warning not in shown:
                     shown.add(warning)
-                    err.print(f"[yellow]warning ({run['model']}):[/] {warning}", highlight=False)
+                    err.print(f"[yellow]warning ({escape(run['model'])}):[/] {escape(warning)}", highlight=False)
         write_json_atomic(output, results)
 
     def skipped(name: str, exc: Exception) -> None:

@@ -216,7 +216,9 @@ def engine_table(runs: list[dict]) -> Table:
             "-" if recall is None else f"{recall:.3f}",
             f"{store['build_s']:.1f}",
             f"{store['disk_allocated_bytes'] / 2**20:,.1f}",
-            "-" if resident is None else f"{resident:,.0f}",
+            "-"
+            if not resident or resident["total_mb"] is None
+            else f"{resident['total_mb']:,.0f} ({resident['anon_mb']:,.0f} heap)",
             stages or "-",
         )
     return table

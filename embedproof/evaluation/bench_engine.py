@@ -5,7 +5,7 @@ cache the bench just filled answers every document) and queried with `index.edge
 the path `embedproof search` and `serve` take: the numbers are the served index's, not a re-implementation's.
 Beside the recipe's metrics a run records what the engine trades: recall@10 against exact search over the same
 vectors (the embedded pipeline's ranking of the recipe at float32 — what HNSW and the quantiser give up), build
-seconds, bytes on disk, and the process's resident memory gained by opening and querying the index.
+seconds, bytes on disk, and the memory the shard keeps resident while it answers (measured in a fresh process).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from embedproof.datasets.loading import Dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.latency import LatencyPlan
 from embedproof.files import safe_name
-from embedproof.memory import resident_mb
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings, engine_settings
 from embedproof.search.pipeline import Stage
 from embedproof.search.recipe import Recipe
@@ -110,6 +109,7 @@ class EngineBench:
         run), and a cross-encoder's rerank when the recipe has one.
         """
         from embedproof.index.access import live_queries
+        from embedproof.index.edge_resident import measure_resident
         from embedproof.index.edge_search import EdgeIndex
         from embedproof.index.edge_store import build_edge_index
 
@@ -118,12 +118,15 @@ class EngineBench:
         start = time.perf_counter()
         manifest = build_edge_index(recipe, dataset.corpus, folder, encoder_options, progress=progress)
         build_s = time.perf_counter() - start
+        # what the shard keeps resident while it answers, in a fresh process (the engine locks a shard to one opener)
         index = EdgeIndex(folder, encoder_options, workspace=self.queries)
         self.queries = index.workspace
-        self.open.append(index)
         live_queries(index)  # as served: a query is encoded by the model, never read from the embedding cache
-        index.query_vectors(query_texts[:QUERY_BATCH])  # the models' working memory, before resident is counted
-        before = resident_mb()
+        plans, vectors = [index.plan(recipe.candidates)] * len(query_texts), index.query_vectors(query_texts)
+        index.close()
+        resident = measure_resident(str(folder / manifest["store"]["path"]), plans, vectors)
+        index = EdgeIndex(folder, encoder_options, workspace=self.queries)
+        self.open.append(index)
         run: Run = {}
         seconds: dict[str, float] = {}
         for at in range(0, len(query_texts), QUERY_BATCH):
@@ -133,7 +136,6 @@ class EngineBench:
                 seconds[name] = seconds.get(name, 0.0) + ms / 1000  # one timing per batch, shared by its answers
             for qid, answer in zip(ids, answers):
                 run[qid] = {r["id"]: r["score"] for r in answer["results"]}
-        after = resident_mb()
         searched = seconds.get("total", 0.0) - seconds.get("encode", 0.0)
         name = "edge" + (f" → {recipe.rerank}" if recipe.reranker and recipe.reranker[0] == "cross-encoder" else "")
         stages = [
@@ -150,10 +152,7 @@ class EngineBench:
             "shard": manifest["store"]["shard"],
             "disk_bytes": folder_bytes(shard),
             "disk_allocated_bytes": folder_bytes(shard, allocated=True),
-            # the shard's memory once loaded, plus what the queries made resident (graph, codes, vector pages touched)
-            "resident_mb": None
-            if None in (before, after, index.shard_resident_mb)
-            else round(index.shard_resident_mb + after - before, 1),
+            "resident_mb": resident,
             "recall@10_vs_exact": recall_against(run, exact),
         }
         return store, stages, index

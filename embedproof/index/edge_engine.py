@@ -18,6 +18,11 @@ def _edge():
     return require("qdrant_edge", "edge")
 
 
+def import_engine() -> None:
+    """Import the engine now (a missing extra fails here, naming it), e.g. to count its import apart from a shard."""
+    _edge()
+
+
 def _hnsw(e, spec: dict):
     return e.HnswIndexConfig(
         m=spec["m"],

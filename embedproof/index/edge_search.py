@@ -17,7 +17,6 @@ from embedproof.datasets.readers import read_corpus
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
-from embedproof.memory import resident_mb
 from embedproof.search.recipe import Recipe
 
 
@@ -49,11 +48,7 @@ class EdgeIndex:
         self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
         for c in self.manifest["components"].values():
             self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
-        before = resident_mb()
         self.shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
-        after = resident_mb()
-        # what loading the shard made resident (models load first, so they are not counted)
-        self.shard_resident_mb = None if before is None or after is None else after - before
         count = self.shard.count()
         if count != self.manifest["documents"]:
             self.shard.close()

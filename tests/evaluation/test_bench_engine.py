@@ -129,6 +129,8 @@ def test_engine_runs_are_timed_with_their_stages(demo):
     assert online["total"]["p50"] >= online["edge"]["p50"] > 0
     assert [s["stage"] for s in run["stages"]] == ["encode:edge-queries", "edge"]
     assert run["store"]["build_s"] > 0 and run["store"]["disk_bytes"] > 0
+    resident = run["store"]["resident_mb"]  # a fresh process: the shard's graph and postings, no model
+    assert 0 < resident["anon_mb"] <= resident["total_mb"] < 500
     # the float vectors, BM25's postings and nothing else: no quantiser
     assert run["bytes_per_passage"] > 4096
 
