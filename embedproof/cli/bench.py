@@ -289,7 +289,7 @@ def bench(
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
-    from embedproof.evaluation.bench_options import BenchOptions
+    from embedproof.evaluation.bench_options import BenchOptions, recipe_backend
     from embedproof.evaluation.statistics import StatsSettings
     from embedproof.files import write_json_atomic
 
@@ -334,6 +334,8 @@ def bench(
         recipes = [with_engine(r, engine_options) for r in recipes]
     elif given(engine_options):
         raise InvalidInputError("--edge-* options: only with --backend edge")
+    if recipes:
+        recipe_backend(options)  # one encoder backend for recipes, refused before any work
     _check_names(list(model or []) + [m for r in recipes or [] for m in r.models()])
     if baseline is not None:  # a bad baseline is found before the bench, not after it
         from embedproof.cli.compare import parse_pairs

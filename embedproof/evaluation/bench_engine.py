@@ -17,6 +17,8 @@ from pathlib import Path
 
 from embedproof.datasets.loading import Dataset
 from embedproof.errors import EmbedproofError
+from embedproof.evaluation.bench_options import BenchOptions, recipe_backend
+from embedproof.evaluation.bench_options import encoder_options as bench_encoder_options
 from embedproof.evaluation.latency import LatencyPlan
 from embedproof.files import safe_name
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings, engine_settings
@@ -97,7 +99,7 @@ class EngineBench:
         self,
         dataset: Dataset,
         recipe: Recipe,
-        encoder_options,
+        options: BenchOptions,
         exact: Run,
         query_ids: list[str],
         query_texts: list[str],
@@ -115,8 +117,19 @@ class EngineBench:
 
         settings = engine_settings(recipe)
         folder = self.folder(dataset, recipe)
+        backend = recipe_backend(options)
+        if backend == "auto":  # an index records the backend it resolved to, as `index build` does
+            from embedproof.models.factory import resolve_for_recipe
+
+            backend, _ = resolve_for_recipe(recipe.first_pass, options.cache_dir)
+
+        def encoder_options(model: str) -> dict:
+            return bench_encoder_options(model, options, backend)
+
         start = time.perf_counter()
-        manifest = build_edge_index(recipe, dataset.corpus, folder, encoder_options, progress=progress)
+        manifest = build_edge_index(
+            recipe, dataset.corpus, folder, encoder_options, progress=progress, encoder_backend=backend
+        )
         build_s = time.perf_counter() - start
         # what the shard keeps resident while it answers, in a fresh process (the engine locks a shard to one opener)
         index = EdgeIndex(folder, encoder_options, workspace=self.queries)

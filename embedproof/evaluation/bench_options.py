@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from embedproof.datasets.loading import Dataset
+from embedproof.errors import InvalidInputError
 from embedproof.evaluation.cost import (
     DEFAULT_INSTANCE_USD_PER_HOUR,
     DEFAULT_USD_PER_GB_MONTH,
@@ -61,6 +62,17 @@ def encoder_options(name: str, options: BenchOptions, backend: str = "torch") ->
         "cache_dir": options.cache_dir,
         "use_cache": options.use_cache,
     }
+
+
+def recipe_backend(options: BenchOptions) -> str:
+    """The one encoder backend recipes are measured with (an index has one: its queries must match its documents)."""
+    backends = list(dict.fromkeys(options.backends or ["torch"]))
+    if len(backends) > 1:
+        raise InvalidInputError(
+            f"--backend: recipes are measured with one encoder backend, got {', '.join(backends)}; "
+            "compare backends on model runs (--model without --mode/--recipe)"
+        )
+    return backends[0]
 
 
 def builtin_model(name: str) -> bool:

@@ -22,6 +22,7 @@ from embedproof.evaluation.bench_options import (
     encoder_options,
     latency_plan,
     measure_plan,
+    recipe_backend,
 )
 from embedproof.evaluation.latency import LatencyPlan
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
@@ -78,7 +79,10 @@ def bench_recipes(
     plan = latency_plan(dataset, options) if own_plan else plan
     doc_ids = list(dataset.corpus)
     workspace = Workspace(
-        doc_ids, [dataset.corpus[d].full_text for d in doc_ids], lambda m: encoder_options(m, options), progress
+        doc_ids,
+        [dataset.corpus[d].full_text for d in doc_ids],
+        lambda m: encoder_options(m, options, recipe_backend(options)),
+        progress,
     )
     entries: list[dict] = []
     engines = None
@@ -138,9 +142,7 @@ def _engine_entry(
     query_texts = [dataset.queries[q] for q in query_ids]
     twin = exact_twin(recipe)
     exact = run_recipe(twin, workspace, query_ids, query_texts)  # also fills the embedding cache the build reads
-    store, stages, index = engines.measure(
-        dataset, recipe, lambda m: encoder_options(m, options), exact[-1].run, query_ids, query_texts, progress
-    )
+    store, stages, index = engines.measure(dataset, recipe, options, exact[-1].run, query_ids, query_texts, progress)
     entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids))
     settings = engine_settings(recipe)
     dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.documents(m).mode == "dense"]
@@ -190,8 +192,10 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
         bare = model.split(":", 1)[-1]
         kind = "tokens" if model.startswith("maxsim:") else "first"
         warnings += list(getattr(workspace.encoder(bare, kind), "warnings", []))
+    backends = {str(getattr(workspace.encoder(m, "first"), "backend", "torch")) for m in dense}
     return {
         "model": " + ".join(recipe.first_pass) + (f" → {recipe.rerank}" if recipe.rerank else ""),
+        "encoder_backend": backends.pop() if len(backends) == 1 else "torch",
         "card": get_card(dense[0]).name if dense and get_card(dense[0]).known else None,
         "mode": name or recipe.name,
         "recipe": recipe.to_dict(),

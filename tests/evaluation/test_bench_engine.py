@@ -146,3 +146,24 @@ def test_engine_bench_keeps_or_removes_its_folder(demo, tmp_path):
     with pytest.raises(EmbedproofError, match="not an index"):
         EngineBench(str(tmp_path / "kept")).folder(demo, Recipe("q", ["hashing"], engine={}))
     assert Path(tmp_path / "kept" / "demo.q" / "notes.txt").read_text() == "mine"
+
+
+def test_recipes_are_measured_and_indexed_with_the_bench_encoder_backend(demo, tiny_model_dir, tmp_path):
+    """`bench --backend onnx --recipe ...` measures the recipe with onnx, and its engine index records onnx, so the
+    queries the index later encodes match its documents."""
+    pytest.importorskip("onnxruntime")
+    model = str(tiny_model_dir)
+    options = BenchOptions(latency=False, backends=["onnx"], cache_dir=str(tmp_path / "cache"))
+    options.engine_dir = str(tmp_path / "kept")
+    exact, engine = bench_recipes(demo, [Recipe("d", [model]), Recipe("e", [model], engine={})], options)
+    assert exact["encoder_backend"] == engine["encoder_backend"] == "onnx"
+    manifest = json.loads((Path(engine["store"]["index"]) / "manifest.json").read_text())
+    assert manifest["encoder_backend"] == "onnx"
+    assert engine["store"]["recall@10_vs_exact"] == 1.0  # the same onnx vectors, searched exactly by both
+
+
+def test_recipes_take_one_encoder_backend(demo):
+    from embedproof.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="recipes are measured with one encoder backend"):
+        bench_recipes(demo, [Recipe("d", ["hashing"])], BenchOptions(latency=False, backends=["torch", "onnx"]))
