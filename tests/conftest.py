@@ -13,6 +13,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# every test's numbers rest on torch fp32: the CLI's default (auto when the fast extra is installed) is pinned;
+# tests/test_backends.py checks the default itself
+os.environ["EMBEDPROOF_BACKEND"] = "torch"
 
 from embedproof.files import cache_root  # noqa: E402
 from embedproof.testing import tiny_bert, tiny_bgem3, tiny_colbert, tiny_cross_encoder, tiny_mlm  # noqa: E402

@@ -136,6 +136,13 @@ def index_build(
             if value is not None:
                 raise InvalidInputError(f"{option} applies to --backend qdrant, not the {store_backend} store")
     auto = None
+    if encoder_backend == "auto" and not any(v.strip().lower() == "auto" for v in backend or []):
+        err.print(
+            "note: encoder backend auto (the fast extra is installed), recorded in the manifest; "
+            "--backend torch (or EMBEDPROOF_BACKEND=torch) for fp32",
+            highlight=False,
+        )
+    auto = None
     if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
         from embedproof.models.factory import resolve_for_recipe
 
