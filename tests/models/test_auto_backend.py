@@ -51,7 +51,7 @@ def test_the_fastest_candidate_that_keeps_the_vectors_wins_and_a_lossy_one_never
     assert measured["lossy-fast"]["ratio"] > measured["good-slow"]["ratio"]  # fast, and still not chosen
     assert measured["good-slow"]["qualifies"] and measured["good-slow"]["ratio"] < 1
     assert "runtime missing" in measured["broken"]["error"]
-    assert result["rule"] == {"mean_cosine_min": 0.99, "min_cosine_min": 0.95, "format": 1}
+    assert result["rule"] == {"mean_cosine_min": 0.99, "min_cosine_min": 0.95, "format": 2}
 
 
 def test_torch_stays_when_every_candidate_is_slower_or_lossy():
