@@ -1,4 +1,5 @@
-"""Append documents to a finished embedded index: only the new documents are encoded, into new chunks.
+"""Append documents to a finished embedded index: only the new documents are encoded, into new chunks (an edge
+index appends through `edge_append`).
 
 The new documents go to a `docs-NNNNN.jsonl` segment and new chunk files; the manifest (counts, ids digest, every
 file's sha256) is replaced last, in one atomic rename, so a crash during `index add` leaves the previous index
@@ -41,9 +42,9 @@ def append_documents(
         raise EmbedproofError(f"{out}: not an embedproof index (no {MANIFEST})")
     with writer_lock(out):
         manifest = Manifest.read(out)
-        if manifest.backend != "embedded":
+        if manifest.backend not in ("embedded", "edge"):
             raise EmbedproofError(
-                f"{out}: `index add` appends to the embedded store only (this index is in {manifest.backend})"
+                f"{out}: `index add` appends to the embedded and edge stores (this index is in {manifest.backend})"
             )
         if not manifest.complete:
             raise EmbedproofError(
@@ -59,6 +60,12 @@ def append_documents(
                 )
         if not corpus:
             return manifest
+        if manifest.backend == "edge":
+            from embedproof.index.edge_append import append_edge
+
+            return append_edge(
+                manifest, corpus, encoder_options or encoder_options_for(manifest.encoder_backend), progress
+            )
         remove_uncommitted(out, manifest)  # what an interrupted add left behind
         manifest["docs"] = manifest.docs
         recipe = manifest.recipe

@@ -148,6 +148,12 @@ class EdgeShardHandle:
         ]
         self.shard.update(e.UpdateOperation.upsert_points(points))
 
+    def update_vectors(self, name: str, ids: list[int], values: list) -> None:
+        """Replace one named vector of existing points (the others stay as they are)."""
+        e = _edge()
+        vectors = [e.PointVectors(pid, {name: _vector(e, value)}) for pid, value in zip(ids, values)]
+        self.shard.update(e.UpdateOperation.update_vectors(vectors))
+
     def flush(self) -> None:
         self.shard.flush()
 

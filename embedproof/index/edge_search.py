@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.datasets.readers import read_corpus
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.qdrant_bm25 import query_vector
@@ -36,7 +35,7 @@ class EdgeIndex:
         self.store = self.manifest["store"]
         self.recipe = Recipe(**self.manifest["recipe"])
         self.settings = EngineSettings(**self.store["engine"])
-        self.docs = read_corpus(self.folder / "docs.jsonl", [])
+        self.docs = self.manifest.documents()  # docs.jsonl, then each `index add`'s segment
         self.ids = list(self.docs)
         if workspace is not None and list(workspace.doc_ids) != self.ids:
             raise EmbedproofError(f"{self.folder}: the lent workspace holds other documents than this index")

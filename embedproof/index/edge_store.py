@@ -66,6 +66,37 @@ def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
     return [(rows.indices[a:b], rows.data[a:b]) for a, b in zip(rows.indptr[:-1], rows.indptr[1:])]
 
 
+def chunk_points(manifest: Manifest, encoders: dict, texts: list[str], ids: list[str]) -> tuple[dict, dict]:
+    """({vector name: one value per document}, {vector name: spec}) of a chunk, each component encoded once."""
+    from embedproof.index.qdrant_bm25 import document_vectors
+
+    recipe = manifest.recipe
+    first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+    rows, specs = {}, {}
+    for key, encoder in encoders.items():
+        component = manifest["components"][key]
+        bm25 = component.get("bm25")
+        if bm25:
+            rows[component["vector"]] = chunk_rows("first", None, document_vectors(encoder, texts, bm25["avgdl"]), None)
+            specs[component["vector"]] = {"kind": "sparse", "idf": True}
+            continue
+        emb = encoder.encode_documents(texts, ids)
+        dense_first = component["kind"] == "first" and emb.mode == "dense"
+        rows[component["vector"]] = chunk_rows(component["kind"], emb, None, recipe.dim if dense_first else None)
+        specs[component["vector"]] = vector_spec(
+            component["kind"], encoder, emb, recipe, component["model"] in first_pass_tokens
+        )
+    return rows, specs
+
+
+def points(rows: dict, ids: list[str], start: int, end: int) -> list[tuple[int, dict, dict]]:
+    """The chunk's points: id = row number, the vectors it has (an empty token matrix has none), payload its doc id."""
+    return [
+        (i, {n: r[i - start] for n, r in rows.items() if r[i - start] is not None}, {"id": ids[i]})
+        for i in range(start, end)
+    ]
+
+
 def build_edge_index(
     recipe: Recipe,
     corpus: dict[str, Document],
@@ -79,7 +110,6 @@ def build_edge_index(
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
     from embedproof.index.edge_engine import EdgeShardHandle
     from embedproof.index.edge_plan import check_recipe, collection_plan
-    from embedproof.index.qdrant_bm25 import document_vectors
     from embedproof.index.query_api import engine_components
     from embedproof.search.engine import engine_settings
 
@@ -107,7 +137,6 @@ def build_edge_index(
         store, chunk_size = manifest["store"], manifest["chunk_size"]
         texts = [corpus[d].full_text for d in ids]
         workspace = Workspace(ids, texts, encoder_options)
-        first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
         encoders = engine_components(manifest, recipe, workspace, texts)
         manifest.save()
 
@@ -123,34 +152,12 @@ def build_edge_index(
                     if advance:
                         advance(end - start)
                     continue
-                rows, specs = {}, {}
-                for key, encoder in encoders.items():
-                    component = manifest["components"][key]
-                    bm25 = component.get("bm25")
-                    if bm25:
-                        rows[component["vector"]] = chunk_rows(
-                            "first", None, document_vectors(encoder, texts[start:end], bm25["avgdl"]), None
-                        )
-                        specs[component["vector"]] = {"kind": "sparse", "idf": True}
-                        continue
-                    emb = encoder.encode_documents(texts[start:end], ids[start:end])
-                    dense_first = component["kind"] == "first" and emb.mode == "dense"
-                    rows[component["vector"]] = chunk_rows(
-                        component["kind"], emb, None, recipe.dim if dense_first else None
-                    )
-                    specs[component["vector"]] = vector_spec(
-                        component["kind"], encoder, emb, recipe, component["model"] in first_pass_tokens
-                    )
+                rows, specs = chunk_points(manifest, encoders, texts[start:end], ids[start:end])
                 if shard is None:
                     store["vectors"], store["collection"] = specs, collection_plan(specs, settings)
                     shard = EdgeShardHandle.create(str(shard_dir), store["collection"])
                     crash_point("edge-created")
-                shard.upsert(
-                    [
-                        (start + i, {n: r[i] for n, r in rows.items() if r[i] is not None}, {"id": ids[start + i]})
-                        for i in range(end - start)
-                    ]
-                )
+                shard.upsert(points(rows, ids, start, end))
                 shard.flush()
                 crash_point("edge-upserted")  # a kill here leaves points the manifest does not record: upserted again
                 store["chunks"].append(name)
