@@ -178,7 +178,7 @@ def index_build(
 
 @index_app.command("add")
 def index_add(
-    folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded store)")],
+    folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded or edge store)")],
     corpus: Annotated[
         str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")
     ],
