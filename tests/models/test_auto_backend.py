@@ -91,7 +91,7 @@ def test_the_choice_is_cached_per_cpu_and_libraries(tmp_path, monkeypatch):
 def test_dense_encoder_auto_resolves_and_records_the_choice(tiny_model_dir, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     monkeypatch.setattr(auto_backend, "CANDIDATES", ("onnx",))  # one cheap export keeps the test fast
-    monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=96: TEXTS)
+    monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=256: TEXTS)
     enc = DenseEncoder(str(tiny_model_dir), backend="auto", cache_dir=str(tmp_path), use_cache=False)
     assert enc.auto_backend is not None and enc.backend == enc.auto_backend["backend"] in {"torch", "onnx"}
     assert enc.auto_backend["measured"]["onnx"]["cosine_mean"] >= 0.999
@@ -111,7 +111,7 @@ def test_bench_and_index_record_what_auto_resolved_to(tiny_model_dir, tmp_path, 
     from embedproof.evaluation.bench_options import BenchOptions
 
     monkeypatch.setattr(auto_backend, "CANDIDATES", ("onnx",))
-    monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=96: TEXTS)
+    monkeypatch.setattr(auto_backend, "calibration_sample", lambda count=256: TEXTS)
     monkeypatch.setenv("EMBEDPROOF_CACHE", str(tmp_path / "cache"))
     results = run_bench(
         load_dataset("demo"), [str(tiny_model_dir)], BenchOptions(backends=["auto"], latency=False, use_cache=False)
