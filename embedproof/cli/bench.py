@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from embedproof.backends import default_encoder_backend, split_backends
+from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
     build_recipes,
     check_modes,
@@ -24,18 +25,6 @@ from embedproof.cli.common import (
     print_dataset,
     writable_file,
     writable_folder,
-)
-from embedproof.cli.edge_options import (
-    EdgeEf,
-    EdgeEfConstruct,
-    EdgeExact,
-    EdgeM,
-    EdgeOversampling,
-    EdgeQuantization,
-    EdgeRescore,
-    EdgeVectorsOnDisk,
-    edge_options,
-    given,
 )
 from embedproof.cli.progress import progress_factory
 from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
@@ -273,14 +262,14 @@ def bench(
             help="keep the edge indexes of engine recipes here, to serve what was measured (default: a temporary one)"
         ),
     ] = None,
-    edge_m: EdgeM = None,
-    edge_ef_construct: EdgeEfConstruct = None,
-    edge_ef: EdgeEf = None,
-    edge_quantization: EdgeQuantization = None,
-    edge_oversampling: EdgeOversampling = None,
-    edge_rescore: EdgeRescore = None,
-    edge_exact: EdgeExact = False,
-    edge_vectors_on_disk: EdgeVectorsOnDisk = False,
+    edge_m: edge.EdgeM = None,
+    edge_ef_construct: edge.EdgeEfConstruct = None,
+    edge_ef: edge.EdgeEf = None,
+    edge_quantization: edge.EdgeQuantization = None,
+    edge_oversampling: edge.EdgeOversampling = None,
+    edge_rescore: edge.EdgeRescore = None,
+    edge_exact: edge.EdgeExact = False,
+    edge_vectors_on_disk: edge.EdgeVectorsOnDisk = False,
     wide: Annotated[bool, typer.Option("--wide", help="print every metric, interval, latency and cost column")] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="print the results document as JSON instead of tables")
@@ -297,7 +286,7 @@ def bench(
     writable_folder(engine_dir, "--engine-dir")
     on_engine = any(value.strip().lower() == "edge" for value in backend or [])
     encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
-    engine_options = edge_options(locals())
+    engine_options = edge.edge_options(locals())
     options = BenchOptions(
         top_k,
         batch_size,
@@ -339,7 +328,7 @@ def bench(
         if not recipes:
             raise InvalidInputError("--backend edge: measures recipes; give --mode or --recipe")
         recipes = [with_engine(r, engine_options) for r in recipes]
-    elif given(engine_options):
+    elif edge.given(engine_options):
         raise InvalidInputError("--edge-* options: only with --backend edge")
     if recipes:
         recipe_backend(options)  # one encoder backend for recipes, refused before any work

@@ -10,19 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from embedproof.cli import edge_options as edge
 from embedproof.cli.common import build_recipes, console, err, non_empty, writable_folder
-from embedproof.cli.edge_options import (
-    EdgeEf,
-    EdgeEfConstruct,
-    EdgeExact,
-    EdgeM,
-    EdgeOversampling,
-    EdgeQuantization,
-    EdgeRescore,
-    EdgeVectorsOnDisk,
-    edge_options,
-    given,
-)
 from embedproof.cli.progress import progress_factory
 from embedproof.errors import InvalidInputError
 
@@ -86,14 +75,14 @@ def index_build(
     ray: Annotated[
         str | None, typer.Option("--ray", help="encode with a Ray actor pool: 'local' or a cluster address")
     ] = None,
-    edge_m: EdgeM = None,
-    edge_ef_construct: EdgeEfConstruct = None,
-    edge_ef: EdgeEf = None,
-    edge_quantization: EdgeQuantization = None,
-    edge_oversampling: EdgeOversampling = None,
-    edge_rescore: EdgeRescore = None,
-    edge_exact: EdgeExact = False,
-    edge_vectors_on_disk: EdgeVectorsOnDisk = False,
+    edge_m: edge.EdgeM = None,
+    edge_ef_construct: edge.EdgeEfConstruct = None,
+    edge_ef: edge.EdgeEf = None,
+    edge_quantization: edge.EdgeQuantization = None,
+    edge_oversampling: edge.EdgeOversampling = None,
+    edge_rescore: edge.EdgeRescore = None,
+    edge_exact: edge.EdgeExact = False,
+    edge_vectors_on_disk: edge.EdgeVectorsOnDisk = False,
 ) -> None:
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedproof.backends import STORE_BACKENDS, split_backends
@@ -108,7 +97,7 @@ def index_build(
         *((name, "--model") for name in model or []),
     ):
         non_empty(value, option)
-    engine_options = edge_options(locals())
+    engine_options = edge.edge_options(locals())
     writable_folder(out, "--out")
     encoder_backend, store_backend = split_backends(backend)
     store_options = {
@@ -125,7 +114,7 @@ def index_build(
     store_backend = store_for(recipes[0], store_backend if named else None)
     if store_backend == "edge":
         store_options = engine_options
-    elif given(engine_options):
+    elif edge.given(engine_options):
         raise InvalidInputError(f"--edge-* options apply to --backend edge, not the {store_backend} store")
     if store_backend != "qdrant":
         for value, option in (
