@@ -13,7 +13,8 @@ finds in the URL fragment, `/#key=KEY`, which browsers never send to the server)
 
 Every refusal is a 4xx with a JSON `{"detail": ...}` body: validation errors are re-rendered without echoing the
 input (which may hold NaN, infinities or a megabyte of text), texts that are not valid Unicode (lone surrogates
-from `\ud800` escapes) are a 422, and an unexpected failure is a JSON 500 with no traceback. Property-based tests
+from `\ud800` escapes) are a 422, a failure of what the index relies on (a remote encoder's API, a Qdrant server)
+is a 502 naming it, and an unexpected failure is a JSON 500 with no traceback. Property-based tests
 (tests/server/test_fuzz_server.py) hold the API to that. No endpoint takes a path, and the Swagger/ReDoc pages
 (which load scripts from a CDN) are off; `/openapi.json` stays.
 
@@ -199,8 +200,10 @@ def create_app(
             return await wait_for(job, lambda: _disconnected(request.receive))
         except ClientGone:
             raise fastapi.HTTPException(499, detail="client closed the request") from None
-        except EmbedproofError as exc:  # an override the index cannot answer
+        except InvalidInputError as exc:  # an override the index cannot answer: the client's to fix
             raise fastapi.HTTPException(422, detail=str(exc)) from None
+        except EmbedproofError as exc:  # what the index relies on failed (a remote encoder, a Qdrant server)
+            raise fastapi.HTTPException(502, detail=f"the index could not answer: {exc}") from None
 
     Text = Annotated[str, AfterValidator(_valid_unicode)]
 

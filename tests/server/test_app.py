@@ -300,3 +300,24 @@ def test_a_disconnected_clients_queued_search_never_runs(hashing_app, monkeypatc
     held.join()
     _wait_until(lambda: app.state.worker.stats["cancelled"] == cancelled + 1)
     assert all("impatient" not in batch for batch in calls) and app.state.worker.queued == 0
+
+
+def test_a_failing_dependency_is_a_502_and_a_bad_override_a_422(index_dir):
+    """The client is told whose fault it is: an override the index cannot use is theirs (422); a remote encoder or
+    Qdrant server that fails is upstream's (502, naming it), never a 422 that sends them looking at their request."""
+    from fastapi.testclient import TestClient
+
+    from embedproof.errors import EmbedproofError
+    from embedproof.server.app import create_app
+
+    app = create_app(index_dir)
+    index = app.state.index
+
+    def upstream_down(*args, **kwargs):
+        raise EmbedproofError("POST https://api.example/v1/embeddings failed: HTTP 503")
+
+    index.search_many = upstream_down
+    with TestClient(app) as client:
+        for body in ({"query": "iphone"}, {"query": "iphone", "top_k": 3, "overrides": {"rerank": False}}):
+            failed = client.post("/search", json=body)
+            assert failed.status_code == 502 and "HTTP 503" in failed.json()["detail"], failed.text
