@@ -167,3 +167,25 @@ def test_recipes_take_one_encoder_backend(demo):
 
     with pytest.raises(InvalidInputError, match="recipes are measured with one encoder backend"):
         bench_recipes(demo, [Recipe("d", ["hashing"])], BenchOptions(latency=False, backends=["torch", "onnx"]))
+
+
+def test_reranking_recipes_run_through_the_engine_as_the_embedded_store_ranks_them(
+    demo, minilm_path, tiny_cross_encoder_dir
+):
+    """A MaxSim rerank is the engine's outer query over the fused shortlist; a cross-encoder reranks the engine's
+    shortlist in embedproof. Searched exactly, both rank as the embedded pipeline does (their metrics agree)."""
+    recipes = [
+        Recipe("mx", [MINILM, "bm25"], fusion_params={"k": 60}, rerank=f"maxsim:{MINILM}", rerank_top=20),
+        Recipe("ce", ["bm25"], rerank=f"cross-encoder:{tiny_cross_encoder_dir}", rerank_top=5),
+    ]
+    runs = bench_recipes(
+        demo,
+        recipes + [Recipe(**{**r.to_dict(), "name": f"{r.name}-edge", "engine": {"exact": True}}) for r in recipes],
+        BenchOptions(latency_queries=3, latency_rounds=1),
+    )
+    exact, edge = runs[:2], runs[2:]
+    for embedded, engine in zip(exact, edge):
+        assert engine["metrics"]["ndcg@10"] == pytest.approx(embedded["metrics"]["ndcg@10"], abs=1e-6)
+        assert engine["store"]["recall@10_vs_exact"] >= 0.95
+    assert [s["stage"] for s in edge[1]["stages"]][-1] == f"edge → cross-encoder:{tiny_cross_encoder_dir}"
+    assert f"rerank:cross-encoder:{tiny_cross_encoder_dir}" in edge[1]["latency"]["online_ms"]
