@@ -359,7 +359,7 @@ def bench(
         write_json_atomic(output, results)
 
     def skipped(name: str, exc: Exception) -> None:
-        err.print(f"[yellow]skipped {name}:[/] {exc}", highlight=False)
+        err.print(f"[yellow]skipped {escape(name)}:[/] {escape(str(exc))}", highlight=False)
 
     with progress_factory(err) as progress:
         # Models named by the user must run; the default list skips one whose weights are not installed.

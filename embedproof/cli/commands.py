@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from embedproof.cli.bench import bench
@@ -322,7 +323,7 @@ def models_show(name: str) -> None:
     non_empty(name, "NAME")
     card = get_card(name)
     if card.assumption_warning:
-        err.print(f"[yellow]warning:[/] {card.assumption_warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(card.assumption_warning)}", highlight=False)
     console.print_json(json.dumps(card.to_dict()))
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from embedproof.cli.common import EXIT_BAD_INPUT, console, writable_file
@@ -96,7 +97,7 @@ def compare_table(report: dict) -> Table:
     for cells in table_rows(report):
         verdict = cells[-1]
         style = colours.get(verdict)
-        table.add_row(*cells[:-1], f"[{style}]{verdict}[/]" if style else verdict)
+        table.add_row(*(escape(c) for c in cells[:-1]), f"[{style}]{verdict}[/]" if style else escape(verdict))
     return table
 
 
@@ -107,8 +108,8 @@ def print_report(report: dict, out: Console | None = None) -> None:
     out = out or console
     out.print(compare_table(report))
     for note in dict.fromkeys(report["notes"] + [f"{pair_label(p)}: {n}" for p in report["pairs"] for n in p["notes"]]):
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
-    line = summary_line(report)
+        out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    line = escape(summary_line(report))
     out.print(f"[bold red]{line}[/]" if report["regression"] else f"[green]{line}[/]", highlight=False)
 
 

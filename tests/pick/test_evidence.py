@@ -38,6 +38,9 @@ def test_the_picked_engine_recipe_builds_the_engine_index_it_was_measured_on(tmp
     runs = json.loads(results.read_text())["runs"]
     assert [r["recipe"]["engine"] for r in runs] == [{"m": 8}, {**json.loads(recipe.read_text())["engine"], "m": 8}]
     assert "through the Qdrant engine" in bench.stdout
+    assert "hnsw [edge]" in bench.stdout and "dense [edge]" in bench.stdout  # run names survive rich markup
+    compared = invoke("compare", results, results)
+    assert compared.exit_code == 0 and "hnsw [edge]" in compared.stdout
 
     picked = invoke("pick", "--results", results, "--recipe-out", chosen)
     assert picked.exit_code == 0, picked.output
