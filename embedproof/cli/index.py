@@ -207,10 +207,25 @@ def index_info(
         highlight=False,
     )
     if info.get("store"):
+        store = info["store"]
         console.print(
-            "store: " + ", ".join(f"{k} {v}" for k, v in info["store"].items() if not isinstance(v, (dict, list))),
+            "store: " + ", ".join(f"{k} {v}" for k, v in store.items() if not isinstance(v, (dict, list))),
             highlight=False,
         )
+        if store.get("engine"):
+            from embedproof.cli.tables import engine_setting
+
+            live = store.get("live") or {}
+            console.print(
+                f"engine: {engine_setting(store['engine'])}"
+                + (
+                    f"; shard: {live['points']:,} points in {live['segments']} segment(s), "
+                    f"{live['indexed_vectors']:,} vectors indexed (HNSW graphs and sparse postings)"
+                    if live
+                    else ""
+                ),
+                highlight=False,
+            )
     table = Table(title="components")
     for column in ("component", "model", "kind", "mode", "dim / precision", "chunks", "revision"):
         table.add_column(column)

@@ -109,10 +109,14 @@ def test_the_measured_index_serves_what_bench_measured(demo, tmp_path, monkeypat
 
 
 def test_a_small_shard_is_searched_exactly_and_says_so(demo):
-    (run,) = bench_recipes(
-        demo, [Recipe("q", ["hashing"], precision="int8", engine={})], BenchOptions(latency=False, use_cache=False)
+    run, hybrid = bench_recipes(
+        demo,
+        [Recipe("q", ["hashing"], precision="int8", engine={}), Recipe("h", ["hashing", "bm25"], engine={})],
+        BenchOptions(latency=False, use_cache=False),
     )
     assert run["store"]["shard"]["indexed_vectors"] == 0
+    # BM25's sparse vectors count as indexed: the dense ones still were not
+    assert hybrid["store"]["shard"]["indexed_vectors"] == 240 and unindexed_warning(hybrid["store"])
     assert run["store"]["index"] is None  # a temporary folder, removed after the bench
     (warning,) = unindexed_warning(run["store"])
     assert "searched all 240 points exactly" in warning and warning in run["warnings"]
