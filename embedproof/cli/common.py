@@ -92,7 +92,7 @@ def print_dataset(dataset, out: Console = console) -> None:
                 highlight=False,
             )
             continue
-        out.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        out.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
 
 
 def int_list(text: str | None, option: str, minimum: int = 1) -> list[int] | None:
