@@ -331,6 +331,9 @@ def bench(
     elif edge.given(engine_options):
         raise InvalidInputError("--edge-* options: only with --backend edge")
     if recipes:
+        from embedproof.search.recipe import check_unique_names
+
+        check_unique_names(recipes)
         recipe_backend(options)  # one encoder backend for recipes, refused before any work
     _check_names(list(model or []) + [m for r in recipes or [] for m in r.models()])
     if baseline is not None:  # a bad baseline is found before the bench, not after it

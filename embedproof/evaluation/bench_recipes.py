@@ -31,7 +31,7 @@ from embedproof.models.card import get_card
 from embedproof.search.engine import engine_settings
 from embedproof.search.fusion import top, tune_fusion
 from embedproof.search.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
-from embedproof.search.recipe import Recipe
+from embedproof.search.recipe import Recipe, check_unique_names
 
 STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
 
@@ -74,6 +74,7 @@ def bench_recipes(
     that uses them); without a plan the recipes are timed here, among themselves.
     """
 
+    check_unique_names(recipes)
     options = options or BenchOptions()
     own_plan = plan is None
     plan = latency_plan(dataset, options) if own_plan else plan

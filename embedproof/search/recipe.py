@@ -133,6 +133,16 @@ class Recipe:
         return asdict(self)
 
 
+def check_unique_names(recipes: list[Recipe]) -> None:
+    """Every recipe of one bench has its own name: results, the pick, `compare` and kept indexes go by it."""
+    names = [r.name for r in recipes]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidInputError(
+            f"recipes named {', '.join(repr(n) for n in twice)} appear more than once; give each recipe its own name"
+        )
+
+
 def standard_recipe(
     mode: str, dense: str | None, sparse: str | None, reranker: str | None = None, rerank_top: int = 50
 ) -> Recipe:
