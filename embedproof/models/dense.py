@@ -46,14 +46,7 @@ class DenseEncoder:
             raise InvalidInputError(
                 f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it"
             )
-        loaded = load_sentence_transformers(name, "SentenceTransformer", device, max_tokens)
-        self.card, self.warnings, self.resolved, self.model, self.max_tokens = (
-            loaded.card,
-            loaded.warnings,
-            loaded.resolved,
-            loaded.model,
-            loaded.max_tokens,
-        )
+        load_sentence_transformers(name, "SentenceTransformer", device, max_tokens).attach(self)
         self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
         self.document_prefix = self._prefix("document", document_prefix, self.card.document_prefix)
         self.dim = int(self.model.get_embedding_dimension())

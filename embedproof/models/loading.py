@@ -28,6 +28,11 @@ class Loaded:
     model: Any
     max_tokens: int
 
+    def attach(self, encoder: Any) -> None:
+        """Give `encoder` the card, warnings, resolved weights, model and window it was loaded with."""
+        encoder.card, encoder.warnings, encoder.resolved = self.card, self.warnings, self.resolved
+        encoder.model, encoder.max_tokens = self.model, self.max_tokens
+
 
 def load_sentence_transformers(name: str, cls: str, device: str = "cpu", max_tokens: int | None = None) -> Loaded:
     """Load `name` as sentence_transformers.<cls> (SentenceTransformer, SparseEncoder, MultiVectorEncoder) offline."""

@@ -51,14 +51,7 @@ class _TokenEncoderBase:
                 f"{name}: {type(self).__name__} runs on the torch backend only, not {backend!r}"
             )
         self.name, self.backend, self.fast = name, backend, None
-        loaded = load_sentence_transformers(name, self.st_class, "cpu", max_tokens)
-        self.card, self.warnings, self.resolved, self.model, self.max_tokens = (
-            loaded.card,
-            loaded.warnings,
-            loaded.resolved,
-            loaded.model,
-            loaded.max_tokens,
-        )
+        load_sentence_transformers(name, self.st_class, "cpu", max_tokens).attach(self)
         self.batch_size = batch_size
         self.cache_dir, self.use_cache = cache_dir, use_cache
         self.query_prefix, self.document_prefix = self.card.query_prefix, self.card.document_prefix

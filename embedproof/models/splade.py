@@ -49,14 +49,7 @@ class SpladeEncoder:
                 f"{name}: SPLADE runs on the torch backend only, not {backend!r} (use --backend torch)"
             )
         self.name = name
-        loaded = load_sentence_transformers(name, "SparseEncoder", device, max_tokens)
-        self.card, self.warnings, self.resolved, self.model, self.max_tokens = (
-            loaded.card,
-            loaded.warnings,
-            loaded.resolved,
-            loaded.model,
-            loaded.max_tokens,
-        )
+        load_sentence_transformers(name, "SparseEncoder", device, max_tokens).attach(self)
         self.batch_size = batch_size
         self.query_prefix = self.card.query_prefix
         self.document_prefix = self.card.document_prefix
