@@ -18,6 +18,7 @@ from embedproof.index.chunks import EncodeChunks, chunk_number
 from embedproof.index.manifest import (
     MANIFEST,
     Manifest,
+    check_revision,
     encoder_options_for,
     ids_digest,
     recipe_components,
@@ -77,12 +78,7 @@ def append_documents(
             component = manifest["components"][f"{kind}:{model}"]
             if "stored" in component:  # BM25: refitted over old + new documents at load
                 continue
-            revision = getattr(getattr(workspace.encoder(model, kind), "resolved", None), "revision", None)
-            if revision != component["revision"]:
-                raise EmbedproofError(
-                    f"{out}: {model} is now revision {revision}, the index was built with {component['revision']}; "
-                    "mixing them would make scores incomparable, so rebuild the index"
-                )
+            check_revision(out, component, workspace.encoder(model, kind))
             first = max((chunk_number(rel) for rel in component["chunks"]), default=-1) + 1
             encode_component(
                 manifest,

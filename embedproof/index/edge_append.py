@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.manifest import Manifest, crash_point, ids_digest
+from embedproof.index.manifest import Manifest, check_revision, crash_point, ids_digest
 from embedproof.search.pipeline import Workspace
 from embedproof.types import Document
 
@@ -51,15 +51,12 @@ def append_edge(manifest: Manifest, corpus: dict[str, Document], encoder_options
     manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", corpus.values())
     workspace = Workspace(ids, texts, encoder_options)
     encoders = engine_components(manifest, recipe, workspace, texts)
-    for key, encoder in encoders.items():
-        component = manifest["components"][key]
-        revision = getattr(getattr(encoder, "resolved", None), "revision", None)
-        if revision != component["revision"]:
-            shutil.rmtree(copy)
-            raise EmbedproofError(
-                f"{out}: {component['model']} is now revision {revision}, the index was built with "
-                f"{component['revision']}; mixing them would make scores incomparable, so rebuild the index"
-            )
+    try:
+        for key, encoder in encoders.items():
+            check_revision(out, manifest["components"][key], encoder)
+    except EmbedproofError:
+        shutil.rmtree(copy)
+        raise
     shard = EdgeShardHandle.load(str(copy))
     try:
         for key, encoder in encoders.items():

@@ -61,6 +61,21 @@ def ids_digest(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
+def encoder_revision(encoder) -> str | None:
+    """The weights' revision an encoder loaded (None for built-ins): what a component records and an add checks."""
+    return getattr(getattr(encoder, "resolved", None), "revision", None)
+
+
+def check_revision(folder: Path, component: Mapping[str, Any], encoder) -> None:
+    """Refuse to add documents encoded by other weights than the component's: their scores would not compare."""
+    revision = encoder_revision(encoder)
+    if revision != component["revision"]:
+        raise EmbedproofError(
+            f"{folder}: {component['model']} is now revision {revision}, the index was built with "
+            f"{component['revision']}; mixing them would make scores incomparable, so rebuild the index"
+        )
+
+
 def recipe_components(recipe: Recipe) -> list[tuple[str, str]]:
     """(model, what to store) for every part of the recipe that needs document-side data."""
     parts = []

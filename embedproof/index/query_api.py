@@ -10,7 +10,7 @@ from pathlib import Path
 
 from embedproof.errors import InvalidInputError
 from embedproof.files import safe_name
-from embedproof.index.manifest import Manifest, recipe_components
+from embedproof.index.manifest import Manifest, encoder_revision, recipe_components
 from embedproof.index.qdrant_bm25 import corpus_statistics
 from embedproof.models.protocols import Encoder
 from embedproof.search.pipeline import Workspace
@@ -70,7 +70,7 @@ def engine_components(manifest: Manifest, recipe: Recipe, workspace: Workspace, 
                 "model": model,
                 "kind": kind,
                 "mode": encoder.mode,
-                "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+                "revision": encoder_revision(encoder),
                 "vector": names[key],
                 "chunks": [],
             },

@@ -34,7 +34,7 @@ from embedproof.index.chunks import (
     convert_int8,
     shrink_payload,
 )
-from embedproof.index.manifest import Manifest, encoder_options_for, recipe_components, writer_lock
+from embedproof.index.manifest import Manifest, encoder_options_for, encoder_revision, recipe_components, writer_lock
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -101,7 +101,7 @@ def encode_component(
         {
             "model": model,
             "kind": kind,
-            "revision": getattr(getattr(encoder, "resolved", None), "revision", None),
+            "revision": encoder_revision(encoder),
             "mode": encoder.mode,
             "chunks": [],
         },
