@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from embedproof.files import disk_bytes
+from embedproof.memory import resident_mb
+
 WORK = Path(os.environ.get("SCALE_EDGE_WORK", "/tmp/scale_edge"))
 DATASETS = Path(os.environ.get("EMBEDPROOF_DATASETS", "/work/shared/datasets"))
 CONTENDERS = {
@@ -53,9 +56,8 @@ def load() -> float:
 
 def rss_parts() -> dict:
     """Resident MB split as the kernel counts it: anonymous (heap) and file-backed (mmapped index files)."""
-    lines = [line.split() for line in Path("/proc/self/status").read_text().splitlines()]
-    status = {parts[0].rstrip(":"): parts[1] for parts in lines if len(parts) > 1}
-    return {"rss_anon_mb": int(status["RssAnon"]) / 1024, "rss_file_mb": int(status["RssFile"]) / 1024}
+    resident = resident_mb()
+    return {"rss_anon_mb": resident["anon"], "rss_file_mb": resident["file"]}
 
 
 def rss_mb() -> float:
@@ -145,12 +147,6 @@ def summary(times: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
 
 
-def folder_bytes(path: Path, allocated: bool = False) -> int:
-    """Apparent size, or (`allocated`) the blocks in use: the engine preallocates sparse mmap pages and WAL files."""
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    return sum(p.stat().st_blocks * 512 if allocated else p.stat().st_size for p in files)
-
-
 def index_path(size: int, contender: str) -> Path:
     return WORK / {"exact": f"exact-{size}.npy", "faiss-hnsw": f"faiss-hnsw-{size}.faiss"}.get(
         contender, f"{contender}-{size}"
@@ -208,7 +204,7 @@ def build(size: int, contender: str) -> dict:
     return {
         "build_s": seconds,
         "vectors_per_s": size / seconds,
-        "bytes_on_disk": folder_bytes(path),
+        "bytes_on_disk": disk_bytes(path),
         "build_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load_build": [before, load()],
         **extra,
@@ -356,7 +352,7 @@ def table() -> None:
         lo, hi = min(sizes), max(sizes)
         growth = f"{np.log(sizes[hi] / sizes[lo]) / np.log(hi / lo):.2f}" if hi > lo and size == hi else ""
         path = index_path(size, contender)
-        allocated = f"{folder_bytes(path, True) / 2**20:,.0f}" if path.exists() else "?"
+        allocated = f"{disk_bytes(path, True) / 2**20:,.0f}" if path.exists() else "?"
         print(
             f"| {size:,} | {contender} | {setting} | {r['build_s']:.1f} | {r['vectors_per_s']:,.0f} "
             f"| {r['rss_mb']:,.0f} "

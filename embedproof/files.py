@@ -70,3 +70,11 @@ def cache_root(override: str | os.PathLike | None = None) -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "embedproof"
+
+
+def disk_bytes(path: str | os.PathLike, allocated: bool = False) -> int:
+    """Bytes of a file, or of every file under a folder: their apparent size, or (`allocated`) the blocks they use
+    (an engine that pre-allocates sparse files looks far larger by the first than by the second)."""
+    path = Path(path)
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return sum(p.stat().st_blocks * 512 if allocated else p.stat().st_size for p in files)

@@ -20,7 +20,7 @@ from embedproof.errors import EmbedproofError
 from embedproof.evaluation.bench_options import BenchOptions, recipe_backend
 from embedproof.evaluation.bench_options import encoder_options as bench_encoder_options
 from embedproof.evaluation.latency import LatencyPlan
-from embedproof.files import safe_name
+from embedproof.files import disk_bytes, safe_name
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings, engine_settings
 from embedproof.search.pipeline import Stage
 from embedproof.search.recipe import Recipe
@@ -59,12 +59,6 @@ def code_bytes(settings: EngineSettings, dim: int) -> float:
         return 0.0
     kind, value = QUANTIZATIONS[settings.quantization]
     return float(dim) if kind == "scalar" else dim * float(value) / 8
-
-
-def folder_bytes(folder: Path, allocated: bool = False) -> int:
-    """Apparent size of every file under `folder` (or the blocks allocated: the engine pre-allocates sparse files)."""
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return sum(p.stat().st_blocks * 512 if allocated else p.stat().st_size for p in files)
 
 
 class EngineBench:
@@ -163,8 +157,8 @@ class EngineBench:
             "index": str(folder.resolve()) if not self.temporary else None,
             "build_s": round(build_s, 3),
             "shard": manifest["store"]["shard"],
-            "disk_bytes": folder_bytes(shard),
-            "disk_allocated_bytes": folder_bytes(shard, allocated=True),
+            "disk_bytes": disk_bytes(shard),
+            "disk_allocated_bytes": disk_bytes(shard, allocated=True),
             "resident_mb": resident,
             "recall@10_vs_exact": recall_against(run, exact),
         }

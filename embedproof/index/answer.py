@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from embedproof.files import disk_bytes
 from embedproof.index.manifest import Manifest
 from embedproof.types import Document
 
@@ -46,7 +47,7 @@ def describe_index(manifest: Manifest, store: dict | None = None, engine_folder:
     m = manifest
     on_disk = sum((m.folder / rel).stat().st_size for rel in m.files)
     if engine_folder is not None and engine_folder.is_dir():
-        on_disk += sum(p.stat().st_size for p in engine_folder.rglob("*") if p.is_file())
+        on_disk += disk_bytes(engine_folder)
     info = {"folder": str(m.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"]}
     if store is not None:
         info["store"] = store
