@@ -20,6 +20,7 @@ __all__ = [
     "PRECISION_QUANTIZATION",
     "EngineSettings",
     "engine_settings",
+    "merged_engine",
     "setting_names",
     "with_engine",
 ]
@@ -85,13 +86,9 @@ def setting_names() -> list[str]:
     return [f.name for f in fields(EngineSettings)]
 
 
-def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettings:
-    """The settings of `recipe` on the engine: its `engine` field, then `--edge-*` options (None: not given).
-
-    An option may repeat the recipe's value but not contradict it — the recipe is what bench measured. The
-    recipe's int8/binary precision is the engine's scalar int8 / 1-bit binary quantiser, its `rescore_multiplier`
-    the oversampling (0: no rescoring), as in the embedded store; an explicit `quantization` must agree with it.
-    """
+def merged_engine(recipe: Recipe, options: dict | None) -> dict:
+    """The recipe's `engine` field with the given `--edge-*` options added (None: not given); an option may repeat
+    the recipe's value but not contradict it — the recipe is what bench measured."""
     given = dict(recipe.engine or {})
     for key, value in (options or {}).items():
         if value is None or key not in setting_names():
@@ -102,6 +99,17 @@ def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettin
                 f"{given[key]!r} (what bench measured); edit the recipe to change it"
             )
         given[key] = value
+    return given
+
+
+def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettings:
+    """The settings of `recipe` on the engine: its `engine` field, then `--edge-*` options (None: not given).
+
+    Options merge as `merged_engine` says. The recipe's int8/binary precision is the engine's scalar int8 / 1-bit
+    binary quantiser, its `rescore_multiplier` the oversampling (0: no rescoring), as in the embedded store; an
+    explicit `quantization` must agree with it.
+    """
+    given = merged_engine(recipe, options)
     implied = PRECISION_QUANTIZATION.get(recipe.precision)
     if recipe.precision == "float16" and given.get("quantization"):
         raise InvalidInputError(
@@ -125,6 +133,4 @@ def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettin
 def with_engine(recipe: Recipe, options: dict | None = None) -> Recipe:
     """`recipe` measured and served through the engine: its own engine settings plus the given options (which may
     repeat them, not contradict them); a recipe without settings gets the engine's defaults."""
-    chosen = {k: v for k, v in (options or {}).items() if v is not None and k in setting_names()}
-    engine_settings(recipe, chosen)  # refuses a contradiction with the recipe's settings or its precision
-    return replace(recipe, engine={**(recipe.engine or {}), **chosen})
+    return replace(recipe, engine=merged_engine(recipe, options))  # the recipe checks the result
