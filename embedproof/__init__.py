@@ -24,6 +24,9 @@ _NAMES = {
     "run_recipe": "embedproof.search.pipeline",
     "BenchOptions": "embedproof.evaluation.bench_options",
     "run_bench": "embedproof.evaluation.bench",
+    "bench": "embedproof.flow",
+    "Results": "embedproof.flow",
+    "Choice": "embedproof.flow",
     "evaluate_run": "embedproof.evaluation.metrics",
     "build_index": "embedproof.index.store",
     "open_index": "embedproof.index.access",
@@ -41,8 +44,11 @@ __all__ = [
     "InvalidInputError",
     "ModelCard",
     "Recipe",
+    "Results",
+    "Choice",
     "Workspace",
     "append_documents",
+    "bench",
     "build_index",
     "evaluate_run",
     "get_encoder",
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.evaluation.metrics import evaluate_run
+    from embedproof.flow import Choice, Results, bench
     from embedproof.index.access import open_index
     from embedproof.index.append import append_documents
     from embedproof.index.store import build_index

@@ -29,10 +29,9 @@ from embedproof.cli.common import (
 from embedproof.cli.progress import progress_factory
 from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
 from embedproof.errors import InvalidInputError
+from embedproof.evaluation.bench_options import DEFAULT_MODELS
 
 __all__ = ["bench", "DEFAULT_MODELS"]
-
-DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
 
 
 def _print_evidence(results: dict, out: Console = console) -> None:
@@ -279,6 +278,7 @@ def bench(
     from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions, recipe_backend
+    from embedproof.evaluation.run_result import is_model_run
     from embedproof.evaluation.statistics import StatsSettings
     from embedproof.files import write_json_atomic
 
@@ -376,9 +376,9 @@ def bench(
     if json_out:
         typer.echo(json.dumps(results, indent=2))
     elif wide:
-        if any("recipe" not in r for r in results["runs"]):
+        if any(is_model_run(r) for r in results["runs"]):
             console.print(results_table(results["runs"]))
-        if any("recipe" in r for r in results["runs"]):
+        if not all(is_model_run(r) for r in results["runs"]):
             console.print(recipes_table(results["runs"]))
     else:
         console.print(summary_table(results["runs"]))

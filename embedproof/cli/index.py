@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from embedproof.cli import edge_options as edge
@@ -42,6 +43,12 @@ def index_build(
         str | None, typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")
     ] = None,
     recipe: Annotated[Path | None, typer.Option(help="a recipe file (.json/.yaml)")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="a bench's results.json: build the run named by --run, as it was measured")
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option(help="with --results: the run to build (its name as tables show it)")
+    ] = None,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="models for --mode (dense and sparse)")
     ] = None,
@@ -107,9 +114,18 @@ def index_build(
         "shards": qdrant_shards,
         "replicas": qdrant_replicas,
     }
-    recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
+    if (results is None) != (run is None):
+        raise InvalidInputError("--results and --run go together: the results file and the name of its run to build")
+    if results is not None:
+        if mode or recipe:
+            raise InvalidInputError("index build needs exactly one of --mode, --recipe or --results/--run")
+        recipes, measured_backend = _measured_recipe(results, run)
+        if not any(value.strip().lower() not in STORE_BACKENDS for value in backend or []):
+            encoder_backend = measured_backend  # the backend it was measured with, unless one is named
+    else:
+        recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
-        raise InvalidInputError("index build needs exactly one of --mode or --recipe")
+        raise InvalidInputError("index build needs exactly one of --mode, --recipe or --results/--run")
     named = any(value.strip().lower() in STORE_BACKENDS for value in backend or [])
     store_backend = store_for(recipes[0], store_backend if named else None)
     if store_backend == "edge":
@@ -137,6 +153,7 @@ def index_build(
 
         encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
     data = load_dataset(corpus)
+    _warn_truncation(recipes[0], data, encoder_backend)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
             recipes[0],
@@ -163,6 +180,30 @@ def index_build(
         advice = store_advice(manifest["documents"])
         if advice.store != "embedded":  # stated, never switched silently
             err.print(f"note: {advice.reason}", highlight=False, markup=False)
+
+
+def _measured_recipe(results: Path, name: str) -> tuple[list, str]:
+    """The recipe of the run named `name` in a results file, and the encoder backend it was measured with."""
+    from embedproof.evaluation.results_file import find_run, load_results
+    from embedproof.search.recipe import Recipe
+
+    non_empty(name, "--run")
+    run = find_run(load_results(results), name)
+    if run.get("recipe") is None:
+        raise InvalidInputError(f"--run: {name!r} records no recipe (a file from an early release); bench it again")
+    return [Recipe(**run["recipe"])], run.get("encoder_backend", "torch")
+
+
+def _warn_truncation(recipe, data, encoder_backend: str) -> None:
+    """Say, as bench does, when the model's window cuts the texts the index encodes."""
+    from embedproof.evaluation.truncation import recipe_truncation_warnings
+    from embedproof.index.manifest import encoder_options_for
+    from embedproof.search.pipeline import Workspace
+
+    ids = list(data.corpus)
+    workspace = Workspace(ids, [data.corpus[d].full_text for d in ids], encoder_options_for(encoder_backend))
+    for warning in recipe_truncation_warnings(recipe, workspace):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 @index_app.command("add")

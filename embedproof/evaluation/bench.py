@@ -24,6 +24,7 @@ from embedproof.evaluation.bench_options import (
     encoder_options,
     latency_plan,
     measure_plan,
+    recipe_backend,
 )
 from embedproof.evaluation.cost import (
     storage_usd_month,
@@ -31,24 +32,34 @@ from embedproof.evaluation.cost import (
 from embedproof.evaluation.evidence import annotate
 from embedproof.evaluation.latency import LatencyPlan, machine_info
 from embedproof.evaluation.metrics import evaluate_run, write_trec_run
-from embedproof.evaluation.run_result import ResultsFile, RunResult
+from embedproof.evaluation.run_result import ResultsFile, RunResult, is_model_run, variant_name
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
-from embedproof.evaluation.truncation import (
-    chunk_texts,
-    max_pool_scores,
-    token_lengths,
-    truncation_profile,
-    truncation_warning,
-)
+from embedproof.evaluation.truncation import encoder_truncation, truncation_warning
 from embedproof.files import safe_name
 from embedproof.models.card import get_card
-from embedproof.search.dense import dense_scores, run_from_indices, top_k
+from embedproof.models.remote_providers import display_name
+from embedproof.search.dense import run_from_indices
+from embedproof.search.pipeline import Workspace, run_recipe
+from embedproof.search.recipe import Recipe
 from embedproof.search.retrieve import search
+from embedproof.search.sparse import sparse_search
 from embedproof.vectors.matryoshka import truncate_matryoshka
 
 
 def _sparse_bytes(matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
+
+
+def bench_workspace(dataset: Dataset, options: BenchOptions, backend: str, progress=None) -> Workspace:
+    """The corpus with one encoder backend: model runs and recipes of one bench share it, so each model encodes
+    the corpus once."""
+    doc_ids = list(dataset.corpus)
+    return Workspace(
+        doc_ids,
+        [dataset.corpus[d].full_text for d in doc_ids],
+        lambda m: encoder_options(m, options, backend),
+        progress,
+    )
 
 
 def bench_model(
@@ -58,41 +69,42 @@ def bench_model(
     progress: ProgressFactory | None = None,
     backend: str = "torch",
     plan: LatencyPlan | None = None,
+    workspace: Workspace | None = None,
 ) -> list[dict]:
-    """Encode, search and score one model on `dataset`; one results.json run per (dim, precision) variant.
+    """Encode, search and score one model on `dataset`: one run per (dim, precision) variant, and per chunking.
 
-    Latency is registered with `plan` (measured later, together with the bench's other runs); without a plan the
-    model's runs are timed here, among themselves.
+    Every run is a one-model recipe (`recipe`, `name`), so the pick among them can be built and served. The
+    variants are derived from one encode (see sweep.py). Latency is registered with `plan` (measured later,
+    together with the bench's other runs); without a plan the model's runs are timed here, among themselves.
     """
     if plan is None:
         plan = latency_plan(dataset, options)
-        runs = bench_model(dataset, name, options, progress, backend, plan)
+        runs = bench_model(dataset, name, options, progress, backend, plan, workspace)
         measure_plan(plan, options)
         return runs
-    from embedproof.models.factory import get_encoder
-
     if not dataset.qrels:
         raise EmbedproofError(f"dataset {dataset.name!r} has no judged queries: bench needs queries and qrels")
-    encoder = get_encoder(name, **encoder_options(name, options, backend))
+    workspace = workspace or bench_workspace(dataset, options, backend, progress)
+    encoder = workspace.encoder(name)
     card = get_card(name)
-    doc_ids = list(dataset.corpus)
+    doc_ids = workspace.doc_ids
     queries = dataset.judged_queries
     query_ids = list(queries)
+    query_texts = [queries[q] for q in query_ids]
 
-    doc_texts = [dataset.corpus[d].full_text for d in doc_ids]
-    truncation = _truncation(encoder, doc_texts)
-    label = name if backend == "torch" else f"{name} [{backend}]"
-    advance = progress(f"{label}: documents", len(doc_ids)) if progress else None
+    truncation = encoder_truncation(encoder, workspace.doc_texts)
     start = time.perf_counter()
-    doc_emb = encoder.encode_documents(doc_texts, doc_ids, on_progress=advance)
+    doc_emb = workspace.documents(name)
     encode_docs_s = time.perf_counter() - start
     start = time.perf_counter()
-    query_emb = encoder.encode_queries([queries[q] for q in query_ids], query_ids)
+    query_emb = encoder.encode_queries(query_texts, query_ids)
     encode_queries_s = time.perf_counter() - start
 
     doc_cache_hits = doc_emb.info.get("cache_hits", 0)
+    tag = "" if backend == "torch" else f" [{backend}]"
     common = {
         "model": name,
+        "models": [name],
         "card": card.name if card.known else None,
         "query_prefix": getattr(encoder, "query_prefix", ""),
         "document_prefix": getattr(encoder, "document_prefix", ""),
@@ -117,18 +129,18 @@ def bench_model(
         run = run_from_indices(query_ids, doc_ids, indices, scores)
         return run, *evaluate_run(dataset.qrels, run)
 
-    query_texts = [queries[q] for q in query_ids]
+    # the key recipes use for the same encoder (search/pipeline.py), so model runs and recipes share its timing
     encoder_key = plan.encoder(
         f"first:{name}" + ("" if backend == "torch" else f"@{backend}"),
         encoder,
         lambda rows: encoder.encode_queries(query_texts[rows]),
     )
 
-    def with_latency(result: dict, represent, search_fn) -> dict:
+    def with_latency(result: dict, search_fn) -> dict:
         """Register this run's search (after the shared query encoder) for the bench's latency pass."""
 
         def stages(encoded: dict, rows: slice) -> list[tuple[str, float]]:
-            query = represent(encoded[encoder_key])
+            query = encoded[encoder_key]
             start = time.perf_counter()
             search_fn(query)
             return [("search", time.perf_counter() - start)]
@@ -136,12 +148,14 @@ def bench_model(
         plan.add(result, [encoder_key], stages)
         return result
 
-    def entry(mode, dim, precision, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
+    def entry(recipe, mode, dim, run, means, per_query, search_s, bytes_each, index_bytes, extra=None) -> dict:
         result = {
             **common,
+            "name": recipe.name,
+            "recipe": recipe.to_dict(),
             "mode": mode,
             "dim": dim,
-            "precision": precision,
+            "precision": recipe.precision,
             "metrics": means,
             "per_query": per_query,
             "bytes_per_vector": bytes_each,
@@ -154,11 +168,14 @@ def bench_model(
             **(extra or {}),
         }
         if options.run_dir:
-            tag = f"{name}.d{dim}.{precision}" if dim else name
             result["run_file"] = str(
-                write_trec_run(run, f"{options.run_dir}/{dataset.name}.{safe_name(tag)}.trec", tag=tag)
+                write_trec_run(run, f"{options.run_dir}/{dataset.name}.{safe_name(recipe.name)}.trec", tag=recipe.name)
             )
         return result
+
+    def recipe_of(mode: str, dim: int | None, precision: str, chunking: tuple[int, int] | None = None) -> Recipe:
+        native = doc_emb.dim if mode == "dense" else None
+        return variant_recipe(display_name(name) + tag, name, mode, dim, native, precision, options, chunking)
 
     if doc_emb.mode == "sparse":
         start = time.perf_counter()
@@ -167,9 +184,9 @@ def bench_model(
         run, means, per_query = score(indices, scores)
         index_bytes = _sparse_bytes(doc_emb.sparse)
         result = entry(
+            recipe_of("sparse", None, "float32"),
             "sparse",
             None,
-            "float32",
             run,
             means,
             per_query,
@@ -178,13 +195,8 @@ def bench_model(
             index_bytes,
             {"vocabulary_size": doc_emb.dim},
         )
-        from embedproof.search.sparse import inverted_index, sparse_search
-
-        # the corpus's inverted index once, as an index or the server keeps it, so a timed query pays only its own terms
-        inverted = inverted_index(doc_emb.sparse)
-        return [
-            with_latency(result, lambda e: e.sparse, lambda q: sparse_search(q, None, options.top_k, inverted=inverted))
-        ]
+        inverted = workspace.inverted(name)  # as an index or the server keeps it: a query pays only its own terms
+        return [with_latency(result, lambda e: sparse_search(e.sparse, None, options.top_k, inverted=inverted))]
 
     sweep = SweepOptions(
         dims=options.dims,
@@ -209,62 +221,82 @@ def bench_model(
             extra["metrics_without_rescoring"] = score(*v.first_pass)[1]
         if v.calibration_file:
             extra["calibration_file"] = v.calibration_file
+        recipe = recipe_of("dense", v.dim, v.precision)
         result = entry(
-            "dense", v.dim, v.precision, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra
+            recipe, "dense", v.dim, run, means, per_query, v.search_s, v.bytes_per_vector, v.index_bytes, extra
         )
         result["warnings"] += v.warnings
         prepare = (lambda q, dim=v.dim: truncate_matryoshka(q, dim)) if v.dim != doc_emb.dim else (lambda q: q)
         runs.append(
             with_latency(
-                result,
-                lambda e: np.asarray(e.dense, dtype=np.float32),
-                lambda q, v=v, prepare=prepare: v.search_fn(prepare(q)),
+                result, lambda e, v=v, prepare=prepare: v.search_fn(prepare(np.asarray(e.dense, dtype=np.float32)))
             )
         )
-    if options.chunk_tokens and hasattr(encoder, "model"):
-        chunks, owners = chunk_texts(encoder.model.tokenizer, doc_texts, options.chunk_tokens, options.chunk_overlap)
-        chunk_vectors = encoder.encode_documents(chunks).dense
-        q = query_emb.dense
+    if options.chunk_tokens:
+        chunking = (options.chunk_tokens, options.chunk_overlap)
+        recipe = recipe_of("dense", doc_emb.dim, "float32", chunking)
+        chunks = workspace.chunked(name, chunking)
+        chunks.documents(name)  # encoding the chunks is indexing work, not search time
 
-        def chunked_search(queries):
-            return top_k(max_pool_scores(dense_scores(queries, chunk_vectors), owners, len(doc_ids)), options.top_k)
+        def chunked_search(encoded, ids=None):
+            ids = ids or [str(i) for i in range(len(encoded.dense))]
+            return run_recipe(recipe, workspace, ids, [""] * len(ids), encoded={f"first:{name}": encoded})[-1].run
 
         start = time.perf_counter()
-        run, means, per_query = score(*chunked_search(q))
-        per_doc = len(chunks) / max(len(doc_ids), 1)
+        run = chunked_search(query_emb, query_ids)
+        search_s = time.perf_counter() - start
+        means, per_query = evaluate_run(dataset.qrels, run)
+        per_doc = len(chunks.doc_ids) / max(len(doc_ids), 1)
         extra = {
             "chunking": {
-                "window_tokens": options.chunk_tokens,
-                "overlap_tokens": options.chunk_overlap,
-                "chunks": len(chunks),
+                "window_tokens": chunking[0],
+                "overlap_tokens": chunking[1],
+                "chunks": len(chunks.doc_ids),
                 "chunks_per_document": per_doc,
             },
             "retention": {m: (means[m] / base[m] if base[m] else None) for m in means},
             "validated": True,
         }
+        vectors = chunks.documents(name).dense
         result = entry(
-            "dense-chunked",
+            recipe,
+            "dense",
             doc_emb.dim,
-            "float32",
             run,
             means,
             per_query,
-            time.perf_counter() - start,
+            search_s,
             doc_emb.dim * 4 * per_doc,
-            int(chunk_vectors.nbytes),
+            int(vectors.nbytes),
             extra,
         )
-        runs.append(with_latency(result, lambda e: np.asarray(e.dense, dtype=np.float32), chunked_search))
+        runs.append(with_latency(result, chunked_search))
     return runs
 
 
-def _truncation(encoder, texts: list[str]) -> dict | None:
-    """Token-length profile of the corpus under the model's own tokenizer and window (None without a window)."""
-    tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
-    window = getattr(encoder, "max_tokens", None)
-    if tokenizer is None or not window:
-        return None
-    return truncation_profile(token_lengths(tokenizer, texts), window)
+def variant_recipe(
+    label: str,
+    model: str,
+    mode: str,
+    dim: int | None,
+    native: int | None,
+    precision: str,
+    options: BenchOptions,
+    chunking: tuple[int, int] | None = None,
+) -> Recipe:
+    """The one-model recipe of a model run: named as tables show it, with the bench's candidates and rescoring."""
+    dim = None if dim == native else dim
+    return Recipe(
+        variant_name(label, mode, dim or native, precision, chunking),
+        [model],
+        dim=dim,
+        precision=precision,
+        rescore_multiplier=options.rescore_multiplier,
+        candidates=options.top_k,
+        chunk_tokens=chunking[0] if chunking else None,
+        chunk_overlap=chunking[1] if chunking else 0,
+        allow_unvalidated_dims=dim is not None and options.allow_unvalidated_dims,
+    )
 
 
 def run_bench(
@@ -316,11 +348,21 @@ def run_bench(
 
 
 def _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results) -> None:
-    """Every model's and recipe's runs into `results`, then the latency of all of them, timed together."""
+    """Every model's and recipe's runs into `results`, each set-up once, then the latency of all of them, timed
+    together. One workspace per encoder backend: a model's corpus is encoded once for its model runs and recipes."""
+    workspaces: dict[str, Workspace] = {}
+
+    def workspace(backend: str) -> Workspace:
+        if backend not in workspaces:
+            workspaces[backend] = bench_workspace(dataset, options, backend, progress)
+        return workspaces[backend]
+
+    shared = recipe_backend(options) if recipes else None
+    setups: dict[str, dict] = {}  # set-up → model run measured with the recipes' backend
     for name in models:
         for backend in ["torch"] if builtin_model(name) else list(dict.fromkeys(options.backends or ["torch"])):
             try:
-                entries = bench_model(dataset, name, options, progress, backend, plan)
+                entries = bench_model(dataset, name, options, progress, backend, plan, workspace(backend))
             except (ModelNotAvailableError, UnsupportedBackendError) as exc:
                 # A torch-only family (SPLADE, BGE-M3) in a bench that includes torch still runs there: skip the rest.
                 torch_only = isinstance(exc, UnsupportedBackendError) and "torch" in options.backends
@@ -329,6 +371,8 @@ def _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tun
                 if on_skip is not None:
                     on_skip(name if backend == "torch" else f"{name} [{backend}]", exc)
                 continue
+            if backend == shared or builtin_model(name):
+                setups.update({Recipe(**e["recipe"]).setup(): e for e in entries})
             results["runs"].extend(entries)
             if on_run:
                 on_run(results)
@@ -336,12 +380,29 @@ def _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tun
     if recipes:
         from embedproof.evaluation.bench_recipes import bench_recipes
 
-        results["runs"].extend(bench_recipes(dataset, recipes, options, progress, tune_split, plan))
+        todo = distinct_setups(recipes, setups)
+        results["runs"].extend(bench_recipes(dataset, todo, options, progress, tune_split, plan, workspace(shared)))
         if on_run:
             on_run(results)
     load = measure_plan(plan, options, progress)
     if load is not None:
         results["load"] = load
+
+
+def distinct_setups(recipes: list[Recipe], measured: dict[str, dict]) -> list[Recipe]:
+    """The recipes whose set-up is not measured yet, each once. A recipe that repeats a model run's set-up names
+    that run instead (`--mode dense --model-runs` measures the dense model once, as "dense")."""
+    todo, seen = [], set()
+    for recipe in recipes:
+        setup = recipe.setup()
+        if setup in seen:
+            continue
+        seen.add(setup)
+        if setup in measured:
+            measured[setup]["name"], measured[setup]["recipe"] = recipe.name, recipe.to_dict()
+        else:
+            todo.append(recipe)
+    return todo
 
 
 def backend_retention(runs: list[RunResult]) -> None:
@@ -359,7 +420,7 @@ def backend_retention(runs: list[RunResult]) -> None:
             json.dumps(r.get("chunking"), sort_keys=True),
         )
 
-    torch_runs = {key(r): r for r in runs if r.get("encoder_backend") == "torch" and "recipe" not in r}
+    torch_runs = {key(r): r for r in runs if r.get("encoder_backend") == "torch" and is_model_run(r)}
     for run in runs:
         ref = torch_runs.get(key(run))
         if run.get("encoder_backend", "torch") == "torch" or ref is None:

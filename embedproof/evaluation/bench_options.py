@@ -16,6 +16,9 @@ from embedproof.evaluation.cost import (
 from embedproof.evaluation.latency import DEFAULT_ROUNDS, LatencyPlan
 from embedproof.evaluation.statistics import StatsSettings
 
+# what a bench runs when no model is named: built in, small, and the usual first dense baseline
+DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
+
 # progress(description, total) -> advance(n)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 

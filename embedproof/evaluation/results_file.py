@@ -10,8 +10,9 @@ import json
 import math
 from pathlib import Path
 
-from embedproof.errors import DatasetError
-from embedproof.evaluation.run_result import ResultsFile
+from embedproof.errors import DatasetError, InvalidInputError
+from embedproof.evaluation.run_result import ResultsFile, RunResult, legacy_name
+from embedproof.search.recipe import Recipe
 
 
 def _number(value) -> bool:
@@ -45,7 +46,8 @@ def load_results(path: str | Path) -> ResultsFile:
         where = f"runs[{i}]"
         if not isinstance(run, dict):
             raise DatasetError("each run must be an object", path, field=where)
-        names = ("mode",) if "recipe" in run else ("model", "mode", "precision")  # what pareto.run_name reads
+        # what pareto.run_name reads: the name, or (files before names) a recipe's mode or a model run's fields
+        names = ("name",) if "name" in run else ("mode",) if "stages" in run else ("model", "mode", "precision")
         for key in names:
             if not isinstance(run.get(key), str):
                 raise DatasetError("missing or not a string", path, field=f"{where}.{key}")
@@ -63,4 +65,62 @@ def load_results(path: str | Path) -> ResultsFile:
             raise DatasetError("must be an object with a numeric p99", path, field=field)
     if not isinstance(results.get("dataset", {}), dict):
         raise DatasetError("must be an object", path, field="dataset")
+    for run in results["runs"]:
+        upgrade_run(run)
     return results
+
+
+def upgrade_run(run: RunResult) -> None:
+    """Give a run written by an earlier release what every run has now: its name, its recipe (a model run's
+    one-model recipe), `model` as one model and `mode` as how the first pass retrieves."""
+    from embedproof.models.card import get_card
+
+    if "name" in run:
+        return
+    run["name"] = legacy_name(run)
+    if "stages" in run:  # a composed recipe: `model` was "a + b → c", `mode` its name
+        recipe = run["recipe"]
+        first = recipe["first_pass"]
+        run["models"] = Recipe(**recipe).models() if _valid(recipe) else [m.split(":", 1)[-1] for m in first]
+        run["model"] = run["models"][0]
+        sparse = get_card(first[0]).family in {"bm25", "splade"}
+        single = "multivector" if first[0].startswith("maxsim:") else "sparse" if sparse else "dense"
+        run["mode"] = "hybrid" if len(first) > 1 else single
+        return
+    chunking = run.get("chunking") or {}
+    if run["mode"] == "dense-chunked":
+        run["mode"] = "dense"
+    dim = run.get("dim")
+    fields = {
+        "name": run["name"],
+        "first_pass": [run["model"]],
+        "dim": None if dim == get_card(run["model"]).dim else dim,
+        "precision": run["precision"],
+        "rescore_multiplier": run.get("rescore_multiplier", 4),
+        "candidates": run.get("top_k", 100),
+        "chunk_tokens": chunking.get("window_tokens"),
+        "chunk_overlap": chunking.get("overlap_tokens", 0),
+        "allow_unvalidated_dims": dim is not None and not run.get("validated", True),
+    }
+    run["models"] = [run["model"]]
+    if _valid(fields):
+        run["recipe"] = Recipe(**fields).to_dict()
+
+
+def _valid(fields: dict) -> bool:
+    try:
+        Recipe(**fields)
+    except (TypeError, InvalidInputError):
+        return False
+    return True
+
+
+def find_run(results: ResultsFile, name: str) -> RunResult:
+    """The run named `name` (its recipe's name, or its name as tables show it); an error lists the names."""
+    from embedproof.evaluation.pareto import run_name
+
+    for run in results["runs"]:
+        if name in (run.get("name"), run_name(run)):
+            return run
+    known = ", ".join(repr(run_name(r)) for r in results["runs"])
+    raise InvalidInputError(f"--run: no run named {name!r} in the results (runs: {known})")
