@@ -24,7 +24,7 @@ from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset,
 from embedproof.evaluation.latency import machine_info, summarise
 from embedproof.evaluation.metrics import evaluate_run
 from embedproof.index.access import open_index
-from embedproof.index.store import build_index
+from embedproof.index.embedded.build import build_index
 from embedproof.search.recipe import standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -28,9 +28,9 @@ _NAMES = {
     "Results": "embedproof.flow",
     "Choice": "embedproof.flow",
     "evaluate_run": "embedproof.evaluation.metrics",
-    "build_index": "embedproof.index.store",
+    "build_index": "embedproof.index.embedded.build",
     "open_index": "embedproof.index.access",
-    "append_documents": "embedproof.index.append",
+    "append_documents": "embedproof.index.embedded.change",
     "EmbedproofError": "embedproof.errors",
     "InvalidInputError": "embedproof.errors",
 }
@@ -68,8 +68,8 @@ if TYPE_CHECKING:
     from embedproof.evaluation.metrics import evaluate_run
     from embedproof.flow import Choice, Results, bench
     from embedproof.index.access import open_index
-    from embedproof.index.append import append_documents
-    from embedproof.index.store import build_index
+    from embedproof.index.embedded.build import build_index
+    from embedproof.index.embedded.change import append_documents
     from embedproof.models.card import ModelCard
     from embedproof.models.factory import get_encoder
     from embedproof.search.pipeline import Workspace, run_recipe

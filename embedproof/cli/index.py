@@ -94,7 +94,7 @@ def index_build(
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedproof.backends import STORE_BACKENDS, split_backends
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.store import build_index, store_for
+    from embedproof.index.embedded.build import build_index, store_for
 
     for value, option in (
         (corpus, "--corpus"),
@@ -216,7 +216,7 @@ def index_add(
     """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, \
 so its scores all change."""
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.append import append_documents
+    from embedproof.index.embedded.change import append_documents
 
     non_empty(corpus, "--corpus")
     data = load_dataset(corpus)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
-    "build_index": "embedproof.index.store",
-    "append_documents": "embedproof.index.append",
+    "build_index": "embedproof.index.embedded.build",
+    "append_documents": "embedproof.index.embedded.change",
     "open_index": "embedproof.index.access",
     "SearchIndex": "embedproof.index.access",
 }
@@ -26,5 +26,5 @@ __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
     from embedproof.index.access import SearchIndex, open_index
-    from embedproof.index.append import append_documents
-    from embedproof.index.store import build_index
+    from embedproof.index.embedded.build import build_index
+    from embedproof.index.embedded.change import append_documents

@@ -36,14 +36,14 @@ def open_index(folder: str | Path, encoder_options=None, verify: bool = True) ->
     """Open and verify the index in `folder` with the store that built it; queries use the recipe it was built with."""
     backend = Manifest.open(folder, verify=False).backend  # each store verifies the checksums as it opens
     if backend == "qdrant":
-        from embedproof.index.qdrant_search import QdrantIndex
+        from embedproof.index.qdrant.search import QdrantIndex
 
         return QdrantIndex(folder, encoder_options, verify)
     if backend == "edge":
-        from embedproof.index.edge_search import EdgeIndex
+        from embedproof.index.edge.search import EdgeIndex
 
         return EdgeIndex(folder, encoder_options, verify)
-    from embedproof.index.reader import LoadedIndex
+    from embedproof.index.embedded.search import LoadedIndex
 
     return LoadedIndex(folder, encoder_options, verify)
 

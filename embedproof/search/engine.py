@@ -2,7 +2,7 @@
 
 A recipe with `engine` set is measured through the engine (`bench`) and served by it (`index build --backend edge`),
 so the settings belong to the recipe, not to one command line: the configuration bench measured is the one the
-index serves. `index/edge_plan` turns them into the shard's collection and Query API request.
+index serves. `index/qdrant/plan.py` turns them into the shard's collection and Query API request.
 """
 
 from __future__ import annotations

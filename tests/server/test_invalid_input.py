@@ -4,7 +4,7 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import InvalidInputError
-from embedproof.index.store import build_index
+from embedproof.index.embedded.build import build_index
 from embedproof.search.recipe import standard_recipe
 
 pytest.importorskip("fastapi")

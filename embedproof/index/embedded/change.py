@@ -1,5 +1,5 @@
 """Append documents to a finished embedded index: only the new documents are encoded, into new chunks (an edge
-index appends through `edge_append`).
+index appends through `edge.change`).
 
 The new documents go to a `docs-NNNNN.jsonl` segment and new chunk files; the manifest (counts, ids digest, every
 file's sha256) is replaced last, in one atomic rename, so a crash during `index add` leaves the previous index
@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.chunks import EncodeChunks, chunk_number
+from embedproof.index.embedded.build import encode_component, finish_int8, remove_uncommitted, sequential_chunks
+from embedproof.index.embedded.chunks import EncodeChunks, chunk_number
 from embedproof.index.manifest import (
     MANIFEST,
     Manifest,
@@ -24,7 +25,6 @@ from embedproof.index.manifest import (
     recipe_components,
     writer_lock,
 )
-from embedproof.index.store import encode_component, finish_int8, remove_uncommitted, sequential_chunks
 from embedproof.search.pipeline import Workspace
 from embedproof.types import Document
 
@@ -62,7 +62,7 @@ def append_documents(
         if not corpus:
             return manifest
         if manifest.backend == "edge":
-            from embedproof.index.edge_append import append_edge
+            from embedproof.index.edge.change import append_edge
 
             return append_edge(
                 manifest, corpus, encoder_options or encoder_options_for(manifest.encoder_backend), progress

@@ -24,7 +24,7 @@ import numpy as np
 
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.files import safe_name
-from embedproof.index.chunks import (
+from embedproof.index.embedded.chunks import (
     ChunkJob,
     EncodeChunks,
     chunk_bytes,
@@ -92,7 +92,7 @@ def encode_component(
 
     `save_each=False` (appending) leaves the manifest to the caller, so the whole add commits in one rename.
     `shrink` (the recipe's dim, precision) stores a dense first pass in that form
-    (see embedproof/index/stored_chunks.py).
+    (see embedproof/index/embedded/chunks.py).
     """
     out = manifest.folder
     encoder = workspace.encoder(model, kind)
@@ -149,7 +149,7 @@ def encode_component(
 
 
 def finish_int8(manifest: Manifest) -> list[str]:
-    """Convert every int8 component's float chunks to codes (see stored_chunks.convert_int8); the caller saves, then
+    """Convert every int8 component's float chunks to codes (see chunks.convert_int8); the caller saves, then
     deletes."""
     superseded = []
     for component in manifest.components.values():
@@ -202,9 +202,9 @@ def build_index(
                 f"--ray (and custom chunk encoders) work with the embedded store only, not --backend {store_backend}"
             )
         if store_backend == "qdrant":
-            from embedproof.index.qdrant_store import build_qdrant_index as build
+            from embedproof.index.qdrant.build import build_qdrant_index as build
         else:
-            from embedproof.index.edge_store import build_edge_index as build
+            from embedproof.index.edge.build import build_edge_index as build
         return build(recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend, store_options)
     if store_backend != "embedded":
         raise InvalidInputError(f"--backend {store_backend}: not a store (known: embedded, edge, qdrant)")
@@ -229,7 +229,7 @@ def build_index(
         texts = [corpus[d].full_text for d in ids]
         workspace = Workspace(ids, texts, encoder_options)
         if encode_chunks is None and ray_address is not None:
-            from embedproof.index.ray_encode import ray_chunk_encoder
+            from embedproof.index.embedded.ray_encode import ray_chunk_encoder
 
             encode_chunks = ray_chunk_encoder(ray_address, encoder_options)
         encode_chunks = encode_chunks or sequential_chunks(workspace)

@@ -3,7 +3,7 @@
 Layout: manifest.json and docs.jsonl as for the embedded store, and `shard/`, the engine's own folder (segments,
 WAL, config). One point per document (id = row number, payload {"id": doc id}) with a named vector per recipe
 component, as in the Qdrant store: dense first passes (COSINE for unit-vector models or a truncated dimension, else
-DOT), SPLADE rows and BM25 (IDF modifier, see `qdrant_bm25`) as sparse vectors, token matrices as a MaxSim
+DOT), SPLADE rows and BM25 (IDF modifier, see `qdrant.bm25`) as sparse vectors, token matrices as a MaxSim
 multivector. A chunk is upserted, flushed, and only then recorded in the manifest (replaced atomically); upserting
 the same ids again replaces them, so a killed build re-run with the same arguments resumes after its last recorded
 chunk. `optimize()` (HNSW graphs, quantised codes) runs before the manifest says `complete`, so a build killed
@@ -68,7 +68,7 @@ def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
 
 def chunk_points(manifest: Manifest, encoders: dict, texts: list[str], ids: list[str]) -> tuple[dict, dict]:
     """({vector name: one value per document}, {vector name: spec}) of a chunk, each component encoded once."""
-    from embedproof.index.qdrant_bm25 import document_vectors
+    from embedproof.index.qdrant.bm25 import document_vectors
 
     recipe = manifest.recipe
     first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
@@ -108,9 +108,9 @@ def build_edge_index(
     store_options: dict | None = None,
 ) -> Manifest:
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
-    from embedproof.index.edge_engine import EdgeShardHandle
-    from embedproof.index.edge_plan import check_recipe, collection_plan
-    from embedproof.index.query_api import engine_components
+    from embedproof.index.edge.engine import EdgeShardHandle
+    from embedproof.index.qdrant.plan import check_recipe, collection_plan
+    from embedproof.index.qdrant.query_api import engine_components
     from embedproof.search.engine import engine_settings
 
     check_recipe(recipe)

@@ -13,7 +13,7 @@ import pytest
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.index.access import open_index
-from embedproof.index.store import build_index
+from embedproof.index.embedded.build import build_index
 from embedproof.search.pipeline import Workspace, run_recipe
 from embedproof.search.recipe import Recipe, standard_recipe
 from tests.conftest import DATASETS

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from embedproof.errors import InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
-from embedproof.index.chunks import load_component
+from embedproof.index.embedded.chunks import load_component
 from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe

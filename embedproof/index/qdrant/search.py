@@ -17,9 +17,9 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.index.answer import describe_index, search_answer
-from embedproof.index.qdrant_bm25 import query_vector
-from embedproof.index.qdrant_store import open_client
-from embedproof.index.query_api import rrf_constant
+from embedproof.index.qdrant.bm25 import query_vector
+from embedproof.index.qdrant.build import open_client
+from embedproof.index.qdrant.query_api import rrf_constant
 
 
 class QdrantIndex:

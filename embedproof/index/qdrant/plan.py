@@ -1,7 +1,8 @@
 """A recipe as one Qdrant shard: the collection and the Query API request as plain data, for Edge and server alike.
 
-Both `edge_engine` (the in-process engine) and `edge_server` (qdrant-client models for a Qdrant server or cluster)
-translate these dicts mechanically, so the configuration bench measures on Edge is the one a cluster serves.
+Both `edge.engine` (the in-process engine) and `qdrant.server_collection` (qdrant-client models for a Qdrant
+server or cluster) translate these dicts mechanically, so the configuration bench measures on Edge is the one a
+cluster serves.
 
 Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", "quantization", "datatype"}},
 "sparse": {name: {"idf"}}, "hnsw": {...}, "optimizers": {...}}. Query plan: a tree of {"limit", "using",
@@ -11,7 +12,7 @@ Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", 
 
 from __future__ import annotations
 
-from embedproof.index.query_api import check_fusion, rrf_constant
+from embedproof.index.qdrant.query_api import check_fusion, rrf_constant
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings
 from embedproof.search.recipe import Recipe
 

@@ -3,7 +3,7 @@
 One point per document (point id = row number in docs.jsonl, payload `{"id": doc id}`) carrying a named vector
 per recipe component: dense vectors (COSINE for models that emit unit vectors, else DOT, so the ranking is
 embedproof's dot product), SPLADE rows as plain sparse vectors, BM25 as a sparse vector with `Modifier.IDF`
-(see `qdrant_bm25`), and token matrices as a multivector compared with MAX_SIM. The index folder keeps
+(see `qdrant.bm25`), and token matrices as a multivector compared with MAX_SIM. The index folder keeps
 manifest.json and docs.jsonl as for the embedded store, with `"store": {"backend": "qdrant", ...}`; chunk
 numbers are recorded there only after Qdrant acknowledged every point of the chunk (`wait=True`), and upserts
 of the same ids are idempotent, so a killed build re-run with the same arguments resumes after the last chunk.
@@ -18,7 +18,7 @@ from pathlib import Path
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
 from embedproof.index.manifest import Manifest, ids_digest, writer_lock
-from embedproof.index.query_api import check_fusion, engine_components
+from embedproof.index.qdrant.query_api import check_fusion, engine_components
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -117,7 +117,7 @@ def build_qdrant_index(
     store_options: dict | None = None,
 ) -> Manifest:
     """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
-    from embedproof.index.qdrant_bm25 import document_vectors
+    from embedproof.index.qdrant.bm25 import document_vectors
 
     check_recipe(recipe)
     qm = require("qdrant_client.models", "qdrant")
