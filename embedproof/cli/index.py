@@ -309,11 +309,15 @@ def search(
         for s in (results[0]["stage_scores"] if results else {})
         if any(r["stage_scores"].get(s) is not None for r in results)
     ]
-    for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], "text"]:
+    chunked = any("chunk" in r for r in results)  # a chunked recipe: each document's best chunk, as bench scored it
+    text = escape("best chunk [start:end]") if chunked else "text"
+    for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], text]:
         table.add_column(column)
     for r in answer["results"]:
         cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"].get(s) is not None else "-" for s in stages]
-        table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, (r["title"] + " " + r["text"])[:80])
+        chunk = r.get("chunk")
+        shown = f"[{chunk['start']}:{chunk['end']}] {chunk['text']}" if chunk else r["title"] + " " + r["text"]
+        table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, escape(shown[:80]))
     console.print(table)
     console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)
 

@@ -31,6 +31,7 @@ from embedproof.index.embedded.chunks import (
     chunk_number,
     chunk_path,
     chunk_prefix,
+    component_texts,
     convert_int8,
     shrink_payload,
 )
@@ -41,7 +42,7 @@ from embedproof.types import Document
 
 # the files an index folder may hold besides the manifest: anything else is left alone by the clean-up
 _OURS = re.compile(
-    r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8)-\d{5}\.(npy|npz)|int8-calibration\.npz)"
+    r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8|spans)-\d{5}\.(npy|npz)|int8-calibration\.npz)"
 )
 
 
@@ -164,6 +165,11 @@ def store_for(recipe: Recipe, store_backend: str | None) -> str:
     A recipe with engine settings was measured on the Qdrant engine, so the exact embedded store (or a Qdrant
     collection that does not apply them) would serve something else: naming one is an error, never a silent swap.
     """
+    if recipe.chunking is not None and store_backend not in (None, "embedded"):
+        raise InvalidInputError(
+            f"--backend {store_backend}: recipe {recipe.name!r} is chunked (chunk_tokens); the embedded store serves "
+            "chunked recipes (build it without a store backend)"
+        )
     if recipe.engine is None:
         return store_backend or "embedded"
     if store_backend not in (None, "edge"):
@@ -232,19 +238,19 @@ def build_index(
             from embedproof.index.embedded.ray_encode import ray_chunk_encoder
 
             encode_chunks = ray_chunk_encoder(ray_address, encoder_options)
-        encode_chunks = encode_chunks or sequential_chunks(workspace)
         try:
             for model, kind in recipe_components(recipe):
+                space, texts, ids = component_texts(manifest, workspace, recipe, model, kind, 0, 0)
                 encode_component(
                     manifest,
-                    workspace,
+                    space,
                     model,
                     kind,
                     texts,
                     ids,
                     0,
                     chunk_size,
-                    encode_chunks,
+                    encode_chunks or sequential_chunks(space),
                     progress,
                     shrink=recipe.shrink,
                 )
