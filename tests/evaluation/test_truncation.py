@@ -40,3 +40,33 @@ def test_bench_reports_truncation_and_a_chunked_run(minilm_path):
     assert chunked["name"] == "all-MiniLM-L6-v2 dense chunks 24/4 d384 float32"
     assert (chunked["recipe"]["chunk_tokens"], chunked["recipe"]["chunk_overlap"]) == (24, 4)
     assert chunked["metrics"]["ndcg@10"] > 0.8 and chunked["bytes_per_vector"] > dense["bytes_per_vector"]
+
+
+def test_index_build_warns_about_truncation_as_bench_does(minilm_path, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from embedproof.cli import app
+
+    corpus = tmp_path / "long.jsonl"
+    rows = [{"_id": f"d{i}", "text": " ".join(f"word{j}" for j in range(400 if i % 2 else 20))} for i in range(6)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = [
+        "index",
+        "build",
+        "--corpus",
+        str(corpus),
+        "--mode",
+        "dense",
+        "-m",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ]
+    whole = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert whole.exit_code == 0, whole.output
+    assert "50% of documents are longer than its 256-token window" in " ".join(whole.stderr.split())
+    recipe = tmp_path / "chunked.json"
+    recipe.write_text(json.dumps({"first_pass": ["sentence-transformers/all-MiniLM-L6-v2"], "chunk_tokens": 200}))
+    chunked = CliRunner().invoke(app, [*base[:4], "--recipe", str(recipe), "--out", str(tmp_path / "b")])
+    assert chunked.exit_code == 0, chunked.output
+    assert "window" not in chunked.stderr
