@@ -52,6 +52,57 @@ class BenchOptions:
     engine_dir: str | None = None
 
 
+@dataclass
+class EncodingOptions:
+    """How models encode: batch, window, prefixes, the embedding cache and the encoder backends."""
+
+    batch_size: int = 32
+    max_tokens: int | None = None
+    query_prefix: str | None = None
+    document_prefix: str | None = None
+    cache_dir: str | None = None
+    use_cache: bool = True
+    backends: list[str] = field(default_factory=lambda: ["torch"])
+
+
+@dataclass
+class CostOptions:
+    """The prices and the utilisation that turn bytes and throughput into dollars."""
+
+    usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
+    instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR
+    utilisation: float = DEFAULT_UTILISATION
+
+
+@dataclass
+class LatencyOptions:
+    """Whether and how latency is measured: the queries timed one by one and the rounds."""
+
+    measure: bool = True
+    queries: int | None = None  # None: every judged query
+    rounds: int = DEFAULT_ROUNDS
+
+
+def options_from_groups(
+    encoding: EncodingOptions,
+    cost: CostOptions,
+    latency: LatencyOptions,
+    statistics: StatsSettings,
+    **fields,
+) -> BenchOptions:
+    """BenchOptions from its typed groups (as the bench command builds them) and the remaining fields (top_k,
+    dims, precisions, chunking, run and engine folders)."""
+    return BenchOptions(
+        **vars(encoding),
+        **vars(cost),
+        latency=latency.measure,
+        latency_queries=latency.queries,
+        latency_rounds=latency.rounds,
+        statistics=statistics,
+        **fields,
+    )
+
+
 def encoder_options(name: str, options: BenchOptions, backend: str = "torch") -> dict:
     if builtin_model(name):
         return {}
