@@ -95,7 +95,7 @@ def test_cache_and_matryoshka_dimensions_through_the_server(served):
 
 
 def test_bench_through_the_remote_encoder_gives_the_local_scores(served):
-    from embedproof.evaluation.bench import bench_model
+    from embedproof.evaluation.model_runs import bench_model
     from embedproof.evaluation.bench_options import BenchOptions
 
     data = load_dataset("demo")
