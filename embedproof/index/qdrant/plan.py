@@ -12,14 +12,9 @@ Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", 
 
 from __future__ import annotations
 
-from embedproof.index.qdrant.query_api import check_fusion, rrf_constant
+from embedproof.index.qdrant.query_api import rrf_constant
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings
 from embedproof.search.recipe import Recipe
-
-
-def check_recipe(recipe: Recipe) -> None:
-    """Refuse, before any encoding, what one Query API request cannot express as the embedded pipeline does."""
-    check_fusion(recipe)
 
 
 def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:
