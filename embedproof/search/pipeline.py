@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.models.protocols import Encoder, Reranker
 from embedproof.search.dense import run_from_indices
 from embedproof.search.fusion import fuse, top
 from embedproof.search.maxsim import PackedTokens
-from embedproof.search.recipe import Recipe
+from embedproof.search.recipe import Component, Recipe
 from embedproof.search.stored import search_stored
 from embedproof.types import Embeddings, Run
 from embedproof.vectors.stored_form import StoredForm
@@ -159,7 +160,7 @@ class Workspace:
 def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
     """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE,
     MaxSim)."""
-    if shrink is None or model.startswith("maxsim:"):
+    if shrink is None or Component.of_first_pass(model).kind == "tokens":
         return False
     return workspace.has_shrunk(model, *shrink) or workspace.encoder(model).mode == "dense"
 
@@ -173,10 +174,7 @@ def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[s
     With a workspace, a model needed both pooled (first pass) and as tokens (MaxSim rerank) is one key,
     `first+tokens:model`, when one forward pass can give both (see `shares_forward_pass`).
     """
-    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
-    if recipe.reranker and recipe.reranker[0] == "maxsim":
-        keys.append(f"tokens:{recipe.reranker[1]}")
-    keys = list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(c.key for c in recipe.components() if c.kind != "cross-encoder"))
     if workspace is None:
         return keys
     from embedproof.models.multivector import shares_forward_pass
@@ -216,7 +214,7 @@ def _first_pass(
     query_ids,
     k: int,
     shrink: tuple[int | None, str] | None = None,
-    rescore_multiplier: int = 4,
+    rescore_multiplier: int = RESCORE_MULTIPLIER,
 ) -> Run:
     from embedproof.search.retrieve import search
 
@@ -224,10 +222,10 @@ def _first_pass(
         idx, scores = search_stored(
             workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier
         )
-    elif model.startswith("maxsim:"):
+    elif Component.of_first_pass(model).kind == "tokens":
         from embedproof.search.maxsim import maxsim_search
 
-        name = model.split(":", 1)[1]
+        name = Component.of_first_pass(model).model
         docs = workspace.documents(name, "tokens")
         idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
     elif encoded[f"first:{model}"].mode == "sparse" and workspace.documents(model).mode == "sparse":
@@ -295,8 +293,9 @@ def run_recipe(
     stages: list[Stage] = []
     for model in recipe.first_pass:
         # Encode the corpus before the clock starts: that is indexing, not query-time work.
-        if model.startswith("maxsim:"):
-            workspace.documents(model.split(":", 1)[1], "tokens")
+        component = Component.of_first_pass(model)
+        if component.kind == "tokens":
+            workspace.documents(component.model, "tokens")
         elif _shrinks(workspace, model, recipe.shrink):
             workspace.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
         else:

@@ -72,7 +72,7 @@ def chunk_points(manifest: Manifest, encoders: dict, texts: list[str], ids: list
     from embedproof.index.qdrant.bm25 import document_vectors
 
     recipe = manifest.recipe
-    first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+    first_pass_tokens = {c.model for c in recipe.components() if c.stage == "first_pass" and c.kind == "tokens"}
     rows, specs = {}, {}
     for key, encoder in encoders.items():
         component = manifest["components"][key]

@@ -126,7 +126,9 @@ class QdrantBuild:
         self.label = f"qdrant {store['collection']}"
         self.texts, self.ids = workspace.doc_texts, workspace.doc_ids
         recipe = manifest.recipe
-        self.first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+        self.first_pass_tokens = {
+            c.model for c in recipe.components() if c.stage == "first_pass" and c.kind == "tokens"
+        }
         self.encoders = engine_components(manifest, recipe, workspace, self.texts)
         manifest.save()
         self.client = open_client(store)
