@@ -60,25 +60,9 @@ class Workspace:
         `Reranker`), built once per workspace."""
         key = f"{kind}:{model}"
         if key not in self._encoders:
-            if kind == "tokens":
-                from embedproof.models.card import get_card
-                from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+            from embedproof.models.factory import get_encoder
 
-                options = {
-                    k: v
-                    for k, v in self._options(model).items()
-                    if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
-                }
-                cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
-                self._encoders[key] = cls(model, **options)
-            elif kind == "cross-encoder":
-                from embedproof.models.crossencoder import CrossEncoderReranker
-
-                self._encoders[key] = CrossEncoderReranker(model)
-            else:
-                from embedproof.models.factory import get_encoder
-
-                self._encoders[key] = get_encoder(model, **self._options(model))
+            self._encoders[key] = get_encoder(model, kind, **self._options(model))
         return self._encoders[key]
 
     def documents(self, model: str, kind: str = "first") -> Embeddings:
