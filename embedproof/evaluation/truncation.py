@@ -1,7 +1,7 @@
 """Silent truncation: how much of a corpus a model's window cuts off, and token-aware chunking to avoid it.
 
-Most models silently drop every token past their window; the lesson adds that effective capacity is often
-60-70% of the advertised maximum. Token lengths are counted with each model's own tokenizer.
+Most models silently drop every token past their window, and effective capacity is often 60-70% of the advertised
+maximum (docs/latency-cost-report.md). Token lengths are counted with each model's own tokenizer.
 """
 
 from __future__ import annotations

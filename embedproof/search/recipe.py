@@ -1,6 +1,6 @@
 """A retrieval recipe as data: first pass → fusion → rerank, the same object for bench, index and serving.
 
-The lesson's three-tier pattern: a dense first pass, a sparse run fused in for recall (RRF), and a
+The three-tier pattern (docs/recipes.md): a dense first pass, a sparse run fused in for recall (RRF), and a
 late-interaction or cross-encoder rerank of the top 50. Recipes load from JSON or YAML files.
 """
 
