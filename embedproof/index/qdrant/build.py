@@ -17,13 +17,11 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
-from embedproof.index.build import resumable_build
 from embedproof.index.manifest import Manifest, ids_digest
 from embedproof.index.qdrant.query_api import engine_components
 from embedproof.index.supports import check_supports
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
-from embedproof.types import Document
 
 POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
 TOKENS_PER_REQUEST = 16
@@ -206,18 +204,3 @@ class QdrantBuild:
         if self.client is not None:
             self.client.close()
             self.client = None
-
-
-def build_qdrant_index(
-    recipe: Recipe,
-    corpus: dict[str, Document],
-    out: str | Path,
-    encoder_options,
-    chunk_size: int = 512,
-    progress=None,
-    encoder_backend: str = "torch",
-    store_options: dict | None = None,
-) -> Manifest:
-    """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
-    store = QdrantBuild(recipe, list(corpus), Path(out), store_options)
-    return resumable_build(store, recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend)
