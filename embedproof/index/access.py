@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from embedproof.defaults import default_encoder_backend
 from embedproof.errors import InvalidInputError
 from embedproof.index.answer import describe_index
 from embedproof.index.embedded.chunks import EncodeChunks
@@ -42,7 +43,7 @@ def build_index(
     encoder_options=None,
     chunk_size: int = 512,
     progress=None,
-    encoder_backend: str = "torch",
+    encoder_backend: str | None = None,
     store_backend: str | None = None,
     store_options: dict | None = None,
     ray_address: str | None = None,
@@ -54,10 +55,17 @@ def build_index(
     server collection; `store_options` says where); None chooses by the recipe (`store_for`). `encode_chunks`
     replaces how pending chunks are encoded (the default is in-process, one after another); `ray_address` ("local"
     or a cluster address) encodes them with a Ray Data actor pool instead (embedded store only).
+    `encoder_backend` None is the command line's default (`defaults.default_encoder_backend`); `auto` resolves to
+    this CPU's choice for the recipe's first dense model, recorded in the manifest (queries must match it).
     """
     from embedproof.index.build import resumable_build
     from embedproof.index.supports import store_for
 
+    encoder_backend, auto = encoder_backend or default_encoder_backend(), None
+    if encoder_backend == "auto":
+        from embedproof.models.factory import resolve_for_recipe
+
+        encoder_backend, auto = resolve_for_recipe(recipe.first_pass)
     encoder_options = encoder_options or encoder_options_for(encoder_backend)
     store_backend = store_for(recipe, store_backend)
     if store_backend == "embedded":
@@ -76,7 +84,11 @@ def build_index(
         from embedproof.index.qdrant.build import QdrantBuild
 
         store = QdrantBuild(recipe, list(corpus), Path(out), store_options)
-    return resumable_build(store, recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend)
+    manifest = resumable_build(store, recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend)
+    if auto is not None:
+        manifest["auto_backend"] = auto
+        manifest.save()
+    return manifest
 
 
 def open_index(folder: str | Path, encoder_options=None, verify: bool = True) -> SearchIndex:
