@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from embedproof.defaults import VERSION as __version__
 from embedproof.lazy import lazy_exports
-
-__version__ = "0.2.0"
 
 _NAMES = {
     "Dataset": "embedproof.datasets.loading",
@@ -28,7 +27,7 @@ _NAMES = {
     "Results": "embedproof.flow",
     "Choice": "embedproof.flow",
     "evaluate_run": "embedproof.evaluation.metrics",
-    "build_index": "embedproof.index.embedded.build",
+    "build_index": "embedproof.index.access",
     "open_index": "embedproof.index.access",
     "append_documents": "embedproof.index.embedded.change",
     "EmbedproofError": "embedproof.errors",
@@ -67,8 +66,7 @@ if TYPE_CHECKING:
     from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.evaluation.metrics import evaluate_run
     from embedproof.flow import Choice, Results, bench
-    from embedproof.index.access import open_index
-    from embedproof.index.embedded.build import build_index
+    from embedproof.index.access import build_index, open_index
     from embedproof.index.embedded.change import append_documents
     from embedproof.models.card import ModelCard
     from embedproof.models.factory import get_encoder

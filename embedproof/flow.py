@@ -24,8 +24,7 @@ from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.results_file import find_run, load_results, upgrade_run
 from embedproof.evaluation.run_result import ResultsFile, RunResult
 from embedproof.files import write_json_atomic
-from embedproof.index import build_index
-from embedproof.index.access import SearchIndex, open_index
+from embedproof.index.access import SearchIndex, build_index, open_index
 from embedproof.index.manifest import encoder_options_for
 from embedproof.pick.evidence import evidence_markdown, pick_from_results
 from embedproof.search.recipe import Recipe, load_recipe, mode_recipes

@@ -94,7 +94,8 @@ def index_build(
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedproof.backends import STORE_BACKENDS, split_backends
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.embedded.build import build_index, store_for
+    from embedproof.index.access import build_index
+    from embedproof.index.supports import store_for
 
     for value, option in (
         (corpus, "--corpus"),

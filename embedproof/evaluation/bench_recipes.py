@@ -31,7 +31,7 @@ from embedproof.models.card import get_card
 from embedproof.search.engine import engine_settings
 from embedproof.search.fusion import top, tune_fusion
 from embedproof.search.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
-from embedproof.search.recipe import Recipe, check_unique_names
+from embedproof.search.recipe import Component, Recipe, check_unique_names
 
 STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
 
@@ -65,7 +65,7 @@ def first_pass_mode(recipe: Recipe, workspace: Workspace) -> str:
     if len(recipe.first_pass) > 1:
         return "hybrid"
     model = recipe.first_pass[0]
-    return "multivector" if model.startswith("maxsim:") else workspace.encoder(model).mode
+    return "multivector" if Component.of_first_pass(model).kind == "tokens" else workspace.encoder(model).mode
 
 
 def bench_recipes(

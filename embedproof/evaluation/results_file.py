@@ -12,7 +12,7 @@ from pathlib import Path
 
 from embedproof.errors import DatasetError, InvalidInputError
 from embedproof.evaluation.run_result import ResultsFile, RunResult, legacy_name
-from embedproof.search.recipe import Recipe
+from embedproof.search.recipe import Component, Recipe
 
 
 def _number(value) -> bool:
@@ -84,7 +84,9 @@ def upgrade_run(run: RunResult) -> None:
         run["models"] = Recipe(**recipe).models() if _valid(recipe) else [m.split(":", 1)[-1] for m in first]
         run["model"] = run["models"][0]
         sparse = get_card(first[0]).family in {"bm25", "splade"}
-        single = "multivector" if first[0].startswith("maxsim:") else "sparse" if sparse else "dense"
+        single = (
+            "multivector" if Component.of_first_pass(first[0]).kind == "tokens" else "sparse" if sparse else "dense"
+        )
         run["mode"] = "hybrid" if len(first) > 1 else single
         return
     chunking = run.get("chunking") or {}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.errors import InvalidInputError
 from embedproof.models.card import ModelCard
 from embedproof.search.stored import search_stored
@@ -28,7 +29,7 @@ from embedproof.vectors.stored_form import CALIBRATION_SAMPLE, StoredForm
 class SweepOptions:
     dims: list[int] | None = None  # None: native only
     precisions: tuple[str, ...] = ("float32",)
-    rescore_multiplier: int = 4
+    rescore_multiplier: int = RESCORE_MULTIPLIER
     allow_unvalidated_dims: bool = False
     calibration_sample: int = CALIBRATION_SAMPLE
     calibration_dir: str | None = None  # where int8 ranges are stored and reused

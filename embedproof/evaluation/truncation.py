@@ -1,8 +1,8 @@
 """Silent truncation: how much of a corpus a model's window cuts off (search/chunking.py cuts token windows to
 avoid it).
 
-Most models silently drop every token past their window; the lesson adds that effective capacity is often
-60-70% of the advertised maximum. Token lengths are counted with each model's own tokenizer.
+Most models silently drop every token past their window, and effective capacity is often 60-70% of the advertised
+maximum (docs/latency-cost-report.md). Token lengths are counted with each model's own tokenizer.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def recipe_truncation_warnings(recipe, workspace) -> list[str]:
     """What `bench` warns for each of a recipe's dense first-pass models, for the texts an index of it encodes
     (its chunks when chunked): the share of them longer than the model's window."""
     warnings = []
-    for model in recipe.first_pass:
-        if model.startswith("maxsim:") or workspace.encoder(model).mode != "dense":
+    for component in recipe.components():
+        model = component.model
+        if component.stage != "first_pass" or component.kind != "first" or workspace.encoder(model).mode != "dense":
             continue
         space = workspace.chunked(model, recipe.chunking) if recipe.chunking else workspace
         profile = encoder_truncation(workspace.encoder(model), space.doc_texts)

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.models.protocols import Encoder, Reranker
 from embedproof.search.chunking import Chunks, chunk_documents, pool_to_documents, tokenizer_of
 from embedproof.search.dense import run_from_indices
 from embedproof.search.fusion import fuse, top
 from embedproof.search.maxsim import PackedTokens
-from embedproof.search.recipe import Recipe
+from embedproof.search.recipe import Component, Recipe
 from embedproof.search.stored import search_stored
 from embedproof.types import Embeddings, Run
 from embedproof.vectors.stored_form import StoredForm
@@ -65,25 +66,9 @@ class Workspace:
         `Reranker`), built once per workspace."""
         key = f"{kind}:{model}"
         if key not in self._encoders:
-            if kind == "tokens":
-                from embedproof.models.card import get_card
-                from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+            from embedproof.models.factory import get_encoder
 
-                options = {
-                    k: v
-                    for k, v in self._options(model).items()
-                    if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
-                }
-                cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
-                self._encoders[key] = cls(model, **options)
-            elif kind == "cross-encoder":
-                from embedproof.models.crossencoder import CrossEncoderReranker
-
-                self._encoders[key] = CrossEncoderReranker(model)
-            else:
-                from embedproof.models.factory import get_encoder
-
-                self._encoders[key] = get_encoder(model, **self._options(model))
+            self._encoders[key] = get_encoder(model, kind, **self._options(model))
         return self._encoders[key]
 
     def documents(self, model: str, kind: str = "first") -> Embeddings:
@@ -186,7 +171,7 @@ class Workspace:
 def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
     """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE,
     MaxSim)."""
-    if shrink is None or model.startswith("maxsim:"):
+    if shrink is None or Component.of_first_pass(model).kind == "tokens":
         return False
     return workspace.has_shrunk(model, *shrink) or workspace.encoder(model).mode == "dense"
 
@@ -200,10 +185,7 @@ def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[s
     With a workspace, a model needed both pooled (first pass) and as tokens (MaxSim rerank) is one key,
     `first+tokens:model`, when one forward pass can give both (see `shares_forward_pass`).
     """
-    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
-    if recipe.reranker and recipe.reranker[0] == "maxsim":
-        keys.append(f"tokens:{recipe.reranker[1]}")
-    keys = list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(c.key for c in recipe.components() if c.kind != "cross-encoder"))
     if workspace is None:
         return keys
     from embedproof.models.multivector import shares_forward_pass
@@ -242,7 +224,7 @@ def _first_pass(
     """The model's top `candidates` documents; a chunked recipe ranks chunks and pools them to documents, keeping
     each document's best chunk."""
     k, shrink, multiplier = recipe.candidates, recipe.shrink, recipe.rescore_multiplier
-    if recipe.chunking is None or model.startswith("maxsim:"):
+    if recipe.chunking is None or Component.of_first_pass(model).kind == "tokens":
         idx, scores = _search_rows(workspace, model, encoded, k, shrink, multiplier)
         return run_from_indices(query_ids, workspace.doc_ids, idx, scores), None
     space = workspace.chunked(model, recipe.chunking)
@@ -262,7 +244,7 @@ def _search_rows(
     encoded: dict[str, Embeddings],
     k: int,
     shrink: tuple[int | None, str] | None = None,
-    rescore_multiplier: int = 4,
+    rescore_multiplier: int = RESCORE_MULTIPLIER,
 ) -> tuple[np.ndarray, np.ndarray]:
     from embedproof.search.retrieve import search
 
@@ -270,10 +252,10 @@ def _search_rows(
         idx, scores = search_stored(
             workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier
         )
-    elif model.startswith("maxsim:"):
+    elif Component.of_first_pass(model).kind == "tokens":
         from embedproof.search.maxsim import maxsim_search
 
-        name = model.split(":", 1)[1]
+        name = Component.of_first_pass(model).model
         docs = workspace.documents(name, "tokens")
         idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
     elif encoded[f"first:{model}"].mode == "sparse" and workspace.documents(model).mode == "sparse":
@@ -341,13 +323,12 @@ def run_recipe(
     stages: list[Stage] = []
     for model in recipe.first_pass:
         # Encode the corpus before the clock starts: that is indexing, not query-time work.
+        component = Component.of_first_pass(model)
         space = (
-            workspace.chunked(model, recipe.chunking)
-            if recipe.chunking and not model.startswith("maxsim:")
-            else workspace
+            workspace.chunked(model, recipe.chunking) if recipe.chunking and component.kind != "tokens" else workspace
         )
-        if model.startswith("maxsim:"):
-            workspace.documents(model.split(":", 1)[1], "tokens")
+        if component.kind == "tokens":
+            workspace.documents(component.model, "tokens")
         elif _shrinks(space, model, recipe.shrink):
             space.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
         else:

@@ -1,6 +1,6 @@
 """A retrieval recipe as data: first pass → fusion → rerank, the same object for bench, index and serving.
 
-The lesson's three-tier pattern: a dense first pass, a sparse run fused in for recall (RRF), and a
+The three-tier pattern (docs/recipes.md): a dense first pass, a sparse run fused in for recall (RRF), and a
 late-interaction or cross-encoder rerank of the top 50. Recipes load from JSON or YAML files.
 """
 
@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from embedproof.defaults import RERANK_TOP, RESCORE_MULTIPLIER
 from embedproof.errors import DatasetError, InvalidInputError
 
 STANDARD_MODES = ("dense", "sparse", "multivector", "hybrid", "hybrid+rerank")
@@ -24,6 +25,34 @@ class RecipeFieldError(InvalidInputError):
     def __init__(self, field_name: str, message: str):
         super().__init__(message)
         self.field = field_name
+
+
+MAXSIM = "maxsim:"  # a first-pass entry or reranker naming MaxSim over a model's token vectors
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of a recipe, typed: the model, what it computes, and the stage it serves.
+
+    `kind` is "first" (the model in its own mode: dense, sparse or BM25), "tokens" (MaxSim over its token vectors)
+    or "cross-encoder"; `stage` is "first_pass" or "rerank". `key` names its encodings in a workspace and its data
+    in an index manifest.
+    """
+
+    model: str
+    kind: str
+    stage: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.model}"
+
+    @classmethod
+    def of_first_pass(cls, entry: str) -> Component:
+        """A `first_pass` entry: "maxsim:<model>" is MaxSim over the model's tokens; any other name, the model."""
+        if entry.startswith(MAXSIM):
+            return cls(entry[len(MAXSIM) :], "tokens", "first_pass")
+        return cls(entry, "first", "first_pass")
 
 
 @dataclass
@@ -42,12 +71,12 @@ class Recipe:
     fusion_params: dict = field(default_factory=dict)
     weights: list[float] | None = None
     rerank: str | None = None
-    rerank_top: int = 50
+    rerank_top: int = RERANK_TOP
     candidates: int = 100
     # the bench's cheaper variant of the dense first pass: Matryoshka dim (None: native) and stored precision
     dim: int | None = None
     precision: str = "float32"
-    rescore_multiplier: int = 4
+    rescore_multiplier: int = RESCORE_MULTIPLIER
     # Qdrant engine settings (search/engine.py; {} for its defaults): measured and served through the engine
     engine: dict | None = None
     # the first pass searches token windows of each document, max-pooled back to it (search/chunking.py)
@@ -125,7 +154,7 @@ class Recipe:
                 "chunk_tokens",
                 f"recipe {self.name!r}: a chunked recipe is served by the embedded store, not the engine",
             )
-        if self.chunk_tokens is not None and any(m.startswith("maxsim:") for m in self.first_pass):
+        if self.chunk_tokens is not None and any(Component.of_first_pass(m).kind == "tokens" for m in self.first_pass):
             raise RecipeFieldError(
                 "chunk_tokens", f"recipe {self.name!r}: chunking applies to dense and sparse first passes, not maxsim"
             )
@@ -160,10 +189,17 @@ class Recipe:
         kind, _, model = self.rerank.partition(":")
         return kind, model
 
+    def components(self) -> list[Component]:
+        """Every part of the recipe: its first passes in order, then its reranker."""
+        parts = [Component.of_first_pass(entry) for entry in self.first_pass]
+        if self.reranker is not None:
+            kind, model = self.reranker
+            parts.append(Component(model, "tokens" if kind == "maxsim" else "cross-encoder", "rerank"))
+        return parts
+
     def models(self) -> list[str]:
-        """Every model the recipe loads: first-pass models (without `maxsim:`) and the reranker's."""
-        names = [m.split(":", 1)[1] if m.startswith("maxsim:") else m for m in self.first_pass]
-        return list(dict.fromkeys(names + ([self.reranker[1]] if self.reranker else [])))
+        """Every model the recipe loads, each once: first-pass models and the reranker's."""
+        return list(dict.fromkeys(c.model for c in self.components()))
 
     @property
     def chunking(self) -> tuple[int, int] | None:
@@ -197,7 +233,7 @@ def check_unique_names(recipes: list[Recipe]) -> None:
 
 
 def standard_recipe(
-    mode: str, dense: str | None, sparse: str | None, reranker: str | None = None, rerank_top: int = 50
+    mode: str, dense: str | None, sparse: str | None, reranker: str | None = None, rerank_top: int = RERANK_TOP
 ) -> Recipe:
     """The named modes of `bench --mode`, built from the models given on the command line."""
 

@@ -19,8 +19,7 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.index.access import open_index
-from embedproof.index.embedded.build import build_index
+from embedproof.index.access import build_index, open_index
 from embedproof.index.manifest import KILL_ENV, writer_lock
 from embedproof.search.recipe import Recipe
 

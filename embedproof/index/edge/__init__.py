@@ -11,6 +11,7 @@ from embedproof.lazy import lazy_exports
 
 _NAMES = {
     "build_edge_index": "embedproof.index.edge.build",
+    "EdgeBuild": "embedproof.index.edge.build",
     "EdgeIndex": "embedproof.index.edge.search",
     "append_edge": "embedproof.index.edge.change",
     "EdgeShardHandle": "embedproof.index.edge.engine",
@@ -18,6 +19,7 @@ _NAMES = {
 }
 
 __all__ = [
+    "EdgeBuild",
     "EdgeIndex",
     "EdgeShardHandle",
     "append_edge",
@@ -27,7 +29,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.index.edge.build import build_edge_index
+    from embedproof.index.edge.build import EdgeBuild, build_edge_index
     from embedproof.index.edge.change import append_edge
     from embedproof.index.edge.engine import EdgeShardHandle
     from embedproof.index.edge.resident import measure_resident

@@ -1,7 +1,7 @@
 """What an edge shard keeps resident while it answers queries, measured in a fresh process.
 
 A process that has already worked reuses the memory it freed, so the growth of its resident size understates what
-a shard needs (a bench measured 3 MiB for a shard a fresh process holds 40 MiB of). Here a new Python process
+a shard needs (docs/edge.md). Here a new Python process
 imports the engine, notes its resident memory, loads the shard, answers the given requests, and reports the growth:
 anonymous pages (the engine's heap: HNSW links, quantised codes, its base) and file-backed pages (the mmapped vector
 and index files the queries touched, which the kernel may evict under pressure). No model is loaded.

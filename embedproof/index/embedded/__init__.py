@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
-    "build_index": "embedproof.index.embedded.build",
+    "EmbeddedBuild": "embedproof.index.embedded.build",
     "append_documents": "embedproof.index.embedded.change",
     "LoadedIndex": "embedproof.index.embedded.search",
     "ray_chunk_encoder": "embedproof.index.embedded.ray_encode",
@@ -19,13 +19,13 @@ _NAMES = {
 __all__ = [
     "LoadedIndex",
     "append_documents",
-    "build_index",
+    "EmbeddedBuild",
     "ray_chunk_encoder",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.index.embedded.build import build_index
+    from embedproof.index.embedded.build import EmbeddedBuild
     from embedproof.index.embedded.change import append_documents
     from embedproof.index.embedded.ray_encode import ray_chunk_encoder
     from embedproof.index.embedded.search import LoadedIndex

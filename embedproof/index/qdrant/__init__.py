@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
-    "build_qdrant_index": "embedproof.index.qdrant.build",
+    "QdrantBuild": "embedproof.index.qdrant.build",
     "QdrantIndex": "embedproof.index.qdrant.search",
     "collection_plan": "embedproof.index.qdrant.plan",
     "query_plan": "embedproof.index.qdrant.plan",
@@ -18,8 +18,8 @@ _NAMES = {
 }
 
 __all__ = [
+    "QdrantBuild",
     "QdrantIndex",
-    "build_qdrant_index",
     "collection_plan",
     "query_plan",
     "server_setup",
@@ -27,7 +27,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.index.qdrant.build import build_qdrant_index
+    from embedproof.index.qdrant.build import QdrantBuild
     from embedproof.index.qdrant.plan import collection_plan, query_plan
     from embedproof.index.qdrant.search import QdrantIndex
     from embedproof.index.qdrant.server_collection import server_setup

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import safe_name
-from embedproof.index.manifest import Manifest, ids_digest, writer_lock
-from embedproof.index.qdrant.query_api import check_fusion, engine_components
+from embedproof.index.manifest import Manifest, ids_digest
+from embedproof.index.qdrant.query_api import engine_components
+from embedproof.index.supports import check_supports
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
-from embedproof.types import Document
 
 POINTS_PER_REQUEST = 256  # one HTTP request to a server; token matrices go 16 at a time (≈ 240 × 384 floats each)
 TOKENS_PER_REQUEST = 16
@@ -38,16 +38,6 @@ def open_client(store: dict):
         raise EmbedproofError(
             f"{store.get('path')}: {exc} (local mode allows one client at a time; use a Qdrant server to share it)"
         ) from exc
-
-
-def check_recipe(recipe: Recipe) -> None:
-    """Refuse, before any encoding, what the Query API cannot express the same way as the embedded pipeline."""
-    if recipe.shrink is not None:
-        raise InvalidInputError(
-            f"recipe {recipe.name!r}: dim/precision ({recipe.dim}, {recipe.precision}) is stored and searched by the "
-            "embedded store only (Qdrant's own quantisation ranks differently from the bench); use --backend embedded"
-        )
-    check_fusion(recipe)
 
 
 def _collection_name(out: Path, ids_digest: str, recipe: Recipe) -> str:
@@ -106,129 +96,111 @@ def _chunk_vectors(qm, kind: str, emb, bm25_rows) -> list:
     ]
 
 
-def build_qdrant_index(
-    recipe: Recipe,
-    corpus: dict[str, Document],
-    out: str | Path,
-    encoder_options,
-    chunk_size: int = 512,
-    progress=None,
-    encoder_backend: str = "torch",
-    store_options: dict | None = None,
-) -> Manifest:
-    """Build (or resume) the Qdrant collection of `recipe` over `corpus`, with its manifest and docs.jsonl in `out`."""
-    from embedproof.index.qdrant.bm25 import document_vectors
+class QdrantBuild:
+    """The Qdrant store's part of the resumable build: points upserted into a collection, counted at the commit."""
 
-    check_recipe(recipe)
-    qm = require("qdrant_client.models", "qdrant")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = list(corpus)
-    store = _store_settings(store_options or {}, out, ids_digest(ids), recipe)
-    with writer_lock(out):
-        manifest = Manifest.read(out)
-        fresh = manifest is None
-        if manifest is not None:
-            same_store = {k: store.get(k) for k in ("backend", "url", "path", "shards", "replicas")}
-            if (store_options or {}).get("collection"):
-                same_store["collection"] = store["collection"]
-            if not manifest.matches(recipe, ids, encoder_backend, same_store):
-                raise EmbedproofError(
-                    f"{manifest.path}: holds an index of another recipe, corpus or store; "
-                    "choose an empty folder (or delete it to rebuild)"
-                )
-            store = manifest["store"]
-        else:
-            store |= {"chunks": [], "vectors": {}}
-            manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size, store)
-            manifest.write_docs("docs.jsonl", corpus.values())
-        chunk_size = manifest["chunk_size"]
-        texts = [corpus[d].full_text for d in ids]
-        workspace = Workspace(ids, texts, encoder_options)
-        first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
-        encoders = engine_components(manifest, recipe, workspace, texts)
-        manifest.save()
+    def __init__(self, recipe: Recipe, ids: list[str], out: Path, store_options: dict | None = None) -> None:
+        check_supports(recipe, "qdrant")
+        self.qm = require("qdrant_client.models", "qdrant")
+        self.store = _store_settings(store_options or {}, out, ids_digest(ids), recipe)
+        self.named_collection = bool((store_options or {}).get("collection"))
+        self.client = None
+        self.label = f"qdrant {self.store['collection']}"
 
-        client = open_client(store)
-        try:
-            exists = client.collection_exists(store["collection"])
-            if exists and fresh:
-                raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} already exists at "
-                    f"{store.get('url') or store.get('path')}; delete it, or give another --out folder name"
-                )
-            if not exists and store["chunks"]:
-                raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; "
-                    f"delete {out} and rebuild"
-                )
-            advance = progress(f"qdrant {store['collection']}", len(ids)) if progress else None
-            for number, start in enumerate(range(0, len(ids), chunk_size)):
-                name = f"{number:05d}"
-                end = min(start + chunk_size, len(ids))
-                if name in store["chunks"]:
-                    if advance:
-                        advance(end - start)
-                    continue
-                vectors, params, sparse = {}, {}, {}
-                for key, encoder in encoders.items():
-                    component = manifest["components"][key]
-                    bm25 = component.get("bm25")
-                    emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
-                    vectors[component["vector"]] = _chunk_vectors(
-                        qm,
-                        component["kind"],
-                        emb,
-                        document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None,
-                    )
-                    if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
-                        sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
-                    elif not exists:
-                        params[component["vector"]] = _vector_params(
-                            qm, component["kind"], encoder, emb, component["model"] in first_pass_tokens
-                        )
-                if not exists:
-                    client.create_collection(
-                        store["collection"],
-                        vectors_config=params,
-                        sparse_vectors_config=sparse,
-                        shard_number=store["shards"],
-                        replication_factor=store["replicas"],
-                    )
-                    store["vectors"] = {
-                        **{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()},
-                        **{n: "sparse" for n in sparse},
-                    }
-                    exists = True
-                points = [
-                    qm.PointStruct(
-                        id=start + i,
-                        payload={"id": ids[start + i]},
-                        vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None},
-                    )
-                    for i in range(end - start)
-                ]
-                step = (
-                    TOKENS_PER_REQUEST
-                    if any(c["kind"] == "tokens" for c in manifest["components"].values())
-                    else POINTS_PER_REQUEST
-                )
-                for s in range(0, len(points), step):
-                    client.upsert(store["collection"], points[s : s + step], wait=True)
-                store["chunks"].append(name)
-                for component in manifest["components"].values():
-                    component["chunks"].append(name)
-                manifest.save()
-                if advance:
-                    advance(end - start)
-            count = client.count(store["collection"], exact=True).count
-            if count != len(ids):
-                raise EmbedproofError(
-                    f"Qdrant collection {store['collection']!r} holds {count} points, the corpus {len(ids)}; "
-                    f"delete {out} and the collection, and rebuild"
-                )
-        finally:
-            client.close()
-        manifest["complete"] = True
+    def identity(self) -> dict:
+        same_store = {k: self.store.get(k) for k in ("backend", "url", "path", "shards", "replicas")}
+        if self.named_collection:
+            same_store["collection"] = self.store["collection"]
+        return same_store
+
+    def new_store(self) -> dict:
+        return self.store | {"chunks": [], "vectors": {}}
+
+    def clean(self, out: Path, manifest: Manifest | None) -> None:
+        return None  # the collection's points are upserted again; nothing is left in the folder
+
+    def open(self, manifest: Manifest, workspace: Workspace, fresh: bool) -> None:
+        store = manifest["store"]
+        self.label = f"qdrant {store['collection']}"
+        self.texts, self.ids = workspace.doc_texts, workspace.doc_ids
+        recipe = manifest.recipe
+        self.first_pass_tokens = {
+            c.model for c in recipe.components() if c.stage == "first_pass" and c.kind == "tokens"
+        }
+        self.encoders = engine_components(manifest, recipe, workspace, self.texts)
         manifest.save()
-        return manifest
+        self.client = open_client(store)
+        self.exists = self.client.collection_exists(store["collection"])
+        if self.exists and fresh:
+            raise EmbedproofError(
+                f"Qdrant collection {store['collection']!r} already exists at "
+                f"{store.get('url') or store.get('path')}; delete it, or give another --out folder name"
+            )
+        if not self.exists and store["chunks"]:
+            raise EmbedproofError(
+                f"Qdrant collection {store['collection']!r} is gone but {manifest.path} records committed chunks; "
+                f"delete {manifest.folder} and rebuild"
+            )
+
+    def write_chunk(self, manifest: Manifest, start: int, end: int) -> None:
+        from embedproof.index.qdrant.bm25 import document_vectors
+
+        qm, store, texts, ids = self.qm, manifest["store"], self.texts, self.ids
+        vectors, params, sparse = {}, {}, {}
+        for key, encoder in self.encoders.items():
+            component = manifest["components"][key]
+            bm25 = component.get("bm25")
+            emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
+            vectors[component["vector"]] = _chunk_vectors(
+                qm,
+                component["kind"],
+                emb,
+                document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None,
+            )
+            if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
+                sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
+            elif not self.exists:
+                params[component["vector"]] = _vector_params(
+                    qm, component["kind"], encoder, emb, component["model"] in self.first_pass_tokens
+                )
+        if not self.exists:
+            self.client.create_collection(
+                store["collection"],
+                vectors_config=params,
+                sparse_vectors_config=sparse,
+                shard_number=store["shards"],
+                replication_factor=store["replicas"],
+            )
+            store["vectors"] = {
+                **{n: "multivector" if p.multivector_config else "dense" for n, p in params.items()},
+                **{n: "sparse" for n in sparse},
+            }
+            self.exists = True
+        points = [
+            qm.PointStruct(
+                id=start + i,
+                payload={"id": ids[start + i]},
+                vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None},
+            )
+            for i in range(end - start)
+        ]
+        tokens = any(c["kind"] == "tokens" for c in manifest["components"].values())
+        step = TOKENS_PER_REQUEST if tokens else POINTS_PER_REQUEST
+        for s in range(0, len(points), step):
+            self.client.upsert(store["collection"], points[s : s + step], wait=True)
+
+    def commit(self, manifest: Manifest) -> list[str]:
+        """Check the collection holds every document."""
+        collection = manifest["store"]["collection"]
+        count = self.client.count(collection, exact=True).count
+        if count != len(self.ids):
+            raise EmbedproofError(
+                f"Qdrant collection {collection!r} holds {count} points, the corpus {len(self.ids)}; "
+                f"delete {manifest.folder} and the collection, and rebuild"
+            )
+        return []
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None

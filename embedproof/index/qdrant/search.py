@@ -91,9 +91,7 @@ class QdrantIndex:
 
     def _first_tier(self, vectors: dict[str, tuple]) -> dict:
         """query_points arguments for the first pass, fused by RRF when there are several."""
-        keys = [
-            f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in self.recipe.first_pass
-        ]
+        keys = [c.key for c in self.recipe.components() if c.stage == "first_pass"]
         if len(keys) == 1:
             name, vector = vectors[keys[0]]
             return {"query": vector, "using": name}

@@ -14,10 +14,12 @@ pytest.importorskip("qdrant_edge")
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, positive  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
 from embedproof.index.edge.build import build_edge_index  # noqa: E402
 from embedproof.index.edge.search import EdgeIndex  # noqa: E402
-from embedproof.index.embedded.build import build_index  # noqa: E402
 from embedproof.index.manifest import KILL_ENV
 from embedproof.search.engine import EngineSettings, engine_settings  # noqa: E402
 from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402

@@ -12,8 +12,10 @@ pytest.importorskip("qdrant_edge")
 
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.embedded.build import build_index  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
 from embedproof.index.embedded.change import append_documents  # noqa: E402
 from embedproof.index.manifest import KILL_ENV  # noqa: E402
 from embedproof.search.recipe import Recipe  # noqa: E402

@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 from embedproof.cli import app
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.index.access import open_index
-from embedproof.index.embedded.build import build_index
+from embedproof.index.access import build_index, open_index
 from embedproof.index.embedded.change import append_documents
 from embedproof.index.manifest import KILL_ENV
 from embedproof.models.hashing import HashingEncoder

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.access import open_index
-from embedproof.index.embedded.build import build_index, sequential_chunks
+from embedproof.index.access import build_index, open_index
+from embedproof.index.embedded.build import sequential_chunks
 from embedproof.search.recipe import Recipe
 
 ray = pytest.importorskip("ray", reason="pip install 'embedproof[ray]'")
