@@ -12,7 +12,7 @@ from pathlib import Path
 
 from embedproof.errors import DatasetError, InvalidInputError
 from embedproof.evaluation.run_result import ResultsFile, RunResult, legacy_name
-from embedproof.search.recipe import Component, Recipe
+from embedproof.search.recipe import SPARSE_FAMILIES, Component, Recipe
 
 
 def _number(value) -> bool:
@@ -47,7 +47,8 @@ def load_results(path: str | Path) -> ResultsFile:
         if not isinstance(run, dict):
             raise DatasetError("each run must be an object", path, field=where)
         # what pareto.run_name reads: the name, or (files before names) a recipe's mode or a model run's fields
-        names = ("name",) if "name" in run else ("mode",) if "stages" in run else ("model", "mode", "precision")
+        recipe = "stages" in run or "recipe" in run
+        names = ("name",) if "name" in run else ("mode",) if recipe else ("model", "mode", "precision")
         for key in names:
             if not isinstance(run.get(key), str):
                 raise DatasetError("missing or not a string", path, field=f"{where}.{key}")
@@ -78,16 +79,19 @@ def upgrade_run(run: RunResult) -> None:
     if "name" in run:
         return
     run["name"] = legacy_name(run)
-    if "stages" in run:  # a composed recipe: `model` was "a + b → c", `mode` its name
-        recipe = run["recipe"]
-        first = recipe["first_pass"]
-        run["models"] = Recipe(**recipe).models() if _valid(recipe) else [m.split(":", 1)[-1] for m in first]
+    if "stages" in run or "recipe" in run:  # a composed recipe: `model` was "a + b → c", `mode` its name
+        recipe = run.get("recipe")
+        if not isinstance(recipe, dict) or not _valid(recipe):
+            return
+        components = [Component.of_first_pass(m) for m in recipe["first_pass"]]
+        run["models"] = Recipe(**recipe).models()
         run["model"] = run["models"][0]
-        sparse = get_card(first[0]).family in {"bm25", "splade"}
-        single = (
-            "multivector" if Component.of_first_pass(first[0]).kind == "tokens" else "sparse" if sparse else "dense"
-        )
-        run["mode"] = "hybrid" if len(first) > 1 else single
+        if len(components) > 1:
+            run["mode"] = "hybrid"
+        elif components[0].kind == "tokens":
+            run["mode"] = "multivector"
+        else:
+            run["mode"] = "sparse" if get_card(components[0].model).family in SPARSE_FAMILIES else "dense"
         return
     chunking = run.get("chunking") or {}
     if run["mode"] == "dense-chunked":

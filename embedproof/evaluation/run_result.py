@@ -91,7 +91,7 @@ def variant_name(
 
 def legacy_name(run: RunResult) -> str:
     """The name of a run written before every run was named: a recipe's name, or the model run's label."""
-    if "stages" in run:
+    if "stages" in run or "recipe" in run:  # a recipe's run (before names, only recipes carried one)
         return run["mode"]
     backend = run.get("encoder_backend", "torch")
     label = display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")
