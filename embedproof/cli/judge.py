@@ -146,7 +146,10 @@ def _serve(out, dataset, pooler, asked, target, judge_name, model_judge, sock, h
         highlight=False,
     )
     server = uvicorn.Server(uvicorn.Config(create_judge_app(session), log_level="warning"))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on: stopping is how judging ends
+        pass
     _summary(session)
 
 

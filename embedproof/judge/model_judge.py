@@ -47,7 +47,6 @@ Do not provide any code in result. Provide each score in the format of: ##final 
 reasoning."""
 
 _FINAL = re.compile(r"final\s*score\s*:?\s*([0-3])", re.IGNORECASE)
-_DIGIT = re.compile(r"\b([0-3])\b")
 
 
 @dataclass
@@ -60,9 +59,13 @@ class ChatProvider(OpenAIProvider):
 
 
 def parse_grade(answer: str) -> int | None:
-    """The grade in a model's answer: the last `final score: N`, else the last lone digit 0-3; None if neither."""
-    found = _FINAL.findall(answer) or _DIGIT.findall(answer)
-    return int(found[-1]) if found else None
+    """The grade in a model's answer: the last `final score: N`, or an answer that is only a digit 0-3; else None
+    (a digit inside reasoning, such as the prompt's M and T scores, is not the grade)."""
+    found = _FINAL.findall(answer)
+    if found:
+        return int(found[-1])
+    bare = answer.strip().strip(".")
+    return int(bare) if bare in ("0", "1", "2", "3") else None
 
 
 def to_person_scale(grade: int) -> int:
