@@ -91,41 +91,33 @@ def judge(
     dataset = load_dataset(corpus)
     if not dataset.corpus:
         raise InvalidInputError(f"CORPUS: {corpus} holds no documents")
-    with FolderLock(out):
-        sock = _listen(host, port)
-        window, notes = 80, []
-        if results is not None:
-            from embedproof.evaluation.results_file import load_results
+    window, notes = 80, []
+    if results is not None:
+        from embedproof.evaluation.results_file import load_results
 
-            data = load_results(results)
-            setups, notes = setups_from_results(data, dataset)
-            window = _chunk_window(data) or window
-        else:
-            setups = setups_from_recipes(build_recipes(mode, recipe, model, reranker, rerank_top), model)
-        for note in notes:
-            err.print(f"note: {escape(note)}", highlight=False)
-        model_judge = None
-        if judge_model is not None:
-            from embedproof.judge.model_judge import ModelJudge
+        data = load_results(results)
+        setups, notes = setups_from_results(data, dataset)
+        window = _chunk_window(data) or window
+    else:
+        setups = setups_from_recipes(build_recipes(mode, recipe, model, reranker, rerank_top), model)
+    model_judge = None
+    if judge_model is not None:
+        from embedproof.judge.model_judge import ModelJudge
 
-            model_judge = ModelJudge(judge_model)
-        try:
-            _serve(
-                out,
-                dataset,
-                Pooler(dataset, setups, top_k, seed, window),
-                asked,
-                target_mde,
-                judge_name,
-                model_judge,
-                sock,
-                host,
-                port,
-            )
-        finally:
-            sock.close()
-            if model_judge is not None:
-                model_judge.close()
+        model_judge = ModelJudge(judge_model)
+    try:
+        with FolderLock(out):
+            sock = _listen(host, port)
+            try:
+                for note in notes:
+                    err.print(f"note: {escape(note)}", highlight=False)
+                pooler = Pooler(dataset, setups, top_k, seed, window)
+                _serve(out, dataset, pooler, asked, target_mde, judge_name, model_judge, sock, host, port)
+            finally:
+                sock.close()
+    finally:
+        if model_judge is not None:
+            model_judge.close()
 
 
 def _serve(out, dataset, pooler, asked, target, judge_name, model_judge, sock, host, port) -> None:

@@ -53,4 +53,9 @@ def best_window(text: str, terms: list[str], window: int = 80) -> tuple[int, int
                 best, best_key = i - window + 1, key
     start = spans[best][0]
     end = spans[min(best + window, len(spans)) - 1][1]
+    # widen to whitespace, so the passage never starts or ends inside `scifact-qdrant` or `docs/a.md`
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
     return start, end

@@ -20,3 +20,9 @@ def test_the_window_with_the_most_distinct_terms_wins():
     # with one term only, the window holding it most often
     start, end = best_window(text, ["upload"], window=3)
     assert text[start:end] == "upload upload upload"
+
+
+def test_the_passage_starts_and_ends_on_whitespace():
+    text = "intro " * 10 + "out scifact-qdrant --backend qdrant" + " tail" * 10
+    start, end = best_window(text, ["qdrant", "backend"], window=3)
+    assert text[start:end] == "scifact-qdrant --backend qdrant"
