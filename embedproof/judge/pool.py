@@ -54,8 +54,9 @@ def setups_from_results(results: dict, dataset: Dataset, source: str = "--result
 
     measured = results.get("dataset") or {}
     count, name = measured.get("documents"), str(measured.get("name") or "")
-    base = name.split(" (")[0]  # "corpus (inverse cloze)": a pseudo-query bench of the same corpus
-    if (count is not None and count != len(dataset.corpus)) or (base and base != dataset.name):
+    # "corpus (inverse cloze)" is a pseudo-query bench of the same corpus
+    same_name = not name or name == dataset.name or name.startswith(f"{dataset.name} (")
+    if (count is not None and count != len(dataset.corpus)) or not same_name:
         raise InvalidInputError(
             f"{source}: measured on {name or '?'} ({count if count is not None else '?'} documents), not on "
             f"{dataset.name} ({len(dataset.corpus)} documents); judge the corpus the results were benched on"

@@ -52,6 +52,25 @@ def test_a_results_file_is_pooled_with_the_rankings_bench_measured(demo, benched
         assert ranking == {q: expected[name][q] for q in qids}, name
 
 
+def test_recipe_runs_of_a_results_file_are_pooled_as_their_recipes(demo, tmp_path):
+    done = CliRunner().invoke(
+        app,
+        ["bench", "-d", "demo", "--mode", "hybrid", "-m", "hashing", "-m", "bm25", "--no-latency",
+         "-o", str(tmp_path / "results.json"), "--run-dir", str(tmp_path / "runs"),
+         "--bootstrap-resamples", "1000", "--permutation-resamples", "1000"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    results = json.loads((tmp_path / "results.json").read_text())
+    results["dataset"]["name"] = "demo (inverse cloze)"  # a pseudo-query bench of the same corpus is accepted
+    (setup,) = [s for s in setups_from_results(results, demo)[0] if s.recipe.first_pass == ["hashing", "bm25"]]
+    assert setup.recipe.fusion == "rrf" and setup.recipe.fusion_params == {"k": 60}
+    (trec,) = (tmp_path / "runs").glob("*hybrid*.trec")
+    qids = ["q01", "q04", "q07"]
+    ranking = Pooler(demo, [setup], depth=5).rank(qids, [demo.queries[q] for q in qids])[setup.name]
+    expected = trec_top(trec, 5)
+    assert ranking == {q: expected[q] for q in qids}
+
+
 def test_a_results_file_from_another_corpus_is_refused(demo, benched):
     results = json.loads((benched / "results.json").read_text())
     results["dataset"] = {**results["dataset"], "name": "fastapi-docs", "documents": 155}
