@@ -6,7 +6,8 @@
   `POST /api/undo` {}, `POST /api/question` {text}: each answers the new state.
 
 A body that is not a JSON object, a field of the wrong kind, or a document or question outside the pool is a 422
-naming the field; a body over 64 KiB is a 413. Requests are served one at a time (a lock): the log is the one
+naming the field; a body over 64 KiB is a 413; a body not sent as `application/json` is a 415 (so another web page
+open in the same browser cannot post judgments: a cross-site JSON post needs a CORS preflight, never answered). Requests are served one at a time (a lock): the log is the one
 writer.
 """
 
@@ -36,6 +37,10 @@ def create_judge_app(session: JudgeSession):
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     async def body(request) -> dict:
+        # JSON only: a cross-site form or no-cors fetch cannot send application/json without a CORS preflight,
+        # which this app never answers, so another web page in the browser cannot post judgments here
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise fastapi.HTTPException(415, detail="content-type: application/json is required")
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise fastapi.HTTPException(413, detail=f"request body over {MAX_BODY} bytes")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 from embedproof.datasets.loading import Dataset
@@ -31,12 +32,17 @@ MAX_QUESTION = 1000
 
 
 class JudgeSession:
+    """A judging folder opened for one session: pools new questions, replays the log, takes judgments.
+
+    The folder's lock is the caller's (`FolderLock`): a session assumes it is the folder's only writer.
+    """
+
     def __init__(
         self,
         folder: str | Path,
         dataset: Dataset,
         pooler: Pooler,
-        questions: list[Question] = (),
+        questions: Sequence[Question] = (),
         target: float = 0.05,
         judge: str | None = None,
         model_judge=None,

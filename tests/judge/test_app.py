@@ -52,5 +52,11 @@ def test_bad_requests_are_a_422_naming_the_field(client, path, body, detail):
 
 
 def test_a_body_that_is_not_json_or_too_large_is_refused(client):
-    assert client.post("/api/grade", content=b"{grade").status_code == 422
+    json_type = {"content-type": "application/json"}
+    assert client.post("/api/grade", content=b"{grade", headers=json_type).status_code == 422
+    # what a cross-site form or no-cors fetch can send without a preflight
+    item = client.get("/api/state").json()["item"]
+    forged = f'{{"qid": "{item["qid"]}", "doc": "{item["doc"]}", "grade": 2}}'
+    refused = client.post("/api/grade", content=forged, headers={"content-type": "text/plain"})
+    assert refused.status_code == 415 and client.get("/api/state").json()["progress"]["judged"] == 0
     assert client.post("/api/question", json={"text": "x" * 70_000}).status_code == 413
