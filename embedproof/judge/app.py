@@ -7,8 +7,8 @@
 
 A body that is not a JSON object, a field of the wrong kind, or a document or question outside the pool is a 422
 naming the field; a body over 64 KiB is a 413; a body not sent as `application/json` is a 415 (so another web page
-open in the same browser cannot post judgments: a cross-site JSON post needs a CORS preflight, never answered). Requests are served one at a time (a lock): the log is the one
-writer.
+open in the same browser cannot post judgments: a cross-site JSON post needs a CORS preflight, never answered).
+Requests are served one at a time (a lock): the log has one writer.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' `Request` annotations at runtime.
