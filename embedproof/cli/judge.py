@@ -87,6 +87,11 @@ def judge(
     if results is not None and (mode or recipe or model):
         raise InvalidInputError("--results: give either a results file or --mode/--recipe/--model, not both")
     writable_folder(out, "--out")
+    if Path(corpus).expanduser().resolve() == out.expanduser().resolve():
+        raise InvalidInputError(
+            "--out: the corpus folder itself; judge into a folder of its own (corpus.jsonl there "
+            "would turn the corpus into another collection)"
+        )
     asked = read_questions(questions) if questions is not None else []
     dataset = load_dataset(corpus)
     if not dataset.corpus:

@@ -66,6 +66,14 @@ def test_bad_input_is_one_line_and_exit_2(places, args, expected):
     assert "Traceback" not in result.output
 
 
+def test_judging_into_the_corpus_folder_itself_is_refused(tmp_path):
+    (tmp_path / "a.md").write_text("# A\n\nsome text\n", encoding="utf-8")
+    result = runner.invoke(app, ["judge", str(tmp_path), "--out", str(tmp_path), "-m", "bm25"])
+    assert result.exit_code == 2
+    assert one_error_line(result.stderr).startswith("error: --out: the corpus folder itself")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
+
+
 def test_a_port_in_use_is_one_line_and_exit_2(places):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
