@@ -27,6 +27,7 @@ LAYERS = {
     "evaluation": 5,
     "index": 5,
     "pick": 5,
+    "judge": 5,
     "server": 6,
     "cli": 6,
     "__main__": 7,
