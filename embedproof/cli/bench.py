@@ -14,6 +14,7 @@ from rich.markup import escape
 from embedproof.backends import default_encoder_backend, split_backends
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
+    DropCode,
     build_recipes,
     check_modes,
     console,
@@ -224,6 +225,10 @@ def bench(
     pseudo_queries: Annotated[
         int, typer.Option(min=1, help="how many inverse-cloze pseudo-queries to build with --corpus")
     ] = 300,
+    show_queries: Annotated[
+        int, typer.Option(min=0, help="print this many of the queries measured (spread over the set), e.g. 10")
+    ] = 0,
+    drop_code: DropCode = False,
     backend: Annotated[
         list[str] | None,
         typer.Option(
@@ -345,12 +350,18 @@ def bench(
     if corpus is not None:
         from embedproof.datasets.pseudo import PSEUDO_NOTE, inverse_cloze
 
-        unlabeled = load_dataset(corpus, split=split, cache_dir=cache_dir)
+        unlabeled = load_dataset(corpus, split=split, cache_dir=cache_dir, drop_code=drop_code)
         data = inverse_cloze(unlabeled, pseudo_queries)
         err.print(f"[bold yellow]{PSEUDO_NOTE}[/]", highlight=False)
     else:
-        data = load_dataset(dataset, split=split, cache_dir=cache_dir)
+        data = load_dataset(dataset, split=split, cache_dir=cache_dir, drop_code=drop_code)
     print_dataset(data, err if json_out else console)
+    if show_queries:
+        from embedproof.datasets.pseudo import query_sample
+
+        for qid, text, relevant in query_sample(data, show_queries):
+            line = f"{qid} → {', '.join(relevant)}: {text}"
+            (err if json_out else console).print(line, markup=False, highlight=False)
     shown: set[str] = set()
 
     def saved(results: dict) -> None:

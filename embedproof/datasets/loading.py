@@ -148,7 +148,9 @@ def load_dataset(
         if _find(path, "corpus") is None and is_text_folder(path):
             return load_text_folder(path, drop_code=drop_code)
     if drop_code:
-        raise DatasetError("dropping code blocks applies to a folder of .md/.html files, and this is not one", text)
+        raise DatasetError(
+            "code blocks can only be dropped (--drop-code) from a folder of .md/.html files, and this is not one", text
+        )
     if text == "demo":
         return load_beir_folder(DEMO_PATH, split, name="demo")
     if path.is_dir():

@@ -226,7 +226,9 @@ def _inline_text(token) -> str:
             parts.append(child.content)
         elif child.type == "image":
             parts.append(_inline_text(child))
-        elif child.type in ("softbreak", "hardbreak"):
+        elif child.type == "softbreak":  # the source's line wrapping, not the reader's
+            parts.append(" ")
+        elif child.type == "hardbreak":
             parts.append("\n")
     return "".join(parts)
 

@@ -13,8 +13,9 @@ How queries spread over a corpus:
 - Its sentences are cut into that many consecutive stretches of about equal length, and each stretch gives at
   most one query, so queries come from across the whole document, not only its start.
 - A stretch gives one of its headings with probability `heading_share` (when it has one), else one of its
-  sentences of `min_words` words or more. A heading shared by two or more documents ("Recap", "Next steps")
-  cannot point to one of them and is never a query.
+  sentences of `min_words` to `max_words` words, mostly words (a longer one is a paragraph the splitter could
+  not cut, a table row of numbers or a line of code: none is a question). A heading shared by two or more
+  documents ("Recap", "Next steps") cannot point to one of them and is never a query.
 - Every query's one relevant document is the whole document (grade 1), though a heading's answer is its section:
   a search system returns documents, and the corpus holds whole documents.
 - When the corpus offers more stretches than queries asked for, a uniform random choice of stretches is kept:
@@ -97,7 +98,12 @@ def _edited(doc: Document, removed: list[_Unit]) -> Document:
 
 
 def inverse_cloze(
-    dataset: Dataset, n_queries: int = 300, seed: int = 0, heading_share: float = 0.5, min_words: int = 5
+    dataset: Dataset,
+    n_queries: int = 300,
+    seed: int = 0,
+    heading_share: float = 0.5,
+    min_words: int = 5,
+    max_words: int = 40,
 ) -> Dataset:
     """A copy of `dataset` with pseudo-queries, one relevant document each, and those documents edited.
 
@@ -106,14 +112,19 @@ def inverse_cloze(
     rng = random.Random(seed)
     units = {doc_id: _units(doc) for doc_id, doc in dataset.corpus.items()}
     shared = Counter(text for found in units.values() for text in {u.text.casefold() for u in found if u.heading})
+
+    def usable(unit: _Unit) -> bool:
+        if unit.heading:
+            return shared[unit.text.casefold()] == 1
+        worded = sum(token.strip(".,;:!?()'\"").isalpha() for token in unit.text.split())
+        return min_words <= unit.words <= max_words and worded * 2 >= unit.words
+
     slots = [
         (doc_id, stretch)
         for doc_id, found in units.items()
         if len(found) >= 2
         for stretch in _stretches(found)
-        if any(
-            (u.heading and shared[u.text.casefold()] == 1) or (not u.heading and u.words >= min_words) for u in stretch
-        )
+        if any(usable(u) for u in stretch)
     ]
     if not slots:
         raise DatasetError(
@@ -131,8 +142,8 @@ def inverse_cloze(
         taken = removed.setdefault(doc_id, [])
         if len(units[doc_id]) - len(taken) < 2:  # the document must keep something to be found by
             continue
-        headings = [u for u in stretch if u.heading and shared[u.text.casefold()] == 1]
-        sentences = [u for u in stretch if not u.heading and u.words >= min_words]
+        headings = [u for u in stretch if u.heading and usable(u)]
+        sentences = [u for u in stretch if not u.heading and usable(u)]
         pick = rng.choice(headings if headings and (not sentences or rng.random() < heading_share) else sentences)
         taken.append(pick)
         qid = f"ict-{len(queries) + 1}"
@@ -148,7 +159,7 @@ def inverse_cloze(
                 "pseudo_labels",
                 f"asked for {n_queries} pseudo-queries, built {len(queries)}: the {len(dataset.corpus):,} documents "
                 f"give one per {WORDS_PER_QUERY} words (at most {MAX_PER_DOCUMENT} each) from a heading or a "
-                f"sentence of {min_words}+ words, and each keeps at least one sentence",
+                f"sentence of {min_words}-{max_words} words, and each keeps at least one sentence",
             )
         )
     return Dataset(f"{dataset.name} (inverse cloze)", dataset.path, corpus, queries, qrels, "pseudo", warnings)

@@ -306,6 +306,8 @@ def run_bench(
         "statistics": options.statistics.to_dict(),
         "runs": [],
     }
+    if dataset.split == "pseudo":  # built here, seen nowhere else: the file shows what was measured
+        results["queries"] = dict(dataset.queries)
     plan = latency_plan(dataset, options)
     try:
         _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results)
