@@ -229,6 +229,13 @@ def bench(
         int, typer.Option(min=0, help="print this many of the queries measured (spread over the set), e.g. 10")
     ] = 0,
     drop_code: DropCode = False,
+    condensed: Annotated[
+        bool,
+        typer.Option(
+            "--condensed",
+            help="pooled judgments: score condensed lists (unjudged documents removed first, as trec_eval -J)",
+        ),
+    ] = False,
     backend: Annotated[
         list[str] | None,
         typer.Option(
@@ -318,6 +325,7 @@ def bench(
         ),
         backends=[split_backends([value], stores=False)[0] for value in encoders] or [default_encoder_backend()],
         engine_dir=str(engine_dir) if engine_dir else None,
+        condensed=condensed,
     )
     if not encoders and options.backends == ["auto"]:
         err.print(
@@ -356,6 +364,10 @@ def bench(
     else:
         data = load_dataset(dataset, split=split, cache_dir=cache_dir, drop_code=drop_code)
     print_dataset(data, err if json_out else console)
+    if condensed:
+        from embedproof.evaluation.metrics import evaluate_run
+
+        evaluate_run(data.qrels, {}, ["ndcg@10"], condensed=True)  # refuses judgments that are not a pool, up front
     if show_queries:
         from embedproof.datasets.pseudo import query_sample
 
