@@ -15,7 +15,8 @@ tags: [api, docs]
 
 # Configure Swagger UI { #configure-swagger-ui }
 
-You can set *extra* [Swagger UI parameters](https://swagger.io/docs/ "title"), see the [guide][g] and ![the form](img/form.png).
+You can set *extra* [Swagger UI parameters](https://swagger.io/docs/ "title"), see the [guide][g]
+and ![the form](img/form.png).
 
 [g]: https://example.com/guide
 
