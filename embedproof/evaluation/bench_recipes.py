@@ -121,7 +121,7 @@ def _bench_exact(
     _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
     _write_run(entries[-1], recipe, stages, dataset.name, options)
     if tune_split and len(recipe.first_pass) > 1:
-        tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
+        tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts, options.condensed)
         entries.append(tuned)
         _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
         _write_run(
@@ -226,7 +226,9 @@ def _entry(
     }
 
 
-def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts) -> dict:
+def _tuned(
+    recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts, condensed: bool = False
+) -> dict:
     """Grid-search fusion weights (and RRF k) on `split`, then score the tuned recipe on the bench split."""
     if split == dataset.split:
         raise InvalidInputError(f"refusing to tune on {split!r}: it is the split being scored")
@@ -250,7 +252,8 @@ def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, t
         recipe.rerank_top,
         recipe.candidates,
     )
-    entry = _entry(tuned, run_recipe(tuned, workspace, test_ids, test_texts), dataset.qrels, workspace, len(test_ids))
+    scored = run_recipe(tuned, workspace, test_ids, test_texts)
+    entry = _entry(tuned, scored, dataset.qrels, workspace, len(test_ids), condensed=condensed)
     entry["tuning"] = {
         "split": split,
         "queries": len(ids),
