@@ -147,9 +147,8 @@ class _HtmlText(HTMLParser):
         self._pre = 0
 
     def _flush(self) -> None:
-        text = "".join(self._current)
-        text = text.strip("\n") if self._pre else "\n".join(_SPACES.sub(" ", t).strip() for t in text.split("\n"))
-        text = text.strip() if not self._pre else text
+        text = "".join(self._current)  # <pre> keeps its layout; elsewhere runs of spaces are one space
+        text = text.strip("\n") if self._pre else _SPACES.sub(" ", text).strip()
         if text.strip():
             self.blocks.append(text)
             if self._heading is not None:
