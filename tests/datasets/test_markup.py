@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.datasets.markup import html_page, markdown_page
@@ -134,3 +136,11 @@ def test_the_folder_loader_strips_md_and_html_and_keeps_txt(tmp_path: Path):
     assert "FastAPI(" not in load_dataset(tmp_path, drop_code=True).corpus["page"].text
     with pytest.raises(DatasetError, match=r"code blocks can only be dropped \(--drop-code\)"):
         load_dataset("demo", drop_code=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab #*{}[]()!<>/-:=`|~+?\n \t\"'.8")), max_size=200) | st.text())
+def test_any_text_reads_as_a_page_without_an_exception(text):
+    for page in (markdown_page(text), markdown_page(text, drop_code=True), html_page(text)):
+        assert isinstance(page.text, str) and isinstance(page.title, str)
+        assert all(heading and heading == " ".join(heading.split()) for heading in page.headings)
