@@ -30,7 +30,7 @@ from embedproof.evaluation.cost import (
 )
 from embedproof.evaluation.evidence import annotate
 from embedproof.evaluation.latency import LatencyPlan, machine_info
-from embedproof.evaluation.metrics import evaluate_run, write_trec_run
+from embedproof.evaluation.metrics import evaluate_run, judged_warning, write_trec_run
 from embedproof.evaluation.run_result import ResultsFile, RunResult
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.evaluation.truncation import (
@@ -115,7 +115,7 @@ def bench_model(
 
     def score(indices, scores):
         run = run_from_indices(query_ids, doc_ids, indices, scores)
-        return run, *evaluate_run(dataset.qrels, run)
+        return run, *evaluate_run(dataset.qrels, run, condensed=options.condensed)
 
     query_texts = [queries[q] for q in query_ids]
     encoder_key = plan.encoder(
@@ -150,7 +150,8 @@ def bench_model(
             "timings": {**encode_timings, "search_s": round(search_s, 4)},
             "cache_hits": cache_hits,
             "warnings": list(getattr(encoder, "warnings", []))
-            + ([w] if (w := truncation and truncation_warning(name, truncation)) else []),
+            + ([w] if (w := truncation and truncation_warning(name, truncation)) else [])
+            + judged_warning(means, options.condensed),
             **(extra or {}),
         }
         if options.run_dir:
@@ -302,10 +303,13 @@ def run_bench(
             "latency_queries": options.latency_queries,
             "latency_rounds": options.latency_rounds,
             "encoder_backends": list(options.backends),
+            "condensed": options.condensed,
         },
         "statistics": options.statistics.to_dict(),
         "runs": [],
     }
+    if dataset.split == "pseudo":  # built here, seen nowhere else: the file shows what was measured
+        results["queries"] = dict(dataset.queries)
     plan = latency_plan(dataset, options)
     try:
         _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results)
