@@ -19,11 +19,16 @@ Qrels = Mapping[str, Mapping[str, int]]
 
 @dataclass(frozen=True)
 class Document:
-    """A corpus passage; `full_text` is what encoders see (title and text joined as BEIR/MTEB do)."""
+    """A corpus passage; `full_text` is what encoders see (title and text joined as BEIR/MTEB do).
+
+    `headings` are the section headings inside `text` (each also a block of it), where the source marks them
+    (Markdown and HTML files); pseudo-queries use them as natural questions.
+    """
 
     id: str
     text: str
     title: str = ""
+    headings: tuple[str, ...] = ()
 
     @property
     def full_text(self) -> str:

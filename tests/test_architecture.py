@@ -29,6 +29,7 @@ LAYERS = {
     "index": 5,
     "pick": 5,
     "flow": 6,
+    "judge": 5,
     "server": 6,
     "cli": 6,
     "__main__": 7,

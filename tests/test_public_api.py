@@ -16,6 +16,7 @@ PACKAGES = [
     "embedproof.search",
     "embedproof.evaluation",
     "embedproof.index",
+    "embedproof.judge",
 ]
 
 ROOT_API = {

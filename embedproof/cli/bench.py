@@ -14,6 +14,7 @@ from rich.markup import escape
 from embedproof.backends import default_encoder_backend, split_backends
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
+    DropCode,
     check_modes,
     console,
     err,
@@ -259,6 +260,17 @@ def bench(
     pseudo_queries: Annotated[
         int, typer.Option(min=1, help="how many inverse-cloze pseudo-queries to build with --corpus")
     ] = 300,
+    show_queries: Annotated[
+        int, typer.Option(min=0, help="print this many of the queries measured (spread over the set), e.g. 10")
+    ] = 0,
+    drop_code: DropCode = False,
+    condensed: Annotated[
+        bool,
+        typer.Option(
+            "--condensed",
+            help="pooled judgments: score condensed lists (unjudged documents removed first, as trec_eval -J)",
+        ),
+    ] = False,
     backend: Annotated[
         list[str] | None,
         typer.Option(
@@ -337,6 +349,7 @@ def bench(
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
         engine_dir=str(engine_dir) if engine_dir else None,
+        condensed=condensed,
     )
     encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
     if not encoders and options.backends == ["auto"]:
@@ -370,12 +383,22 @@ def bench(
     if corpus is not None:
         from embedproof.datasets.pseudo import PSEUDO_NOTE, inverse_cloze
 
-        unlabeled = load_dataset(corpus, split=split, cache_dir=cache_dir)
+        unlabeled = load_dataset(corpus, split=split, cache_dir=cache_dir, drop_code=drop_code)
         data = inverse_cloze(unlabeled, pseudo_queries)
         err.print(f"[bold yellow]{PSEUDO_NOTE}[/]", highlight=False)
     else:
-        data = load_dataset(dataset, split=split, cache_dir=cache_dir)
+        data = load_dataset(dataset, split=split, cache_dir=cache_dir, drop_code=drop_code)
     print_dataset(data, err if json_out else console)
+    if condensed:
+        from embedproof.evaluation.metrics import evaluate_run
+
+        evaluate_run(data.qrels, {}, ["ndcg@10"], condensed=True)  # refuses judgments that are not a pool, up front
+    if show_queries:
+        from embedproof.datasets.pseudo import query_sample
+
+        for qid, text, relevant in query_sample(data, show_queries):
+            line = f"{qid} → {', '.join(relevant)}: {text}"
+            (err if json_out else console).print(line, markup=False, highlight=False)
     shown: set[str] = set()
 
     def saved(results: dict) -> None:

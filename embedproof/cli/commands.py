@@ -29,6 +29,7 @@ from embedproof.cli.common import (
 )
 from embedproof.cli.compare import compare
 from embedproof.cli.index import index_app, search, serve
+from embedproof.cli.judge import judge
 from embedproof.defaults import USD_PER_GB_MONTH, VERSION
 from embedproof.errors import InvalidInputError
 
@@ -372,6 +373,7 @@ def dataset_check(
 app.command()(search)
 app.command()(serve)
 app.command()(compare)
+app.command()(judge)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,6 +23,11 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from embedproof.errors import EmbedproofError, InvalidInputError
+
+# bench, index build and index add read a folder of .md/.html files the same way: an index serves what was measured.
+DropCode = Annotated[
+    bool, typer.Option("--drop-code", help="a folder of .md/.html files: leave code blocks out of the documents")
+]
 
 __all__ = [
     "EXIT_BAD_INPUT",

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from embedproof.cli import edge_options as edge
-from embedproof.cli.common import build_recipes, console, err, non_empty, writable_folder
+from embedproof.cli.common import DropCode, build_recipes, console, err, non_empty, writable_folder
 from embedproof.cli.progress import progress_factory
 from embedproof.errors import InvalidInputError
 
@@ -36,7 +36,7 @@ def _resumable(folder: Path):
 @index_app.command("build")
 def index_build(
     corpus: Annotated[
-        str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md files or 'demo'")
+        str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md/.html files or 'demo'")
     ],
     out: Annotated[Path, typer.Option("--out", help="index folder (resumes an interrupted build of the same recipe)")],
     mode: Annotated[
@@ -49,6 +49,7 @@ def index_build(
     run: Annotated[
         str | None, typer.Option(help="with --results: the run to build (its name as tables show it)")
     ] = None,
+    drop_code: DropCode = False,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="models for --mode (dense and sparse)")
     ] = None,
@@ -153,7 +154,7 @@ def index_build(
         from embedproof.models.factory import resolve_for_recipe
 
         encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
-    data = load_dataset(corpus)
+    data = load_dataset(corpus, drop_code=drop_code)
     _warn_truncation(recipes[0], data, encoder_backend)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
@@ -211,8 +212,13 @@ def _warn_truncation(recipe, data, encoder_backend: str) -> None:
 def index_add(
     folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded or edge store)")],
     corpus: Annotated[
-        str, typer.Option("--corpus", help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md files")
+        str,
+        typer.Option(
+            "--corpus",
+            help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md/.html files",
+        ),
     ],
+    drop_code: DropCode = False,
 ) -> None:
     """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, \
 so its scores all change."""
@@ -220,7 +226,7 @@ so its scores all change."""
     from embedproof.index.embedded.change import append_documents
 
     non_empty(corpus, "--corpus")
-    data = load_dataset(corpus)
+    data = load_dataset(corpus, drop_code=drop_code)
     with progress_factory(err) as progress, _resumable(folder):
         manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
     console.print(

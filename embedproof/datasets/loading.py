@@ -116,20 +116,24 @@ def load_jsonl_corpus(path: str | Path, name: str | None = None) -> Dataset:
     return Dataset(name or stem, str(path), corpus, warnings=warnings)
 
 
-def load_text_folder(folder: str | Path, name: str | None = None) -> Dataset:
-    """Load a folder of `.txt`/`.md` files as an unlabeled collection (rules in `textfolder`)."""
+def load_text_folder(folder: str | Path, name: str | None = None, drop_code: bool = False) -> Dataset:
+    """Load a folder of `.txt`/`.md`/`.html` files as an unlabeled collection (rules in `textfolder`)."""
     from embedproof.datasets.textfolder import read_text_folder
 
     folder = Path(folder)
     warnings: list[LoadWarning] = []
-    corpus = read_text_folder(folder, warnings)
+    corpus = read_text_folder(folder, warnings, drop_code)
     return Dataset(name or folder.resolve().name, str(folder), corpus, warnings=warnings)
 
 
-def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path | None = None) -> Dataset:
+def load_dataset(
+    source: str | Path, split: str = "test", cache_dir: str | Path | None = None, drop_code: bool = False
+) -> Dataset:
     """Load by path (BEIR folder, JSONL file, folder of text files), `demo` for the built-in collection, or a BEIR name.
 
-    A folder with `corpus.jsonl[.gz]` is read as BEIR; one without it but with `.txt`/`.md` files as a text corpus.
+    A folder with `corpus.jsonl[.gz]` is read as BEIR; one without it but with `.txt`/`.md`/`.html` files as a text
+    corpus. `drop_code` removes the code blocks of a text corpus's Markdown and HTML files (and is an error for any
+    other source, where there is no markup to read it from).
 
     A BEIR name (e.g. `scifact`) is downloaded once into the cache when online; offline it fails with a
     message that names the local-path alternative.
@@ -138,13 +142,18 @@ def load_dataset(source: str | Path, split: str = "test", cache_dir: str | Path 
 
     text = str(source)
     path = Path(text).expanduser()
-    if text == "demo":
-        return load_beir_folder(DEMO_PATH, split, name="demo")
-    if path.is_dir():
+    if text != "demo" and path.is_dir():
         from embedproof.datasets.textfolder import is_text_folder
 
         if _find(path, "corpus") is None and is_text_folder(path):
-            return load_text_folder(path)
+            return load_text_folder(path, drop_code=drop_code)
+    if drop_code:
+        raise DatasetError(
+            "code blocks can only be dropped (--drop-code) from a folder of .md/.html files, and this is not one", text
+        )
+    if text == "demo":
+        return load_beir_folder(DEMO_PATH, split, name="demo")
+    if path.is_dir():
         return load_beir_folder(path, split)
     if path.is_file():
         if path.name.endswith((".jsonl", ".jsonl.gz")):

@@ -1,12 +1,15 @@
-"""Read a folder of plain-text files (`.txt`, `.md`) as an unlabeled corpus: one file, one document.
+"""Read a folder of text files (`.txt`, `.md`, `.html`) as an unlabeled corpus: one file, one document.
 
 Rules, chosen to match the JSONL readers (bad bytes are an error naming the file; recoverable oddities are
 counted warnings) and to keep ids stable across machines:
 
 - id: the path relative to the folder, `/`-separated, without the suffix (`notes/2024/plan.md` → `notes/2024/plan`);
   two files that would share an id (`a.txt` and `a.md`) are an error naming both;
-- title: a Markdown file's leading `# heading`; otherwise none. The file name is not put into the text, so names
-  such as `doc001` never become search terms;
+- title: a Markdown file's leading `# heading` (else its front matter's `title:`), an HTML file's `<title>`;
+  otherwise none. The file name is not put into the text, so names such as `doc001` never become search terms;
+- markup: `.md` and `.html` files are read as a person reads them (front matter, anchors, includes, admonition
+  markers, tags and link targets removed; code kept unless `drop_code`), by `markup.read_page`; a file that is
+  all markup keeps its raw text, so a non-empty file never vanishes;
 - text: UTF-8 (a byte-order mark is dropped); undecodable bytes or a NUL byte (a binary file) are an error with
   the file, line and byte offset;
 - empty or whitespace-only files are skipped with one counted warning; other files are ignored with one counted
@@ -21,10 +24,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from embedproof.datasets.markup import MARKUP_SUFFIXES, read_page
 from embedproof.errors import DatasetError, LoadWarning
 from embedproof.types import Document
 
-TEXT_SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", *MARKUP_SUFFIXES)
 # A single file beyond this is almost certainly not a passage (a log, a dump); refusing it keeps memory bounded.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -62,14 +66,11 @@ def _decode(data: bytes, path: Path) -> str:
         ) from exc
 
 
-def _split_title(text: str, suffix: str) -> tuple[str, str]:
-    if suffix != ".md":
-        return "", text
-    stripped = text.lstrip()
-    first, _, rest = stripped.partition("\n")
-    if first.startswith("# "):
-        return first[2:].strip(), rest.strip("\n")
-    return "", text
+def _document(doc_id: str, text: str, suffix: str, drop_code: bool) -> Document:
+    page = read_page(text, suffix, drop_code)
+    if not (page.title + page.text).strip():  # all markup (a lone `---`, `<br>`): the raw text, never nothing
+        return Document(doc_id, text)
+    return Document(doc_id, page.text, page.title, page.headings)
 
 
 def _walk(root: Path) -> tuple[list[tuple[str, Path]], list[str]]:
@@ -106,7 +107,7 @@ def _walk(root: Path) -> tuple[list[tuple[str, Path]], list[str]]:
 
 
 def is_text_folder(folder: str | Path) -> bool:
-    """True when `folder` holds at least one `.txt`/`.md` file (anywhere below it, hidden folders aside)."""
+    """True when `folder` holds at least one `.txt`/`.md`/`.html` file (anywhere below it, hidden folders aside)."""
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         if any(Path(n).suffix.lower() in TEXT_SUFFIXES and not n.startswith(".") for n in filenames):
@@ -122,8 +123,8 @@ def _count(names: list[str], kind: str, what: str, root: Path, warnings: list[Lo
         warnings.append(LoadWarning(kind, message, str(root)))
 
 
-def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[str, Document]:
-    """Read every `.txt`/`.md` file below `folder` into documents (see the module docstring for the rules)."""
+def read_text_folder(folder: str | Path, warnings: list[LoadWarning], drop_code: bool = False) -> dict[str, Document]:
+    """Read every `.txt`/`.md`/`.html` file below `folder` into documents (the rules: the module docstring)."""
     root = Path(folder).resolve()
     if not root.is_dir():
         raise DatasetError("not a folder", folder)
@@ -150,11 +151,10 @@ def read_text_folder(folder: str | Path, warnings: list[LoadWarning]) -> dict[st
             raise DatasetError(
                 f"two files give the same document id {doc_id!r} (the other is {source[doc_id]}); rename one", path
             )
-        title, body = _split_title(text, path.suffix.lower())
-        corpus[doc_id] = Document(doc_id, body, title)
+        corpus[doc_id] = _document(doc_id, text, path.suffix.lower(), drop_code)
         source[doc_id] = relative
     _count(empty, "empty_file", "empty file{s} skipped", root, warnings)
-    _count(ignored, "ignored_file", "file{s} not .txt/.md ignored", root, warnings)
+    _count(ignored, "ignored_file", "file{s} not .txt/.md/.html ignored", root, warnings)
     if not corpus:
-        raise DatasetError("no documents: the folder has no non-empty .txt or .md files", root)
+        raise DatasetError("no documents: the folder has no non-empty .txt, .md or .html files", root)
     return corpus

@@ -66,10 +66,13 @@ def run_bench(
             "latency_queries": options.latency_queries,
             "latency_rounds": options.latency_rounds,
             "encoder_backends": list(options.backends),
+            "condensed": options.condensed,
         },
         "statistics": options.statistics.to_dict(),
         "runs": [],
     }
+    if dataset.split == "pseudo":  # built here, seen nowhere else: the file shows what was measured
+        results["queries"] = dict(dataset.queries)
     plan = latency_plan(dataset, options)
     try:
         _bench_all(dataset, models, options, progress, on_run, on_skip, recipes, tune_split, plan, results)

@@ -50,6 +50,8 @@ class BenchOptions:
     backends: list[str] = field(default_factory=lambda: ["torch"])
     # where recipes with engine settings keep their measured edge indexes (None: a temporary folder, removed after)
     engine_dir: str | None = None
+    # score condensed lists: unjudged documents removed before scoring (trec_eval -J; pooled judgments only)
+    condensed: bool = False
 
 
 @dataclass

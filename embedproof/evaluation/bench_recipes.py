@@ -25,7 +25,7 @@ from embedproof.evaluation.bench_options import (
     recipe_backend,
 )
 from embedproof.evaluation.latency import LatencyPlan
-from embedproof.evaluation.metrics import evaluate_run, write_trec_run
+from embedproof.evaluation.metrics import evaluate_run, judged_warning, write_trec_run
 from embedproof.files import safe_name
 from embedproof.models.card import get_card
 from embedproof.search.engine import engine_settings
@@ -127,11 +127,11 @@ def _bench_exact(
     query_ids = list(dataset.judged_queries)
     query_texts = [dataset.queries[q] for q in query_ids]
     stages = run_recipe(recipe, workspace, query_ids, query_texts)
-    entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids)))
+    entries.append(_entry(recipe, stages, dataset.qrels, workspace, len(query_ids), condensed=options.condensed))
     _register(plan, entries[-1], recipe, workspace, query_ids, query_texts)
     _write_run(entries[-1], recipe, stages, dataset.name, options)
     if tune_split and len(recipe.first_pass) > 1:
-        tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts)
+        tuned, tuned_recipe = _tuned(recipe, dataset, workspace, tune_split, query_ids, query_texts, options.condensed)
         entries.append(tuned)
         _register(plan, tuned, tuned_recipe, workspace, query_ids, query_texts)
         _write_run(
@@ -154,7 +154,7 @@ def _engine_entry(
     twin = exact_twin(recipe)
     exact = run_recipe(twin, workspace, query_ids, query_texts)  # also fills the embedding cache the build reads
     store, stages, index = engines.measure(dataset, recipe, options, exact[-1].run, query_ids, query_texts, progress)
-    entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids))
+    entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids), condensed=options.condensed)
     settings = engine_settings(recipe)
     dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
     dims = [recipe.dim or workspace.documents(m).dim for m in dense]
@@ -200,8 +200,10 @@ def _native_dim(workspace: Workspace, recipe: Recipe, model: str) -> int:
     return space.documents(model).dim
 
 
-def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None) -> dict:
-    means, per_query = evaluate_run(qrels, top(stages[-1].run, recipe.candidates))
+def _entry(
+    recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None, condensed=False
+) -> dict:
+    means, per_query = evaluate_run(qrels, top(stages[-1].run, recipe.candidates), condensed=condensed)
     dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
     warnings = []
     for model in recipe.first_pass:
@@ -237,11 +239,13 @@ def _entry(recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, 
             "search_s": round(sum(s.seconds for s in stages if s.run is not None), 4),
             "encode_queries_s": round(sum(s.seconds for s in stages if s.run is None), 4),
         },
-        "warnings": warnings,
+        "warnings": warnings + judged_warning(means, condensed),
     }
 
 
-def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts) -> dict:
+def _tuned(
+    recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, test_ids, test_texts, condensed: bool = False
+) -> dict:
     """Grid-search fusion weights (and RRF k) on `split`, then score the tuned recipe on the bench split."""
     if split == dataset.split:
         raise InvalidInputError(f"refusing to tune on {split!r}: it is the split being scored")
@@ -265,7 +269,8 @@ def _tuned(recipe: Recipe, dataset: Dataset, workspace: Workspace, split: str, t
         recipe.rerank_top,
         recipe.candidates,
     )
-    entry = _entry(tuned, run_recipe(tuned, workspace, test_ids, test_texts), dataset.qrels, workspace, len(test_ids))
+    scored = run_recipe(tuned, workspace, test_ids, test_texts)
+    entry = _entry(tuned, scored, dataset.qrels, workspace, len(test_ids), condensed=condensed)
     entry["tuning"] = {
         "split": split,
         "queries": len(ids),

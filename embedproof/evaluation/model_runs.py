@@ -24,7 +24,7 @@ from embedproof.evaluation.cost import (
     storage_usd_month,
 )
 from embedproof.evaluation.latency import LatencyPlan
-from embedproof.evaluation.metrics import evaluate_run, write_trec_run
+from embedproof.evaluation.metrics import evaluate_run, judged_warning, write_trec_run
 from embedproof.evaluation.run_result import variant_name
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
 from embedproof.evaluation.truncation import encoder_truncation, truncation_warning
@@ -120,7 +120,7 @@ def bench_model(
 
     def score(indices, scores):
         run = run_from_indices(query_ids, doc_ids, indices, scores)
-        return run, *evaluate_run(dataset.qrels, run)
+        return run, *evaluate_run(dataset.qrels, run, condensed=options.condensed)
 
     # the key recipes use for the same encoder (search/pipeline.py), so model runs and recipes share its timing
     encoder_key = plan.encoder(
@@ -157,7 +157,8 @@ def bench_model(
             "timings": {**encode_timings, "search_s": round(search_s, 4)},
             "cache_hits": cache_hits,
             "warnings": list(getattr(encoder, "warnings", []))
-            + ([w] if (w := truncation and truncation_warning(name, truncation)) else []),
+            + ([w] if (w := truncation and truncation_warning(name, truncation)) else [])
+            + judged_warning(means, options.condensed),
             **(extra or {}),
         }
         if options.run_dir:
@@ -238,7 +239,7 @@ def bench_model(
         start = time.perf_counter()
         run = chunked_search(query_emb, query_ids)
         search_s = time.perf_counter() - start
-        means, per_query = evaluate_run(dataset.qrels, run)
+        means, per_query = evaluate_run(dataset.qrels, run, condensed=options.condensed)
         per_doc = len(chunks.doc_ids) / max(len(doc_ids), 1)
         extra = {
             "chunking": {

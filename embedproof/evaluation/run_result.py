@@ -73,6 +73,7 @@ class ResultsFile(TypedDict, total=False):
     load: dict[str, Any]  # other processes' CPU share while latency was measured
     power: dict[str, Any]
     statistics_warnings: list[str]
+    queries: dict[str, str]  # pseudo-query datasets: query id → the text measured (real queries are in their file)
 
 
 def is_model_run(run: RunResult) -> bool:

@@ -140,3 +140,24 @@ def test_serve_passes_the_batching_options_and_refuses_bad_ones_in_one_line(tmp_
     defaults = BatchOptions()
     for name in ("max_batch", "max_tokens", "max_wait_ms", "max_queue"):  # the help shows BatchOptions' own defaults
         assert f"(default {getattr(defaults, name)})" in help_text, name
+
+
+def test_index_build_and_add_read_markup_as_bench_does_and_drop_code(tmp_path):
+    """The index holds the documents bench measured: markup stripped, code dropped when asked."""
+    from embedproof.index.manifest import Manifest
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.md").write_text("# Alpha { #alpha }\n\nBread rises in [ovens](https://x).\n\n```\nbake()\n```\n")
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "b.html").write_text("<title>Beta</title><p>Yeast <b>feeds</b>.</p><pre>ferment()</pre>")
+    out = tmp_path / "idx"
+    base = ["index", "build", "--corpus", str(pages), "--mode", "sparse", "--drop-code", "--out", str(out)]
+    assert runner.invoke(app, base).exit_code == 0
+    added = runner.invoke(app, ["index", "add", str(out), "--corpus", str(tmp_path / "more"), "--drop-code"])
+    assert added.exit_code == 0, added.output
+    docs = Manifest.open(out).documents()
+    assert {d: (doc.title, doc.text) for d, doc in docs.items()} == {
+        "a": ("Alpha", "Bread rises in ovens."),
+        "b": ("Beta", "Yeast feeds."),
+    }

@@ -43,7 +43,7 @@ def test_ids_titles_order_and_counted_warnings(tmp_path):
     kinds = {w.kind: w.message for w in data.warnings}
     assert kinds == {
         "empty_file": "1 empty file skipped (empty.txt)",
-        "ignored_file": "1 file not .txt/.md ignored (image.png)",
+        "ignored_file": "1 file not .txt/.md/.html ignored (image.png)",
     }
     assert read_corpus(root, []) == data.corpus
 
