@@ -70,6 +70,12 @@ def test_overlapping_flags_measure_each_setup_once(demo, models, modes, recipes,
     assert {r["name"] for r in runs} == expected
 
 
+def test_one_name_for_two_setups_is_still_refused(demo):
+    names, built = bench_plan(["hashing"], ["dense"], [Recipe("dense", ["bm25"])])
+    with pytest.raises(InvalidInputError, match="appear more than once"):
+        run_bench(demo, names, BenchOptions(latency=False), recipes=built)
+
+
 def test_every_model_run_is_a_one_model_recipe_named_as_the_table_shows_it(demo):
     runs = run_bench(demo, ["hashing", "bm25"], BenchOptions(latency=False, chunk_tokens=16, chunk_overlap=4))["runs"]
     by_name = {r["name"]: r for r in runs}
