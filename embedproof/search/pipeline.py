@@ -60,16 +60,14 @@ class Workspace:
         key = f"{kind}:{model}"
         if key not in self._encoders:
             if kind == "tokens":
-                from embedproof.models.card import get_card
-                from embedproof.models.multivector import MultiVectorModelEncoder, TokenEmbeddingEncoder
+                from embedproof.models.multivector import token_encoder
 
                 options = {
                     k: v
                     for k, v in self._options(model).items()
                     if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
                 }
-                cls = MultiVectorModelEncoder if "multivector" in get_card(model).modes else TokenEmbeddingEncoder
-                self._encoders[key] = cls(model, **options)
+                self._encoders[key] = token_encoder(model, **options)
             elif kind == "cross-encoder":
                 from embedproof.models.crossencoder import CrossEncoderReranker
 
