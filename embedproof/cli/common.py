@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -152,12 +153,15 @@ def print_dataset(dataset, out: Console = console) -> None:
 
 
 def int_list(text: str | None, option: str, minimum: int = 1) -> list[int] | None:
-    """`"384,256"` → [384, 256]; None when empty. Every value must be a whole number of at least `minimum`."""
-    if not text:
+    """`"384,256"` → [384, 256]; None when not given. Every value must be a whole number of at least `minimum`."""
+    if text is None:
         return None
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
+        values = []
+    if not values or any(not re.fullmatch(r"\s*-?[0-9]{1,9}\s*", part) for part in text.split(",") if part.strip()):
+        # '' or ',' would silently mean "not given"; int() would also take '1_000' and 5,000 digits
         raise InvalidInputError(f"{option}: expected comma-separated integers, got {text!r}") from None
     small = [v for v in values if v < minimum]
     if small:
