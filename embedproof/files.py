@@ -70,9 +70,11 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_user_text(path: str | os.PathLike, what: str, limit: int = MAX_JSON_BYTES) -> str:
-    """A user's UTF-8 text file, read without ever holding more than `limit` + 1 bytes (a FIFO or /dev/zero too)."""
+def read_user_text(path: str | os.PathLike, what: str, limit: int | None = None) -> str:
+    """A user's UTF-8 text file, read without ever holding more than `limit` (default MAX_JSON_BYTES) + 1 bytes, a
+    FIFO or /dev/zero too."""
     path = Path(path)
+    limit = MAX_JSON_BYTES if limit is None else limit
     try:
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
@@ -86,7 +88,7 @@ def read_user_text(path: str | os.PathLike, what: str, limit: int = MAX_JSON_BYT
         raise DatasetError(f"not a readable {what} (not UTF-8 at byte {exc.start})", path) from exc
 
 
-def read_json_file(path: str | os.PathLike, what: str, limit: int = MAX_JSON_BYTES) -> Any:
+def read_json_file(path: str | os.PathLike, what: str, limit: int | None = None) -> Any:
     """A user's JSON file, parsed; anything that is not one bounded JSON document is a DatasetError naming the file.
 
     Bounded before it is parsed: more than `limit` bytes is refused without reading past the limit (a FIFO or

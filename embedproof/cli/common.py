@@ -75,11 +75,6 @@ class ErrorHandlingGroup(TyperGroup):
             return super().invoke(ctx)
         except EmbedproofError as exc:
             fail(exc)
-        except Exception as exc:
-            message = unreachable(exc)
-            if message is None:  # a bug: the traceback is what a report needs
-                raise
-            fail(message)
         except typer.BadParameter as exc:  # typer's own checks (min=, max=, types, a missing option)
             option = exc.param.opts[0] if exc.param is not None and exc.param.opts else ""
             # written like the project's own checks, `--top-k: ...`, when the problem is an option's value
@@ -88,6 +83,11 @@ class ErrorHandlingGroup(TyperGroup):
             if exc.errno == errno.EPIPE:  # output piped into `head`: typer exits quietly
                 raise
             fail(unreachable(exc) or exc)
+        except Exception as exc:
+            message = unreachable(exc)
+            if message is None:  # a bug: the traceback is what a report needs
+                raise
+            fail(message)
 
 
 # Connection failures of the clients embedproof uses, by class name (the clients are optional extras): httpx's
