@@ -23,8 +23,19 @@ from embedproof.testing import tiny_bert, tiny_bgem3, tiny_colbert, tiny_cross_e
 # The user's cache as it was before each test got a private one: where `embedproof models fetch` put models.
 USER_CACHE = cache_root()
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The read-only data beside the repo (../shared). $EMBEDPROOF_TEST_SHARED points elsewhere, e.g. at a missing folder
+# to check that a clone without it skips every test that needs it (docs/testing.md).
+SHARED = Path(os.environ.get("EMBEDPROOF_TEST_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 DATASETS = SHARED / "datasets"
+
+
+def shared_dataset(name: str) -> Path:
+    """A shared dataset's folder, or a skip that says what is missing and where it was looked for."""
+    folder = DATASETS / name
+    if not folder.is_dir():
+        pytest.skip(f"needs the shared dataset {name}, not found at {folder} (a clone without ../shared)")
+    return folder
+
 
 # Headless Chromium as this machine needs it: no sandbox as root, no background connections (the network is closed).
 CHROMIUM_FLAGS = [

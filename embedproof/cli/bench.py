@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from embedproof.backends import default_encoder_backend, split_backends
+from embedproof.cli import combinations
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
     DropCode,
@@ -335,6 +336,7 @@ def bench(
             highlight=False,
         )
     recipes = build_recipes(mode, recipe, model, reranker, rerank_top)
+    combinations.bench(locals())  # options that would do nothing here are refused
     if on_engine:
         from embedproof.search.engine import with_engine
 

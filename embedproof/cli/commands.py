@@ -7,6 +7,7 @@ Commands raise and never print their own errors: the root group (`cli/common.py`
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from embedproof.cli import combinations
 from embedproof.cli.bench import bench
 from embedproof.cli.common import (
     ErrorHandlingGroup,
@@ -162,16 +164,38 @@ def profile(
 
 
 def _read_profile(path: Path) -> dict:
-    """The JSON `embedproof profile --json` wrote; anything else is refused naming --profile."""
+    """The JSON `embedproof profile --json` wrote (read bounded, as every user file); anything else is refused
+    naming --profile and the field."""
+    from embedproof.errors import DatasetError
+    from embedproof.files import read_json_file
+
     try:
-        facts = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"--profile: cannot read {path} as JSON ({exc})") from None
+        facts = read_json_file(path, "profile")
+    except DatasetError as exc:
+        raise InvalidInputError(f"--profile: {exc}") from None
     if not isinstance(facts, dict):
         raise InvalidInputError(
             f"--profile: {path} holds {type(facts).__name__}, not the object `embedproof profile --json` writes"
         )
+    checks = {  # what pick reads, and the type it reads it as
+        "documents": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "avg_tokens": lambda v: _positive(v),
+        "p99_tokens": lambda v: v is None or _positive(v),
+        "keyword_heavy": lambda v: isinstance(v, bool),
+        "languages": lambda v: isinstance(v, dict) and all(isinstance(x, str) and _share(y) for x, y in v.items()),
+    }
+    for key, ok in checks.items():
+        if key in facts and not ok(facts[key]):
+            raise InvalidInputError(f"--profile: {path}, field {key!r}: not what `embedproof profile --json` writes")
     return facts
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _share(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 @app.command()
@@ -214,6 +238,7 @@ def pick(
     from embedproof.pick.evidence import evidence_markdown, pick_from_results
     from embedproof.pick.rules import DOMAINS, TARGETS, Needs, recommend, to_markdown
 
+    combinations.pick(locals())  # rules-mode options with --results, or evidence-mode ones without, are refused
     for value, option in (
         (avg_tokens, "--avg-tokens"),
         (p99_tokens, "--p99-tokens"),

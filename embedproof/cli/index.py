@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from embedproof.cli import combinations
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import DropCode, build_recipes, console, err, non_empty, writable_folder
 from embedproof.cli.progress import progress_factory
@@ -111,6 +112,7 @@ def index_build(
     recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
         raise InvalidInputError("index build needs exactly one of --mode or --recipe")
+    combinations.index_build(locals())  # options that would do nothing here are refused
     named = any(value.strip().lower() in STORE_BACKENDS for value in backend or [])
     store_backend = store_for(recipes[0], store_backend if named else None)
     if store_backend == "edge":

@@ -30,7 +30,12 @@ class Availability:
 
 def _built_in(name: str) -> bool:
     key = name.strip().lower()
-    return key == "bm25" or key == "hashing" or (key.startswith("hashing-") and key[8:].isdigit())
+    if key.startswith("hashing-"):
+        from embedproof.models.hashing import hashing_dim
+
+        hashing_dim(key)  # a malformed or absurd size is refused here, naming the model
+        return True
+    return key in BUILT_IN
 
 
 def availability(name: str) -> Availability:
@@ -46,6 +51,9 @@ def availability(name: str) -> Availability:
     if card is not None and card.hosted:
         return Availability("remote", False, "a hosted API: needs the network and its key in the environment")
     if Path(name).expanduser().is_dir():
+        from embedproof.models.resolve import check_model_folder
+
+        check_model_folder(name)  # a folder that is not a model is refused before any work, naming it
         return Availability("installed", True, "a local folder")
     from embedproof.models import resolve
 

@@ -14,10 +14,9 @@ def get_encoder(name: str, **options):
     if key == "bm25":
         return _bm25(options)
     if key == "hashing" or key.startswith("hashing-"):
-        from embedproof.models.hashing import HashingEncoder
+        from embedproof.models.hashing import HashingEncoder, hashing_dim
 
-        dim = int(key.split("-", 1)[1]) if "-" in key else 1024
-        return HashingEncoder(dim=dim)
+        return HashingEncoder(dim=hashing_dim(key))
     from embedproof.models.remote_providers import split_remote_name
 
     if split_remote_name(name) is not None:  # openai-compatible:MODEL@URL, voyage:MODEL, cohere:MODEL, openai:MODEL

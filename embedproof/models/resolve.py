@@ -7,6 +7,7 @@ obtain the weights instead of a hub timeout.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,10 +108,30 @@ def _from_wheel(repo_id: str, asked: str = "") -> ResolvedModel | None:
     )
 
 
+def check_model_folder(folder: str | Path) -> None:
+    """A local folder given as a model holds one: a `config.json` object that names its architecture (what
+    transformers reads first; without it the load ends in "Unrecognized model"), as `hf download` writes it."""
+    config = Path(folder).expanduser() / "config.json"
+    what = f"{folder} is not a model folder"
+    try:
+        text = config.read_text(encoding="utf-8") if config.stat().st_size <= 16 << 20 else ""
+    except FileNotFoundError:
+        raise ModelNotAvailableError(f"{what}: it has no config.json (give a folder `hf download` wrote)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelNotAvailableError(f"{what}: cannot read its config.json ({exc})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict) or not (isinstance(data.get("model_type"), str) or data.get("architectures")):
+        raise ModelNotAvailableError(f"{what}: its config.json names no model_type or architectures")
+
+
 def resolve_model(name: str) -> ResolvedModel:
     """Resolve a model name or folder to local weights, downloading only when online."""
     local = Path(name).expanduser()
     if local.is_dir():
+        check_model_folder(local)
         return ResolvedModel(str(name), str(local), fingerprint(local), "local")
     card = find_card(name)
     repo_id = card.name if card is not None and not card.hosted else name

@@ -44,6 +44,7 @@ import numpy as np
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.server.asgi import Guard, SearchFastPath
 from embedproof.server.batching import BatchInfo, BatchOptions, BatchWorker, ClientGone, QueueFull, wait_for
+from embedproof.server.limits import ConnectionLimits, bounded_protocol, listening_socket
 
 try:
     import orjson
@@ -331,16 +332,20 @@ def serve(
     port: int = 8000,
     api_key: str | None = None,
     batching: BatchOptions | None = None,
+    limits: ConnectionLimits = ConnectionLimits(),
 ) -> None:
     uvicorn = require("uvicorn", "serve")
+    sock = listening_socket(host, port)  # a bad host or a port in use is one line before the index loads
     # Keep-alive longer than clients' idle expiry (httpx: 5 s, uvicorn's default is also 5 s): with equal timeouts a
     # client can reuse a connection the server is closing, and that request fails (seen once in the load test).
     # No access log: one line per request is per-request work (formatting, a write) the bench never pays.
-    uvicorn.run(
+    # The protocol bounds header size and the time to send headers and body (server/limits.py).
+    config = uvicorn.Config(
         create_app(index_dir, api_key, batching=batching),
-        host=host,
-        port=port,
         log_level="info",
         access_log=False,
         timeout_keep_alive=75,
+        http=bounded_protocol(limits),
     )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])

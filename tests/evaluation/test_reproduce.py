@@ -9,16 +9,14 @@ from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 
-from ..conftest import DATASETS
+from ..conftest import shared_dataset
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.fixture(scope="module")
 def scifact():
-    if not (DATASETS / "scifact").is_dir():
-        pytest.skip("../shared/datasets/scifact not present")
-    return load_dataset(str(DATASETS / "scifact"))
+    return load_dataset(str(shared_dataset("scifact")))
 
 
 @pytest.fixture(scope="module")

@@ -230,12 +230,10 @@ def test_evidence_mode_on_a_real_scifact_bench(tmp_path):
     from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions
-    from tests.conftest import DATASETS
+    from tests.conftest import shared_dataset
 
-    if not (DATASETS / "scifact").is_dir():
-        pytest.skip("no SciFact")
     results = run_bench(
-        load_dataset(str(DATASETS / "scifact")),
+        load_dataset(str(shared_dataset("scifact"))),
         ["bm25", "hashing"],
         BenchOptions(precisions=["float32", "binary"], latency_queries=50),
     )
