@@ -26,6 +26,8 @@ from embedproof.cli.common import (
     writable_file,
     writable_folder,
 )
+from embedproof.cli.conclusion import print_conclusion
+from embedproof.cli.notes import auto_backend_note
 from embedproof.cli.progress import progress_factory
 from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
 from embedproof.errors import InvalidInputError
@@ -314,13 +316,6 @@ def bench(
         backends=[split_backends([value], stores=False)[0] for value in encoders] or [default_encoder_backend()],
         engine_dir=str(engine_dir) if engine_dir else None,
     )
-    if not encoders and options.backends == ["auto"]:
-        err.print(
-            "note: encoder backend auto (the fast extra is installed): each model runs on the fastest backend that "
-            "keeps ≥ 99% cosine to torch fp32 on this CPU, recorded per run; --backend torch (or "
-            "EMBEDPROOF_BACKEND=torch) for fp32",
-            highlight=False,
-        )
     recipes = build_recipes(mode, recipe, model, reranker, rerank_top)
     if on_engine:
         from embedproof.search.engine import with_engine
@@ -351,6 +346,9 @@ def bench(
     else:
         data = load_dataset(dataset, split=split, cache_dir=cache_dir)
     print_dataset(data, err if json_out else console)
+    if not encoders and options.backends == ["auto"]:  # after every check: never a note before an error
+        named = list(model or ([] if recipes else DEFAULT_MODELS))
+        auto_backend_note(named + [m for r in recipes or [] for m in r.models()], err)
     shown: set[str] = set()
 
     def saved(results: dict) -> None:
@@ -387,6 +385,7 @@ def bench(
     if not json_out and (len(options.backends) > 1 or options.backends != ["torch"]):
         console.print(backends_table(results["runs"]))
     _print_evidence(results, err if json_out else console)
+    print_conclusion(results, output, err if json_out else console)
     err.print(f"wrote {output}")
     if baseline is not None:
         from embedproof.cli.compare import gate, print_report

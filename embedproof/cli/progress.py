@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,10 +43,13 @@ def progress_factory(console: Console) -> Iterator[Callable[[str, int], Callable
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
+    from embedproof.models.phases import reporting
+
     with Progress(*columns, console=console, transient=True) as bar:
 
         def progress(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(escape(description), total=total)
             return lambda n: bar.advance(task, n)
 
-        yield progress
+        with reporting(progress):  # phases inside the model stack (backend export, calibration) show here too
+            yield progress

@@ -427,7 +427,10 @@ def truncation(plt, runs: list[RunResult]):
         ax.axvline(p["window"], color="tab:red", label=f"window {p['window']}")
         ax.axvline(0.7 * p["window"], color="tab:orange", linestyle="--", label="70% of window")
         ax.set_title(f"{model}: {p['share_over_window']:.1%} of documents over the window", fontsize=9)
-        ax.set_xlabel("tokens per document")
+        # log-spaced bins (older files: linear) on a log axis: a long outlier leaves the rest readable
+        ax.set_xscale("log")
+        _plain_log_ticks(ax)
+        ax.set_xlabel("tokens per document (log scale)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation.cost import GIB
+from embedproof.evaluation.cost import GIB, readable_bytes
 from embedproof.files import write_json_atomic
 
 __all__ = ["pick_from_results", "evidence_markdown", "write_recipe"]
@@ -149,7 +149,7 @@ def _describe(r: dict) -> str:
     p99 = "p99 not measured" if r["p99_ms"] is None else f"p99 {r['p99_ms']:{spec}} ms" + _interval(r["p99_ci"], spec)
     return (
         f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}{_interval(r['ndcg@10_ci'])}, {p99}, "
-        f"{r['bytes']:,.0f} B/vector → {r['storage_gib']:,.2f} GiB"
+        f"{r['bytes']:,.0f} B/vector → {readable_bytes(r['storage_gib'] * GIB)}"
     )
 
 
@@ -189,7 +189,7 @@ def evidence_markdown(pick: dict) -> str:
     budget += (
         f", storage ≤ {b['storage_gb']:g} GiB for {b['vectors']:,} vectors"
         if b["storage_gb"] is not None
-        else ", no storage budget"
+        else f", no storage budget; sizes for {b['vectors']:,} vectors"
     )
     lines = [
         f"Measured on {pick['dataset']} ({pick['queries']} queries): "
@@ -263,7 +263,16 @@ def evidence_markdown(pick: dict) -> str:
             f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: "
             "their p99 is not repeatable."
         )
-    return "\n".join(lines)
+    return _paragraphs(lines)
+
+
+def _paragraphs(lines: list[str]) -> str:
+    """Each line its own paragraph (a blank line between), list items kept together: rendered Markdown would
+    otherwise merge the warning, Pick, Why, Serve it and Runner-up lines into one paragraph."""
+    text = lines[0]
+    for before, line in zip(lines, lines[1:]):
+        text += ("\n" if before.startswith("- ") and line.startswith("- ") else "\n\n") + line
+    return text
 
 
 def write_recipe(pick: dict, path: Path) -> None:
