@@ -104,12 +104,20 @@ def cost(
 def report(
     results: Annotated[Path, typer.Argument(help="results.json written by embedproof bench")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("report.html"),
+    latency_ms: Annotated[float | None, typer.Option(help="p99 latency budget per query, as `pick` takes it")] = None,
+    storage_gb: Annotated[float | None, typer.Option(help="vector storage budget in GiB, as `pick` takes it")] = None,
+    vectors: Annotated[
+        int | None, typer.Option(min=1, help="vectors to store for the storage budget (default: the bench's documents)")
+    ] = None,
 ) -> None:
-    """A self-contained HTML report (table, frontier plots, latency, truncation, machine) plus PNG plots."""
+    """A self-contained HTML report (decision under your budgets, table, frontier plots, latency, truncation, machine)
+    plus PNG plots."""
     from embedproof.evaluation.report import write_report
 
+    in_range(latency_ms, "--latency-ms", low=0, low_open=True)
+    in_range(storage_gb, "--storage-gb", low=0, low_open=True)
     writable_file(output, "--output")
-    written = write_report(results, output)
+    written = write_report(results, output, latency_ms, storage_gb, vectors)
     console.print(
         f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}",
         highlight=False,

@@ -311,7 +311,8 @@ def serve(
         typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)"),
     ] = None,
 ) -> None:
-    """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
+    """Serve an index: POST /search, POST /v1/embeddings and GET /v1/models (OpenAI-compatible), GET /health, and a
+    page at /."""
     from embedproof.server.app import serve as run_server
     from embedproof.server.batching import BatchOptions, InvalidBatchOption
 
