@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.files import cache_root, safe_name, write_json_atomic
-from embedproof.models.phases import phase
+from embedproof.models.phases import phase, short_name
 
 RULE = {"mean_cosine_min": 0.99, "min_cosine_min": 0.95, "format": 2}  # format: the calibration sample's
 CANDIDATES = ("onnx-int8", "openvino-int8", "openvino-int8-streams", "onnx")
@@ -106,7 +106,7 @@ def calibrate(
     texts = list(texts)
     encoders: dict[str, Encode] = {"torch": reference}
     measured: dict[str, dict] = {"torch": {}}
-    built = phase(f"{label}: preparing {len(candidates)} candidate backends (first use here)", len(candidates))
+    built = phase(f"{label}: preparing {len(candidates)} candidate backends", len(candidates))
     for name, build in candidates.items():
         try:
             encoders[name] = build()
@@ -118,7 +118,7 @@ def calibrate(
     seconds = dict.fromkeys(names, 0.0)
     vectors: dict[str, np.ndarray] = {}
     timed = phase(
-        f"{label}: timing torch and {len(names) - 1} candidates on {len(texts)} texts, {max(1, rounds)} rounds",
+        f"{label}: timing torch and {len(names) - 1} candidates",
         len(names) * max(1, rounds),
     )
     for name in names:  # warm-up: first-call allocations and kernel selection are not part of the speed
@@ -193,7 +193,7 @@ def resolve(
         except (OSError, ValueError):
             pass  # an unreadable cache entry is measured again
     sample = texts if texts is not None else calibration_sample()
-    result = calibrate(reference, candidates, sample, rounds, label=f"{model_name}: choosing the encoder backend")
+    result = calibrate(reference, candidates, sample, rounds, label=f"{short_name(model_name)}: --backend auto")
     result.update(
         {"key": key, "cpu": key["cpu"]["model"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     )

@@ -24,7 +24,7 @@ import numpy as np
 from embedproof.backends import UnsupportedBackendError
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import cache_root, safe_name, write_json_atomic
-from embedproof.models.phases import phase, quiet_third_party
+from embedproof.models.phases import phase, quiet_third_party, short_name
 
 EXPORT_FORMAT = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -222,8 +222,8 @@ def prepare_model(
     require(settings["runtime"], "fast")
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    steps = ["export to ONNX"] + (["fuse"] if settings["fuse"] else []) + (["quantise"] if settings["quantize"] else [])
-    advance = phase(f"{model_name}: building the {base} backend ({', '.join(steps)}; cached after)", len(steps))
+    steps = ["export"] + (["fuse"] if settings["fuse"] else []) + (["quantise"] if settings["quantize"] else [])
+    advance = phase(f"{short_name(model_name)}: building {base} ({', '.join(steps)})", len(steps))
     # the exporter, onnxruntime's optimizer and quantiser and NNCF print bars, logs and advice meant for their own
     # developers ("Applying Smooth Quant", "run pre-processing"): only the phase line above shows
     with quiet_third_party():

@@ -14,10 +14,15 @@ import logging
 import warnings
 from collections.abc import Callable, Iterator
 
-__all__ = ["Reporter", "phase", "reporting", "quiet_third_party"]
+__all__ = ["Reporter", "phase", "reporting", "quiet_third_party", "short_name"]
 
 Reporter = Callable[[str, int], Callable[[int], None]]
 _reporter: Reporter | None = None
+
+
+def short_name(model: str) -> str:
+    """A model as a progress line names it: the last part of its hub id or folder (`all-MiniLM-L6-v2`)."""
+    return model.rstrip("/").split("/")[-1] or model
 
 
 def phase(description: str, total: int) -> Callable[[int], None]:

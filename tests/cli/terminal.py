@@ -81,3 +81,43 @@ def table_rows(screen: str, key: int = 0) -> list[list[list[str]]]:
                 for cell, part in zip(rows[-1], parts):
                     cell.append(part)
     return [[[p for p in cell if p] for cell in row] for row in rows]
+
+
+def pty_output(args: list[str], columns: int, cwd: Path, env: dict | None = None, timeout: float = 600.0) -> str:
+    """Everything `python -m embedproof ARGS` writes to a pseudo-terminal `columns` wide, raw: progress bars that a
+    screen capture would show erased are all here, and so is any line a library prints past us."""
+    import pty
+    import select
+    import struct
+    import termios
+    from fcntl import ioctl
+
+    main, side = pty.openpty()
+    ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    environment.update({"PYTHONPATH": str(REPO), "TERM": "xterm-256color", **(env or {})})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "embedproof", *args], stdin=side, stdout=side, stderr=side, cwd=cwd, env=environment
+    )
+    os.close(side)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the other side closed: the command finished
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif process.poll() is not None:
+                break
+        else:
+            process.kill()
+            raise AssertionError(f"{args} did not finish in {timeout:.0f} s")
+    finally:
+        os.close(main)
+        process.wait(timeout=30)
+    return b"".join(chunks).decode("utf-8", "replace")

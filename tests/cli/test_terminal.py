@@ -219,3 +219,36 @@ def test_encoder_backend_table_keeps_long_names_whole(width):
     assert ["".join(row[1]) for row in rows] == ["torch", "openvino-int8", "openvino-int8-streams"]
     assert all("".join(row[0]) == display_name(model) for row in rows)
     assert [row[2] for row in rows] == [["812.4"], ["1624.8"], ["2437.2"]]
+
+
+# What the libraries behind the fast backends print on their own: NNCF's rich bars, tqdm bars, log records,
+# the ONNX exporter's lines, Python warnings.
+FOREIGN = ("Applying Smooth Quant", "Statistics collection", "it/s]", "%|", "INFO", "WARNING:", "DEBUG", "[torch.onnx]")
+
+
+@pytest.mark.slow  # exports and quantises four backends of a tiny model: minutes on a busy 2-core machine
+def test_a_first_auto_run_shows_only_our_progress_lines(tiny_model_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("nncf")
+    from tests.cli.terminal import pty_output
+
+    cache = tmp_path / "fresh-cache"  # nothing exported or calibrated yet
+    raw = pty_output(
+        ["bench", "-m", str(tiny_model_dir), "--backend", "auto", "--no-latency", "-o", "r.json"]
+        + ["--cache-dir", str(cache)],
+        100,
+        tmp_path,
+        env={"EMBEDPROOF_CACHE": str(cache)},
+    )
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    for ours in (
+        "tiny-bert: --backend auto: preparing 4 candidate backends",
+        "tiny-bert: building onnx-int8 (export, fuse, quantise)",
+        "tiny-bert: building openvino-int8 (export, quantise)",
+        "tiny-bert: --backend auto: timing torch and 4 candidates",
+        "eta",
+        "wrote r.json",
+    ):
+        assert ours in text, (ours, text[-3000:])
+    assert not [marker for marker in FOREIGN if marker in text], text[-3000:]
+    assert "Traceback" not in text
