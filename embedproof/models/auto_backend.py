@@ -96,7 +96,7 @@ def calibrate(
     candidates: dict[str, Callable[[], Encode]],
     texts: Sequence[str],
     rounds: int = 2,
-    label: str = "--backend auto",
+    label: str = "auto",
 ) -> dict:
     """Times torch and each candidate on `texts` in interleaved rounds; returns the measurements and the choice.
 
@@ -106,7 +106,7 @@ def calibrate(
     texts = list(texts)
     encoders: dict[str, Encode] = {"torch": reference}
     measured: dict[str, dict] = {"torch": {}}
-    built = phase(f"{label}: preparing {len(candidates)} candidate backends", len(candidates))
+    built = phase(f"{label}: building {len(candidates)} backends", len(candidates))
     for name, build in candidates.items():
         try:
             encoders[name] = build()
@@ -118,7 +118,7 @@ def calibrate(
     seconds = dict.fromkeys(names, 0.0)
     vectors: dict[str, np.ndarray] = {}
     timed = phase(
-        f"{label}: timing torch and {len(names) - 1} candidates",
+        f"{label}: timing torch + {len(names) - 1} backends",
         len(names) * max(1, rounds),
     )
     for name in names:  # warm-up: first-call allocations and kernel selection are not part of the speed
@@ -193,7 +193,7 @@ def resolve(
         except (OSError, ValueError):
             pass  # an unreadable cache entry is measured again
     sample = texts if texts is not None else calibration_sample()
-    result = calibrate(reference, candidates, sample, rounds, label=f"{short_name(model_name)}: --backend auto")
+    result = calibrate(reference, candidates, sample, rounds, label=f"{short_name(model_name)}: auto")
     result.update(
         {"key": key, "cpu": key["cpu"]["model"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     )

@@ -223,7 +223,7 @@ def prepare_model(
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     steps = ["export"] + (["fuse"] if settings["fuse"] else []) + (["quantise"] if settings["quantize"] else [])
-    advance = phase(f"{short_name(model_name)}: building {base} ({', '.join(steps)})", len(steps))
+    advance = phase(f"{short_name(model_name)}: {base}: {', '.join(steps)}", len(steps))
     # the exporter, onnxruntime's optimizer and quantiser and NNCF print bars, logs and advice meant for their own
     # developers ("Applying Smooth Quant", "run pre-processing"): only the phase line above shows
     with quiet_third_party():

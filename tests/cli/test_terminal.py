@@ -242,10 +242,10 @@ def test_a_first_auto_run_shows_only_our_progress_lines(tiny_model_dir, tmp_path
     )
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
     for ours in (
-        "tiny-bert: --backend auto: preparing 4 candidate backends",
-        "tiny-bert: building onnx-int8 (export, fuse, quantise)",
-        "tiny-bert: building openvino-int8 (export, quantise)",
-        "tiny-bert: --backend auto: timing torch and 4 candidates",
+        "tiny-bert: auto: building 4 backends",
+        "tiny-bert: onnx-int8: export, fuse, quantise",
+        "tiny-bert: openvino-int8: export, quantise",
+        "tiny-bert: auto: timing torch + 4 backends",
         "eta",
         "wrote r.json",
     ):
