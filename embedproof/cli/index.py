@@ -126,7 +126,7 @@ def index_build(
         ):
             if value is not None:
                 raise InvalidInputError(f"{option} applies to --backend qdrant, not the {store_backend} store")
-    auto = None
+    data = load_dataset(corpus)  # a bad corpus is refused before any note or export
     if encoder_backend == "auto" and not any(v.strip().lower() == "auto" for v in backend or []):
         from embedproof.cli.notes import auto_backend_note
 
@@ -137,7 +137,6 @@ def index_build(
 
         with progress_factory(err):  # a first run exports and calibrates: its progress shows
             encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
-    data = load_dataset(corpus)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
             recipes[0],
