@@ -39,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     cls=ErrorHandlingGroup,
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
@@ -106,12 +107,20 @@ def cost(
 def report(
     results: Annotated[Path, typer.Argument(help="results.json written by embedproof bench")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("report.html"),
+    latency_ms: Annotated[float | None, typer.Option(help="p99 latency budget per query, as `pick` takes it")] = None,
+    storage_gb: Annotated[float | None, typer.Option(help="vector storage budget in GiB, as `pick` takes it")] = None,
+    vectors: Annotated[
+        int | None, typer.Option(min=1, help="vectors to store for the storage budget (default: the bench's documents)")
+    ] = None,
 ) -> None:
-    """A self-contained HTML report (table, frontier plots, latency, truncation, machine) plus PNG plots."""
+    """A self-contained HTML report (decision under your budgets, table, frontier plots, latency, truncation, machine)
+    plus PNG plots."""
     from embedproof.evaluation.report import write_report
 
+    in_range(latency_ms, "--latency-ms", low=0, low_open=True)
+    in_range(storage_gb, "--storage-gb", low=0, low_open=True)
     writable_file(output, "--output")
-    written = write_report(results, output)
+    written = write_report(results, output, latency_ms, storage_gb, vectors)
     console.print(
         f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}",
         highlight=False,
@@ -133,9 +142,9 @@ def profile(
     non_empty(source, "SOURCE")
     writable_file(json_out, "--json")
     facts = profile_corpus(load_dataset(source))
-    table = Table(title=f"profile of {facts['corpus']}")
-    table.add_column("fact")
-    table.add_column("value", justify="right")
+    table = Table(title=escape(f"profile of {facts['corpus']}"))
+    table.add_column("fact", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     labels = {
         "documents": "documents",
         "characters": "characters",
@@ -150,17 +159,28 @@ def profile(
     heavy = facts["keyword_heavy"]
     table.add_row("keyword-heavy", ("yes: " + "; ".join(facts.get("keyword_heavy_because", []))) if heavy else "no")
     table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
-    for name, stats in facts["tokens"].items():
-        windows = [int(k.rsplit("_", 1)[1]) for k in stats if k.startswith("share_over_")]
-        table.add_row(
-            f"tokens ({name.split('/')[-1]})",
-            f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
-            + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows),
-        )
     console.print(table)
+    console.print(_tokens_table(facts))
     if json_out:
         write_json_atomic(json_out, facts)
         console.print(f"wrote {json_out}")
+
+
+def _tokens_table(facts: dict) -> Table:
+    """Tokens per document, a column per tokenizer and one number per cell (the figures `bench` reports)."""
+    sampled = facts.get("sampled", facts["documents"])
+    title = "tokens per document" + (f" (a sample of {sampled:,})" if sampled < facts["documents"] else "")
+    table = Table(title=title)
+    table.add_column("")
+    for name in facts["tokens"]:
+        short = "words × 1.3 (estimate)" if name.startswith("words") else name.split("/")[-1]
+        table.add_column(escape(short), justify="right", overflow="fold")
+    columns = list(facts["tokens"].values())
+    for key in ("mean", "p50", "p99", "max"):
+        table.add_row(key, *[f"{stats[key]:,.0f}" for stats in columns])
+    for key in (k for k in columns[0] if k.startswith("share_over_")):
+        table.add_row(f"over {int(key.rsplit('_', 1)[1]):,} tokens", *[f"{stats[key]:.1%}" for stats in columns])
+    return table
 
 
 def _read_profile(path: Path) -> dict:
@@ -306,8 +326,10 @@ def models_list() -> None:
     table = Table(
         title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)"
     )
-    for column in ["name", "here", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
-        table.add_column(column)
+    # three columns, the facts as one wrapping line: every name and prefix stays whole at 80 columns
+    table.add_column("name", overflow="fold")
+    table.add_column("here", no_wrap=True)
+    table.add_column("card: modes · dims · max tokens · Matryoshka dims · query prefix · licence", overflow="fold")
     labels = {
         "built-in": "[green]built-in[/]",
         "installed": "[green]installed[/]",
@@ -316,27 +338,17 @@ def models_list() -> None:
         "remote": "API",
         "unknown": "?",
     }
-    for name in ("bm25", "hashing"):
-        table.add_row(
-            name,
-            labels["built-in"],
-            "sparse" if name == "bm25" else "dense",
-            "-" if name == "bm25" else "1024",
-            "-",
-            "-",
-            "-",
-            "-",
-        )
     for card in load_cards():
-        table.add_row(
-            card.name,
-            labels[availability(card.name).status],
+        facts = [
             "/".join(card.modes),
-            str(card.dim or "-"),
-            str(card.max_tokens or "-"),
-            ",".join(map(str, card.matryoshka_dims)) or "-",
-            repr(card.query_prefix) if card.query_prefix else "-",
+            f"{card.dim} dims" if card.dim else None,
+            f"{card.max_tokens:,} tokens" if card.max_tokens else None,
+            "Matryoshka " + ", ".join(map(str, card.matryoshka_dims)) if card.matryoshka_dims else None,
+            f"query prefix {card.query_prefix!r}" if card.query_prefix else None,
             card.license,
+        ]
+        table.add_row(
+            escape(card.name), labels[availability(card.name).status], escape(" · ".join(f for f in facts if f))
         )
     console.print(table)
 

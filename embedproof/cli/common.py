@@ -53,8 +53,9 @@ __all__ = [
 
 EXIT_BAD_INPUT = 2
 
-# Wide enough for the results table when output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 240)
+# A terminal's own width; output to a pipe or file honours COLUMNS when it is set, else is drawn 240 wide so a file
+# or CI log keeps whole rows (rich would assume 80 columns there).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 240)
 err = Console(stderr=True, soft_wrap=True)  # never break a file path or message across lines
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from embedproof.cli import combinations
@@ -127,19 +129,17 @@ def index_build(
         ):
             if value is not None:
                 raise InvalidInputError(f"{option} applies to --backend qdrant, not the {store_backend} store")
-    auto = None
+    data = load_dataset(corpus, drop_code=drop_code)  # a bad corpus is refused before any note or export
     if encoder_backend == "auto" and not any(v.strip().lower() == "auto" for v in backend or []):
-        err.print(
-            "note: encoder backend auto (the fast extra is installed), recorded in the manifest; "
-            "--backend torch (or EMBEDPROOF_BACKEND=torch) for fp32",
-            highlight=False,
-        )
+        from embedproof.cli.notes import auto_backend_note
+
+        auto_backend_note(recipes[0].models(), err, "recorded in the manifest")
     auto = None
     if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
         from embedproof.models.factory import resolve_for_recipe
 
-        encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
-    data = load_dataset(corpus, drop_code=drop_code)
+        with progress_factory(err):  # a first run exports and calibrates: its progress shows
+            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
             recipes[0],
@@ -268,19 +268,27 @@ def search(
     if json_out:
         typer.echo(json.dumps(answer, indent=2))
         return
-    table = Table(title=f"{answer['recipe']}: {query}")
-    # a column per stage that scored documents (query-encoding stages have a time but no scores)
+    table = Table(title=escape(f"{answer['recipe']}: {query}"))
+    # a column per stage that scored documents (query-encoding stages have a time but no scores); the id is never
+    # cut (two ids that share a prefix must stay apart), so it wraps, and the passage's start sits under it
     results = answer["results"]
     stages = [
         s
         for s in (results[0]["stage_scores"] if results else {})
         if any(r["stage_scores"].get(s) is not None for r in results)
     ]
-    for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], "text"]:
-        table.add_column(column)
-    for r in answer["results"]:
+    if stages and all(r["stage_scores"].get(stages[-1]) == r["score"] for r in results):
+        stages = stages[:-1]  # the last stage's score is the score
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("id · text", overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True)
+    for s in stages:
+        table.add_column(escape(s.split(":", 1)[-1].split("/")[-1]), justify="right", no_wrap=True)
+    for r in results:
         cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"].get(s) is not None else "-" for s in stages]
-        table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, (r["title"] + " " + r["text"])[:80])
+        snippet = textwrap.shorten(f"{r['title']} {r['text']}".strip(), 100, placeholder=" [...]")
+        shown = f"[bold]{escape(r['id'])}[/]\n[dim]{escape(snippet)}[/]"
+        table.add_row(str(r["rank"]), shown, f"{r['score']:.4f}", *cells)
     console.print(table)
     console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)
 
@@ -310,7 +318,8 @@ def serve(
         typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)"),
     ] = None,
 ) -> None:
-    """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
+    """Serve an index: POST /search, POST /v1/embeddings and GET /v1/models (OpenAI-compatible), GET /health, and a
+    page at /."""
     from embedproof.server.app import serve as run_server
     from embedproof.server.batching import BatchOptions, InvalidBatchOption
 

@@ -224,7 +224,9 @@ def bench_model(
         )
     if options.chunk_tokens and hasattr(encoder, "model"):
         chunks, owners = chunk_texts(encoder.model.tokenizer, doc_texts, options.chunk_tokens, options.chunk_overlap)
-        chunk_vectors = encoder.encode_documents(chunks).dense
+        described = f"{label}: chunks of {options.chunk_tokens} tokens"
+        advance_chunks = progress(described, len(chunks)) if progress else None
+        chunk_vectors = encoder.encode_documents(chunks, on_progress=advance_chunks).dense
         q = query_emb.dense
 
         def chunked_search(queries):

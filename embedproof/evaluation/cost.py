@@ -30,6 +30,18 @@ def parse_count(text: str | int) -> int:
     return count
 
 
+def readable_bytes(n: float) -> str:
+    """A size in the largest binary unit that keeps it at least 1: `175 B`, `41.0 KiB`, `1.79 GiB`, `1,144 GiB`."""
+    value, unit = float(n), "B"
+    for name, size in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):  # GiB at most: budgets are in GiB
+        if n >= size:
+            value, unit = n / size, name
+            break
+    if unit == "B":
+        return f"{value:,.0f} B"
+    return f"{value:.2f} {unit}" if value < 10 else f"{value:.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
 def storage_usd_month(n_vectors: int, bytes_each: float, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> float:
     return n_vectors * bytes_each / GIB * usd_per_gb_month
 

@@ -181,13 +181,17 @@ def markdown_html(text: str) -> str:
     return "\n".join(out)
 
 
-def decision_html(results: dict) -> str:
-    """The evidence pick without budgets, as the picker words it; the picker's error text if it fails."""
+def decision_html(
+    results: dict, latency_ms: float | None = None, storage_gb: float | None = None, vectors: int | None = None
+) -> str:
+    """The evidence pick under the budgets `pick` takes (its first line states the ones used), as the picker words
+    it; the picker's error text if it fails."""
     try:
         from embedproof.pick.evidence import evidence_markdown, pick_from_results
 
         documents = int((results.get("dataset") or {}).get("documents") or 0)
-        return markdown_html(evidence_markdown(pick_from_results(copy.deepcopy(results), None, None, documents)))
+        chosen = pick_from_results(copy.deepcopy(results), latency_ms, storage_gb, vectors or documents)
+        return markdown_html(evidence_markdown(chosen))
     except Exception as exc:  # noqa: BLE001 - the page still renders; the reader sees why there is no pick
         return f'<p class="error">No pick: {_esc(type(exc).__name__)}: {_esc(exc)}</p>'
 
@@ -291,7 +295,12 @@ def warnings_html(results: dict, runs: list[RunResult]) -> str:
         if rows
         else "<p>No run warnings.</p>"
     )
-    flagged = [(f"{i} {run_name(r)}", _latency_flag(r)) for i, r in enumerate(runs, 1) if _latency_flag(r)]
+    # as `bench` warns: one line per run whose rounds disagree; a busy machine is said once, above (not per run)
+    flagged = [
+        (f"{i} {run_name(r)}", (r.get("latency") or {}).get("stability_note") or "rounds disagree")
+        for i, r in enumerate(runs, 1)
+        if (r.get("latency") or {}).get("stable") is False
+    ]
     body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in flagged)
     measured = [r for r in runs if r.get("latency")]
     stability = (
@@ -370,8 +379,18 @@ code, pre { background: #f1f1f1; padding: 1px 4px; font-size: 12px; }
 """
 
 
-def write_report(results_path: str | Path, output: str | Path) -> dict:
-    """Render `results.json` into `output` (HTML) and `<output stem>_plots/*.png`; returns the files written."""
+def write_report(
+    results_path: str | Path,
+    output: str | Path,
+    latency_ms: float | None = None,
+    storage_gb: float | None = None,
+    vectors: int | None = None,
+) -> dict:
+    """Render `results.json` into `output` (HTML) and `<output stem>_plots/*.png`; returns the files written.
+
+    The budgets are `pick`'s: a p99 budget in ms, a storage budget in GiB for `vectors` vectors (default: the
+    bench's documents); the Decision section picks under them and states them.
+    """
     from embedproof.evaluation.results_file import load_results
 
     path = Path(results_path)
@@ -428,7 +447,7 @@ the frontier is over ({METRIC} ↑,
 p99 ↓, bytes ↓), each axis beyond its noise.</p>
 {banner}
 <h2 id="decision">Decision</h2>
-<div class="decision">{decision_html(results)}</div>
+<div class="decision">{decision_html(results, latency_ms, storage_gb, vectors)}</div>
 <h2>How sure: intervals and tests</h2>
 {statistics_html(results, runs)}
 <h2>Results</h2>

@@ -1,6 +1,7 @@
 """`embedproof serve`: the index over HTTP (FastAPI), on loopback by default.
 
 - `POST /search` {query, top_k}: the index's recipe, per-stage scores and timings (what `embedproof search` prints);
+- `GET /v1/models`: the models `/v1/embeddings` serves, in OpenAI's list shape (what OpenAI clients call first);
 - `POST /v1/embeddings`: the OpenAI embeddings API shape (model, input as string or list, `dimensions` for
   Matryoshka truncation, `encoding_format` float or base64) over the index's dense model, so the official
   `openai` client works against it;
@@ -89,6 +90,15 @@ def _served_model(asked: str | None, dense_models: list[str]) -> str | None:
         if card is not None and find_card(model) is card:
             return model
     return None
+
+
+def openai_models(models: list[str], created: int) -> dict:
+    """`GET /v1/models` in OpenAI's shape: the models `/v1/embeddings` serves (the index's dense first passes), each
+    `created` when the index was last committed (Unix seconds), owned by embedproof."""
+    return {
+        "object": "list",
+        "data": [{"id": model, "object": "model", "created": created, "owned_by": "embedproof"} for model in models],
+    }
 
 
 def _words(texts) -> int:
@@ -315,6 +325,10 @@ def create_app(
             },
             info,
         )
+
+    @app.get("/v1/models")
+    async def models():  # what OpenAI clients list before they embed
+        return openai_models(dense_models, int(index.manifest.path.stat().st_mtime))
 
     @app.get("/", response_class=fastapi.responses.HTMLResponse)
     async def page():

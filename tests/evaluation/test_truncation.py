@@ -6,6 +6,7 @@ from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.truncation import (
     chunk_texts,
+    length_stats,
     max_pool_scores,
     token_lengths,
     truncation_profile,
@@ -61,3 +62,31 @@ def test_bench_reports_truncation_and_a_chunked_run(minilm_path):
     assert dense["truncation"]["window"] == 256 and dense["truncation"]["share_over_window"] == 0.0
     assert chunked["mode"] == "dense-chunked" and chunked["chunking"]["chunks_per_document"] > 1
     assert chunked["metrics"]["ndcg@10"] > 0.8 and chunked["bytes_per_vector"] > dense["bytes_per_vector"]
+
+
+def test_the_histogram_is_log_spaced_so_an_outlier_leaves_the_rest_apart():
+    # 99 documents of 100-1,000 tokens and one of 289,000: linear bins of 14,445 tokens put all 99 in the first bar
+    lengths = np.array([100 + 9 * i for i in range(99)] + [289_000])
+    histogram = truncation_profile(lengths, 256)["histogram"]
+    edges, counts = np.array(histogram["edges"]), histogram["counts"]
+    assert histogram["scale"] == "log" and edges[0] == 100 and edges[-1] == 289_000
+    assert np.allclose(edges[1:] / edges[:-1], (289_000 / 100) ** (1 / 20))  # equal steps on a log axis
+    assert sum(counts) == 100 and counts[-1] == 1 and max(counts) < 99 and sum(c > 0 for c in counts) >= 5
+
+
+def test_profile_and_bench_print_the_same_figures_for_the_same_texts(tokenizer, monkeypatch):
+    """`profile`'s share over a window and p99 come from the function bench's truncation profile uses."""
+    import embedproof.pick.profile as profile_module
+    from embedproof.pick.profile import profile_corpus
+
+    monkeypatch.setattr(profile_module, "_tokenizers", lambda: {"mini": tokenizer})
+    dataset = load_dataset("demo")
+    facts = profile_corpus(dataset)["tokens"]["mini"]
+    texts = [doc.full_text for doc in dataset.corpus.values()]
+    lengths = token_lengths(tokenizer, texts)
+    bench = truncation_profile(lengths, 256)
+    assert facts["p99"] == bench["p99"] and facts["p50"] == bench["p50"] and facts["max"] == bench["max"]
+    assert facts["share_over_256"] == bench["share_over_window"]
+    assert facts["p99"] == pytest.approx(np.percentile(lengths, 99))
+    # a window that cuts some demo passages (4-62 tokens): both count the same documents over it
+    assert length_stats(lengths, [40])["share_over_40"] == truncation_profile(lengths, 40)["share_over_window"] > 0
