@@ -24,22 +24,11 @@ from embedproof.models.cache import EmbeddingCache
 from embedproof.models.card import get_card
 from embedproof.models.loading import Loaded
 from embedproof.models.onnx_backend import PAD_MULTIPLE, TOKEN_BUDGET, cpu_threads, length_batches, pool
-from embedproof.models.resolve import resolve_model
+from embedproof.models.resolve import onnx_file, resolve_model
 from embedproof.types import Embeddings
 
 CACHE_FORMAT = 1
 INT8_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QAttention", "DynamicQuantizeMatMul"}
-
-
-def onnx_file(folder: str | Path) -> Path | None:
-    """The one ONNX file of a model folder that has a tokenizer.json and no torch weights; None for other folders."""
-    root = Path(folder)
-    if not (root / "tokenizer.json").is_file():
-        return None
-    if any((root / f).is_file() for f in ("model.safetensors", "pytorch_model.bin", "modules.json")):
-        return None
-    files = sorted(root.glob("*.onnx"))
-    return files[0] if len(files) == 1 else None
 
 
 def is_onnx_folder_model(name: str) -> bool:

@@ -108,9 +108,23 @@ def _from_wheel(repo_id: str, asked: str = "") -> ResolvedModel | None:
     )
 
 
+def onnx_file(folder: str | Path) -> Path | None:
+    """The one ONNX file of a model folder that has a tokenizer.json and no torch weights; None for other folders."""
+    root = Path(folder)
+    if not (root / "tokenizer.json").is_file():
+        return None
+    if any((root / f).is_file() for f in ("model.safetensors", "pytorch_model.bin", "modules.json")):
+        return None
+    files = sorted(root.glob("*.onnx"))
+    return files[0] if len(files) == 1 else None
+
+
 def check_model_folder(folder: str | Path) -> None:
-    """A local folder given as a model holds one: a `config.json` object that names its architecture (what
-    transformers reads first; without it the load ends in "Unrecognized model"), as `hf download` writes it."""
+    """A local folder given as a model holds one: a shipped ONNX file with its tokenizer (`onnx_file`), or a
+    `config.json` object that names its architecture (what transformers reads first; without it the load ends in
+    "Unrecognized model"), as `hf download` writes it."""
+    if onnx_file(Path(folder).expanduser()) is not None:
+        return
     config = Path(folder).expanduser() / "config.json"
     what = f"{folder} is not a model folder"
     try:
