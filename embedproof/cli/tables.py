@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from embedproof.evaluation.pareto import run_name
 from embedproof.evaluation.run_result import is_model_run
@@ -233,11 +234,17 @@ def _stage_label(stage: str) -> str:
     return f"encode {rest.split(':', 1)[-1].split('/')[-1]}" if kind == "encode" else kind
 
 
-def backends_table(runs: list[dict]) -> Table:
-    """Encoding speed per encoder backend, and what each keeps of torch fp32's nDCG@10 (same bench, same machine)."""
+def backends_table(runs: list[dict]) -> Table | Text:
+    """Encoding speed per encoder backend, and what each keeps of torch fp32's nDCG@10 (same bench, same machine);
+    nothing when no dense model ran on a backend other than torch (bm25 or hashing alone, or torch throughout)."""
+    backends = {r.get("encoder_backend", "torch") for r in runs if "recipe" not in r and r.get("mode") == "dense"}
+    if backends <= {"torch"}:
+        return Text("")
     table = Table(title="encoder backends (documents/s measured only when not read from the cache)")
     for column in ["model", "backend", "docs/s", "× torch", "nDCG@10", "retention vs torch"]:
-        table.add_column(column, justify="left" if column in {"model", "backend"} else "right", no_wrap=True)
+        # names wrap (never cut: two backends may share a prefix), numbers stay whole on one line
+        named = column in {"model", "backend"}
+        table.add_column(column, justify="left" if named else "right", no_wrap=not named, overflow="fold")
     seen = set()
     for run in runs:
         if not is_model_run(run) or run.get("mode") != "dense" or run.get("precision") != "float32":
@@ -253,8 +260,8 @@ def backends_table(runs: list[dict]) -> Table:
             vs.get("ndcg@10_retention"),
         )
         table.add_row(
-            display_name(run["model"]),
-            key[1],
+            escape(display_name(run["model"])),
+            escape(key[1] + (" (as shipped)" if (run.get("auto_backend") or {}).get("shipped") else "")),
             f"{rate:.1f}" if rate else "-",
             f"{ratio:.2f}×" if ratio else "-",
             f"{run['metrics']['ndcg@10']:.4f}",

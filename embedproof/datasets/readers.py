@@ -1,7 +1,8 @@
 """Readers for the BEIR file formats that validate as they go and say exactly where a problem is.
 
-Fatal problems (malformed JSON, missing or wrongly typed fields, duplicate ids) raise `DatasetError` with
-file and line; recoverable ones (empty texts, judgments naming unknown ids) become counted `LoadWarning`s.
+Fatal problems (malformed JSON, missing or wrongly typed fields, duplicate ids, text that is not valid Unicode:
+bytes that are not UTF-8, or a lone surrogate escape such as "\\ud800") raise `DatasetError` with file and line;
+recoverable ones (empty texts, judgments naming unknown ids) become counted `LoadWarning`s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from embedproof.errors import DatasetError, LoadWarning
+from embedproof.files import UNICODE_RULE, lone_surrogate
 from embedproof.types import Document
 
 # How many example lines a grouped warning names before it says "and N more".
@@ -52,6 +54,8 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
             raise DatasetError(f"malformed JSON: {exc.msg} (column {exc.colno})", path, number) from exc
         if not isinstance(record, dict):
             raise DatasetError(f"expected a JSON object, found {type(record).__name__}", path, number)
+        if "\\u" in line and lone_surrogate(record):  # only a \u escape can make one: UTF-8 bytes cannot
+            raise DatasetError(f"not valid Unicode: {UNICODE_RULE}", path, number)
         yield number, record
 
 

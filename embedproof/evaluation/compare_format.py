@@ -5,7 +5,15 @@ from __future__ import annotations
 from embedproof.evaluation.compare import LATENCY_METRIC
 from embedproof.evaluation.run_result import NO_INTERVAL
 
-__all__ = ["TABLE_COLUMNS", "pair_label", "summary_line", "table_rows", "to_markdown"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "TERMINAL_COLUMNS",
+    "pair_label",
+    "summary_line",
+    "table_rows",
+    "terminal_rows",
+    "to_markdown",
+]
 
 
 def _fmt(value: float | None, metric: str, signed: bool = False) -> str:
@@ -67,6 +75,37 @@ def table_rows(report: dict) -> list[list[str]]:
 
 
 TABLE_COLUMNS = ["run (base → new)", "metric", "base", "new", "Δ new − base [CI]", "p", "p (Holm)", "verdict"]
+
+# A terminal gets one table per pair (the pair in its title) and each value above its interval, so that the
+# difference, its interval, p and the verdict fit 80 columns.
+TERMINAL_COLUMNS = ["metric", "base", "new", "Δ new − base", "p (Holm)", "verdict"]
+
+
+def _over_interval(text: str) -> str:
+    """`0.8546 [0.7770, 0.9171]` → the value above its interval (or above "(no interval)")."""
+    for mark in (" [", " ("):
+        value, found, rest = text.partition(mark)
+        if found:
+            return f"{value}\n{mark.strip()}{rest}"
+    return text
+
+
+def terminal_rows(pair: dict) -> list[list[str]]:
+    """Cells of one pair's terminal table: metric, base, new, Δ (each above its interval), p (Holm), verdict."""
+    rows = []
+    for metric, row in pair["metrics"].items():
+        p = "-" if row["p_value"] is None else f"{format_p(row['p_value'])}\n({format_p(row['p_holm'])})"
+        rows.append(
+            [
+                "p99 ms" if metric == LATENCY_METRIC else metric,
+                _over_interval(format_value(row, "base")),
+                _over_interval(format_value(row, "new")),
+                _over_interval(format_diff(row)),
+                p,
+                row["verdict"],
+            ]
+        )
+    return rows
 
 
 def summary_line(report: dict) -> str:

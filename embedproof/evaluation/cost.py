@@ -25,7 +25,22 @@ def parse_count(text: str | int) -> int:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbg]?)\s*", str(text).lower())
     if not match or float(match.group(1)) == float("inf"):  # '1e400' parses, as infinity
         raise InvalidInputError(f"not a vector count: {text!r} (examples: 1000000, 250k, 100M, 1B)")
-    return int(round(float(match.group(1)) * _SUFFIX[match.group(2)]))
+    count = int(round(float(match.group(1)) * _SUFFIX[match.group(2)]))
+    if count < 1:  # a table of zeros answers nothing
+        raise InvalidInputError(f"not a vector count: {text!r} is less than one vector (examples: 1000000, 250k)")
+    return count
+
+
+def readable_bytes(n: float) -> str:
+    """A size in the largest binary unit that keeps it at least 1: `175 B`, `41.0 KiB`, `1.79 GiB`, `1,144 GiB`."""
+    value, unit = float(n), "B"
+    for name, size in (("GiB", GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):  # GiB at most: budgets are in GiB
+        if n >= size:
+            value, unit = n / size, name
+            break
+    if unit == "B":
+        return f"{value:,.0f} B"
+    return f"{value:.2f} {unit}" if value < 10 else f"{value:.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
 
 
 def storage_usd_month(n_vectors: int, bytes_each: float, usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH) -> float:

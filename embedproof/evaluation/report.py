@@ -183,7 +183,7 @@ def markdown_html(text: str) -> str:
 
 
 def decision_html(results: dict, decide: Callable[[dict], str] | None) -> str:
-    """`decide`'s Markdown (`embedproof.pick.decision.decision_markdown`: the evidence pick without budgets) as HTML;
+    """`decide`'s Markdown (`embedproof.pick.decision.decision_markdown`: the evidence pick under the budgets the command gives) as HTML;
     its error text if it fails. The picker is passed in: it builds on this package, so this package cannot import it.
     """
     if decide is None:
@@ -293,7 +293,12 @@ def warnings_html(results: dict, runs: list[RunResult]) -> str:
         if rows
         else "<p>No run warnings.</p>"
     )
-    flagged = [(f"{i} {run_name(r)}", _latency_flag(r)) for i, r in enumerate(runs, 1) if _latency_flag(r)]
+    # as `bench` warns: one line per run whose rounds disagree; a busy machine is said once, above (not per run)
+    flagged = [
+        (f"{i} {run_name(r)}", (r.get("latency") or {}).get("stability_note") or "rounds disagree")
+        for i, r in enumerate(runs, 1)
+        if (r.get("latency") or {}).get("stable") is False
+    ]
     body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in flagged)
     measured = [r for r in runs if r.get("latency")]
     stability = (

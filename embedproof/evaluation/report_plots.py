@@ -83,14 +83,19 @@ def place_numbers(ax, points: list[tuple[float, float, int]], fontsize: float = 
     groups.sort(key=lambda g: -sum(math.dist(g[0], o) < 40 * scale for o in pixels))
     marker = 3.5 * scale
     taken = [(p[0] - marker, p[1] - marker, p[0] + marker, p[1] + marker) for p in pixels]
-    char_w, char_h = 0.6 * fontsize * scale, 1.2 * fontsize * scale
+    from matplotlib.font_manager import FontProperties
+
+    renderer, font = fig.canvas.get_renderer(), FontProperties(size=fontsize)
+    pad = 1.0 * scale  # a point of air around each label: touching labels read as one ("2" and "3" as "23")
     angles = [45, 135, -45, -135, 0, 180, 90, -90, 20, 160, -20, -160]
     placed = []
     for p, xy, numbers in groups:
         text = _compact(numbers)
-        w, h = len(text) * char_w, char_h
+        # the label's size as the renderer draws it (not a per-character estimate), so boxes that miss really miss
+        w, h, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
+        w, h = w + 2 * pad, h + 2 * pad
         choice = None
-        for radius in (5, 10, 16, 24, 34, 46, 60):
+        for radius in (5, 10, 16, 24, 34, 46, 60, 80, 105):
             for angle in angles:
                 dx, dy = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
                 ha = "left" if dx > 1 else "right" if dx < -1 else "center"
@@ -427,7 +432,10 @@ def truncation(plt, runs: list[RunResult]):
         ax.axvline(p["window"], color="tab:red", label=f"window {p['window']}")
         ax.axvline(0.7 * p["window"], color="tab:orange", linestyle="--", label="70% of window")
         ax.set_title(f"{model}: {p['share_over_window']:.1%} of documents over the window", fontsize=9)
-        ax.set_xlabel("tokens per document")
+        # log-spaced bins (older files: linear) on a log axis: a long outlier leaves the rest readable
+        ax.set_xscale("log")
+        _plain_log_ticks(ax)
+        ax.set_xlabel("tokens per document (log scale)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

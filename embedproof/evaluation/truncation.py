@@ -26,22 +26,45 @@ def token_lengths(tokenizer, texts: Sequence[str], batch_size: int = 1000) -> np
     return np.asarray(lengths, dtype=np.int64)
 
 
+def length_stats(lengths: np.ndarray, windows: Sequence[int]) -> dict:
+    """Mean, p50/p90/p99, max and the share of documents longer than each window: the one computation behind
+    `profile` and `bench`'s truncation figures, so the two print the same numbers for the same texts."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    if len(lengths) == 0:
+        return {**dict.fromkeys(("mean", "p50", "p90", "p99", "max"), 0.0), **{f"share_over_{w}": 0.0 for w in windows}}
+    return {
+        "mean": float(lengths.mean()),
+        **{f"p{p}": float(np.percentile(lengths, p)) for p in (50, 90, 99)},
+        "max": float(lengths.max()),
+        **{f"share_over_{w}": float(np.mean(lengths > w)) for w in windows},
+    }
+
+
+def log_histogram(lengths: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict:
+    """Counts over log-spaced bins from the shortest to the longest document: one long outlier does not squeeze
+    every other document into the first bar, as it does on a linear axis."""
+    low, high = max(float(lengths.min()), 1.0), max(float(lengths.max()), 1.0)
+    edges = np.geomspace(low, high, bins + 1) if high > low else np.array([low, low + 1.0])
+    counts, edges = np.histogram(np.clip(lengths, low, None), bins=edges)
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts], "scale": "log"}
+
+
 def truncation_profile(lengths: np.ndarray, window: int) -> dict:
-    """Length percentiles, the share over the window (and over 70% of it), and a histogram."""
+    """Length percentiles, the share over the window (and over 70% of it), and a log-spaced histogram."""
     if len(lengths) == 0:
         return {"window": window, "documents": 0}
-    counts, edges = np.histogram(lengths, bins=HISTOGRAM_BINS)
+    stats = length_stats(lengths, [window])
     return {
         "window": int(window),
         "documents": int(len(lengths)),
-        "p50": float(np.percentile(lengths, 50)),
-        "p90": float(np.percentile(lengths, 90)),
-        "p99": float(np.percentile(lengths, 99)),
+        "p50": stats["p50"],
+        "p90": stats["p90"],
+        "p99": stats["p99"],
         "max": int(lengths.max()),
-        "share_over_window": float(np.mean(lengths > window)),
+        "share_over_window": stats[f"share_over_{window}"],
         "share_over_70pct_window": float(np.mean(lengths > 0.7 * window)),
         "tokens_cut": int(np.clip(lengths - window, 0, None).sum()),
-        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+        "histogram": log_histogram(lengths),
     }
 
 

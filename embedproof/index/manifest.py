@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from embedproof.datasets.readers import read_corpus
-from embedproof.errors import EmbedproofError
-from embedproof.files import atomic_open
+from embedproof.errors import DatasetError, EmbedproofError
+from embedproof.files import atomic_open, read_json_file
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
 
@@ -105,6 +105,79 @@ def writer_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _bad(folder: Path, field: str | None, problem: str) -> DatasetError:
+    message = f"{problem}; the manifest was changed by hand or is damaged: rebuild the index"
+    return DatasetError(message, folder / MANIFEST, field=field)
+
+
+def inside(folder: Path, rel: object, field: str) -> None:
+    """A path the manifest names is relative and stays inside the index folder, symbolic links followed: a
+    hand-edited manifest must never make the index read or write anywhere else."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise _bad(folder, field, "must be a non-empty file path")
+    parts = Path(rel).parts
+    if Path(rel).is_absolute() or ".." in parts or "\\" in rel:
+        raise _bad(folder, field, f"path {rel!r} leaves the index folder")
+    root = folder.resolve()
+    try:
+        (root / rel).resolve().relative_to(root)
+    except ValueError:
+        raise _bad(folder, field, f"path {rel!r} leads outside the index folder (a symbolic link)") from None
+
+
+def check_shape(folder: Path, data: object) -> None:
+    """Every field a store reads has the type it reads it as, and every path in it stays inside `folder`
+    (`Manifest.read` runs it, so a damaged manifest is one line naming the field, never a crash or an escape)."""
+    if not isinstance(data, dict):
+        raise _bad(folder, None, f"must be a JSON object, found {type(data).__name__}")
+    for key, kind in (("recipe", dict), ("files", dict), ("components", dict), ("docs", list), ("store", dict)):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise _bad(folder, key, f"must be {'an object' if kind is dict else 'a list'}")
+    for key in ("documents", "chunk_size"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise _bad(folder, key, "must be a whole number of at least 0")
+    if "encoder_backend" in data and not isinstance(data["encoder_backend"], str):
+        raise _bad(folder, "encoder_backend", "must be a string")
+    if "recipe" in data:
+        try:
+            Recipe(**data["recipe"])
+        except (TypeError, ValueError) as exc:
+            raise _bad(folder, "recipe", f"not a recipe ({exc})") from None
+    for rel, digest in (data.get("files") or {}).items():
+        inside(folder, rel, "files")
+        if not isinstance(digest, str):
+            raise _bad(folder, f"files.{rel}", "must be a sha256 string")
+    for i, rel in enumerate(data.get("docs") or []):
+        inside(folder, rel, f"docs[{i}]")
+    for key, component in (data.get("components") or {}).items():
+        if not isinstance(component, dict) or not isinstance(component.get("model"), str):
+            raise _bad(folder, f"components.{key}", "must be an object with a model name")
+        if not isinstance(component.get("chunks", []), list):
+            raise _bad(folder, f"components.{key}.chunks", "must be a list")
+        for i, rel in enumerate(component.get("chunks", [])):
+            inside(folder, rel, f"components.{key}.chunks[{i}]")
+        if component.get("calibration") is not None:
+            inside(folder, component["calibration"], f"components.{key}.calibration")
+    store = data.get("store") or {}
+    if not isinstance(store.get("backend", ""), str):
+        raise _bad(folder, "store.backend", "must be a string")
+    if store.get("path") is not None and store.get("backend") != "qdrant":  # qdrant's local mode: the user's folder
+        inside(folder, store["path"], "store.path")
+
+
+def check_components(manifest: Manifest) -> None:
+    """A finished index stores a component for every part of its recipe: a recipe edited to name another model
+    than the one the vectors came from is refused instead of searched with the wrong encoder (or a KeyError)."""
+    components = manifest.data.get("components") or {}
+    if manifest.backend not in {"embedded"}:
+        return  # the engines record their own vectors (store.vectors), checked as they open
+    for model, kind in recipe_components(manifest.recipe):
+        key = f"{kind}:{model}"
+        if key not in components or components[key].get("model") != model:
+            raise _bad(manifest.folder, "recipe", f"names {model!r} ({kind}), but no stored component holds it")
+
+
 class Manifest(Mapping[str, Any]):
     """The manifest of one index folder: typed accessors over the JSON object, which round-trips unknown fields.
 
@@ -128,9 +201,14 @@ class Manifest(Mapping[str, Any]):
         if not path.is_file():
             return None
         try:
-            return cls(folder, json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise EmbedproofError(f"{path}: unreadable manifest ({exc})") from exc
+            data = read_json_file(path, "manifest")
+        except DatasetError as exc:
+            raise DatasetError(f"unreadable manifest ({str(exc).removeprefix(f'{path}: ')})", path) from exc
+        check_shape(Path(folder), data)
+        manifest = cls(folder, data)
+        if manifest.complete:  # a finished index's recipe and components agree (`index add` reads, not opens)
+            check_components(manifest)
+        return manifest
 
     @classmethod
     def open(cls, folder: str | Path, verify: bool = True) -> Manifest:

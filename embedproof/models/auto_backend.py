@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.files import cache_root, safe_name, write_json_atomic
+from embedproof.models.phases import phase, short_name
 
 RULE = {"mean_cosine_min": 0.99, "min_cosine_min": 0.95, "format": 2}  # format: the calibration sample's
 CANDIDATES = ("onnx-int8", "openvino-int8", "openvino-int8-streams", "onnx")
@@ -91,24 +92,35 @@ def qualifies(cosines: np.ndarray) -> bool:
 
 
 def calibrate(
-    reference: Encode, candidates: dict[str, Callable[[], Encode]], texts: Sequence[str], rounds: int = 2
+    reference: Encode,
+    candidates: dict[str, Callable[[], Encode]],
+    texts: Sequence[str],
+    rounds: int = 2,
+    label: str = "auto",
 ) -> dict:
     """Times torch and each candidate on `texts` in interleaved rounds; returns the measurements and the choice.
 
     A candidate that fails to build (missing runtime, unsupported model) is recorded with its error and skipped.
+    Both steps show as progress lines under `label` (models/phases.py).
     """
     texts = list(texts)
     encoders: dict[str, Encode] = {"torch": reference}
     measured: dict[str, dict] = {"torch": {}}
+    built = phase(f"{label}: building {len(candidates)} backends", len(candidates))
     for name, build in candidates.items():
         try:
             encoders[name] = build()
             measured[name] = {}
         except Exception as exc:  # a candidate that cannot run here is not a reason to fail `auto`
             measured[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        built(1)
     names = list(encoders)
     seconds = dict.fromkeys(names, 0.0)
     vectors: dict[str, np.ndarray] = {}
+    timed = phase(
+        f"{label}: timing torch + {len(names) - 1} backends",
+        len(names) * max(1, rounds),
+    )
     for name in names:  # warm-up: first-call allocations and kernel selection are not part of the speed
         encoders[name](texts[:4])
     load = [round(os.getloadavg()[0], 2)] if hasattr(os, "getloadavg") else []
@@ -117,6 +129,7 @@ def calibrate(
             start = time.perf_counter()
             vectors[name] = np.asarray(encoders[name](texts), np.float32)
             seconds[name] += time.perf_counter() - start
+            timed(1)
     if hasattr(os, "getloadavg"):
         load.append(round(os.getloadavg()[0], 2))
     ref = _unit(vectors["torch"])
@@ -179,7 +192,8 @@ def resolve(
                 return {**cached, "cached": True}
         except (OSError, ValueError):
             pass  # an unreadable cache entry is measured again
-    result = calibrate(reference, candidates, texts if texts is not None else calibration_sample(), rounds)
+    sample = texts if texts is not None else calibration_sample()
+    result = calibrate(reference, candidates, sample, rounds, label=f"{short_name(model_name)}: auto")
     result.update(
         {"key": key, "cpu": key["cpu"]["model"], "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     )

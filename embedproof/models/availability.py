@@ -40,6 +40,9 @@ def availability(name: str) -> Availability:
     if card is not None and card.hosted:
         return Availability("remote", False, "a hosted API: needs the network and its key in the environment")
     if Path(name).expanduser().is_dir():
+        from embedproof.models.resolve import check_model_folder
+
+        check_model_folder(name)  # a folder that is not a model is refused before any work, naming it
         return Availability("installed", True, "a local folder")
     from embedproof.models import resolve
 

@@ -8,6 +8,7 @@ statistic: the encoder must see the documents before it can encode queries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -26,6 +27,9 @@ class BM25Encoder:
     def __init__(self, k1: float = 1.5, b: float = 0.75, stopwords: str | None = "en", stemmer: str | None = "english"):
         self.k1, self.b, self.stopwords, self.stemmer_language = k1, b, stopwords, stemmer
         self._bm25s = require("bm25s")
+        # bm25s sets its own logger to DEBUG, so its "Building index from IDs" lines print as soon as any library
+        # configures the root logger; warnings still show
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._stemmer = require("Stemmer").Stemmer(stemmer) if stemmer else None
         self.vocab: dict[str, int] | None = None
         self.warnings: list[str] = []

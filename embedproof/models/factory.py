@@ -19,7 +19,12 @@ BUILT_IN = ("bm25", "hashing")  # run with no weights: no download, no extra
 def is_built_in(name: str) -> bool:
     """`bm25`, `hashing` and `hashing-<dim>`."""
     key = name.strip().lower()
-    return key in BUILT_IN or (key.startswith("hashing-") and key[len("hashing-") :].isdigit())
+    if key.startswith("hashing-"):
+        from embedproof.models.hashing import hashing_dim
+
+        hashing_dim(key)  # a malformed or absurd size is refused here, naming the model
+        return True
+    return key in BUILT_IN
 
 
 def _import(path: str):
@@ -32,8 +37,9 @@ def _bm25(name: str, options: dict):
 
 
 def _hashing(name: str, options: dict):
-    key = name.strip().lower()
-    return _import("embedproof.models.hashing:HashingEncoder")(dim=int(key.split("-", 1)[1]) if "-" in key else 1024)
+    from embedproof.models.hashing import hashing_dim
+
+    return _import("embedproof.models.hashing:HashingEncoder")(dim=hashing_dim(name.strip().lower()))
 
 
 def _remote(name: str, options: dict):
@@ -56,6 +62,10 @@ def _splade(name: str, options: dict):
 
 def _dense(name: str, options: dict):
     card = get_card(name)
+    from embedproof.models.onnx_folder import OnnxFolderEncoder, is_onnx_folder_model
+
+    if is_onnx_folder_model(name):  # a shipped ONNX file + tokenizer (`models fetch bge-small-en-v1.5`)
+        return OnnxFolderEncoder(name, **options)
     if card.known and "dense" not in card.modes:
         raise InvalidInputError(
             f"{card.name} offers {'/'.join(card.modes)} only, not one dense vector per text; use it as a multi-vector "
@@ -72,11 +82,6 @@ FIRST_PASS: dict[str, Callable[[str, dict], object]] = {
     "bge-m3": _bgem3,
     "splade": _splade,
     "dense": _dense,
-}
-# the token-vector classes for MaxSim: a multi-vector (ColBERT) model's own, else a dense model's token embeddings
-TOKENS = {
-    "multivector": "embedproof.models.multivector:MultiVectorModelEncoder",
-    "dense": "embedproof.models.multivector:TokenEmbeddingEncoder",
 }
 TOKEN_OPTIONS = {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
 CROSS_ENCODER = "embedproof.models.crossencoder:CrossEncoderReranker"
@@ -108,9 +113,9 @@ def get_encoder(name: str, kind: str = "first", **options):
     """The encoder of `name` for `kind`: "first" (the model in its own mode), "tokens" (its token vectors, for
     MaxSim) or "cross-encoder" (a `Reranker`). Options (prefixes, max_tokens, batch_size, cache, backend) pass
     through to the class."""
-    if kind == "tokens":
-        cls = TOKENS["multivector" if "multivector" in get_card(name).modes else "dense"]
-        return _import(cls)(name, **{k: v for k, v in options.items() if k in TOKEN_OPTIONS})
+    if kind == "tokens":  # a multi-vector model's own head, an ONNX folder's or a dense model's token output
+        token_encoder = _import("embedproof.models.multivector:token_encoder")
+        return token_encoder(name, **{k: v for k, v in options.items() if k in TOKEN_OPTIONS})
     if kind == "cross-encoder":
         return _import(CROSS_ENCODER)(name)
     if kind != "first":

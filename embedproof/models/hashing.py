@@ -16,6 +16,34 @@ from embedproof.errors import InvalidInputError
 from embedproof.types import Embeddings
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# Vectors are dense: every document holds `dim` floats in memory and in the index (a hashing-99999999999 would ask
+# for terabytes). 65,536 buckets is 64 times the default and far past where more buckets stop reducing collisions
+# on a passage's few hundred distinct words.
+MAX_DIM = 65_536
+_SIZED = re.compile(r"hashing-([0-9]+)")
+
+
+def hashing_dim(name: str) -> int:
+    """The bucket count a built-in name asks for: `hashing` → 1024, `hashing-256` → 256; anything else after
+    `hashing-`, or a size outside 1..MAX_DIM, is refused naming the model."""
+    key = name.strip().lower()
+    if key == "hashing":
+        return 1024
+    match = _SIZED.fullmatch(key)
+    if match is None:
+        from embedproof.models.card import find_card
+
+        card = find_card(key)
+        if card is not None and card.name == "hashing":  # an alias of the registry's card (hashing-trick)
+            return 1024
+        raise InvalidInputError(
+            f"model {name!r}: the built-in hashing model is 'hashing' or 'hashing-DIM', e.g. hashing-256"
+        )
+    digits = match.group(1).lstrip("0") or "0"
+    dim = int(digits) if len(digits) <= 6 else MAX_DIM + 1  # never int() of a 5,000-digit string
+    if not 1 <= dim <= MAX_DIM:
+        raise InvalidInputError(f"model {name!r}: the hashing dimension must lie in [1, {MAX_DIM:,}]")
+    return dim
 
 
 def tokenize(text: str) -> list[str]:
@@ -40,8 +68,8 @@ class HashingEncoder:
     mode = "dense"
 
     def __init__(self, dim: int = 1024, sublinear_tf: bool = True):
-        if dim < 1:
-            raise InvalidInputError(f"dim must be positive, got {dim}")
+        if not 1 <= dim <= MAX_DIM:
+            raise InvalidInputError(f"dim must lie in [1, {MAX_DIM:,}], got {dim}")
         self.dim = dim
         self.sublinear_tf = sublinear_tf
 

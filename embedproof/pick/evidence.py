@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation.cost import GIB
+from embedproof.evaluation.cost import GIB, readable_bytes
 from embedproof.files import write_json_atomic
 
 __all__ = ["pick_from_results", "evidence_markdown", "write_recipe"]
@@ -40,6 +40,7 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
 
     settings = StatsSettings.from_dict(results.get("statistics"))
     runs = [r for r in results.get("runs", []) if run_size(r) is not None]
+    runs_by_name = {run_name(r): r for r in runs}
     if not runs:
         raise EmbedproofError("results.json has no runs with quality and size to pick from")
     evidence = Evidence(runs, settings)
@@ -118,8 +119,16 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     for entry, p_holm in zip((e for e in relaxing.values() if "p_value" in e), adjusted):
         entry.update(p_holm=p_holm, significant=p_holm < settings.alpha)
     load = results.get("load") or {}
+    benched = int((results.get("dataset") or {}).get("documents") or 0)
     return {
         "budgets": {"latency_ms": latency_ms, "storage_gb": storage_gb, "vectors": vectors},
+        # sizes are measured bytes per vector × vectors: a projection when the bench held fewer documents
+        "projection": {
+            "from_documents": benched,
+            "sparse": [r["run"] for r in rows.values() if _sparse(runs_by_name[r["run"]])],
+        }
+        if benched and vectors > benched
+        else None,
         "choice": choice,
         "best": best,
         "tied": [r["run"] for r in cheapest],
@@ -140,6 +149,32 @@ def pick_from_results(results: dict, latency_ms: float | None, storage_gb: float
     }
 
 
+def _sparse(run: dict) -> bool:
+    """A run whose size includes a sparse index (BM25, SPLADE), whose vocabulary grows with the corpus."""
+    if run.get("mode") == "sparse":
+        return True
+    recipe = run.get("recipe") or {}
+    return any(m.split("/")[-1].lower().startswith(("bm25", "splade")) for m in recipe.get("first_pass", []))
+
+
+def _projection_note(pick: dict) -> str | None:
+    """What a size projected past the bench's corpus assumes (None when sizes are for the corpus benched)."""
+    p = pick.get("projection")
+    if not p:
+        return None
+    vectors = pick["budgets"]["vectors"]
+    note = (
+        f"Sizes for {vectors:,} vectors are each run's bytes per vector, measured on {p['from_documents']:,} "
+        f"documents, times {vectors:,}"
+    )
+    if p["sparse"]:
+        note += (
+            "; a sparse index's vocabulary grows sublinearly with the corpus (Heaps' law), so its bytes per passage "
+            f"measured on a small corpus project only roughly ({', '.join(f'`{n}`' for n in p['sparse'])})"
+        )
+    return note + "."
+
+
 def _interval(ci, spec: str = ".4f") -> str:
     return f" [{ci[0]:{spec}}, {ci[1]:{spec}}]" if ci else " (no interval)"
 
@@ -149,7 +184,7 @@ def _describe(r: dict) -> str:
     p99 = "p99 not measured" if r["p99_ms"] is None else f"p99 {r['p99_ms']:{spec}} ms" + _interval(r["p99_ci"], spec)
     return (
         f"`{r['run']}`: nDCG@10 {r['ndcg@10']:.4f}{_interval(r['ndcg@10_ci'])}, {p99}, "
-        f"{r['bytes']:,.0f} B/vector → {r['storage_gib']:,.2f} GiB"
+        f"{r['bytes']:,.0f} B/vector → {readable_bytes(r['storage_gib'] * GIB)}"
     )
 
 
@@ -189,12 +224,14 @@ def evidence_markdown(pick: dict) -> str:
     budget += (
         f", storage ≤ {b['storage_gb']:g} GiB for {b['vectors']:,} vectors"
         if b["storage_gb"] is not None
-        else ", no storage budget"
+        else f", no storage budget; sizes for {b['vectors']:,} vectors"
     )
     lines = [
         f"Measured on {pick['dataset']} ({pick['queries']} queries): "
         f"{pick['feasible']} of {pick['measured']} runs fit ({budget})."
     ]
+    if note := _projection_note(pick):
+        lines.append(note)
     if pick["machine_busy"]:
         lines.append(
             f"- ⚠ latency was measured on a busy machine ({pick['machine_busy']}): "
@@ -263,7 +300,16 @@ def evidence_markdown(pick: dict) -> str:
             f"- ⚠ latency rounds disagreed for {', '.join(f'`{n}`' for n in pick['unstable'])}: "
             "their p99 is not repeatable."
         )
-    return "\n".join(lines)
+    return _paragraphs(lines)
+
+
+def _paragraphs(lines: list[str]) -> str:
+    """Each line its own paragraph (a blank line between), list items kept together: rendered Markdown would
+    otherwise merge the warning, Pick, Why, Serve it and Runner-up lines into one paragraph."""
+    text = lines[0]
+    for before, line in zip(lines, lines[1:]):
+        text += ("\n" if before.startswith("- ") and line.startswith("- ") else "\n\n") + line
+    return text
 
 
 def write_recipe(pick: dict, path: Path) -> None:

@@ -75,15 +75,9 @@ def profile_corpus(dataset: Dataset, sample: int = 5000, seed: int = 0) -> dict:
         from embedproof.evaluation.truncation import token_lengths
 
         lengths[name] = token_lengths(tokenizer, picked)
-    token_stats = {
-        name: {
-            "mean": float(a.mean()) if len(a) else 0.0,
-            **{f"p{p}": float(np.percentile(a, p)) if len(a) else 0.0 for p in (50, 90, 99)},
-            "max": float(a.max()) if len(a) else 0.0,
-            **{f"share_over_{w}": float(np.mean(a > w)) if len(a) else 0.0 for w in WINDOWS},
-        }
-        for name, a in lengths.items()
-    }
+    from embedproof.evaluation.truncation import length_stats
+
+    token_stats = {name: length_stats(a, WINDOWS) for name, a in lengths.items()}
     exact = next((k for k in token_stats if not k.startswith("words")), next(iter(token_stats)))
     return {
         "corpus": dataset.name,

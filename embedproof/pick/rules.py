@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation.cost import GIB
+from embedproof.evaluation.cost import GIB, readable_bytes
 from embedproof.models.card import get_card
 from embedproof.pick.store_advice import store_advice
 from embedproof.vectors.matryoshka import MIN_SAFE_DIM
@@ -127,7 +127,8 @@ def _choose_dimension(n: Needs, card) -> dict:
     ladder += [(d, "int8") for d in card.matryoshka_dims if MIN_SAFE_DIM <= d < native]
     ladder.append((native, "binary"))
     math = [
-        f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = {_gib(_storage(n.docs, d, p))} GiB"
+        f"{n.docs:,} vectors × {bytes_per_vector(d, p):,.0f} B ({d} dims {p}) = "
+        + readable_bytes(_storage(n.docs, d, p) * GIB)
         for d, p in ladder[:1]
     ]
     if n.storage_gb is None:

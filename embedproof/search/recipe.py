@@ -6,12 +6,12 @@ late-interaction or cross-encoder rerank of the top 50. Recipes load from JSON o
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from embedproof.defaults import RERANK_TOP, RESCORE_MULTIPLIER
 from embedproof.errors import DatasetError, InvalidInputError
+from embedproof.files import UNICODE_RULE, lone_surrogate, read_json_file, read_user_text
 
 STANDARD_MODES = ("dense", "sparse", "multivector", "hybrid", "hybrid+rerank")
 DEFAULT_DENSE = "sentence-transformers/all-MiniLM-L6-v2"
@@ -285,19 +285,18 @@ def mode_recipes(modes, models=None, reranker: str | None = None, rerank_top: in
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe from .json or .yaml/.yml; unknown or missing fields are errors naming the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(f"cannot read recipe ({exc.strerror})", path) from exc
-    try:
-        if path.suffix in {".yaml", ".yml"}:
-            import yaml
+    if path.suffix in {".yaml", ".yml"}:
+        import yaml
 
+        text = read_user_text(path, "recipe")
+        try:
             data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:
-        raise DatasetError(f"not valid {'YAML' if path.suffix in {'.yaml', '.yml'} else 'JSON'} ({exc})", path) from exc
+        except Exception as exc:  # a YAML error, or nesting past the recursion limit
+            raise DatasetError(f"not valid YAML ({exc})", path) from exc
+        if lone_surrogate(data):
+            raise DatasetError(f"not valid Unicode: {UNICODE_RULE}", path)
+    else:
+        data = read_json_file(path, "recipe")
     if not isinstance(data, dict):
         raise DatasetError("a recipe must be a mapping of fields", path)
     known = set(Recipe.__dataclass_fields__)

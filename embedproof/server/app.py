@@ -11,6 +11,7 @@ from pathlib import Path
 
 from embedproof.errors import InvalidInputError, require
 from embedproof.server.batching import BatchOptions, BatchWorker
+from embedproof.server.limits import ConnectionLimits, bounded_protocol, listening_socket
 
 MAX_REQUEST_BYTES = 1_000_000
 
@@ -84,16 +85,20 @@ def serve(
     port: int = 8000,
     api_key: str | None = None,
     batching: BatchOptions | None = None,
+    limits: ConnectionLimits = ConnectionLimits(),
 ) -> None:
     """Serve the index in `index_dir` with uvicorn until interrupted."""
     uvicorn = require("uvicorn", "serve")
+    sock = listening_socket(host, port)  # a bad host or a port in use is one line before the index loads
     # Keep-alive outlives clients' idle expiry (httpx and uvicorn both default to 5 s): with equal timeouts a client
     # can reuse a connection the server is closing. No access log: it is per-request work the bench never pays.
-    uvicorn.run(
+    # The protocol bounds header size and the time to send headers and body (server/limits.py).
+    config = uvicorn.Config(
         create_app(index_dir, api_key, batching=batching),
-        host=host,
-        port=port,
         log_level="info",
         access_log=False,
         timeout_keep_alive=75,
+        http=bounded_protocol(limits),
     )
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])

@@ -217,6 +217,21 @@ async def embeddings(body: EmbeddingsRequest, request: Request):
     return json_response({"object": "list", "data": data, "model": model, "usage": usage}, info)
 
 
+def openai_models(models: list[str], created: int) -> dict:
+    """`GET /v1/models` in OpenAI's shape: the models `/v1/embeddings` serves (the index's dense first passes), each
+    `created` when the index was last committed (Unix seconds), owned by embedproof."""
+    return {
+        "object": "list",
+        "data": [{"id": model, "object": "model", "created": created, "owned_by": "embedproof"} for model in models],
+    }
+
+
+@router.get("/v1/models")
+async def models(request: Request):  # what OpenAI clients list before they embed
+    index = request.app.state.index
+    return openai_models(request.app.state.dense_models, int(index.manifest.path.stat().st_mtime))
+
+
 @router.get("/", response_class=HTMLResponse)
 async def page():
     return PAGE

@@ -10,9 +10,7 @@ import pytest
 
 from embedproof.datasets.loading import DEMO_PATH, Dataset, load_beir_folder, load_dataset
 from embedproof.errors import DatasetError
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-
+from tests.conftest import shared_dataset
 
 # --------------------------------------------------------------------------------------------------- helpers
 
@@ -283,10 +281,7 @@ def test_demo_summary_is_json_serialisable(demo):
 
 
 def _shared(name: str) -> Path:
-    folder = SHARED / name
-    if not folder.is_dir():
-        pytest.skip(f"shared dataset {name} not found at {folder}")
-    return folder
+    return shared_dataset(name)
 
 
 def test_scifact_test_split():

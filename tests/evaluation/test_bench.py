@@ -5,7 +5,7 @@ from embedproof.errors import EmbedproofError
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 
-from ..conftest import DATASETS
+from ..conftest import shared_dataset
 
 METRICS = {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"}
 
@@ -42,9 +42,7 @@ def test_unlabeled_collection_cannot_be_benched(tmp_path):
 
 @pytest.mark.parametrize("name, expected_bm25", [("cranfield", 0.3730), ("medline", 0.6957)])
 def test_classic_collections_run_end_to_end(name, expected_bm25):
-    if not (DATASETS / name).is_dir():
-        pytest.skip("../shared/datasets not present")
-    dataset = load_dataset(str(DATASETS / name))
+    dataset = load_dataset(str(shared_dataset(name)))
     results = run_bench(dataset, ["bm25", "hashing"])
     bm25, hashing = (r["metrics"]["ndcg@10"] for r in results["runs"])
     # regression values measured with bm25s 0.3.16 (no published reference exists for these collections)
@@ -53,11 +51,9 @@ def test_classic_collections_run_end_to_end(name, expected_bm25):
 
 
 def test_cranfield_grades_are_used_as_grades():
-    if not (DATASETS / "cranfield").is_dir():
-        pytest.skip("../shared/datasets not present")
     from embedproof.evaluation.metrics import evaluate_run
 
-    dataset = load_dataset(str(DATASETS / "cranfield"))
+    dataset = load_dataset(str(shared_dataset("cranfield")))
     assert dataset.graded
     run = run_bench(dataset, ["bm25"])["runs"][0]
     binary = {q: {d: 1 for d, s in judged.items() if s > 0} for q, judged in dataset.qrels.items()}

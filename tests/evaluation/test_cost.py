@@ -29,3 +29,12 @@ def test_the_lessons_question():
 def test_projection_covers_every_precision_and_size():
     rows = projection_table(384)
     assert len(rows) == 12 and {r["vectors"] for r in rows} == {1_000_000, 100_000_000, 1_000_000_000}
+
+
+def test_sizes_read_in_the_largest_unit_that_keeps_them_at_least_one():
+    from embedproof.evaluation.cost import readable_bytes
+
+    assert readable_bytes(0) == "0 B" and readable_bytes(175) == "175 B" and readable_bytes(1023) == "1,023 B"
+    assert readable_bytes(1604 * 240) == "376 KiB"  # 384,960 B: not "0.00 GiB"
+    assert readable_bytes(1.5 * 2**20) == "1.50 MiB" and readable_bytes(42.25 * 2**20) == "42.2 MiB"
+    assert readable_bytes(1_228_800_000_000) == "1,144 GiB"  # GiB at most: the storage budgets are in GiB

@@ -100,12 +100,10 @@ def test_old_files_without_per_query_scores_keep_point_estimates():
 def test_cranfield_minilm_is_not_significantly_better_than_bm25(minilm_path):
     """The issue's hand-checked case: +0.87 points over BM25 on Cranfield is a coin flip (100 wins, 100 losses,
     25 ties)."""
-    from ..conftest import DATASETS
+    from ..conftest import shared_dataset
 
-    if not (DATASETS / "cranfield").is_dir():
-        pytest.skip("no Cranfield")
     results = run_bench(
-        load_dataset(str(DATASETS / "cranfield")),
+        load_dataset(str(shared_dataset("cranfield"))),
         ["bm25", "sentence-transformers/all-MiniLM-L6-v2"],
         BenchOptions(latency=False),
     )

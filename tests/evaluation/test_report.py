@@ -314,3 +314,84 @@ def test_no_retention_plot_when_only_the_native_dimension_was_measured():
     fig = report_plots.retention(plt, swept)
     assert fig is not None
     plt.close(fig)
+
+
+def test_labels_of_the_demo_plots_never_overlap(report):
+    """Every number label's box, as matplotlib's renderer draws it, clear of every other label's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from embedproof.evaluation.pareto import run_size
+
+    _, results, _ = report
+    annotate(results)
+    runs = results["runs"]
+    for fig in (
+        report_plots.scatter(plt, runs, run_p99, "p99 (ms)", p99_interval),
+        report_plots.scatter(plt, runs, run_size, "bytes"),
+    ):
+        renderer = fig.canvas.get_renderer()
+        texts = fig.axes[0].texts
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        numbers = sorted(int(n) for t in texts for n in re.split(r"[,–]", t.get_text()))
+        assert numbers == list(range(1, len(runs) + 1))  # every run labelled once
+        assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b)]
+        plt.close(fig)
+
+
+def test_latency_stability_flags_what_the_cli_warns_about(tmp_path):
+    """A busy machine is one banner, not a flag on every run: the section lists the runs whose rounds disagree."""
+    results = synthetic_results(n_runs=6)
+    results["load"].update(busy=True, reason="other processes used 90% of the CPUs")
+    for run in results["runs"]:
+        run["latency"]["busy"] = "other processes used 90% of the CPUs"
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    write_report(tmp_path / "r.json", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "Latency stability (1 of 6 runs flagged)" in page and 'id="busy"' in page
+    stability = re.search(r'<table class="list" id="latency-stability">.*?</table>', page, re.S).group(0)
+    assert re.findall(r"<tr><td>([^<]*)</td>", stability) == ["4 model-0 dense d128 float32"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed (.ci/run installs it)")
+def test_decision_states_the_budgets_given_at_1280_px(report, tmp_path):
+    """`report --latency-ms --storage-gb --vectors` decides as `pick` does and says under which budgets."""
+    from typer.testing import CliRunner
+
+    from embedproof.cli import app
+
+    folder, _, _ = report
+    page = tmp_path / "budgets.html"
+    done = CliRunner().invoke(
+        app,
+        ["report", str(folder / "results.json"), "-o", str(page)]
+        + ["--latency-ms", "10000", "--storage-gb", "0.5", "--vectors", "1000000"],
+    )
+    assert done.exit_code == 0, done.output
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1280,2400", "--virtual-time-budget=5000", "--dump-dom"]
+        + [page.as_uri()],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    decision = re.search(r'<div class="decision">(.*?)</div>', dom, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", decision)
+    # 0.5 GiB for a million vectors is 536 B each: bm25 (175 B/passage, the best run) fits, hashing float32 and
+    # hybrid (4,096 and 4,271 B) do not
+    assert "p99 ≤ 10000 ms (upper bound of its interval), storage ≤ 0.5 GiB for 1,000,000 vectors" in text, text
+    assert "4 of 8 runs fit" in text and "Pick bm25 sparse float32" in text and "→ 167 MiB" in text
+    assert "Relaxing the budgets would not buy quality" in text
+    shot = tmp_path / "budgets.png"
+    subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--window-size=1280,2400", f"--screenshot={shot}", page.as_uri()],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(shot.read_bytes()[16:20], "big") == 1280  # the PNG is as wide as the window asked for

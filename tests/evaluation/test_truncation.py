@@ -4,7 +4,7 @@ import pytest
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.evaluation.truncation import token_lengths, truncation_profile, truncation_warning
+from embedproof.evaluation.truncation import length_stats, token_lengths, truncation_profile, truncation_warning
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,31 @@ def test_index_build_warns_about_truncation_as_bench_does(minilm_path, tmp_path)
     chunked = CliRunner().invoke(app, [*base[:4], "--recipe", str(recipe), "--out", str(tmp_path / "b")])
     assert chunked.exit_code == 0, chunked.output
     assert "window" not in chunked.stderr
+
+
+def test_the_histogram_is_log_spaced_so_an_outlier_leaves_the_rest_apart():
+    # 99 documents of 100-1,000 tokens and one of 289,000: linear bins of 14,445 tokens put all 99 in the first bar
+    lengths = np.array([100 + 9 * i for i in range(99)] + [289_000])
+    histogram = truncation_profile(lengths, 256)["histogram"]
+    edges, counts = np.array(histogram["edges"]), histogram["counts"]
+    assert histogram["scale"] == "log" and edges[0] == 100 and edges[-1] == 289_000
+    assert np.allclose(edges[1:] / edges[:-1], (289_000 / 100) ** (1 / 20))  # equal steps on a log axis
+    assert sum(counts) == 100 and counts[-1] == 1 and max(counts) < 99 and sum(c > 0 for c in counts) >= 5
+
+
+def test_profile_and_bench_print_the_same_figures_for_the_same_texts(tokenizer, monkeypatch):
+    """`profile`'s share over a window and p99 come from the function bench's truncation profile uses."""
+    import embedproof.pick.profile as profile_module
+    from embedproof.pick.profile import profile_corpus
+
+    monkeypatch.setattr(profile_module, "_tokenizers", lambda: {"mini": tokenizer})
+    dataset = load_dataset("demo")
+    facts = profile_corpus(dataset)["tokens"]["mini"]
+    texts = [doc.full_text for doc in dataset.corpus.values()]
+    lengths = token_lengths(tokenizer, texts)
+    bench = truncation_profile(lengths, 256)
+    assert facts["p99"] == bench["p99"] and facts["p50"] == bench["p50"] and facts["max"] == bench["max"]
+    assert facts["share_over_256"] == bench["share_over_window"]
+    assert facts["p99"] == pytest.approx(np.percentile(lengths, 99))
+    # a window that cuts some demo passages (4-62 tokens): both count the same documents over it
+    assert length_stats(lengths, [40])["share_over_40"] == truncation_profile(lengths, 40)["share_over_window"] > 0

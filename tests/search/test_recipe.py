@@ -50,7 +50,7 @@ def test_bad_recipe_files_name_the_file_and_field(tmp_path):
     with pytest.raises(DatasetError, match="bad.json.*unknown recipe fields \\['fusoin'\\]"):
         load_recipe(tmp_path / "bad.json")
     (tmp_path / "broken.json").write_text("{")
-    with pytest.raises(DatasetError, match="broken.json: not valid JSON"):
+    with pytest.raises(DatasetError, match="broken.json, line 1: not valid JSON"):
         load_recipe(tmp_path / "broken.json")
 
 

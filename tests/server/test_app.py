@@ -92,6 +92,19 @@ def test_official_openai_client_against_the_server(live_server):
         assert raised.value.status_code == 404 and raised.value.body["code"] == "model_not_found"
 
 
+def test_models_lists_the_served_model_in_openai_shape(client, live_server, index_dir):
+    from openai import OpenAI
+
+    listed = client.get("/v1/models").json()
+    manifest_time = int((index_dir / "manifest.json").stat().st_mtime)
+    assert listed == {
+        "object": "list",
+        "data": [{"id": MINILM, "object": "model", "created": manifest_time, "owned_by": "embedproof"}],
+    }
+    api = OpenAI(base_url=live_server + "/v1", api_key="not-needed-on-loopback")
+    assert [model.id for model in api.models.list()] == [MINILM]  # the official client reads the same answer
+
+
 def test_overrides_run_one_stage_of_the_recipe_like_its_own_recipe(client, index_dir):
     """`first_pass: [bm25]` answers as a BM25-only recipe over the same stored data; what the index lacks is a 422."""
     from embedproof.index.access import open_index
@@ -158,6 +171,7 @@ def test_api_key_is_required_except_on_health_and_the_page(index_dir, monkeypatc
     assert guarded.post("/search", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert guarded.post("/search", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
     assert guarded.post("/v1/embeddings", json={"input": "x"}).status_code == 401
+    assert guarded.get("/v1/models").status_code == 401
     big = guarded.post("/search", json={"query": "x" * 5_000}, headers={"X-API-Key": "s3cret"})
     assert big.status_code == 413 and "over 2,000 bytes" in big.json()["detail"]
     assert (

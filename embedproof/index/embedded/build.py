@@ -112,7 +112,7 @@ def encode_component(
     if shrink is not None:
         component["precision"] = shrink[1]
     (out / safe_name(model)).mkdir(exist_ok=True)
-    advance = progress(f"{model} ({kind})", len(ids)) if progress else None
+    advance = progress(f"index {model}: documents ({kind} pass)", len(ids)) if progress else None
     jobs, sizes, rels = [], {}, {}
     for offset, start in enumerate(range(0, len(ids), chunk_size)):
         number = first_number + offset

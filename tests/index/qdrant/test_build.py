@@ -22,7 +22,7 @@ from embedproof.index.qdrant.search import QdrantIndex  # noqa: E402
 from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402
-from tests.conftest import DATASETS  # noqa: E402
+from tests.conftest import shared_dataset  # noqa: E402
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -332,7 +332,7 @@ def test_scifact_subset_parity(tmp_path, minilm_path):
     identical. The 4 hybrid differences come from the BM25 run: queries matching fewer than 100 documents, where the
     embedded run pads with score-0 documents, and tied BM25 scores ordered differently (see the demo tests).
     """
-    data = load_dataset(DATASETS / "scifact")
+    data = load_dataset(shared_dataset("scifact"))
     corpus, query_ids = judged_subset(data.corpus, data.qrels, 1000)
     assert len(corpus) == 1000 and len(query_ids) == 300
     counts = {}

@@ -1,0 +1,253 @@
+"""Model folders that ship an ONNX file and a tokenizer, run by onnxruntime + tokenizers (no torch model).
+
+`embedproof models fetch bge-small-en-v1.5` (int8 ONNX) and `paraphrase-minilm-l3-v2` (fp32 ONNX) give such
+folders. The file runs as shipped: one that is already int8 is never quantised again, and no export happens, so
+every encoder backend that can run an ONNX file on onnxruntime (torch, auto, onnx, onnx-int8 for an int8 file)
+resolves to that file, and `backend` says what runs ("onnx-int8" or "onnx"). Pooling, prefixes and the window
+come from the model card. Texts are batched by token length (each batch pads only to its own longest text) and
+the session uses every core this process may run on, as the fast backends do (models/onnx_backend.py). An int8
+file runs one text at a time (see `OnnxFolderModel`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from embedproof.backends import ENCODER_BACKENDS, UnsupportedBackendError
+from embedproof.errors import InvalidInputError, ModelNotAvailableError, require
+from embedproof.models.cache import EmbeddingCache
+from embedproof.models.card import get_card
+from embedproof.models.loading import Loaded
+from embedproof.models.onnx_backend import PAD_MULTIPLE, TOKEN_BUDGET, cpu_threads, length_batches, pool
+from embedproof.models.resolve import onnx_file, resolve_model
+from embedproof.types import Embeddings
+
+CACHE_FORMAT = 1
+INT8_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QAttention", "DynamicQuantizeMatMul"}
+
+
+def is_onnx_folder_model(name: str) -> bool:
+    """Whether `name` (a local folder, or a fetched packaged model) is an ONNX model folder."""
+    from embedproof.models.fetch import wheel_key
+
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return onnx_file(local) is not None
+    if wheel_key(name) is None:
+        return False
+    try:
+        return onnx_file(resolve_model(name).path) is not None
+    except ModelNotAvailableError:
+        return False  # the dense encoder's own resolve says how to obtain it
+
+
+def is_int8(path: Path) -> bool:
+    """A file that already holds integer kernels (dynamic or static int8)."""
+    onnx = require("onnx", "fast")
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(node.op_type in INT8_OPS for node in graph.node)
+
+
+class OnnxFolderModel:
+    """The session and tokenizer of one folder: token matrices and pooled vectors, batched by length."""
+
+    def __init__(self, folder: str | Path, pooling: str, max_tokens: int, threads: int | None = None):
+        ort = require("onnxruntime", "fast")
+        tokenizers = require("tokenizers", "fast")
+        self.folder, self.pooling, self.max_tokens = Path(folder), pooling, int(max_tokens)
+        self.path = onnx_file(self.folder)
+        if self.path is None:
+            raise InvalidInputError(f"{folder}: not an ONNX model folder (one *.onnx file beside tokenizer.json)")
+        self.int8 = is_int8(self.path)
+        # Dynamic int8 quantises each activation tensor with one scale over the whole batch, padding included, so a
+        # text's vector would depend on its batch mates: an int8 file encodes one text per run, unpadded (as a
+        # query is served). An fp32 file batches by length.
+        self.batching = "one text per run" if self.int8 else "by length"
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        self._tokenizer.no_padding()  # a shipped tokenizer.json may pad every text to a fixed width
+        self._tokenizer.enable_truncation(self.max_tokens)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads or cpu_threads(), 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as onnx_backend: shared cores
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        # the token output: the one (batch, tokens, hidden) tensor; exports name it differently
+        outputs = [o for o in self.session.get_outputs() if len(o.shape) == 3]
+        if not outputs:
+            raise InvalidInputError(f"{self.path}: no (batch, tokens, hidden) output to pool")
+        self.output = outputs[0].name
+        self.dim = int(outputs[0].shape[2]) if isinstance(outputs[0].shape[2], int) else None
+        self.runtime_version = f"onnxruntime {ort.__version__}"
+
+    @cached_property
+    def tokenizer(self):
+        """The same tokenizer as a transformers tokenizer (chunking by tokens calls it with offsets)."""
+        transformers = require("transformers", "dense")
+        return transformers.PreTrainedTokenizerFast(tokenizer_file=str(self.folder / "tokenizer.json"))
+
+    def _batches(self, texts: list[str]):
+        encoded = self._tokenizer.encode_batch(texts)
+        budget, multiple = (1, 1) if self.int8 else (TOKEN_BUDGET, PAD_MULTIPLE)
+        for batch in length_batches([len(e.ids) for e in encoded], budget):
+            width = -(-max(len(encoded[i].ids) for i in batch) // multiple) * multiple
+            feed = {name: np.zeros((len(batch), width), np.int64) for name in self.inputs}
+            for row, i in enumerate(batch):
+                n = len(encoded[i].ids)
+                feed["input_ids"][row, :n] = encoded[i].ids
+                feed["attention_mask"][row, :n] = 1
+                if "token_type_ids" in feed:
+                    feed["token_type_ids"][row, :n] = encoded[i].type_ids
+            yield batch, feed, np.asarray(self.session.run([self.output], feed)[0], np.float32)
+
+    def token_embeddings(self, texts: list[str]) -> list[np.ndarray]:
+        """Per text, the (tokens × hidden) output without padding, in input order."""
+        out: list[np.ndarray | None] = [None] * len(texts)
+        for batch, feed, hidden in self._batches(list(texts)):
+            for row, i in enumerate(batch):
+                out[i] = hidden[row, : int(feed["attention_mask"][row].sum())].copy()
+        return out  # type: ignore[return-value]
+
+    def encode(self, texts: list[str], normalize: bool = True) -> np.ndarray:
+        """Pooled sentence vectors in input order."""
+        vectors: np.ndarray | None = None
+        for batch, feed, hidden in self._batches(list(texts)):
+            pooled = pool(hidden, feed["attention_mask"], self.pooling)
+            if vectors is None:
+                vectors = np.zeros((len(texts), pooled.shape[1]), np.float32)
+            vectors[batch] = pooled
+        if vectors is None:
+            return np.zeros((0, self.dim or 0), np.float32)
+        if normalize:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+
+def shipped_backend(requested: str, int8: bool, name: str) -> str:
+    """The backend a shipped ONNX file runs as, for the backend asked for: the file's own precision."""
+    if requested not in ENCODER_BACKENDS:
+        raise InvalidInputError(f"backend {requested!r}: choose from {', '.join(ENCODER_BACKENDS)}")
+    if requested.startswith("openvino"):
+        raise UnsupportedBackendError(f"{name}: a shipped ONNX model runs on onnxruntime, not {requested!r}")
+    if requested == "onnx-int8" and not int8:
+        raise UnsupportedBackendError(f"{name}: ships an fp32 ONNX file; run it as shipped with --backend onnx")
+    return "onnx-int8" if int8 else "onnx"
+
+
+def load_onnx_folder(name: str, max_tokens: int | None, backend: str) -> tuple[Loaded, str, dict]:
+    """(loaded model, the backend it runs as, what `auto`'s record says about it) for an ONNX model folder."""
+    card = get_card(name)
+    resolved = resolve_model(name)
+    warnings = [w for w in [card.assumption_warning] if w]
+    pooling = card.pooling if card.pooling in {"mean", "cls", "max"} else "mean"
+    if pooling != card.pooling:
+        warnings.append(f"{name}: pooling not on a model card; mean pooling assumed")
+    window = int(max_tokens or card.max_tokens or 512)
+    config = Path(resolved.path) / "config.json"
+    if config.is_file():  # never past the position embeddings
+        window = min(window, int(json.loads(config.read_text()).get("max_position_embeddings", window)))
+    model = OnnxFolderModel(resolved.path, pooling, window)
+    runs_as = shipped_backend(backend, model.int8, name)
+    record = {
+        "backend": runs_as,
+        "ratio": None,
+        "measured": {},
+        "rule": "a shipped ONNX file runs as shipped",
+        "cached": False,
+        "shipped": True,
+        "reason": "shipped int8 ONNX, not quantised again" if model.int8 else "shipped fp32 ONNX, run as shipped",
+    }
+    return Loaded(card, warnings, resolved, model, window), runs_as, record
+
+
+class OnnxFolderEncoder:
+    """One vector per text from an ONNX model folder; the card's prefixes; cached on disk by content."""
+
+    mode = "dense"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        query_prefix: str | None = None,
+        document_prefix: str | None = None,
+        max_tokens: int | None = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+        cache_dir: str | None = None,
+        use_cache: bool = True,
+        backend: str = "torch",
+    ):
+        self.name = name
+        loaded, self.backend, self.auto_backend = load_onnx_folder(name, max_tokens, backend)
+        loaded.attach(self)
+        self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
+        self.document_prefix = self._prefix("document", document_prefix, self.card.document_prefix)
+        self.dim = self.model.dim or int(self.model.encode(["a"]).shape[1])
+        self.batch_size, self.normalize = batch_size, self.card.normalize
+        self.cache_dir, self.use_cache = cache_dir, use_cache
+        self.fast = None
+
+    def _prefix(self, side: str, given: str | None, from_card: str) -> str:
+        if given is None:
+            return from_card
+        if self.card.known and given != from_card:
+            self.warnings.append(
+                f"{side} prefix {given!r} differs from the model card's {from_card!r}; "
+                "expect lower recall unless this is deliberate"
+            )
+        return given
+
+    def cache_key(self, prefix: str) -> dict:
+        return {
+            "format": CACHE_FORMAT,
+            "kind": "dense-onnx-folder",
+            "model": self.card.name if self.card.known else self.name,
+            "revision": self.resolved.revision,
+            "prefix": prefix,
+            "max_tokens": self.max_tokens,
+            "normalize": self.normalize,
+            "pooling": self.model.pooling,
+            "batching": self.model.batching,
+            "runtime_version": self.model.runtime_version,
+        }
+
+    def _embed(self, texts: list[str], prefix: str) -> np.ndarray:
+        return self.model.encode([prefix + t for t in texts], self.normalize).reshape(len(texts), self.dim)
+
+    def _encode(self, texts, ids, side, prefix, on_progress) -> Embeddings:
+        texts = list(texts)
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        fn = lambda batch: self._embed(batch, prefix)  # noqa: E731
+        hits, folder = 0, None
+        if self.use_cache:
+            cache = EmbeddingCache(self.cache_key(prefix), self.cache_dir)
+            vectors, hits = cache.encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
+            folder = str(cache.folder)
+        else:
+            vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
+            if on_progress:
+                on_progress(len(texts))
+        info = {
+            "backend": self.backend,
+            "prefix": prefix,
+            "max_tokens": self.max_tokens,
+            "cache_hits": hits,
+            "revision": self.resolved.revision,
+            "cache_folder": folder,
+        }
+        return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
+
+    def encode_queries(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
+        return self._encode(texts, ids, "query", self.query_prefix, on_progress)
+
+    def encode_documents(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
+        return self._encode(texts, ids, "document", self.document_prefix, on_progress)
