@@ -6,6 +6,7 @@ late-interaction or cross-encoder rerank of the top 50. Recipes load from JSON o
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
