@@ -184,7 +184,8 @@ def markdown_html(text: str) -> str:
 
 def decision_html(results: dict, decide: Callable[[dict], str] | None) -> str:
     """`decide`'s Markdown (`embedproof.pick.decision.decision_markdown`: the evidence pick under the command's
-    budgets) as HTML; its error text if it fails. The picker is passed in: it builds on this package, so this package cannot import it.
+    budgets) as HTML; its error text if it fails. The picker is passed in: it builds on this package, so this
+    package cannot import it.
     """
     if decide is None:
         return '<p class="note">No decision: <code>embedproof report</code> adds the evidence pick.</p>'
