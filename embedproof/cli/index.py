@@ -323,7 +323,7 @@ def search(
     # a chunked recipe: each document's best chunk (its span in the document), as bench scored it
     chunked = any("chunk" in r for r in results)
     table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("id · best chunk [start:end]" if chunked else "id · text", overflow="fold")
+    table.add_column(escape("id · best chunk [start:end]") if chunked else "id · text", overflow="fold")
     table.add_column("score", justify="right", no_wrap=True)
     for s in stages:
         table.add_column(escape(s.split(":", 1)[-1].split("/")[-1]), justify="right", no_wrap=True)
