@@ -205,8 +205,9 @@ def _serving(choice: dict) -> str:
     store = choice.get("store") or {}
     where = "on the Qdrant engine (`--backend edge`), as measured" if store.get("backend") == "edge" else "exactly"
     line = (
-        f'Serve it: `index build --results … --run "{choice["recipe"]["name"]}" --out …` builds it {where} '
-        "(or `pick --results … --recipe-out recipe.json`, then `index build --recipe recipe.json`)"
+        f'Serve it: `index build --corpus CORPUS --results RESULTS --run "{choice["recipe"]["name"]}" --out INDEX` '
+        f"builds it {where} (or `pick --results RESULTS --recipe-out recipe.json`, then "
+        "`index build --corpus CORPUS --recipe recipe.json --out INDEX`)"
     )
     if store.get("index"):
         line += f"; the index bench measured is kept at `{store['index']}` (`embedproof serve {store['index']}`)"

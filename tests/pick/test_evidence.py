@@ -59,7 +59,7 @@ def test_a_picked_model_run_builds_from_its_recipe_or_from_the_results_by_name(t
     assert bench.exit_code == 0, bench.output
     picked = invoke("pick", "--results", results, "--recipe-out", chosen)
     assert picked.exit_code == 0, picked.output
-    assert '`index build --results … --run "hashing dense d1024 int8"' in " ".join(picked.stdout.split())
+    assert '--results RESULTS --run "hashing dense d1024 int8" --out INDEX`' in " ".join(picked.stdout.split())
     assert json.loads(chosen.read_text())["first_pass"] == ["hashing"]
     by_file = invoke("index", "build", "--corpus", "demo", "--recipe", chosen, "--out", tmp_path / "a")
     by_name = invoke(
