@@ -29,6 +29,7 @@ from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.bench import run_bench  # noqa: E402
 from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.pareto import run_name  # noqa: E402
+from embedproof.evaluation.run_result import is_model_run  # noqa: E402
 
 
 def _total(run: dict) -> dict:
@@ -66,7 +67,7 @@ def compare_benches(a: dict, b: dict) -> dict:
     siblings = []
     by_model: dict[tuple, list[dict]] = {}
     for run in a["runs"]:
-        if "recipe" not in run and run.get("mode") == "dense":
+        if is_model_run(run) and run.get("mode") == "dense":
             by_model.setdefault((run["model"], run.get("encoder_backend")), []).append(run)
     for group in by_model.values():
         for x, y in itertools.combinations(group, 2):

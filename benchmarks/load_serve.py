@@ -60,7 +60,7 @@ def rss_bytes(pid: int) -> int:
 def build_demo_index(folder: Path, dense: str = "hashing", dataset: str = "demo") -> Path:
     """A hybrid (dense + BM25, RRF) index of a corpus (the built-in demo by default)."""
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.store import build_index
+    from embedproof.index.access import build_index
     from embedproof.search.recipe import standard_recipe
 
     build_index(standard_recipe("hybrid", dense, "bm25"), load_dataset(dataset).corpus, folder, chunk_size=128)

@@ -23,8 +23,7 @@ from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive
 from embedproof.evaluation.latency import machine_info, summarise
 from embedproof.evaluation.metrics import evaluate_run
-from embedproof.index.access import open_index
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index, open_index
 from embedproof.search.recipe import standard_recipe
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -154,7 +154,7 @@ def index_path(size: int, contender: str) -> Path:
 
 
 def edge_plan(contender: str) -> tuple[dict, object]:
-    from embedproof.index.edge_plan import collection_plan
+    from embedproof.index.qdrant.plan import collection_plan
     from embedproof.search.engine import EngineSettings
 
     quantization, on_disk = CONTENDERS[contender], contender.endswith("-disk")
@@ -188,7 +188,7 @@ def build(size: int, contender: str) -> dict:
         path, extra = folder.with_suffix(".faiss"), {}
         faiss.write_index(index, str(path))
     else:
-        from embedproof.index.edge_engine import EdgeShardHandle
+        from embedproof.index.edge.engine import EdgeShardHandle
 
         plan, _ = edge_plan(contender)
         shard = EdgeShardHandle.create(str(folder), plan)
@@ -262,8 +262,8 @@ def query(size: int, contender: str) -> list[dict]:
     else:
         from dataclasses import replace
 
-        from embedproof.index.edge_engine import EdgeShardHandle
-        from embedproof.index.edge_plan import search_params
+        from embedproof.index.edge.engine import EdgeShardHandle
+        from embedproof.index.qdrant.plan import search_params
 
         shard = EdgeShardHandle.load(str(WORK / f"{contender}-{size}"))
         _, settings = edge_plan(contender)

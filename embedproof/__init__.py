@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from embedproof.defaults import VERSION as __version__
 from embedproof.lazy import lazy_exports
-
-__version__ = "0.2.0"
 
 _NAMES = {
     "Dataset": "embedproof.datasets.loading",
@@ -24,10 +23,13 @@ _NAMES = {
     "run_recipe": "embedproof.search.pipeline",
     "BenchOptions": "embedproof.evaluation.bench_options",
     "run_bench": "embedproof.evaluation.bench",
+    "bench": "embedproof.flow",
+    "Results": "embedproof.flow",
+    "Choice": "embedproof.flow",
     "evaluate_run": "embedproof.evaluation.metrics",
-    "build_index": "embedproof.index.store",
+    "build_index": "embedproof.index.access",
     "open_index": "embedproof.index.access",
-    "append_documents": "embedproof.index.append",
+    "append_documents": "embedproof.index.embedded.change",
     "EmbedproofError": "embedproof.errors",
     "InvalidInputError": "embedproof.errors",
 }
@@ -41,8 +43,11 @@ __all__ = [
     "InvalidInputError",
     "ModelCard",
     "Recipe",
+    "Results",
+    "Choice",
     "Workspace",
     "append_documents",
+    "bench",
     "build_index",
     "evaluate_run",
     "get_encoder",
@@ -60,9 +65,9 @@ if TYPE_CHECKING:
     from embedproof.evaluation.bench import run_bench
     from embedproof.evaluation.bench_options import BenchOptions
     from embedproof.evaluation.metrics import evaluate_run
-    from embedproof.index.access import open_index
-    from embedproof.index.append import append_documents
-    from embedproof.index.store import build_index
+    from embedproof.flow import Choice, Results, bench
+    from embedproof.index.access import build_index, open_index
+    from embedproof.index.embedded.change import append_documents
     from embedproof.models.card import ModelCard
     from embedproof.models.factory import get_encoder
     from embedproof.search.pipeline import Workspace, run_recipe

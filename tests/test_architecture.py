@@ -17,6 +17,7 @@ LAYERS = {
     "errors": 0,
     "files": 0,
     "lazy": 0,
+    "defaults": 0,
     "memory": 0,
     "backends": 0,
     "datasets": 1,
@@ -27,6 +28,7 @@ LAYERS = {
     "evaluation": 5,
     "index": 5,
     "pick": 5,
+    "flow": 6,
     "judge": 5,
     "server": 6,
     "cli": 6,
@@ -138,6 +140,31 @@ def test_no_import_cycles():
     # a package's __init__ names its public API lazily; it is not a dependency of its submodules
     edges = {name: {t for t in targets if t not in edges or not _is_package(t)} for name, targets in edges.items()}
     assert cycles(edges) == []
+
+
+def package_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """package → the packages its modules import (`embedproof.index.edge.build` is in package `index`)."""
+
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    found: dict[str, set[str]] = {package(name): set() for name in edges}
+    for name, targets in edges.items():
+        found[package(name)] |= {package(t) for t in targets} - {package(name)}
+    return found
+
+
+def test_no_package_cycles():
+    """Between packages too: `evaluation` may not import `pick` if `pick` imports `evaluation`, even lazily."""
+    assert cycles(package_edges(internal_edges(modules()))) == []
+
+
+def test_the_cycle_checks_see_cycles():
+    """Both checks find a planted cycle (so an empty answer means none, not a check that sees nothing)."""
+    modules_ = {"embedproof.a.x": {"embedproof.b.y"}, "embedproof.b.y": {"embedproof.a.z"}, "embedproof.a.z": set()}
+    assert cycles(modules_) == []
+    assert cycles(package_edges(modules_)) == [["a", "b"]]
 
 
 def _is_package(module: str) -> bool:

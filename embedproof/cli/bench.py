@@ -16,7 +16,6 @@ from embedproof.cli import combinations
 from embedproof.cli import edge_options as edge
 from embedproof.cli.common import (
     DropCode,
-    build_recipes,
     check_modes,
     console,
     err,
@@ -33,10 +32,9 @@ from embedproof.cli.notes import auto_backend_note
 from embedproof.cli.progress import progress_factory
 from embedproof.cli.tables import backends_table, engine_table, recipes_table, results_table, summary_table
 from embedproof.errors import InvalidInputError
+from embedproof.evaluation.bench_options import DEFAULT_MODELS
 
 __all__ = ["bench", "DEFAULT_MODELS"]
-
-DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
 
 
 def _print_evidence(results: dict, out: Console = console) -> None:
@@ -93,16 +91,53 @@ def _interrupted(output: Path) -> None:
     raise typer.Exit(130)
 
 
+def _encoding(o: dict):
+    """--batch-size, --max-tokens, the prefixes, the cache and the encoder --backend values."""
+    from embedproof.evaluation.bench_options import EncodingOptions
+
+    encoders = [value for value in o["backend"] or [] if value.strip().lower() != "edge"]
+    return EncodingOptions(
+        o["batch_size"],
+        o["max_tokens"],
+        o["query_prefix"],
+        o["document_prefix"],
+        o["cache_dir"],
+        not o["no_cache"],
+        [split_backends([value], stores=False)[0] for value in encoders] or [default_encoder_backend()],
+    )
+
+
+def _cost(o: dict):
+    """--usd-per-gb-month, --instance-usd-per-hour and --utilisation, each checked."""
+    from embedproof.evaluation.bench_options import CostOptions
+
+    in_range(o["usd_per_gb_month"], "--usd-per-gb-month", low=0)
+    in_range(o["instance_usd_per_hour"], "--instance-usd-per-hour", low=0)
+    in_range(o["utilisation"], "--utilisation", low=0, high=1, low_open=True)
+    return CostOptions(o["usd_per_gb_month"], o["instance_usd_per_hour"], o["utilisation"])
+
+
+def _statistics(o: dict):
+    """The resamples, seed and --alpha of every interval and paired test."""
+    from embedproof.evaluation.statistics import StatsSettings
+
+    in_range(o["alpha"], "--alpha", low=0, high=1, low_open=True, high_open=True)
+    return StatsSettings(
+        bootstrap_resamples=o["bootstrap_resamples"],
+        permutation_resamples=o["permutation_resamples"],
+        seed=o["seed"],
+        alpha=o["alpha"],
+    )
+
+
 def _check_bench_options(o: dict) -> None:
     """What typer's `min=` cannot say about bench's options, checked before any data is loaded."""
     for option in ("dataset", "split", "corpus", "tune_on"):
         non_empty(o[option], "--" + option.replace("_", "-"))
     for name in o["model"] or []:
         non_empty(name, "--model")
-    in_range(o["usd_per_gb_month"], "--usd-per-gb-month", low=0)
-    in_range(o["instance_usd_per_hour"], "--instance-usd-per-hour", low=0)
-    in_range(o["utilisation"], "--utilisation", low=0, high=1, low_open=True)
-    in_range(o["alpha"], "--alpha", low=0, high=1, low_open=True, high_open=True)
+    _cost(o)  # prices and --alpha are checked with the rest, before any data is loaded
+    _statistics(o)
     in_range(o["latency_budget"], "--latency-budget", low=0, low_open=True)
     if o["chunk_tokens"] is not None and o["chunk_overlap"] >= o["chunk_tokens"]:
         raise InvalidInputError(
@@ -293,44 +328,34 @@ def bench(
     """Encode, retrieve and score each model on a collection; write results.json and print a table."""
     from embedproof.datasets.loading import load_dataset
     from embedproof.evaluation.bench import run_bench
-    from embedproof.evaluation.bench_options import BenchOptions, recipe_backend
-    from embedproof.evaluation.statistics import StatsSettings
+    from embedproof.evaluation.bench_options import LatencyOptions, options_from_groups, recipe_backend
+    from embedproof.evaluation.run_result import is_model_run
     from embedproof.files import write_json_atomic
+    from embedproof.flow import bench_plan
 
-    _check_bench_options(locals())
+    o = locals()
+    _check_bench_options(o)
     writable_folder(engine_dir, "--engine-dir")
     on_engine = any(value.strip().lower() == "edge" for value in backend or [])
-    encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
-    engine_options = edge.edge_options(locals())
-    options = BenchOptions(
-        top_k,
-        batch_size,
-        max_tokens,
-        query_prefix,
-        document_prefix,
-        cache_dir,
-        not no_cache,
-        run_dir,
+    engine_options = edge.edge_options(o)
+    options = options_from_groups(
+        _encoding(o),
+        _cost(o),
+        LatencyOptions(latency, latency_queries, latency_rounds),
+        _statistics(o),
+        top_k=top_k,
+        run_dir=run_dir,
         dims=int_list(dims, "--dims"),
         precisions=precision_list(precision, "--precision"),
         rescore_multiplier=rescore_multiplier,
         allow_unvalidated_dims=allow_unvalidated_dims,
-        usd_per_gb_month=usd_per_gb_month,
-        latency=latency,
-        latency_queries=latency_queries,
-        instance_usd_per_hour=instance_usd_per_hour,
-        utilisation=utilisation,
         chunk_tokens=chunk_tokens,
         chunk_overlap=chunk_overlap,
-        latency_rounds=latency_rounds,
-        statistics=StatsSettings(
-            bootstrap_resamples=bootstrap_resamples, permutation_resamples=permutation_resamples, seed=seed, alpha=alpha
-        ),
-        backends=[split_backends([value], stores=False)[0] for value in encoders] or [default_encoder_backend()],
         engine_dir=str(engine_dir) if engine_dir else None,
         condensed=condensed,
     )
-    recipes = build_recipes(mode, recipe, model, reranker, rerank_top)
+    encoders = [value for value in backend or [] if value.strip().lower() != "edge"]
+    names, recipes = bench_plan(model, mode, recipe, model_runs, reranker, rerank_top)
     combinations.bench(locals())  # options that would do nothing here are refused
     if on_engine:
         from embedproof.search.engine import with_engine
@@ -389,19 +414,19 @@ def bench(
 
     with progress_factory(err) as progress:
         # Models named by the user must run; the default list skips one whose weights are not installed.
-        alone = model_runs if model_runs is not None else not recipes
-        names = list(dict.fromkeys(model or DEFAULT_MODELS)) if alone else []  # a repeated -m runs once
         try:
-            results = run_bench(data, names, options, progress, saved, None if model else skipped, recipes, tune_on)
+            results = run_bench(
+                data, names, options, progress, saved, None if model else skipped, recipes or None, tune_on
+            )
         except KeyboardInterrupt:
             _interrupted(output)
     write_json_atomic(output, results)
     if json_out:
         typer.echo(json.dumps(results, indent=2))
     elif wide:
-        if any("recipe" not in r for r in results["runs"]):
+        if any(is_model_run(r) for r in results["runs"]):
             console.print(results_table(results["runs"]))
-        if any("recipe" in r for r in results["runs"]):
+        if not all(is_model_run(r) for r in results["runs"]):
             console.print(recipes_table(results["runs"]))
     else:
         console.print(summary_table(results["runs"]))

@@ -32,6 +32,7 @@ from embedproof.cli.common import (
 from embedproof.cli.compare import compare
 from embedproof.cli.index import index_app, search, serve
 from embedproof.cli.judge import judge
+from embedproof.defaults import USD_PER_GB_MONTH, VERSION
 from embedproof.errors import InvalidInputError
 
 app = typer.Typer(
@@ -43,6 +44,22 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Model cards: prefixes, windows, dimensions, licences.", no_args_is_help=True)
 dataset_app = typer.Typer(help="Load and validate retrieval collections.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"embedproof {VERSION}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Pick an embedding set-up on evidence from your own corpus."""
+
 
 app.add_typer(models_app, name="models")
 app.add_typer(dataset_app, name="dataset")
@@ -68,8 +85,8 @@ def cost(
     ] = "float32",
     vectors: Annotated[str, typer.Option(help="number of vectors: 1000000, 250k, 100M, 1B")] = "1M",
     usd_per_gb_month: Annotated[
-        float, typer.Option(help="price per GiB-month (default: the HF quantisation study's 3.8)")
-    ] = 3.8,
+        float, typer.Option(help="price per GiB-month (default: the HF quantisation study's memory price)")
+    ] = USD_PER_GB_MONTH,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
 ) -> None:
     """Bytes per vector, total size and storage $/month, plus a 1M / 100M / 1B projection."""
@@ -116,11 +133,14 @@ def report(
     """A self-contained HTML report (decision under your budgets, table, frontier plots, latency, truncation, machine)
     plus PNG plots."""
     from embedproof.evaluation.report import write_report
+    from embedproof.pick.decision import decision_markdown
 
     in_range(latency_ms, "--latency-ms", low=0, low_open=True)
     in_range(storage_gb, "--storage-gb", low=0, low_open=True)
     writable_file(output, "--output")
-    written = write_report(results, output, latency_ms, storage_gb, vectors)
+    written = write_report(
+        results, output, lambda data: decision_markdown(data, latency_ms, storage_gb, vectors)
+    )  # the Decision section picks under `pick`'s budgets and states them
     console.print(
         f"wrote {written['html']} and {len(written['plots'])} plots in {Path(written['plots'][0]).parent}",
         highlight=False,

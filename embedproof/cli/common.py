@@ -224,30 +224,18 @@ def in_range(
 
 def check_modes(modes: Sequence[str] | None, option: str = "--mode") -> None:
     """Every mode must be a standard recipe mode."""
-    from embedproof.search.recipe import STANDARD_MODES
+    from embedproof.search.recipe import check_modes as check
 
-    for mode in modes or []:
-        if mode not in STANDARD_MODES:
-            raise InvalidInputError(f"{option}: unknown mode {mode!r} (known: {', '.join(STANDARD_MODES)})")
+    check(modes, option)
 
 
 def build_recipes(modes, files, models, reranker, rerank_top):
     """Recipes from --mode (built from the --model list) and --recipe files; None when neither was given."""
-    from embedproof.models.card import get_card
-    from embedproof.search.recipe import load_recipe, standard_recipe
+    from embedproof.search.recipe import load_recipe, mode_recipes
 
     if not modes and not files:
         return None
-    check_modes(modes)
-    models = list(models or [])
-    sparse_families = {"bm25", "splade"}
-    dense = (
-        next((m for m in models if get_card(m).family not in sparse_families), None)
-        or "sentence-transformers/all-MiniLM-L6-v2"
-    )
-    sparse = next((m for m in models if get_card(m).family in sparse_families), None) or "bm25"
-    built = [standard_recipe(m, dense, sparse, reranker, rerank_top) for m in modes or []]
-    return built + [load_recipe(path) for path in files or []]
+    return mode_recipes(modes, models, reranker, rerank_top) + [load_recipe(path) for path in files or []]
 
 
 def writable_folder(path: str | os.PathLike | None, option: str) -> None:

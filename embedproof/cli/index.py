@@ -45,6 +45,12 @@ def index_build(
         str | None, typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")
     ] = None,
     recipe: Annotated[Path | None, typer.Option(help="a recipe file (.json/.yaml)")] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="a bench's results.json: build the run named by --run, as it was measured")
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option(help="with --results: the run to build (its name as tables show it)")
+    ] = None,
     drop_code: DropCode = False,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="models for --mode (dense and sparse)")
@@ -91,7 +97,8 @@ def index_build(
     """Encode the corpus for a recipe into an on-disk index, in atomic chunks (a killed build resumes)."""
     from embedproof.backends import STORE_BACKENDS, split_backends
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.store import build_index, store_for
+    from embedproof.index.access import build_index
+    from embedproof.index.supports import store_for
 
     for value, option in (
         (corpus, "--corpus"),
@@ -111,9 +118,18 @@ def index_build(
         "shards": qdrant_shards,
         "replicas": qdrant_replicas,
     }
-    recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
+    if (results is None) != (run is None):
+        raise InvalidInputError("--results and --run go together: the results file and the name of its run to build")
+    if results is not None:
+        if mode or recipe:
+            raise InvalidInputError("index build needs exactly one of --mode, --recipe or --results/--run")
+        recipes, measured_backend = _measured_recipe(results, run)
+        if not any(value.strip().lower() not in STORE_BACKENDS for value in backend or []):
+            encoder_backend = measured_backend  # the backend it was measured with, unless one is named
+    else:
+        recipes = build_recipes([mode] if mode else None, [recipe] if recipe else None, model, None, 50)
     if not recipes or len(recipes) != 1:
-        raise InvalidInputError("index build needs exactly one of --mode or --recipe")
+        raise InvalidInputError("index build needs exactly one of --mode, --recipe or --results/--run")
     combinations.index_build(locals())  # options that would do nothing here are refused
     named = any(value.strip().lower() in STORE_BACKENDS for value in backend or [])
     store_backend = store_for(recipes[0], store_backend if named else None)
@@ -140,6 +156,7 @@ def index_build(
 
         with progress_factory(err):  # a first run exports and calibrates: its progress shows
             encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
+    _warn_truncation(recipes[0], data, encoder_backend)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(
             recipes[0],
@@ -168,6 +185,30 @@ def index_build(
             err.print(f"note: {advice.reason}", highlight=False, markup=False)
 
 
+def _measured_recipe(results: Path, name: str) -> tuple[list, str]:
+    """The recipe of the run named `name` in a results file, and the encoder backend it was measured with."""
+    from embedproof.evaluation.results_file import find_run, load_results
+    from embedproof.search.recipe import Recipe
+
+    non_empty(name, "--run")
+    run = find_run(load_results(results), name)
+    if run.get("recipe") is None:
+        raise InvalidInputError(f"--run: {name!r} records no recipe (a file from an early release); bench it again")
+    return [Recipe(**run["recipe"])], run.get("encoder_backend", "torch")
+
+
+def _warn_truncation(recipe, data, encoder_backend: str) -> None:
+    """Say, as bench does, when the model's window cuts the texts the index encodes."""
+    from embedproof.evaluation.truncation import recipe_truncation_warnings
+    from embedproof.index.manifest import encoder_options_for
+    from embedproof.search.pipeline import Workspace
+
+    ids = list(data.corpus)
+    workspace = Workspace(ids, [data.corpus[d].full_text for d in ids], encoder_options_for(encoder_backend))
+    for warning in recipe_truncation_warnings(recipe, workspace):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 @index_app.command("add")
 def index_add(
     folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded or edge store)")],
@@ -183,7 +224,7 @@ def index_add(
     """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, \
 so its scores all change."""
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.append import append_documents
+    from embedproof.index.embedded.change import append_documents
 
     non_empty(corpus, "--corpus")
     data = load_dataset(corpus, drop_code=drop_code)
@@ -279,14 +320,18 @@ def search(
     ]
     if stages and all(r["stage_scores"].get(stages[-1]) == r["score"] for r in results):
         stages = stages[:-1]  # the last stage's score is the score
+    # a chunked recipe: each document's best chunk (its span in the document), as bench scored it
+    chunked = any("chunk" in r for r in results)
     table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("id · text", overflow="fold")
+    table.add_column(escape("id · best chunk [start:end]") if chunked else "id · text", overflow="fold")
     table.add_column("score", justify="right", no_wrap=True)
     for s in stages:
         table.add_column(escape(s.split(":", 1)[-1].split("/")[-1]), justify="right", no_wrap=True)
     for r in results:
         cells = [f"{r['stage_scores'][s]:.4f}" if r["stage_scores"].get(s) is not None else "-" for s in stages]
-        snippet = textwrap.shorten(f"{r['title']} {r['text']}".strip(), 100, placeholder=" [...]")
+        chunk = r.get("chunk")
+        text = f"[{chunk['start']}:{chunk['end']}] {chunk['text']}" if chunk else f"{r['title']} {r['text']}"
+        snippet = textwrap.shorten(text.strip(), 100, placeholder=" [...]")
         shown = f"[bold]{escape(r['id'])}[/]\n[dim]{escape(snippet)}[/]"
         table.add_row(str(r["rank"]), shown, f"{r['score']:.4f}", *cells)
     console.print(table)

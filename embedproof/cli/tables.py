@@ -6,6 +6,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from embedproof.evaluation.pareto import run_name
+from embedproof.evaluation.run_result import is_model_run
 from embedproof.models.remote_providers import display_name
 
 METRIC_COLUMNS = ["ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"]
@@ -38,7 +40,7 @@ def summary_table(runs: list[dict]) -> Table:
     nDCG@10 shows ± half the width of its 95% interval, p99 its interval's upper bound (what budgets are checked
     against); `--wide` prints every metric and interval in full.
     """
-    from embedproof.evaluation.pareto import run_name, run_p99, run_size
+    from embedproof.evaluation.pareto import run_p99, run_size
 
     timed = any(run_p99(r) is not None for r in runs)
     tested = any(r.get("vs_best") for r in runs)
@@ -108,7 +110,7 @@ def results_table(runs: list[dict]) -> Table:
         "vs best",
         "frontier",
     ]
-    runs = [r for r in runs if "recipe" not in r]
+    runs = [r for r in runs if is_model_run(r)]
     for column in columns:
         table.add_column(column, justify="left" if column in {"model", "mode", "precision"} else "right", no_wrap=True)
     for run in runs:
@@ -117,7 +119,8 @@ def results_table(runs: list[dict]) -> Table:
         backend = run.get("encoder_backend", "torch")
         table.add_row(
             escape(display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")),
-            run["mode"],
+            run["mode"]
+            + (" chunks {window_tokens}/{overlap_tokens}".format(**run["chunking"]) if run.get("chunking") else ""),
             str(run["dim"] or "-"),
             run["precision"] + ("" if run.get("validated", True) else " (unvalidated)"),
             interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")),
@@ -151,7 +154,7 @@ def latency_cells(run: dict) -> list[str]:
 def recipes_table(runs: list[dict]) -> Table:
     table = Table(title="recipes (mean over judged queries; stage times per query)")
     for column in [
-        "mode",
+        "recipe",
         "first pass",
         "rerank",
         "nDCG@10",
@@ -167,12 +170,12 @@ def recipes_table(runs: list[dict]) -> Table:
         "frontier",
     ]:
         table.add_column(
-            column, justify="left" if column in {"mode", "first pass", "rerank", "stages (ms/query)"} else "right"
+            column, justify="left" if column in {"recipe", "first pass", "rerank", "stages (ms/query)"} else "right"
         )
-    for run in (r for r in runs if "recipe" in r):
+    for run in (r for r in runs if not is_model_run(r)):
         m, rec = run["metrics"], run["recipe"]
         table.add_row(
-            run["mode"],
+            escape(run_name(run)),
             " + ".join(x.split("/")[-1] for x in rec["first_pass"]),
             (rec["rerank"] or "-").split("/")[-1],
             interval_cell(m["ndcg@10"], (run.get("intervals") or {}).get("ndcg@10")),
@@ -212,7 +215,7 @@ def engine_table(runs: list[dict]) -> Table:
         recall = store.get("recall@10_vs_exact")
         resident = store.get("resident_mb")
         table.add_row(
-            escape(f"{run['mode']} [edge]"),
+            escape(run_name(run)),
             engine_setting(store["engine"]),
             "-" if recall is None else f"{recall:.3f}",
             f"{store['build_s']:.1f}",
@@ -244,7 +247,7 @@ def backends_table(runs: list[dict]) -> Table | Text:
         table.add_column(column, justify="left" if named else "right", no_wrap=not named, overflow="fold")
     seen = set()
     for run in runs:
-        if "recipe" in run or run.get("mode") != "dense" or run.get("precision") != "float32":
+        if not is_model_run(run) or run.get("mode") != "dense" or run.get("precision") != "float32":
             continue
         key = (run["model"], run.get("encoder_backend", "torch"), run.get("dim"))
         if key in seen:

@@ -1,7 +1,7 @@
 """Bench a recipe through the Qdrant engine that serves it: build its edge index, query it as served, score it.
 
-The index is built by `index.edge_store.build_edge_index` from the bench's own encoder options (so the embedding
-cache the bench just filled answers every document) and queried with `index.edge_search.EdgeIndex.search_many`,
+The index is built by `index.edge.build.build_edge_index` from the bench's own encoder options (so the embedding
+cache the bench just filled answers every document) and queried with `index.edge.search.EdgeIndex.search_many`,
 the path `embedproof search` and `serve` take: the numbers are the served index's, not a re-implementation's.
 Beside the recipe's metrics a run records what the engine trades: recall@10 against exact search over the same
 vectors (the embedded pipeline's ranking of the recipe at float32 — what HNSW and the quantiser give up), build
@@ -105,9 +105,9 @@ class EngineBench:
         run), and a cross-encoder's rerank when the recipe has one.
         """
         from embedproof.index.access import live_queries
-        from embedproof.index.edge_resident import measure_resident
-        from embedproof.index.edge_search import EdgeIndex
-        from embedproof.index.edge_store import build_edge_index
+        from embedproof.index.edge.build import build_edge_index
+        from embedproof.index.edge.resident import measure_resident
+        from embedproof.index.edge.search import EdgeIndex
 
         settings = engine_settings(recipe)
         folder = self.folder(dataset, recipe)

@@ -16,6 +16,9 @@ from embedproof.evaluation.cost import (
 from embedproof.evaluation.latency import DEFAULT_ROUNDS, LatencyPlan
 from embedproof.evaluation.statistics import StatsSettings
 
+# what a bench runs when no model is named: built in, small, and the usual first dense baseline
+DEFAULT_MODELS = ["bm25", "hashing", "sentence-transformers/all-MiniLM-L6-v2"]
+
 # progress(description, total) -> advance(n)
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -49,6 +52,57 @@ class BenchOptions:
     engine_dir: str | None = None
     # score condensed lists: unjudged documents removed before scoring (trec_eval -J; pooled judgments only)
     condensed: bool = False
+
+
+@dataclass
+class EncodingOptions:
+    """How models encode: batch, window, prefixes, the embedding cache and the encoder backends."""
+
+    batch_size: int = 32
+    max_tokens: int | None = None
+    query_prefix: str | None = None
+    document_prefix: str | None = None
+    cache_dir: str | None = None
+    use_cache: bool = True
+    backends: list[str] = field(default_factory=lambda: ["torch"])
+
+
+@dataclass
+class CostOptions:
+    """The prices and the utilisation that turn bytes and throughput into dollars."""
+
+    usd_per_gb_month: float = DEFAULT_USD_PER_GB_MONTH
+    instance_usd_per_hour: float = DEFAULT_INSTANCE_USD_PER_HOUR
+    utilisation: float = DEFAULT_UTILISATION
+
+
+@dataclass
+class LatencyOptions:
+    """Whether and how latency is measured: the queries timed one by one and the rounds."""
+
+    measure: bool = True
+    queries: int | None = None  # None: every judged query
+    rounds: int = DEFAULT_ROUNDS
+
+
+def options_from_groups(
+    encoding: EncodingOptions,
+    cost: CostOptions,
+    latency: LatencyOptions,
+    statistics: StatsSettings,
+    **fields,
+) -> BenchOptions:
+    """BenchOptions from its typed groups (as the bench command builds them) and the remaining fields (top_k,
+    dims, precisions, chunking, run and engine folders)."""
+    return BenchOptions(
+        **vars(encoding),
+        **vars(cost),
+        latency=latency.measure,
+        latency_queries=latency.queries,
+        latency_rounds=latency.rounds,
+        statistics=statistics,
+        **fields,
+    )
 
 
 def encoder_options(name: str, options: BenchOptions, backend: str = "torch") -> dict:

@@ -31,7 +31,7 @@ from embedproof.models.card import get_card
 from embedproof.search.engine import engine_settings
 from embedproof.search.fusion import top, tune_fusion
 from embedproof.search.pipeline import JOINT, Workspace, encode_queries, query_encoders, ranking_stages, run_recipe
-from embedproof.search.recipe import Recipe, check_unique_names
+from embedproof.search.recipe import Component, Recipe, check_unique_names
 
 STAGE_METRICS = ("ndcg@10", "recall@10", "recall@100")
 
@@ -44,13 +44,13 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
         if model.startswith("maxsim:"):
             total += workspace.documents(model.split(":", 1)[1], "tokens").info["bytes_float16"] / n
             continue
-        docs = workspace.documents(model)
+        space = workspace.chunked(model, recipe.chunking) if recipe.chunking else workspace
+        docs = space.documents(model)
         if docs.mode == "dense":
             from embedproof.vectors.quantize import bytes_per_vector
 
-            total += bytes_per_vector(
-                recipe.dim or docs.dim, recipe.precision
-            )  # what the index stores (see index/shrunk.py)
+            # what the index stores (see index/chunks.py): one vector per chunk when chunked
+            total += bytes_per_vector(recipe.dim or docs.dim, recipe.precision) * len(space.doc_ids) / n
         elif docs.mode == "sparse":
             m = docs.sparse
             total += (m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / n
@@ -60,6 +60,14 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
     return total
 
 
+def first_pass_mode(recipe: Recipe, workspace: Workspace) -> str:
+    """How a recipe's first pass retrieves: dense, sparse, multivector, or hybrid (several runs fused)."""
+    if len(recipe.first_pass) > 1:
+        return "hybrid"
+    model = recipe.first_pass[0]
+    return "multivector" if Component.of_first_pass(model).kind == "tokens" else workspace.encoder(model).mode
+
+
 def bench_recipes(
     dataset: Dataset,
     recipes: list[Recipe],
@@ -67,6 +75,7 @@ def bench_recipes(
     progress: ProgressFactory | None = None,
     tune_split: str | None = None,
     plan: LatencyPlan | None = None,
+    workspace: Workspace | None = None,
 ) -> list[dict]:
     """One run per recipe (plus one per tuned recipe when `tune_split` is given).
 
@@ -78,13 +87,14 @@ def bench_recipes(
     options = options or BenchOptions()
     own_plan = plan is None
     plan = latency_plan(dataset, options) if own_plan else plan
-    doc_ids = list(dataset.corpus)
-    workspace = Workspace(
-        doc_ids,
-        [dataset.corpus[d].full_text for d in doc_ids],
-        lambda m: encoder_options(m, options, recipe_backend(options)),
-        progress,
-    )
+    if workspace is None:
+        doc_ids = list(dataset.corpus)
+        workspace = Workspace(
+            doc_ids,
+            [dataset.corpus[d].full_text for d in doc_ids],
+            lambda m: encoder_options(m, options, recipe_backend(options)),
+            progress,
+        )
     entries: list[dict] = []
     engines = None
     try:
@@ -146,7 +156,7 @@ def _engine_entry(
     store, stages, index = engines.measure(dataset, recipe, options, exact[-1].run, query_ids, query_texts, progress)
     entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids), condensed=options.condensed)
     settings = engine_settings(recipe)
-    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.documents(m).mode == "dense"]
+    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
     dims = [recipe.dim or workspace.documents(m).dim for m in dense]
     stored = twin if settings.quantization else recipe  # a quantiser keeps the float originals to rescore with
     entry["bytes_per_passage"] = round(
@@ -185,11 +195,16 @@ def _register(
     plan.add(entry, keys, stages)
 
 
+def _native_dim(workspace: Workspace, recipe: Recipe, model: str) -> int:
+    space = workspace.chunked(model, recipe.chunking) if recipe.chunking else workspace
+    return space.documents(model).dim
+
+
 def _entry(
     recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None, condensed=False
 ) -> dict:
     means, per_query = evaluate_run(qrels, top(stages[-1].run, recipe.candidates), condensed=condensed)
-    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.documents(m).mode == "dense"]
+    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
     warnings = []
     for model in recipe.first_pass:
         bare = model.split(":", 1)[-1]
@@ -197,12 +212,14 @@ def _entry(
         warnings += list(getattr(workspace.encoder(bare, kind), "warnings", []))
     backends = {str(getattr(workspace.encoder(m, "first"), "backend", "torch")) for m in dense}
     return {
-        "model": " + ".join(recipe.first_pass) + (f" → {recipe.rerank}" if recipe.rerank else ""),
+        "name": name or recipe.name,
+        "recipe": recipe.to_dict(),
+        "model": recipe.models()[0],
+        "models": recipe.models(),
         "encoder_backend": backends.pop() if len(backends) == 1 else "torch",
         "card": get_card(dense[0]).name if dense and get_card(dense[0]).known else None,
-        "mode": name or recipe.name,
-        "recipe": recipe.to_dict(),
-        "dim": (recipe.dim or workspace.documents(dense[0]).dim) if dense else None,
+        "mode": first_pass_mode(recipe, workspace),
+        "dim": (recipe.dim or _native_dim(workspace, recipe, dense[0])) if dense else None,
         "precision": recipe.precision if dense else "float32",
         "metrics": means,
         "per_query": per_query,

@@ -1,17 +1,18 @@
 """Storage accounting: bytes per vector → index size → dollars per month, and projections to 1M…1B vectors.
 
-Prices are per GiB-month (2**30 bytes). The default, $3.8, is the memory price the Hugging Face embedding
-quantisation study used; pass your own for disk or a managed vector database.
+Prices are per GiB-month (2**30 bytes). The default (`embedproof.defaults`) is the memory price the Hugging Face
+embedding quantisation study used; pass your own for disk or a managed vector database.
 """
 
 from __future__ import annotations
 
 import re
 
+from embedproof.defaults import INSTANCE_USD_PER_HOUR, USD_PER_GB_MONTH
 from embedproof.errors import InvalidInputError
 from embedproof.vectors.quantize import PRECISIONS, bytes_per_vector
 
-DEFAULT_USD_PER_GB_MONTH = 3.8
+DEFAULT_USD_PER_GB_MONTH = USD_PER_GB_MONTH
 GIB = 1 << 30
 PROJECTION_SIZES = (1_000_000, 100_000_000, 1_000_000_000)
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
@@ -66,9 +67,7 @@ def projection_table(
     return [cost_row(dim, p, n, usd_per_gb_month) for p in precisions for n in sizes]
 
 
-# An assumption, printed with every result: AWS c7i.large (2 vCPU, like this machine) on-demand list price in
-# us-east-1. Set --instance-usd-per-hour for your own instance.
-DEFAULT_INSTANCE_USD_PER_HOUR = 0.0893
+DEFAULT_INSTANCE_USD_PER_HOUR = INSTANCE_USD_PER_HOUR  # an assumption printed with every result
 DEFAULT_UTILISATION = 0.5
 
 

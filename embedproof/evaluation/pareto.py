@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from embedproof.evaluation.run_result import RunResult
-from embedproof.models.remote_providers import display_name
+from embedproof.evaluation.run_result import RunResult, legacy_name
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,9 @@ def frontier(points: list[Point], quality: QualityCompare | None = None) -> dict
 
 
 def run_name(run: RunResult) -> str:
-    """A readable, unique-enough identity for a results.json run."""
-    if "recipe" in run:
-        store = (run.get("store") or {}).get("backend")
-        return run["mode"] + (f" [{store}]" if store else "")
-    backend = run.get("encoder_backend", "torch")
-    model = display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")
-    dim = f" d{run['dim']}" if run.get("dim") else ""
-    return f"{model} {run['mode']}{dim} {run['precision']}"
+    """A results.json run's identity: its recipe's name (with `[edge]` when measured through the engine)."""
+    store = (run.get("store") or {}).get("backend")
+    return (run.get("name") or legacy_name(run)) + (f" [{store}]" if store else "")
 
 
 def run_p99(run: RunResult) -> float | None:

@@ -10,13 +10,14 @@ the machine. Files written before intervals existed still render, showing "no in
 from __future__ import annotations
 
 import base64
-import copy
 import html
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from embedproof.defaults import USD_PER_GB_MONTH
 from embedproof.errors import EmbedproofError, require
 from embedproof.evaluation import report_plots as plots
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
@@ -181,17 +182,15 @@ def markdown_html(text: str) -> str:
     return "\n".join(out)
 
 
-def decision_html(
-    results: dict, latency_ms: float | None = None, storage_gb: float | None = None, vectors: int | None = None
-) -> str:
-    """The evidence pick under the budgets `pick` takes (its first line states the ones used), as the picker words
-    it; the picker's error text if it fails."""
+def decision_html(results: dict, decide: Callable[[dict], str] | None) -> str:
+    """`decide`'s Markdown (`embedproof.pick.decision.decision_markdown`: the evidence pick under the command's
+    budgets) as HTML; its error text if it fails. The picker is passed in: it builds on this package, so this
+    package cannot import it.
+    """
+    if decide is None:
+        return '<p class="note">No decision: <code>embedproof report</code> adds the evidence pick.</p>'
     try:
-        from embedproof.pick.evidence import evidence_markdown, pick_from_results
-
-        documents = int((results.get("dataset") or {}).get("documents") or 0)
-        chosen = pick_from_results(copy.deepcopy(results), latency_ms, storage_gb, vectors or documents)
-        return markdown_html(evidence_markdown(chosen))
+        return markdown_html(decide(results))
     except Exception as exc:  # noqa: BLE001 - the page still renders; the reader sees why there is no pick
         return f'<p class="error">No pick: {_esc(type(exc).__name__)}: {_esc(exc)}</p>'
 
@@ -321,7 +320,7 @@ def cost_html(results: dict, runs: list[RunResult]) -> str:
     for r in runs:
         if (r.get("cost") or {}).get("assumptions"):
             groups.setdefault(json.dumps(r["cost"]["assumptions"], sort_keys=True), []).append(run_name(r))
-    usd = (results.get("settings") or {}).get("usd_per_gb_month", 3.8)
+    usd = (results.get("settings") or {}).get("usd_per_gb_month", USD_PER_GB_MONTH)
     parts = [f"<p>Storage at ${_esc(usd)}/GiB-month.</p>"]
     if not groups:
         parts.append("<p>No query cost: latency was not measured.</p>")
@@ -379,17 +378,10 @@ code, pre { background: #f1f1f1; padding: 1px 4px; font-size: 12px; }
 """
 
 
-def write_report(
-    results_path: str | Path,
-    output: str | Path,
-    latency_ms: float | None = None,
-    storage_gb: float | None = None,
-    vectors: int | None = None,
-) -> dict:
+def write_report(results_path: str | Path, output: str | Path, decide: Callable[[dict], str] | None = None) -> dict:
     """Render `results.json` into `output` (HTML) and `<output stem>_plots/*.png`; returns the files written.
 
-    The budgets are `pick`'s: a p99 budget in ms, a storage budget in GiB for `vectors` vectors (default: the
-    bench's documents); the Decision section picks under them and states them.
+    `decide(results)` writes the Decision section in Markdown (`embedproof.pick.decision.decision_markdown`).
     """
     from embedproof.evaluation.results_file import load_results
 
@@ -447,7 +439,7 @@ the frontier is over ({METRIC} ↑,
 p99 ↓, bytes ↓), each axis beyond its noise.</p>
 {banner}
 <h2 id="decision">Decision</h2>
-<div class="decision">{decision_html(results, latency_ms, storage_gb, vectors)}</div>
+<div class="decision">{decision_html(results, decide)}</div>
 <h2>How sure: intervals and tests</h2>
 {statistics_html(results, runs)}
 <h2>Results</h2>

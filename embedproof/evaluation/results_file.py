@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from embedproof.errors import DatasetError
+from embedproof.errors import DatasetError, InvalidInputError
 from embedproof.evaluation.pareto import run_name
-from embedproof.evaluation.run_result import ResultsFile
+from embedproof.evaluation.run_result import ResultsFile, RunResult, legacy_name
 from embedproof.files import read_json_file
+from embedproof.search.recipe import SPARSE_FAMILIES, Component, Recipe
 
 # Objects a reader walks with `.get`: anything else in their place is refused (absent or null means "not measured").
 _TOP_OBJECTS = ("dataset", "machine", "settings", "statistics", "load", "power")
@@ -70,6 +71,7 @@ def load_results(path: str | Path) -> ResultsFile:
     names: dict[str, int] = {}
     for i, run in enumerate(results["runs"]):
         _check_run(run, f"runs[{i}]", path)
+        upgrade_run(run)  # a file from an earlier release: every run named, with its recipe
         name = run_name(run)
         if name in names:  # compare, pick and the report key runs by name: a second one would silently vanish
             raise DatasetError(f"run name {name!r} is also runs[{names[name]}]'s", path, field=f"runs[{i}]")
@@ -80,7 +82,9 @@ def load_results(path: str | Path) -> ResultsFile:
 def _check_run(run, where: str, path: Path) -> None:
     if not isinstance(run, dict):
         raise DatasetError("each run must be an object", path, field=where)
-    keys = ("mode",) if "recipe" in run else ("model", "mode", "precision")  # what pareto.run_name reads
+    # what pareto.run_name reads: the name, or (files before names) a recipe's mode or a model run's fields
+    recipe = "stages" in run or "recipe" in run
+    keys = ("name",) if "name" in run else ("mode",) if recipe else ("model", "mode", "precision")
     for key in keys:
         if not isinstance(run.get(key), str):
             raise DatasetError("missing or not a string", path, field=f"{where}.{key}")
@@ -118,3 +122,62 @@ def _check_run(run, where: str, path: Path) -> None:
     for key in ("p50", "p95", "p99"):
         if level.get(key) is not None and not _non_negative(level[key]):
             raise DatasetError("must be a number of at least 0", path, field=f"{field}.{key}")
+
+
+def upgrade_run(run: RunResult) -> None:
+    """Give a run written by an earlier release what every run has now: its name, its recipe (a model run's
+    one-model recipe), `model` as one model and `mode` as how the first pass retrieves."""
+    from embedproof.models.card import get_card
+
+    if "name" in run:
+        return
+    run["name"] = legacy_name(run)
+    if "stages" in run or "recipe" in run:  # a composed recipe: `model` was "a + b → c", `mode` its name
+        recipe = run.get("recipe")
+        if not isinstance(recipe, dict) or not _valid(recipe):
+            return
+        components = [Component.of_first_pass(m) for m in recipe["first_pass"]]
+        run["models"] = Recipe(**recipe).models()
+        run["model"] = run["models"][0]
+        if len(components) > 1:
+            run["mode"] = "hybrid"
+        elif components[0].kind == "tokens":
+            run["mode"] = "multivector"
+        else:
+            run["mode"] = "sparse" if get_card(components[0].model).family in SPARSE_FAMILIES else "dense"
+        return
+    chunking = run.get("chunking") or {}
+    if run["mode"] == "dense-chunked":
+        run["mode"] = "dense"
+    dim = run.get("dim")
+    fields = {
+        "name": run["name"],
+        "first_pass": [run["model"]],
+        "dim": None if dim == get_card(run["model"]).dim else dim,
+        "precision": run["precision"],
+        "rescore_multiplier": run.get("rescore_multiplier", 4),
+        "candidates": run.get("top_k", 100),
+        "chunk_tokens": chunking.get("window_tokens"),
+        "chunk_overlap": chunking.get("overlap_tokens", 0),
+        "allow_unvalidated_dims": dim is not None and not run.get("validated", True),
+    }
+    run["models"] = [run["model"]]
+    if _valid(fields):
+        run["recipe"] = Recipe(**fields).to_dict()
+
+
+def _valid(fields: dict) -> bool:
+    try:
+        Recipe(**fields)
+    except (TypeError, InvalidInputError):
+        return False
+    return True
+
+
+def find_run(results: ResultsFile, name: str) -> RunResult:
+    """The run named `name` (its recipe's name, or its name as tables show it); an error lists the names."""
+    for run in results["runs"]:
+        if name in (run.get("name"), run_name(run)):
+            return run
+    known = ", ".join(repr(run_name(r)) for r in results["runs"])
+    raise InvalidInputError(f"--run: no run named {name!r} in the results (runs: {known})")

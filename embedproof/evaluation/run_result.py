@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from embedproof.models.remote_providers import display_name
+
 # What a reader shows where a run carries no interval (older or hand-made files): a point value, no claim.
 NO_INTERVAL = "no interval"
 
 
 class RunResult(TypedDict, total=False):
-    """One measured set-up: a model at a dim/precision/backend, or a recipe (then `recipe` and `stages` are set)."""
+    """One measured set-up, always a recipe: a model run is a one-model recipe at a dim/precision/backend/chunking
+    (with the sweep's fields: retention, bytes per vector); a composed recipe's run has `stages`."""
 
-    model: str  # the model, or "dense + sparse → rerank" for a recipe
+    name: str  # the recipe's name: the run's identity in tables, pick, compare and `index build --run`
+    recipe: dict[str, Any]  # Recipe.to_dict(): what `index build` builds
+    model: str  # the recipe's first first-pass model (without `maxsim:`)
+    models: list[str]  # every model the recipe loads
     card: str | None
-    mode: str  # dense, sparse, multivector, or the recipe's name
-    recipe: dict[str, Any]  # Recipe.to_dict() of a recipe run
+    mode: str  # how the first pass retrieves: dense, sparse, multivector, or hybrid (several fused)
     dim: int | None
     precision: str
     encoder_backend: str
@@ -49,6 +54,8 @@ class RunResult(TypedDict, total=False):
     backend_vs_torch: dict[str, Any]
     cache_hits: dict[str, int]
     vocabulary_size: int
+    chunking: dict[str, Any]  # a chunked run: window and overlap tokens, chunks, chunks per document
+    truncation: dict[str, Any]  # token-length profile against the model's window
     warnings: list[str]
 
 
@@ -67,3 +74,29 @@ class ResultsFile(TypedDict, total=False):
     power: dict[str, Any]
     statistics_warnings: list[str]
     queries: dict[str, str]  # pseudo-query datasets: query id → the text measured (real queries are in their file)
+
+
+def is_model_run(run: RunResult) -> bool:
+    """A model run (one model's sweep variant: retention, bytes per vector), not a composed recipe's (stages)."""
+    return "stages" not in run
+
+
+def variant_name(
+    label: str, mode: str, dim: int | None, precision: str, chunking: tuple[int, int] | None = None
+) -> str:
+    """A model run's name, as tables show it: `all-MiniLM-L6-v2 dense d256 int8`, `bm25 sparse float32`, and
+    `… dense chunks 254/32 d384 float32` for a chunked one."""
+    chunks = f" chunks {chunking[0]}/{chunking[1]}" if chunking else ""
+    return f"{label} {mode}{chunks}{f' d{dim}' if dim else ''} {precision}"
+
+
+def legacy_name(run: RunResult) -> str:
+    """The name of a run written before every run was named: a recipe's name, or the model run's label."""
+    if "stages" in run or "recipe" in run:  # a recipe's run (before names, only recipes carried one)
+        return run["mode"]
+    backend = run.get("encoder_backend", "torch")
+    label = display_name(run["model"]) + ("" if backend == "torch" else f" [{backend}]")
+    chunking, mode, window = run.get("chunking"), run["mode"], None
+    if mode == "dense-chunked" and chunking:
+        mode, window = "dense", (chunking["window_tokens"], chunking["overlap_tokens"])
+    return variant_name(label, mode, run.get("dim"), run["precision"], window)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.errors import InvalidInputError
 from embedproof.models.card import ModelCard
 from embedproof.search.stored import search_stored
@@ -28,7 +29,7 @@ from embedproof.vectors.stored_form import CALIBRATION_SAMPLE, StoredForm
 class SweepOptions:
     dims: list[int] | None = None  # None: native only
     precisions: tuple[str, ...] = ("float32",)
-    rescore_multiplier: int = 4
+    rescore_multiplier: int = RESCORE_MULTIPLIER
     allow_unvalidated_dims: bool = False
     calibration_sample: int = CALIBRATION_SAMPLE
     calibration_dir: str | None = None  # where int8 ranges are stored and reused
@@ -76,8 +77,9 @@ def sweep_variants(
 ) -> list[Variant]:
     """Search every requested (dim, precision) variant derived from float `docs` and `queries`."""
     native = docs.shape[1]
-    dims = options.dims or [native]
-    unknown = [p for p in options.precisions if p not in PRECISIONS]
+    dims = list(dict.fromkeys(options.dims or [native]))  # a dim or precision named twice is one variant
+    precisions = list(dict.fromkeys(options.precisions))
+    unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown:
         raise InvalidInputError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})")
     checked = {
@@ -90,7 +92,7 @@ def sweep_variants(
             validated, warnings = checked[dim]
             d_docs = truncate_matryoshka(docs, dim) if dim != native else docs
             d_queries = truncate_matryoshka(queries, dim) if dim != native else queries
-            for precision in options.precisions:
+            for precision in precisions:
                 variants.append(_one(d_docs, d_queries, dim, precision, k, options, folder, validated, list(warnings)))
     return variants
 

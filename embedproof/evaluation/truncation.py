@@ -1,7 +1,8 @@
-"""Silent truncation: how much of a corpus a model's window cuts off, and token-aware chunking to avoid it.
+"""Silent truncation: how much of a corpus a model's window cuts off (search/chunking.py cuts token windows to
+avoid it).
 
-Most models silently drop every token past their window; the lesson adds that effective capacity is often
-60-70% of the advertised maximum. Token lengths are counted with each model's own tokenizer.
+Most models silently drop every token past their window, and effective capacity is often 60-70% of the advertised
+maximum (docs/latency-cost-report.md). Token lengths are counted with each model's own tokenizer.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from embedproof.errors import InvalidInputError
 
 MATERIAL_SHARE = 0.05  # warn when at least 5% of documents are longer than the window
 HISTOGRAM_BINS = 20
@@ -69,48 +68,42 @@ def truncation_profile(lengths: np.ndarray, window: int) -> dict:
     }
 
 
-def truncation_warning(model: str, profile: dict) -> str | None:
+def truncation_warning(
+    model: str, profile: dict, hint: str = "try --chunk-tokens to measure whether chunking helps"
+) -> str | None:
     share = profile.get("share_over_window", 0.0)
     if share < MATERIAL_SHARE:
         return None
     return (
         f"{model}: {share:.0%} of documents are longer than its {profile['window']}-token window "
-        f"(p99 {profile['p99']:.0f} tokens) and are silently truncated; "
-        "try --chunk-tokens to measure whether chunking helps"
+        f"(p99 {profile['p99']:.0f} tokens) and are silently truncated; " + hint
     )
 
 
-def chunk_texts(tokenizer, texts: Sequence[str], window: int, overlap: int = 0) -> tuple[list[str], np.ndarray]:
-    """Cut each text into windows of `window` tokens overlapping by `overlap`, at token boundaries.
+def encoder_truncation(encoder, texts: Sequence[str]) -> dict | None:
+    """Token-length profile of texts under the encoder's own tokenizer and window (None without either)."""
+    tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
+    window = getattr(encoder, "max_tokens", None)
+    if tokenizer is None or not window:
+        return None
+    return truncation_profile(token_lengths(tokenizer, texts), window)
 
-    Returns the chunk texts and, for each chunk, the index of the text it came from (chunks of one text are
-    contiguous). Special tokens the model adds are not counted: leave room for them in `window`.
-    """
-    if window <= 0 or not 0 <= overlap < window:
-        raise InvalidInputError(f"need window > 0 and 0 <= overlap < window (got {window}, {overlap})")
-    chunks, owners = [], []
-    step = window - overlap
-    encoded = tokenizer(
-        list(texts), add_special_tokens=False, truncation=False, return_offsets_mapping=True, verbose=False
-    )
-    for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"])):
-        if len(offsets) <= window:
-            chunks.append(text)
-            owners.append(index)
+
+def recipe_truncation_warnings(recipe, workspace) -> list[str]:
+    """What `bench` warns for each of a recipe's dense first-pass models, for the texts an index of it encodes
+    (its chunks when chunked): the share of them longer than the model's window."""
+    warnings = []
+    for component in recipe.components():
+        model = component.model
+        if component.stage != "first_pass" or component.kind != "first" or workspace.encoder(model).mode != "dense":
             continue
-        for start in range(0, len(offsets), step):
-            piece = offsets[start : start + window]
-            chunks.append(text[piece[0][0] : piece[-1][1]])
-            owners.append(index)
-            if start + window >= len(offsets):
-                break
-    return chunks, np.asarray(owners, dtype=np.int64)
-
-
-def max_pool_scores(chunk_scores: np.ndarray, owners: np.ndarray, n_docs: int) -> np.ndarray:
-    """(queries × chunks) scores → (queries × documents), each document scoring as its best chunk."""
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    pooled = np.maximum.reduceat(chunk_scores, starts, axis=1)
-    out = np.full((chunk_scores.shape[0], n_docs), -np.inf, dtype=np.float32)
-    out[:, owners[starts]] = pooled
-    return out
+        space = workspace.chunked(model, recipe.chunking) if recipe.chunking else workspace
+        profile = encoder_truncation(workspace.encoder(model), space.doc_texts)
+        hint = (
+            "use smaller chunks (chunk_tokens)"
+            if recipe.chunking
+            else "bench --chunk-tokens measures whether chunking helps, and builds its pick as a chunked recipe"
+        )
+        if profile is not None and (warning := truncation_warning(model, profile, hint)):
+            warnings.append(warning)
+    return warnings

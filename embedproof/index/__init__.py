@@ -10,21 +10,28 @@ from typing import TYPE_CHECKING
 from embedproof.lazy import lazy_exports
 
 _NAMES = {
-    "build_index": "embedproof.index.store",
-    "append_documents": "embedproof.index.append",
+    "build_index": "embedproof.index.access",
+    "append_documents": "embedproof.index.embedded.change",
     "open_index": "embedproof.index.access",
     "SearchIndex": "embedproof.index.access",
+    "resumable_build": "embedproof.index.build",
+    "StoreBuild": "embedproof.index.build",
+    "store_for": "embedproof.index.supports",
 }
 
 __all__ = [
     "SearchIndex",
+    "StoreBuild",
     "append_documents",
     "build_index",
     "open_index",
+    "resumable_build",
+    "store_for",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
-    from embedproof.index.access import SearchIndex, open_index
-    from embedproof.index.append import append_documents
-    from embedproof.index.store import build_index
+    from embedproof.index.access import SearchIndex, build_index, open_index
+    from embedproof.index.build import StoreBuild, resumable_build
+    from embedproof.index.embedded.change import append_documents
+    from embedproof.index.supports import store_for

@@ -21,8 +21,13 @@ def search_answer(
     stage_scores: Callable[[str], dict[str, float | None]],
     timings_ms: dict[str, float],
     store: dict | None = None,
+    best_chunk: Callable[[str], dict | None] | None = None,
 ) -> dict:
-    """Ranked results (best first, ties by id), each with its per-stage scores, plus where the time went."""
+    """Ranked results (best first, ties by id), each with its per-stage scores, plus where the time went.
+
+    For a chunked recipe, `best_chunk(doc)` gives each result's best chunk: its score and its span (start and end
+    character) and text in the document's full text (title and text), as the bench scored it.
+    """
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:top_k]
     answer = {"query": query, "recipe": recipe_name}
     if store is not None:
@@ -35,6 +40,7 @@ def search_answer(
             "text": docs[doc].text[:SNIPPET_CHARS],
             "score": score,
             "stage_scores": stage_scores(doc),
+            **({"chunk": chunk} if best_chunk is not None and (chunk := best_chunk(doc)) is not None else {}),
         }
         for rank, (doc, score) in enumerate(ranked, 1)
     ]

@@ -78,15 +78,7 @@ def check_revision(folder: Path, component: Mapping[str, Any], encoder) -> None:
 
 def recipe_components(recipe: Recipe) -> list[tuple[str, str]]:
     """(model, what to store) for every part of the recipe that needs document-side data."""
-    parts = []
-    for model in recipe.first_pass:
-        if model.startswith("maxsim:"):
-            parts.append((model.split(":", 1)[1], "tokens"))
-        else:
-            parts.append((model, "first"))
-    if recipe.reranker and recipe.reranker[0] == "maxsim":
-        parts.append((recipe.reranker[1], "tokens"))
-    return list(dict.fromkeys(parts))
+    return list(dict.fromkeys((c.model, c.kind) for c in recipe.components() if c.kind != "cross-encoder"))
 
 
 def encoder_options_for(backend: str):

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedproof.errors import InvalidInputError, ModelNotAvailableError
+from embedproof.models.factory import BUILT_IN, is_built_in
 
 __all__ = ["Availability", "availability", "check_models", "suggestions", "BUILT_IN"]
-
-BUILT_IN = ("bm25", "hashing")
 
 
 @dataclass(frozen=True)
@@ -28,22 +27,12 @@ class Availability:
     detail: str
 
 
-def _built_in(name: str) -> bool:
-    key = name.strip().lower()
-    if key.startswith("hashing-"):
-        from embedproof.models.hashing import hashing_dim
-
-        hashing_dim(key)  # a malformed or absurd size is refused here, naming the model
-        return True
-    return key in BUILT_IN
-
-
 def availability(name: str) -> Availability:
     """Where `name`'s weights would come from, and whether it runs offline on this machine now."""
     from embedproof.models.card import find_card
     from embedproof.models.remote_providers import split_remote_name
 
-    if _built_in(name):
+    if is_built_in(name):
         return Availability("built-in", True, "built in, no weights")
     if split_remote_name(name) is not None:
         return Availability("remote", True, "a remote encoder (network and, for hosted APIs, a key in the environment)")

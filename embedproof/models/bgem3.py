@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from embedproof.errors import EmbedproofError, require
 
-DEFAULT_WEIGHTS = (0.4, 0.2, 0.4)  # dense, sparse, colbert: the lesson's (and FlagEmbedding's docs') default
+DEFAULT_WEIGHTS = (0.4, 0.2, 0.4)  # dense, sparse, colbert: FlagEmbedding's documented default (docs/recipes.md)
 
 
 @dataclass

@@ -20,6 +20,13 @@ from embedproof.types import Embeddings
 CACHE_FORMAT = 1
 
 
+def config_prompts(model) -> tuple[str, str]:
+    """(query, document) prompts from a sentence-transformers model's own config ("" where it names none)."""
+    prompts = dict(getattr(model, "prompts", None) or {})
+    document = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), "")
+    return str(prompts.get("query") or ""), str(document)
+
+
 class DenseEncoder:
     """One vector per text from a sentence-transformers model; cached on disk by content."""
 
@@ -47,8 +54,19 @@ class DenseEncoder:
                 f"{name!r} is a hosted API model; a local sentence-transformers encoder cannot run it"
             )
         load_sentence_transformers(name, "SentenceTransformer", device, max_tokens).attach(self)
-        self.query_prefix = self._prefix("query", query_prefix, self.card.query_prefix)
-        self.document_prefix = self._prefix("document", document_prefix, self.card.document_prefix)
+        card_prefixes = (self.card.query_prefix, self.card.document_prefix)
+        if not self.card.known:  # the model's own prompts, when its sentence-transformers config names them
+            card_prefixes = config_prompts(self.model)
+            if any(card_prefixes):
+                self.warnings = [w for w in self.warnings if w != self.card.assumption_warning]
+                self.warnings.append(
+                    f"model {name!r} is not in embedproof's model-card registry: query prompt "
+                    f"{card_prefixes[0]!r} and document prompt {card_prefixes[1]!r} from its "
+                    "config_sentence_transformers.json; assumed the model's own max length and output dimension, "
+                    "cosine similarity on normalised vectors, and no Matryoshka training"
+                )
+        self.query_prefix = self._prefix("query", query_prefix, card_prefixes[0])
+        self.document_prefix = self._prefix("document", document_prefix, card_prefixes[1])
         self.dim = int(self.model.get_embedding_dimension())
         self.batch_size = batch_size
         self.normalize = self.card.normalize
@@ -72,6 +90,7 @@ class DenseEncoder:
             )
 
     def _prefix(self, side: str, given: str | None, from_card: str) -> str:
+        """The prefix given, else the card's; a given one that differs from a known card's is a warning."""
         if given is None:
             return from_card
         if self.card.known and given != from_card:

@@ -199,14 +199,15 @@ def _versus(r: dict) -> str:
 
 
 def _serving(choice: dict) -> str:
-    """How to serve exactly what was measured: the recipe (with its engine settings) and, if kept, the index."""
+    """How to serve exactly what was measured: the run's recipe (with its engine settings) and, if kept, the index."""
     if choice.get("recipe") is None:
-        return "Serve it: this is a model run; bench it as a recipe (`--mode`, `--recipe`) to serve."
+        return "Serve it: this run's file records no recipe (and too little to rebuild one); bench it again to serve."
     store = choice.get("store") or {}
     where = "on the Qdrant engine (`--backend edge`), as measured" if store.get("backend") == "edge" else "exactly"
     line = (
-        "Serve it: `pick --results … --recipe-out recipe.json` writes its recipe; "
-        f"`index build --recipe recipe.json` builds it {where}"
+        f'Serve it: `index build --corpus CORPUS --results RESULTS --run "{choice["recipe"]["name"]}" --out INDEX` '
+        f"builds it {where} (or `pick --results RESULTS --recipe-out recipe.json`, then "
+        "`index build --corpus CORPUS --recipe recipe.json --out INDEX`)"
     )
     if store.get("index"):
         line += f"; the index bench measured is kept at `{store['index']}` (`embedproof serve {store['index']}`)"
@@ -313,13 +314,10 @@ def _paragraphs(lines: list[str]) -> str:
 
 
 def write_recipe(pick: dict, path: Path) -> None:
-    """Write the picked run's recipe as JSON (what `index build --recipe` reads); a model run or no pick is an error."""
+    """Write the picked run's recipe as JSON (what `index build --recipe` reads); no pick is an error."""
     choice = pick["choice"]
     if choice is None:
         raise EmbedproofError("--recipe-out: no measured run fits the budgets, so there is no recipe to write")
     if choice.get("recipe") is None:
-        raise EmbedproofError(
-            f"--recipe-out: the pick `{choice['run']}` is a model run, not a recipe; bench it as a recipe "
-            "(--mode or --recipe) to get one"
-        )
+        raise EmbedproofError(f"--recipe-out: the pick `{choice['run']}` records no recipe; bench it again to get one")
     write_json_atomic(path, choice["recipe"])

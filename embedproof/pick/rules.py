@@ -1,7 +1,7 @@
-"""`embedproof pick`: the lesson's embedding-picker skill as rules over model cards, plus evidence mode.
+"""`embedproof pick`: the embedding picker as rules over model cards, plus evidence mode (docs/picking.md).
 
 Rules mode turns a corpus profile, a deployment target and budgets into the five outputs (model, dimension,
-mode, prefix, evaluation plan) with a reason each, refusing what the lesson refuses. Evidence mode (picking among
+mode, prefix, evaluation plan) with a reason each, refusing what docs/picking.md refuses. Evidence mode (picking among
 measured runs) is evidence_pick.py.
 """
 
@@ -35,7 +35,7 @@ TARGETS = ("cloud", "edge", "on-prem", "cpu-only")
 
 
 class UnsafeChoiceError(EmbedproofError):
-    """A choice the lesson's skill refuses to recommend."""
+    """A choice the picker refuses to recommend (docs/picking.md)."""
 
 
 @dataclass
@@ -71,7 +71,8 @@ class Needs:
 
 
 def _choose_model(n: Needs) -> tuple[str, str]:
-    """The lesson's table, in priority order: long context, CPU-only, multilingual, English API, English open."""
+    """The picker's table (docs/picking.md), in priority order: long context, CPU-only, multilingual, English API,
+    English open."""
     hosted_ok = not n.open_weights_only and n.target == "cloud"
     if n.long_tokens > 32_000:
         if hosted_ok:
@@ -99,12 +100,12 @@ def _choose_model(n: Needs) -> tuple[str, str]:
     if hosted_ok:
         return (
             "openai/text-embedding-3-large",
-            "English-only cloud deployment: text-embedding-3-large is the lesson's fast API default "
+            "English-only cloud deployment: text-embedding-3-large is the picker's fast API default "
             "(voyage-3-large is the alternative)",
         )
     return (
         "BAAI/bge-large-en-v1.5",
-        "English with open weights: bge-large-en-v1.5 is the lesson's open-weight English default",
+        "English with open weights: bge-large-en-v1.5 is the picker's open-weight English default",
     )
 
 
@@ -350,7 +351,7 @@ def recommend(n: Needs) -> dict:
 
 
 def to_markdown(rec: dict) -> str:
-    """The lesson's five-part answer."""
+    """The five-part answer (docs/picking.md): model, dimension, mode, prefix, evaluation plan."""
     d = rec["dimension"]
     lines = [
         f"1. **Model**: `{rec['model']['name']}`. {rec['model']['reason']}.",

@@ -21,11 +21,13 @@ _NAMES = {
     "fuse": "embedproof.search.fusion",
     "search": "embedproof.search.retrieve",
     "Recipe": "embedproof.search.recipe",
+    "Component": "embedproof.search.recipe",
     "Workspace": "embedproof.search.pipeline",
     "run_recipe": "embedproof.search.pipeline",
 }
 
 __all__ = [
+    "Component",
     "Recipe",
     "Workspace",
     "binary_search",
@@ -48,6 +50,6 @@ if TYPE_CHECKING:
     from embedproof.search.maxsim import maxsim_rerank, maxsim_search
     from embedproof.search.pipeline import Workspace, run_recipe
     from embedproof.search.quantized import binary_search, int8_search
-    from embedproof.search.recipe import Recipe
+    from embedproof.search.recipe import Component, Recipe
     from embedproof.search.retrieve import search
     from embedproof.search.sparse import sparse_search

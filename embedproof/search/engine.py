@@ -2,20 +2,18 @@
 
 A recipe with `engine` set is measured through the engine (`bench`) and served by it (`index build --backend edge`),
 so the settings belong to the recipe, not to one command line: the configuration bench measured is the one the
-index serves. `index/edge_plan` turns them into the shard's collection and Query API request.
+index serves. `index/qdrant/plan.py` turns them into the shard's collection and Query API request.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 
 from embedproof.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from embedproof.search.recipe import Recipe
-
 __all__ = [
+    "EngineRecipe",
     "QUANTIZATIONS",
     "PRECISION_QUANTIZATION",
     "EngineSettings",
@@ -24,6 +22,19 @@ __all__ = [
     "setting_names",
     "with_engine",
 ]
+
+
+class EngineRecipe(Protocol):
+    """The fields of a recipe the engine settings depend on (`search.recipe.Recipe` has them; it validates its
+    `engine` field with this module, so this module does not import it)."""
+
+    name: str
+    engine: dict[str, Any] | None
+    precision: str
+    rescore_multiplier: int
+
+
+R = TypeVar("R", bound=EngineRecipe)
 
 # the engine's quantisers: name → (kind, parameter); "binary-1.5" is Qdrant's 1.5-bit binary encoding
 QUANTIZATIONS = {
@@ -86,7 +97,7 @@ def setting_names() -> list[str]:
     return [f.name for f in fields(EngineSettings)]
 
 
-def merged_engine(recipe: Recipe, options: dict | None) -> dict:
+def merged_engine(recipe: EngineRecipe, options: dict | None) -> dict:
     """The recipe's `engine` field with the given `--edge-*` options added (None: not given); an option may repeat
     the recipe's value but not contradict it — the recipe is what bench measured."""
     given = dict(recipe.engine or {})
@@ -102,7 +113,7 @@ def merged_engine(recipe: Recipe, options: dict | None) -> dict:
     return given
 
 
-def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettings:
+def engine_settings(recipe: EngineRecipe, options: dict | None = None) -> EngineSettings:
     """The settings of `recipe` on the engine: its `engine` field, then `--edge-*` options (None: not given).
 
     Options merge as `merged_engine` says. The recipe's int8/binary precision is the engine's scalar int8 / 1-bit
@@ -130,7 +141,7 @@ def engine_settings(recipe: Recipe, options: dict | None = None) -> EngineSettin
     return EngineSettings(**given)
 
 
-def with_engine(recipe: Recipe, options: dict | None = None) -> Recipe:
+def with_engine(recipe: R, options: dict | None = None) -> R:
     """`recipe` measured and served through the engine: its own engine settings plus the given options (which may
     repeat them, not contradict them); a recipe without settings gets the engine's defaults."""
     return replace(recipe, engine=merged_engine(recipe, options))  # the recipe checks the result

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.models.protocols import Encoder, Reranker
+from embedproof.search.chunking import Chunks, chunk_documents, pool_to_documents, tokenizer_of
 from embedproof.search.dense import run_from_indices
 from embedproof.search.fusion import fuse, top
 from embedproof.search.maxsim import PackedTokens
-from embedproof.search.recipe import Recipe
+from embedproof.search.recipe import Component, Recipe
 from embedproof.search.stored import search_stored
 from embedproof.types import Embeddings, Run
 from embedproof.vectors.stored_form import StoredForm
@@ -29,6 +31,8 @@ class Stage:
     candidates: int
     seconds: float
     run: Run | None = field(repr=False)  # None for a query-encoding stage
+    # a chunked first pass: query → document → row of its best chunk in `workspace.chunked(model, chunking)`
+    best_chunks: dict[str, dict[str, int]] | None = field(default=None, repr=False)
 
 
 class Workspace:
@@ -52,6 +56,9 @@ class Workspace:
         self._positions: dict[str, int] | None = None
         self._shrunk: dict[tuple, object] = {}
         self._inverted: dict[str, object] = {}
+        self._chunked: dict[tuple, Workspace] = {}
+        self.chunks: Chunks | None = None  # set on a workspace of chunks (see `chunked`)
+        self._tag = ""  # prefixes encode_seconds keys and progress labels of a workspace of chunks
         self.encode_seconds: dict[str, float] = {}
 
     def encoder(self, model: str, kind: str = "first") -> Encoder | Reranker:
@@ -59,35 +66,42 @@ class Workspace:
         `Reranker`), built once per workspace."""
         key = f"{kind}:{model}"
         if key not in self._encoders:
-            if kind == "tokens":
-                from embedproof.models.multivector import token_encoder
+            from embedproof.models.factory import get_encoder
 
-                options = {
-                    k: v
-                    for k, v in self._options(model).items()
-                    if k in {"batch_size", "max_tokens", "cache_dir", "use_cache", "backend"}
-                }
-                self._encoders[key] = token_encoder(model, **options)
-            elif kind == "cross-encoder":
-                from embedproof.models.crossencoder import CrossEncoderReranker
-
-                self._encoders[key] = CrossEncoderReranker(model)
-            else:
-                from embedproof.models.factory import get_encoder
-
-                self._encoders[key] = get_encoder(model, **self._options(model))
+            self._encoders[key] = get_encoder(model, kind, **self._options(model))
         return self._encoders[key]
 
     def documents(self, model: str, kind: str = "first") -> Embeddings:
         key = f"{kind}:{model}"
         if key not in self._docs:
-            advance = self._progress(f"{model}: documents", len(self.doc_ids)) if self._progress else None
+            what = f"{self._tag} chunks" if self._tag else "documents"
+            advance = self._progress(f"{model}: {what}", len(self.doc_ids)) if self._progress else None
             start = time.perf_counter()
             self._docs[key] = self.encoder(model, kind).encode_documents(
                 self.doc_texts, self.doc_ids, on_progress=advance
             )
-            self.encode_seconds[key] = time.perf_counter() - start
+            self.encode_seconds[self._tag + key] = time.perf_counter() - start
         return self._docs[key]
+
+    def chunked(self, model: str, chunking: tuple[int, int]) -> Workspace:
+        """The workspace of this corpus's token windows for `model` (cut once, with its tokenizer), sharing this
+        workspace's encoders: a chunked first pass searches there and pools back (see search/chunking.py)."""
+        if (model, *chunking) not in self._chunked:
+            self.preload_chunks(
+                model, chunking, chunk_documents(tokenizer_of(self.encoder(model)), self.doc_texts, *chunking)
+            )
+        return self._chunked[(model, *chunking)]
+
+    def preload_chunks(self, model: str, chunking: tuple[int, int], chunks: Chunks) -> Workspace:
+        """Use chunks read from an index (owners and spans; the texts are the spans of the documents)."""
+        starts = np.r_[0, np.flatnonzero(chunks.owners[1:] != chunks.owners[:-1]) + 1]
+        number = np.arange(len(chunks)) - np.repeat(starts, np.diff(np.r_[starts, len(chunks)]))
+        ids = [f"{self.doc_ids[o]}#{n}" for o, n in zip(chunks.owners.tolist(), number.tolist())]
+        child = Workspace(ids, chunks.texts, self._options, self._progress)
+        child._encoders, child.encode_seconds, child.chunks = self._encoders, self.encode_seconds, chunks
+        child._tag = f"{chunking[0]}/{chunking[1]}"
+        self._chunked[(model, *chunking)] = child
+        return child
 
     def preload(self, model: str, embeddings: Embeddings, kind: str = "first") -> None:
         """Use document vectors read from an index instead of encoding the corpus."""
@@ -157,7 +171,7 @@ class Workspace:
 def _shrinks(workspace: Workspace, model: str, shrink: tuple[int | None, str] | None) -> bool:
     """Whether the recipe's dim/precision applies to `model`: dense first-pass models only (not BM25, SPLADE,
     MaxSim)."""
-    if shrink is None or model.startswith("maxsim:"):
+    if shrink is None or Component.of_first_pass(model).kind == "tokens":
         return False
     return workspace.has_shrunk(model, *shrink) or workspace.encoder(model).mode == "dense"
 
@@ -171,10 +185,7 @@ def query_encoders(recipe: Recipe, workspace: Workspace | None = None) -> list[s
     With a workspace, a model needed both pooled (first pass) and as tokens (MaxSim rerank) is one key,
     `first+tokens:model`, when one forward pass can give both (see `shares_forward_pass`).
     """
-    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
-    if recipe.reranker and recipe.reranker[0] == "maxsim":
-        keys.append(f"tokens:{recipe.reranker[1]}")
-    keys = list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(c.key for c in recipe.components() if c.kind != "cross-encoder"))
     if workspace is None:
         return keys
     from embedproof.models.multivector import shares_forward_pass
@@ -208,24 +219,43 @@ def _flatten(encoded: dict) -> dict[str, Embeddings]:
 
 
 def _first_pass(
+    workspace: Workspace, model: str, encoded: dict[str, Embeddings], query_ids, recipe: Recipe
+) -> tuple[Run, dict[str, dict[str, int]] | None]:
+    """The model's top `candidates` documents; a chunked recipe ranks chunks and pools them to documents, keeping
+    each document's best chunk."""
+    k, shrink, multiplier = recipe.candidates, recipe.shrink, recipe.rescore_multiplier
+    if recipe.chunking is None or Component.of_first_pass(model).kind == "tokens":
+        idx, scores = _search_rows(workspace, model, encoded, k, shrink, multiplier)
+        return run_from_indices(query_ids, workspace.doc_ids, idx, scores), None
+    space = workspace.chunked(model, recipe.chunking)
+    idx, scores = _search_rows(space, model, encoded, k * space.chunks.most_per_document, shrink, multiplier)
+    docs, scores, best = pool_to_documents(idx, scores, space.chunks.owners, k)
+    ids = workspace.doc_ids
+    best_chunks = {
+        qid: {ids[d]: c for d, c in zip(row.tolist(), chunks.tolist()) if d >= 0}
+        for qid, row, chunks in zip(query_ids, docs, best)
+    }
+    return run_from_indices(query_ids, ids, docs, scores), best_chunks
+
+
+def _search_rows(
     workspace: Workspace,
     model: str,
     encoded: dict[str, Embeddings],
-    query_ids,
     k: int,
     shrink: tuple[int | None, str] | None = None,
-    rescore_multiplier: int = 4,
-) -> Run:
+    rescore_multiplier: int = RESCORE_MULTIPLIER,
+) -> tuple[np.ndarray, np.ndarray]:
     from embedproof.search.retrieve import search
 
     if _shrinks(workspace, model, shrink):
         idx, scores = search_stored(
             workspace.shrunk(model, *shrink), encoded[f"first:{model}"].dense, k, rescore_multiplier
         )
-    elif model.startswith("maxsim:"):
+    elif Component.of_first_pass(model).kind == "tokens":
         from embedproof.search.maxsim import maxsim_search
 
-        name = model.split(":", 1)[1]
+        name = Component.of_first_pass(model).model
         docs = workspace.documents(name, "tokens")
         idx, scores = maxsim_search(encoded[f"tokens:{name}"].multivector, docs.multivector, k)
     elif encoded[f"first:{model}"].mode == "sparse" and workspace.documents(model).mode == "sparse":
@@ -234,7 +264,7 @@ def _first_pass(
         idx, scores = sparse_search(encoded[f"first:{model}"].sparse, None, k, inverted=workspace.inverted(model))
     else:
         idx, scores = search(encoded[f"first:{model}"], workspace.documents(model), k)
-    return run_from_indices(query_ids, workspace.doc_ids, idx, scores)
+    return idx, scores
 
 
 def rerank_shortlist(
@@ -293,12 +323,16 @@ def run_recipe(
     stages: list[Stage] = []
     for model in recipe.first_pass:
         # Encode the corpus before the clock starts: that is indexing, not query-time work.
-        if model.startswith("maxsim:"):
-            workspace.documents(model.split(":", 1)[1], "tokens")
-        elif _shrinks(workspace, model, recipe.shrink):
-            workspace.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
+        component = Component.of_first_pass(model)
+        space = (
+            workspace.chunked(model, recipe.chunking) if recipe.chunking and component.kind != "tokens" else workspace
+        )
+        if component.kind == "tokens":
+            workspace.documents(component.model, "tokens")
+        elif _shrinks(space, model, recipe.shrink):
+            space.shrunk(model, *recipe.shrink)  # truncating/quantising the corpus is indexing work too
         else:
-            workspace.documents(model)
+            space.documents(model)
     if encoded is None:
         encoded = {}
         for key in query_encoders(recipe, workspace):
@@ -309,10 +343,8 @@ def run_recipe(
     runs = []
     for model in recipe.first_pass:
         start = time.perf_counter()
-        run = _first_pass(
-            workspace, model, encoded, query_ids, recipe.candidates, recipe.shrink, recipe.rescore_multiplier
-        )
-        stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run))
+        run, best_chunks = _first_pass(workspace, model, encoded, query_ids, recipe)
+        stages.append(Stage(f"first_pass:{model}", recipe.candidates, time.perf_counter() - start, run, best_chunks))
         runs.append(run)
     current = runs[0]
     if len(runs) > 1:
@@ -332,3 +364,16 @@ def run_recipe(
 def ranking_stages(stages: list[Stage]) -> list[Stage]:
     """The stages that produce a ranking (first passes, fusion, rerank), without the query-encoding ones."""
     return [s for s in stages if s.run is not None]
+
+
+def best_chunk(workspace: Workspace, recipe: Recipe, stages: list[Stage], query_id: str, doc: str) -> dict | None:
+    """For a chunked recipe: `doc`'s best chunk for the query under the first first-pass model that retrieved it,
+    with that chunk's score and its character span in the document's text (None when no chunked pass found it)."""
+    for model, stage in zip(recipe.first_pass, ranking_stages(stages)):
+        row = (stage.best_chunks or {}).get(query_id, {}).get(doc)
+        if row is not None:
+            space = workspace.chunked(model, recipe.chunking)
+            start, end = space.chunks.spans[row].tolist()
+            score = stage.run[query_id][doc]
+            return {"model": model, "score": score, "start": start, "end": end, "text": space.doc_texts[row]}
+    return None

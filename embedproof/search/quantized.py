@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from embedproof.defaults import RESCORE_MULTIPLIER
 from embedproof.search.dense import dense_scores, top_k
 from embedproof.vectors.quantize import Int8Calibration, dequantize_int8, quantize_int8, unpack_binary
 
@@ -58,7 +59,7 @@ def int8_search(
     doc_codes: np.ndarray,
     calibration: Int8Calibration,
     k: int = 100,
-    rescore_multiplier: int = 4,
+    rescore_multiplier: int = RESCORE_MULTIPLIER,
     batch_size: int = 64,
     rescore_vectors: np.ndarray | None = None,
     codes_as_float: np.ndarray | None = None,
@@ -89,7 +90,7 @@ def binary_search(
     doc_bits: np.ndarray,
     dim: int,
     k: int = 100,
-    rescore_multiplier: int = 4,
+    rescore_multiplier: int = RESCORE_MULTIPLIER,
     batch_size: int = 64,
     rescore_vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:

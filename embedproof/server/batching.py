@@ -117,8 +117,7 @@ def limit_threads(threads: int) -> None:
     """Use `threads` compute threads in torch (this thread's OpenMP team) and in numpy's BLAS.
 
     More threads than free cores is the costly case: OpenMP and OpenBLAS threads spin at every barrier, and a spinning
-    thread that loses its core to another process stalls the whole team (measured on 2 shared cores: a MiniLM query
-    took 10-30× longer with 2 threads than with 1).
+    thread that loses its core to another process stalls the whole team (docs/serving.md).
     """
     torch = sys.modules.get("torch")
     if torch is not None:

@@ -1,4 +1,4 @@
-"""Matryoshka truncation: keep the first N dimensions and re-normalise, with the guard rails the lesson asks for.
+"""Matryoshka truncation: keep the first N dimensions and re-normalise, with guard rails (docs/shrinking.md).
 
 Matryoshka-trained models (Kusupati et al. 2022) pack the most information into the leading dimensions, so a
 prefix is a usable embedding on its own. Models not trained that way degrade sharply, and anything below 64
@@ -16,7 +16,7 @@ MIN_SAFE_DIM = 64
 
 
 class UnsafeDimensionError(EmbedproofError):
-    """A truncation the lesson says not to make without validation on the user's data."""
+    """A truncation not to make without validation on the user's data (docs/shrinking.md)."""
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

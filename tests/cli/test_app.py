@@ -102,7 +102,7 @@ def test_bench_modes_and_recipe_file(tmp_path):
     )
     assert result.exit_code == 0, result.output
     runs = json.loads(out.read_text())["runs"]
-    assert [r["mode"] for r in runs] == ["dense", "hybrid", "mine"]
+    assert [r["name"] for r in runs] == ["dense", "hybrid", "mine"]
     assert runs[1]["recipe"]["first_pass"] == ["hashing", "bm25"] and "stages (ms/query)" in result.output
     bad = runner.invoke(app, ["bench", "--mode", "nonsense", "-o", str(out)])
     assert bad.exit_code == 2 and "unknown mode" in bad.output

@@ -230,7 +230,7 @@ def test_a_profile_of_the_wrong_shape_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def built_index(tmp_path_factory):
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.store import build_index
+    from embedproof.index import build_index
     from embedproof.search.recipe import standard_recipe
 
     out = tmp_path_factory.mktemp("idx") / "index"

@@ -151,7 +151,6 @@ BAD = [
     ),
     (["bench", "--mode", "dense", "-m", "hashing", "--edge-ef", "64"], "--edge-"),
     (["bench", "-m", "hashing", "--backend", "edge"], "--backend"),
-    (["bench", "--mode", "dense", "--mode", "dense", "-m", "hashing"], "appear more than once"),
     (["bench", "--mode", "dense", "-m", "hashing", "--backend", "torch", "--backend", "onnx"], "--backend"),
     (
         ["bench", "--mode", "dense", "-m", "hashing", "--backend", "edge", "--edge-quantization", "pq"],

@@ -54,7 +54,7 @@ def test_empty_query_and_bad_top_k_are_refused(tmp_path):
 
 
 def test_ctrl_c_during_a_build_says_how_to_resume(tmp_path, monkeypatch):
-    import embedproof.index.store as store
+    import embedproof.index.access as store
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -70,8 +70,7 @@ def test_search_writes_no_query_vectors_to_the_embedding_cache(tmp_path, tiny_mo
     """`search` encodes its query live, as the server does: the cache (for corpora) gains no file and no byte."""
     from embedproof.datasets.loading import load_dataset
     from embedproof.files import cache_root
-    from embedproof.index.access import open_index
-    from embedproof.index.store import build_index
+    from embedproof.index.access import build_index, open_index
     from embedproof.search.recipe import Recipe
 
     out = tmp_path / "idx"

@@ -19,8 +19,10 @@ from embedproof.evaluation.bench_engine import (  # noqa: E402
 from embedproof.evaluation.bench_options import BenchOptions  # noqa: E402
 from embedproof.evaluation.bench_recipes import bench_recipes  # noqa: E402
 from embedproof.evaluation.metrics import evaluate_run  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.store import build_index  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
 from embedproof.search.engine import EngineSettings  # noqa: E402
 from embedproof.search.recipe import Recipe  # noqa: E402
 

@@ -257,7 +257,7 @@ def test_run_matching_errors_name_the_runs(files):
         compare_results(results, results, pairs=[(BM25, "nope")])
     renamed = copy.deepcopy(results)
     for run in renamed["runs"]:
-        run["precision"] = "int8"
+        run["name"] += " renamed"
     with pytest.raises(EmbedproofError, match="no run names match.*--pair"):
         compare_results(results, renamed)
 

@@ -43,6 +43,7 @@ def test_a_copy_of_the_best_is_tied_and_the_frontier_ignores_noise(results):
     doc = copy.deepcopy(results)
     twin = copy.deepcopy(doc["runs"][0])
     twin["model"], twin["bytes_per_vector"] = "bm25-twin", twin["bytes_per_vector"] * 2
+    twin["name"] = "bm25-twin sparse float32"
     doc["runs"].append(twin)
     annotate(doc)
     vs = doc["runs"][-1]["vs_best"]

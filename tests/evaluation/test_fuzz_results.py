@@ -41,7 +41,9 @@ def test_a_real_shape_loads_and_every_truncation_is_named(tmp_path):
     path = tmp_path / "results.json"
     text = json.dumps(RESULTS, indent=2)
     path.write_text(text)
-    assert load_results(path) == RESULTS
+    loaded = load_results(path)  # every field kept; each run gains its name and recipe
+    assert all(run.items() <= new.items() for run, new in zip(RESULTS["runs"], loaded["runs"]))
+    assert [r["name"] for r in loaded["runs"]] == ["hashing dense d1024 float32", "hashing dense d1024 int8"]
     for cut in range(0, len(text) - 1, 7):
         path.write_text(text[:cut])
         with pytest.raises(DatasetError, match=r"results\.json") as info:

@@ -14,6 +14,7 @@ from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.evidence import annotate, p99_interval
 from embedproof.evaluation.pareto import run_p99
 from embedproof.evaluation.report import markdown_html, write_report
+from embedproof.pick.decision import decision_markdown
 from embedproof.search.recipe import standard_recipe
 
 from ..conftest import CHROMIUM_FLAGS
@@ -29,7 +30,7 @@ def report(tmp_path_factory):
     recipes = [standard_recipe("hybrid", "hashing", "bm25")]
     results = run_bench(load_dataset("demo"), ["bm25", "hashing"], options, recipes=recipes)
     (folder / "results.json").write_text(json.dumps(results))
-    written = write_report(folder / "results.json", folder / "report.html")
+    written = write_report(folder / "results.json", folder / "report.html", decision_markdown)
     return folder, results, written
 
 
@@ -261,7 +262,7 @@ def test_a_failing_picker_shows_its_error_instead_of_failing(tmp_path, monkeypat
 
     monkeypatch.setattr(embedproof.pick.evidence, "pick_from_results", broken)
     (tmp_path / "r.json").write_text(json.dumps(synthetic_results(n_runs=6)))
-    write_report(tmp_path / "r.json", tmp_path / "r.html")
+    write_report(tmp_path / "r.json", tmp_path / "r.html", decision_markdown)
     assert "No pick: KeyError: &#x27;budgets&#x27;" in (tmp_path / "r.html").read_text()
 
 

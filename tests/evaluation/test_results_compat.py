@@ -50,3 +50,16 @@ def test_old_file_renders_a_report(tmp_path):
     written = write_report(OLD, tmp_path / "old.html")
     page = Path(written["html"]).read_text()
     assert "no interval" in page and json.loads(OLD.read_text())["runs"][0]["model"] in page
+
+
+def test_old_model_runs_load_as_named_one_model_recipes():
+    results = load_results(OLD)
+    names = [r["name"] for r in results["runs"]]
+    assert names == ["bm25 sparse float32", "hashing dense d1024 float32", "hashing dense d1024 int8"]
+    recipes = {r["name"]: r["recipe"] for r in results["runs"]}
+    assert recipes["bm25 sparse float32"]["first_pass"] == ["bm25"] and recipes["bm25 sparse float32"]["dim"] is None
+    int8 = recipes["hashing dense d1024 int8"]
+    assert (int8["precision"], int8["rescore_multiplier"], int8["candidates"]) == ("int8", 4, 100)
+    pick = pick_from_results(results, 50.0, None, 240)
+    assert pick["choice"]["recipe"]["name"] == "bm25 sparse float32"
+    assert '--run "bm25 sparse float32"' in evidence_markdown(pick)

@@ -4,14 +4,7 @@ import pytest
 from embedproof.datasets.loading import load_dataset
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
-from embedproof.evaluation.truncation import (
-    chunk_texts,
-    length_stats,
-    max_pool_scores,
-    token_lengths,
-    truncation_profile,
-    truncation_warning,
-)
+from embedproof.evaluation.truncation import length_stats, token_lengths, truncation_profile, truncation_warning
 
 
 @pytest.fixture(scope="module")
@@ -35,23 +28,6 @@ def test_profile_and_warning_by_hand():
     assert truncation_warning("m", truncation_profile(np.array([10, 20]), 256)) is None
 
 
-def test_chunks_cover_the_text_with_overlap(tokenizer):
-    text = " ".join(f"w{i}" for i in range(50))
-    chunks, owners = chunk_texts(tokenizer, [text, "short"], window=20, overlap=5)
-    assert owners.tolist() == [0] * (len(chunks) - 1) + [1] and chunks[-1] == "short"
-    ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in chunks[:-1]]
-    assert all(len(i) <= 20 for i in ids)
-    assert chunks[0].startswith("w0") and chunks[-2].endswith("w49")
-    with pytest.raises(ValueError):
-        chunk_texts(tokenizer, [text], window=10, overlap=10)
-
-
-def test_max_pool_takes_each_documents_best_chunk():
-    scores = np.array([[0.1, 0.9, 0.3, 0.2]], dtype=np.float32)
-    pooled = max_pool_scores(scores, np.array([0, 0, 2, 2]), 3)
-    assert pooled[0, 0] == np.float32(0.9) and pooled[0, 1] == -np.inf and pooled[0, 2] == np.float32(0.3)
-
-
 def test_bench_reports_truncation_and_a_chunked_run(minilm_path):
     runs = run_bench(
         load_dataset("demo"),
@@ -60,8 +36,40 @@ def test_bench_reports_truncation_and_a_chunked_run(minilm_path):
     )["runs"]
     dense, chunked = runs
     assert dense["truncation"]["window"] == 256 and dense["truncation"]["share_over_window"] == 0.0
-    assert chunked["mode"] == "dense-chunked" and chunked["chunking"]["chunks_per_document"] > 1
+    assert chunked["mode"] == "dense" and chunked["chunking"]["chunks_per_document"] > 1
+    assert chunked["name"] == "all-MiniLM-L6-v2 dense chunks 24/4 d384 float32"
+    assert (chunked["recipe"]["chunk_tokens"], chunked["recipe"]["chunk_overlap"]) == (24, 4)
     assert chunked["metrics"]["ndcg@10"] > 0.8 and chunked["bytes_per_vector"] > dense["bytes_per_vector"]
+
+
+def test_index_build_warns_about_truncation_as_bench_does(minilm_path, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from embedproof.cli import app
+
+    corpus = tmp_path / "long.jsonl"
+    rows = [{"_id": f"d{i}", "text": " ".join(f"word{j}" for j in range(400 if i % 2 else 20))} for i in range(6)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = [
+        "index",
+        "build",
+        "--corpus",
+        str(corpus),
+        "--mode",
+        "dense",
+        "-m",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ]
+    whole = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert whole.exit_code == 0, whole.output
+    assert "50% of documents are longer than its 256-token window" in " ".join(whole.stderr.split())
+    recipe = tmp_path / "chunked.json"
+    recipe.write_text(json.dumps({"first_pass": ["sentence-transformers/all-MiniLM-L6-v2"], "chunk_tokens": 200}))
+    chunked = CliRunner().invoke(app, [*base[:4], "--recipe", str(recipe), "--out", str(tmp_path / "b")])
+    assert chunked.exit_code == 0, chunked.output
+    assert "window" not in chunked.stderr
 
 
 def test_the_histogram_is_log_spaced_so_an_outlier_leaves_the_rest_apart():

@@ -19,9 +19,8 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.index.access import open_index
+from embedproof.index.access import build_index, open_index
 from embedproof.index.manifest import KILL_ENV, writer_lock
-from embedproof.index.store import build_index
 from embedproof.search.recipe import Recipe
 
 RECIPE = Recipe("crash", ["hashing", "hashing-256"], "rrf", {"k": 60})

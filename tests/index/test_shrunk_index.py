@@ -14,9 +14,8 @@ from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
 from embedproof.evaluation.metrics import evaluate_run
 from embedproof.evaluation.sweep import SweepOptions, sweep_variants
-from embedproof.index.access import open_index
+from embedproof.index.access import build_index, open_index
 from embedproof.index.manifest import KILL_ENV
-from embedproof.index.store import build_index
 from embedproof.models.card import get_card
 from embedproof.search.dense import run_from_indices
 from embedproof.search.pipeline import Workspace, run_recipe
@@ -135,14 +134,16 @@ def test_a_build_killed_during_the_int8_conversion_does_not_load_and_resumes(dem
 
 
 def test_qdrant_store_refuses_a_shrunk_recipe(demo, tmp_path):
-    from embedproof.index.qdrant_store import check_recipe
+    from embedproof.index.supports import check_supports, supports
 
+    shrunk = Recipe("q", ["hashing"], precision="binary")
     with pytest.raises(EmbedproofError, match="embedded store only"):
-        check_recipe(Recipe("q", ["hashing"], precision="binary"))
+        check_supports(shrunk, "qdrant")
+    assert supports(shrunk, "embedded") and not supports(shrunk, "qdrant")
 
 
 def test_appending_to_an_int8_index_reuses_its_calibration(demo, tmp_path):
-    from embedproof.index.append import append_documents
+    from embedproof.index.embedded.change import append_documents
 
     recipe = Recipe("int8", ["hashing"], dim=DIM, precision="int8")
     ids = list(demo.corpus)

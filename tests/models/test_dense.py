@@ -99,3 +99,23 @@ def test_hosted_and_non_dense_models_are_refused_clearly(monkeypatch):
         get_encoder("openai/text-embedding-3-large")
     with pytest.raises(EmbedproofError, match="multivector only"):
         get_encoder("colbert-ir/colbertv2.0")
+
+
+def test_unknown_model_takes_its_prompts_from_its_config(tiny_model_dir, tmp_path):
+    """A model outside the registry whose sentence-transformers config names prompts gets them, and says so."""
+    import json
+    import shutil
+
+    folder = tmp_path / "prompted"
+    shutil.copytree(tiny_model_dir, folder)
+    config = folder / "config_sentence_transformers.json"
+    data = json.loads(config.read_text()) if config.is_file() else {}
+    data["prompts"] = {"query": "query: ", "document": "passage: "}
+    config.write_text(json.dumps(data))
+    enc = get_encoder(str(folder))
+    assert not enc.card.known
+    assert (enc.query_prefix, enc.document_prefix) == ("query: ", "passage: ")
+    assert any("from its config_sentence_transformers.json" in w for w in enc.warnings)
+    assert not any("assumed no query or document prefix" in w for w in enc.warnings)
+    given = get_encoder(str(folder), query_prefix="q: ")
+    assert given.query_prefix == "q: " and given.document_prefix == "passage: "

@@ -38,7 +38,7 @@ def _serve(app):
 
 @pytest.fixture(scope="module")
 def hashing_index(tmp_path_factory):
-    from embedproof.index.store import build_index
+    from embedproof.index.access import build_index
     from embedproof.search.recipe import Recipe
 
     folder = tmp_path_factory.mktemp("remote") / "idx"
@@ -95,8 +95,8 @@ def test_cache_and_matryoshka_dimensions_through_the_server(served):
 
 
 def test_bench_through_the_remote_encoder_gives_the_local_scores(served):
-    from embedproof.evaluation.bench import bench_model
     from embedproof.evaluation.bench_options import BenchOptions
+    from embedproof.evaluation.model_runs import bench_model
 
     data = load_dataset("demo")
     options = BenchOptions(latency=False)
@@ -129,7 +129,7 @@ def test_embedproof_scheme_lets_the_server_apply_its_cards_prefixes(tmp_path):
     """An e5-named model behind `embedproof serve`: `embedproof:` sends input_type and gets exactly the local vectors;
     plain `openai-compatible:` would add "query: " on the client and "passage: " on the server."""
     pytest.importorskip("sentence_transformers")
-    from embedproof.index.store import build_index
+    from embedproof.index.access import build_index
     from embedproof.models.dense import DenseEncoder
     from embedproof.search.recipe import Recipe
     from embedproof.server.app import create_app

@@ -53,10 +53,26 @@ def test_the_picked_engine_recipe_builds_the_engine_index_it_was_measured_on(tmp
     assert info["store"]["backend"] == "edge" and info["store"]["engine"] == runs[1]["store"]["engine"]
 
 
-def test_a_model_run_has_no_recipe_to_write(tmp_path):
-    results = tmp_path / "results.json"
-    assert invoke("bench", "-m", "hashing", "--no-latency", "-o", results).exit_code == 0
-    picked = invoke("pick", "--results", results, "--recipe-out", tmp_path / "r.json")
-    assert picked.exit_code == 2
-    assert "is a model run, not a recipe" in picked.stderr
-    assert not (tmp_path / "r.json").exists()
+def test_a_picked_model_run_builds_from_its_recipe_or_from_the_results_by_name(tmp_path):
+    results, chosen = tmp_path / "results.json", tmp_path / "r.json"
+    bench = invoke("bench", "-m", "hashing", "--precision", "float32,int8", "--no-latency", "-o", results)
+    assert bench.exit_code == 0, bench.output
+    picked = invoke("pick", "--results", results, "--recipe-out", chosen)
+    assert picked.exit_code == 0, picked.output
+    assert '--results RESULTS --run "hashing dense d1024 int8" --out INDEX`' in " ".join(picked.stdout.split())
+    assert json.loads(chosen.read_text())["first_pass"] == ["hashing"]
+    by_file = invoke("index", "build", "--corpus", "demo", "--recipe", chosen, "--out", tmp_path / "a")
+    by_name = invoke(
+        "index", "build", "--corpus", "demo", "--results", results, "--run", "hashing dense d1024 float32",
+        "--out", tmp_path / "b",
+    )  # fmt: skip
+    assert by_file.exit_code == 0 and by_name.exit_code == 0, by_file.output + by_name.output
+    recipe_a = json.loads(invoke("index", "info", tmp_path / "a", "--json").stdout)["recipe"]
+    recipe_b = json.loads(invoke("index", "info", tmp_path / "b", "--json").stdout)["recipe"]
+    assert recipe_a["precision"] == "int8" and recipe_b["precision"] == "float32"
+    missing = invoke(
+        "index", "build", "--corpus", "demo", "--results", results, "--run", "nope", "--out", tmp_path / "c"
+    )
+    assert missing.exit_code == 2 and "--run: no run named 'nope'" in missing.stderr
+    alone = invoke("index", "build", "--corpus", "demo", "--run", "x", "--out", tmp_path / "d")
+    assert alone.exit_code == 2 and "--results and --run go together" in alone.stderr

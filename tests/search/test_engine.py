@@ -5,7 +5,7 @@ import json
 import pytest
 
 from embedproof.errors import DatasetError, InvalidInputError
-from embedproof.index.store import store_for
+from embedproof.index.supports import store_for
 from embedproof.search.engine import EngineSettings, engine_settings, with_engine
 from embedproof.search.recipe import Recipe, load_recipe
 

@@ -22,7 +22,7 @@ def test_rerank_places_reranked_documents_first():
 
 def test_hybrid_recipe_reports_stages_and_fuses(demo):
     recipes = [standard_recipe(m, "hashing", "bm25") for m in ("dense", "sparse", "hybrid")]
-    runs = {r["mode"]: r for r in bench_recipes(demo, recipes)}
+    runs = {r["name"]: r for r in bench_recipes(demo, recipes)}
     assert set(runs) == {"dense", "sparse", "hybrid"}
     hybrid = runs["hybrid"]
     # query encoding is a stage of its own per encoder (no ranking), then the ranking stages
@@ -48,7 +48,7 @@ def test_hybrid_recipe_reports_stages_and_fuses(demo):
 def test_hybrid_plus_rerank_with_minilm_maxsim(demo, minilm_path):
     minilm = "sentence-transformers/all-MiniLM-L6-v2"
     runs = {
-        r["mode"]: r
+        r["name"]: r
         for r in bench_recipes(
             demo, [standard_recipe(m, minilm, "bm25") for m in ("hybrid", "hybrid+rerank", "multivector")]
         )
@@ -108,4 +108,4 @@ def test_tuning_uses_another_split_and_refuses_the_scored_one(demo, tmp_path):
 
 def test_run_bench_with_recipes_via_options(demo):
     results = run_bench(demo, [], BenchOptions(), recipes=[Recipe("lexical", ["bm25"])])
-    assert [r["mode"] for r in results["runs"]] == ["lexical"]
+    assert [r["name"] for r in results["runs"]] == ["lexical"]

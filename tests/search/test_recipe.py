@@ -3,7 +3,7 @@ import json
 import pytest
 
 from embedproof.errors import DatasetError
-from embedproof.search.recipe import Recipe, load_recipe, standard_recipe
+from embedproof.search.recipe import Component, Recipe, load_recipe, standard_recipe
 
 
 def test_standard_modes():
@@ -77,3 +77,17 @@ def test_dim_precision_fields_default_validate_and_load(tmp_path):
         json.dumps({"first_pass": ["hashing"], "fusion": "rrf"})
     )  # a recipe from before the fields
     assert load_recipe(tmp_path / "old.json").shrink is None
+
+
+def test_components_type_every_part_once():
+    """`maxsim:` in a first pass and a reranker's kind are read here and nowhere else."""
+    recipe = Recipe("r", ["maxsim:colbert", "bm25"], rerank="cross-encoder:ce")
+    assert recipe.components() == [
+        Component("colbert", "tokens", "first_pass"),
+        Component("bm25", "first", "first_pass"),
+        Component("ce", "cross-encoder", "rerank"),
+    ]
+    assert [c.key for c in recipe.components()] == ["tokens:colbert", "first:bm25", "cross-encoder:ce"]
+    hybrid = standard_recipe("hybrid+rerank", "hashing", "bm25")
+    assert [c.key for c in hybrid.components()] == ["first:hashing", "first:bm25", "tokens:hashing"]
+    assert hybrid.models() == ["hashing", "bm25"]

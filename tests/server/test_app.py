@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index
 from embedproof.search.recipe import standard_recipe
 from tests.conftest import CHROMIUM_FLAGS, serve_in_thread
 

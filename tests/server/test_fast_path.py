@@ -6,7 +6,7 @@ import json
 import pytest
 
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index
 from embedproof.search.recipe import standard_recipe
 
 pytest.importorskip("fastapi")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index
 from embedproof.search.recipe import standard_recipe
 
 pytest.importorskip("fastapi")

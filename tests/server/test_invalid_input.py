@@ -4,7 +4,7 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import InvalidInputError
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index
 from embedproof.search.recipe import standard_recipe
 
 pytest.importorskip("fastapi")
@@ -28,12 +28,12 @@ def test_an_override_the_index_cannot_answer_is_422_with_the_message(client):
 
 
 def test_invalid_input_raised_in_a_handler_is_422_not_500(client, monkeypatch):
-    import embedproof.server.app
+    import embedproof.server.routes
 
     def refuse(asked, dense_models):
         raise InvalidInputError(f"model: {asked!r} is not a model name")
 
-    monkeypatch.setattr(embedproof.server.app, "_served_model", refuse)
+    monkeypatch.setattr(embedproof.server.routes, "served_model", refuse)
     response = client.post("/v1/embeddings", json={"input": "cells", "model": "??"})
     assert response.status_code == 422
     assert response.json() == {"detail": "model: '??' is not a model name"}

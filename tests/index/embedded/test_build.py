@@ -12,8 +12,7 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.index.access import open_index
-from embedproof.index.store import build_index
+from embedproof.index.access import build_index, open_index
 from embedproof.search.pipeline import Workspace, run_recipe
 from embedproof.search.recipe import Recipe, standard_recipe
 from tests.conftest import DATASETS
@@ -144,7 +143,7 @@ def test_corruption_and_foreign_folders_are_detected(demo, tmp_path):
     chunk.write_bytes(bytes(data))
     with pytest.raises(EmbedproofError, match="dense-00001.npy: missing or corrupted"):
         open_index(tmp_path / "idx")
-    with pytest.raises(EmbedproofError, match="another recipe or corpus"):
+    with pytest.raises(EmbedproofError, match="another recipe, corpus or store"):
         build_index(Recipe("other", ["bm25"]), demo.corpus, tmp_path / "idx")
     with pytest.raises(EmbedproofError, match="not an embedproof index"):
         open_index(tmp_path)

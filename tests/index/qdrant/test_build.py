@@ -13,10 +13,12 @@ pytest.importorskip("qdrant_client")
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, judged_subset, positive  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.qdrant_search import QdrantIndex  # noqa: E402
-from embedproof.index.query_api import rrf_constant  # noqa: E402
-from embedproof.index.store import build_index  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
+from embedproof.index.qdrant.query_api import rrf_constant  # noqa: E402
+from embedproof.index.qdrant.search import QdrantIndex  # noqa: E402
 from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
 from embedproof.search.recipe import Recipe, standard_recipe  # noqa: E402

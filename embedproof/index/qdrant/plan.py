@@ -1,7 +1,8 @@
 """A recipe as one Qdrant shard: the collection and the Query API request as plain data, for Edge and server alike.
 
-Both `edge_engine` (the in-process engine) and `edge_server` (qdrant-client models for a Qdrant server or cluster)
-translate these dicts mechanically, so the configuration bench measures on Edge is the one a cluster serves.
+Both `edge.engine` (the in-process engine) and `qdrant.server_collection` (qdrant-client models for a Qdrant
+server or cluster) translate these dicts mechanically, so the configuration bench measures on Edge is the one a
+cluster serves.
 
 Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", "quantization", "datatype"}},
 "sparse": {name: {"idf"}}, "hnsw": {...}, "optimizers": {...}}. Query plan: a tree of {"limit", "using",
@@ -11,14 +12,9 @@ Collection plan: {"vectors": {name: {"size", "distance", "multivector", "hnsw", 
 
 from __future__ import annotations
 
-from embedproof.index.query_api import check_fusion, rrf_constant
+from embedproof.index.qdrant.query_api import rrf_constant
 from embedproof.search.engine import QUANTIZATIONS, EngineSettings
 from embedproof.search.recipe import Recipe
-
-
-def check_recipe(recipe: Recipe) -> None:
-    """Refuse, before any encoding, what one Query API request cannot express as the embedded pipeline does."""
-    check_fusion(recipe)
 
 
 def collection_plan(specs: dict[str, dict], settings: EngineSettings) -> dict:
@@ -83,7 +79,7 @@ def first_tier(
     recipe: Recipe, components: dict[str, dict], settings: EngineSettings, limit: int, quantized: set[str]
 ) -> dict:
     """The first pass(es) as a query node: one search, or RRF over one prefetch of `candidates` per model."""
-    keys = [f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in recipe.first_pass]
+    keys = [c.key for c in recipe.components() if c.stage == "first_pass"]
     leaves = [{**components[k], "key": k} for k in keys]
     if len(leaves) == 1:
         return _leaf(leaves[0], limit, settings, quantized)

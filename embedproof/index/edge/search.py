@@ -1,9 +1,10 @@
 """Answer queries from an edge index: the recipe's tiers as one request to the in-process Qdrant engine.
 
-The request comes from `edge_plan.query_plan` (the same plan `edge_server` sends to a Qdrant server). Queries are
-encoded by the embedded path's encoders; a cross-encoder reranks the engine's shortlist here. Scores and ranks
-follow the Qdrant store's conventions: the last stage's score per document ("edge"), and for MaxSim reranking the
-raw MaxSim with the rest of the fused list below it when more than `rerank_top` results are asked for.
+The request comes from `qdrant.plan.query_plan` (the same plan `qdrant.server_collection` sends to a Qdrant
+server). Queries are encoded by the embedded path's encoders; a cross-encoder reranks the engine's shortlist
+here. Scores and ranks follow the Qdrant store's conventions: the last stage's score per document ("edge"), and
+for MaxSim reranking the raw MaxSim with the rest of the fused list below it when more than `rerank_top`
+results are asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from embedproof.errors import EmbedproofError, InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
-from embedproof.index.qdrant_bm25 import query_vector
+from embedproof.index.qdrant.bm25 import query_vector
 from embedproof.search.recipe import Recipe
 
 
@@ -25,7 +26,7 @@ class EdgeIndex:
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True, workspace=None):
         """`workspace` lends the query encoders of another index over the same documents (bench opens one index
         per engine recipe and loads each model once); by default the index loads its own."""
-        from embedproof.index.edge_engine import EdgeShardHandle
+        from embedproof.index.edge.engine import EdgeShardHandle
         from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.engine import EngineSettings
         from embedproof.search.pipeline import Workspace
@@ -68,13 +69,13 @@ class EdgeIndex:
         self.close()
 
     def plan(self, limit: int) -> dict:
-        """The request plan for `limit` results (what `edge_server.server_query` sends to a Qdrant server)."""
-        from embedproof.index.edge_plan import query_plan
+        """The request plan for `limit` results (what `server_collection.server_query` sends to a server)."""
+        from embedproof.index.qdrant.plan import query_plan
 
         return query_plan(self.recipe, self.components, self.settings, limit, self.quantized)
 
     def first_plan(self, limit: int) -> dict:
-        from embedproof.index.edge_plan import first_tier
+        from embedproof.index.qdrant.plan import first_tier
 
         return first_tier(self.recipe, self.components, self.settings, limit, self.quantized)
 

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from embedproof.errors import InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
-from embedproof.index.chunks import load_component
+from embedproof.index.embedded.chunks import load_chunks, load_component
 from embedproof.index.manifest import Manifest, encoder_options_for
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
@@ -32,15 +32,21 @@ class LoadedIndex:
             [d.full_text for d in self.docs.values()],
             encoder_options or encoder_options_for(self.manifest.encoder_backend),
         )
-        for component in self.manifest["components"].values():
-            self._load_component(component)
+        for key, component in self.manifest["components"].items():
+            self._load_component(component, self.manifest.get("chunk_spans", {}).get(key))
             # load the model now, so the first query's timings are query time, not start-up
             self.workspace.encoder(component["model"], component["kind"])
 
-    def _load_component(self, c: dict) -> None:
+    def _load_component(self, c: dict, spans: list[str] | None = None) -> None:
+        """Preload one component's stored vectors; a chunked first pass's go to the workspace of its chunks."""
         model, kind = c["model"], c["kind"]
+        workspace, ids = self.workspace, self.ids
+        if spans:
+            chunks = load_chunks(self.folder, spans, self.workspace.doc_texts)
+            workspace = self.workspace.preload_chunks(model, self.recipe.chunking, chunks)
+            ids = workspace.doc_ids
         if "stored" in c:  # BM25: refit on the stored texts
-            self.workspace.documents(model, kind)
+            workspace.documents(model, kind)
             return
         files = [self.folder / rel for rel in c["chunks"]]
         if kind == "tokens":
@@ -48,12 +54,12 @@ class LoadedIndex:
             for f in files:
                 with np.load(f, allow_pickle=False) as data:
                     matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
-            self.workspace.preload(model, Embeddings(self.ids, "document", model, multivector=matrices), "tokens")
+            workspace.preload(model, Embeddings(ids, "document", model, multivector=matrices), "tokens")
         elif c.get("precision"):  # the recipe's dim/precision form (int8 codes, sign bits, float16 or float32 at dim)
-            self.workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
+            workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
         elif c["mode"] == "dense":
             dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
-            self.workspace.preload(model, Embeddings(self.ids, "document", model, dense=dense))
+            workspace.preload(model, Embeddings(ids, "document", model, dense=dense))
         else:
             blocks = []
             for f in files:
@@ -61,7 +67,7 @@ class LoadedIndex:
                     blocks.append(
                         sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
                     )
-            self.workspace.preload(model, Embeddings(self.ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
+            workspace.preload(model, Embeddings(ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents with the score of every stage, and each stage's time (`overrides`: see
@@ -74,7 +80,7 @@ class LoadedIndex:
         Each answer is what `search` returns for its query alone; `timings_ms` are the batch's (the stages ran once
         for all of them). `top_k` is one count for all or one per query: it only cuts the recipe's final ranking.
         """
-        from embedproof.search.pipeline import run_recipe
+        from embedproof.search.pipeline import best_chunk, run_recipe
 
         recipe = override_recipe(self.recipe, overrides) if overrides else self.recipe
         if not queries:
@@ -98,6 +104,9 @@ class LoadedIndex:
                     k,
                     lambda d: {name: run.get(d) for name, run in per_stage.items()},
                     timings,
+                    best_chunk=(lambda d, q=qid: best_chunk(self.workspace, recipe, stages, q, d))
+                    if recipe.chunking
+                    else None,
                 )
             )
         return answers

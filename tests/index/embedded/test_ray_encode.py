@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from embedproof.datasets.loading import load_dataset
-from embedproof.index.access import open_index
-from embedproof.index.store import build_index, sequential_chunks
+from embedproof.index.access import build_index, open_index
+from embedproof.index.embedded.build import sequential_chunks
 from embedproof.search.recipe import Recipe
 
 ray = pytest.importorskip("ray", reason="pip install 'embedproof[ray]'")
@@ -20,7 +20,7 @@ def no_cache(model: str) -> dict:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    from embedproof.index.ray_encode import connect
+    from embedproof.index.embedded.ray_encode import connect
 
     connect("local")
     yield
@@ -28,7 +28,7 @@ def local_ray():
 
 
 def test_ray_build_equals_single_process_and_resumes(local_ray, tmp_path, tiny_model_dir):
-    from embedproof.index.ray_encode import ray_chunk_encoder
+    from embedproof.index.embedded.ray_encode import ray_chunk_encoder
 
     demo = load_dataset("demo").corpus
     recipe = Recipe("dense+maxsim", [str(tiny_model_dir)], rerank=f"maxsim:{tiny_model_dir}", rerank_top=20)

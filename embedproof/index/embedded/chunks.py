@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +27,12 @@ import scipy.sparse as sp
 from embedproof.errors import EmbedproofError
 from embedproof.files import safe_name
 from embedproof.index.manifest import Manifest
+from embedproof.search.chunking import Chunks
 from embedproof.types import Embeddings
+
+if TYPE_CHECKING:
+    from embedproof.search.pipeline import Workspace
+    from embedproof.search.recipe import Recipe
 from embedproof.vectors.quantize import Int8Calibration, quantize_int8
 from embedproof.vectors.stored_form import CALIBRATION_SAMPLE, StoredForm, store_form, truncate
 
@@ -138,3 +144,29 @@ def load_component(folder, component: dict) -> StoredForm:
         return StoredForm(stored.shape[1], precision, stored, Int8Calibration.load(folder / component["calibration"]))
     dim = component["dim"]
     return StoredForm(dim, precision, stored)
+
+
+def component_texts(
+    manifest: Manifest, workspace: Workspace, recipe: Recipe, model: str, kind: str, first_number: int, row_offset: int
+) -> tuple[Workspace, list[str], list[str]]:
+    """What a component encodes: the documents, or for a chunked recipe's first pass their chunks (cut as the bench
+    cut them, search/chunking.py), whose owners and spans are committed first as <model>/spans-NNNNN.npy (owner
+    row, start and end character in the owner's text; `row_offset` shifts the owners of appended documents)."""
+    if kind != "first" or recipe.chunking is None:
+        return workspace, workspace.doc_texts, workspace.doc_ids
+    space = workspace.chunked(model, recipe.chunking)
+    rel = f"{safe_name(model)}/spans-{first_number:05d}.npy"
+    table = np.column_stack([space.chunks.owners + row_offset, space.chunks.spans]).astype(np.int64)
+    (manifest.folder / safe_name(model)).mkdir(exist_ok=True)
+    manifest.commit_file(rel, npy_bytes(table))
+    spans = manifest.data.setdefault("chunk_spans", {}).setdefault(f"{kind}:{model}", [])
+    if rel not in spans:
+        spans.append(rel)
+    return space, space.doc_texts, space.doc_ids
+
+
+def load_chunks(folder, rels: list[str], texts: list[str]) -> Chunks:
+    """A chunked component's chunks: owners and spans from its spans files, texts cut from the documents' texts."""
+    table = np.vstack([np.load(folder / rel, allow_pickle=False) for rel in sorted(rels, key=chunk_number)])
+    owners, spans = table[:, 0], table[:, 1:]
+    return Chunks([texts[o][a:b] for o, (a, b) in zip(owners.tolist(), spans.tolist())], owners, spans)

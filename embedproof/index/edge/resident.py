@@ -1,12 +1,12 @@
 """What an edge shard keeps resident while it answers queries, measured in a fresh process.
 
 A process that has already worked reuses the memory it freed, so the growth of its resident size understates what
-a shard needs (a bench measured 3 MiB for a shard a fresh process holds 40 MiB of). Here a new Python process
+a shard needs (docs/edge.md). Here a new Python process
 imports the engine, notes its resident memory, loads the shard, answers the given requests, and reports the growth:
 anonymous pages (the engine's heap: HNSW links, quantised codes, its base) and file-backed pages (the mmapped vector
 and index files the queries touched, which the kernel may evict under pressure). No model is loaded.
 
-    python -m embedproof.index.edge_resident < {"shard": PATH, "requests": [[plan, vectors], ...]}
+    python -m embedproof.index.edge.resident < {"shard": PATH, "requests": [[plan, vectors], ...]}
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def measure_resident(shard: str, plans: list[dict], vectors: list[dict]) -> dict
     """{"anon_mb", "file_mb", "total_mb"} gained by loading `shard` and answering the requests, in a fresh process."""
     payload = json.dumps({"shard": shard, "requests": [[p, _portable(v)] for p, v in zip(plans, vectors)]})
     done = subprocess.run(
-        [sys.executable, "-m", "embedproof.index.edge_resident"],
+        [sys.executable, "-m", "embedproof.index.edge.resident"],
         input=payload,
         capture_output=True,
         text=True,
@@ -53,7 +53,7 @@ def measure_resident(shard: str, plans: list[dict], vectors: list[dict]) -> dict
 
 
 def main() -> None:
-    from embedproof.index.edge_engine import EdgeShardHandle, import_engine
+    from embedproof.index.edge.engine import EdgeShardHandle, import_engine
     from embedproof.memory import resident_mb
 
     request = json.loads(sys.stdin.read())

@@ -12,10 +12,12 @@ pytest.importorskip("qdrant_edge")
 
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.append import append_documents  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
+from embedproof.index.embedded.change import append_documents  # noqa: E402
 from embedproof.index.manifest import KILL_ENV  # noqa: E402
-from embedproof.index.store import build_index  # noqa: E402
 from embedproof.search.recipe import Recipe  # noqa: E402
 
 # exact search and an int8 quantiser with a graph built: the answers are deterministic, the codes exercised

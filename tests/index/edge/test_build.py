@@ -14,11 +14,13 @@ pytest.importorskip("qdrant_edge")
 from embedproof.datasets.loading import load_dataset  # noqa: E402
 from embedproof.errors import EmbedproofError  # noqa: E402
 from embedproof.evaluation.engine_parity import agree_up_to_ties, positive  # noqa: E402
-from embedproof.index.access import open_index  # noqa: E402
-from embedproof.index.edge_search import EdgeIndex  # noqa: E402
-from embedproof.index.edge_store import build_edge_index  # noqa: E402
+from embedproof.index.access import (
+    build_index,  # noqa: E402
+    open_index,  # noqa: E402
+)
+from embedproof.index.edge.build import build_edge_index  # noqa: E402
+from embedproof.index.edge.search import EdgeIndex  # noqa: E402
 from embedproof.index.manifest import KILL_ENV
-from embedproof.index.store import build_index  # noqa: E402
 from embedproof.search.engine import EngineSettings, engine_settings  # noqa: E402
 from embedproof.search.fusion import reciprocal_rank_fusion, top  # noqa: E402
 from embedproof.search.maxsim import maxsim_each  # noqa: E402
@@ -224,8 +226,8 @@ def test_server_request_describes_the_edge_request(demo, tmp_path, tiny_model_di
     Then the server kwargs run in qdrant-client's local mode and rank as the edge shard (exact search, MaxSim rerank).
     """
     qdrant_client = pytest.importorskip("qdrant_client")
-    from embedproof.index.edge_engine import describe_edge, edge_config, edge_request
-    from embedproof.index.edge_server import describe_server, server_collection, server_query, server_setup
+    from embedproof.index.edge.engine import describe_edge, edge_config, edge_request
+    from embedproof.index.qdrant.server_collection import describe_server, server_collection, server_query, server_setup
 
     tiny = str(tiny_model_dir)
     recipe = Recipe("h", [tiny, "bm25"], "rrf", {"k": 60}, rerank=f"maxsim:{tiny}", rerank_top=20)
@@ -418,7 +420,7 @@ def test_the_commands_in_docs_edge_md_run(tmp_path, minilm_path):
     import shlex
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "edge.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "edge.md").read_text(encoding="utf-8")
     block = doc.split("```bash\n", 1)[1].split("```", 1)[0]
     commands = [c.split("#")[0].strip() for c in block.replace("\\\n", " ").splitlines() if c.startswith("embedproof ")]
     assert len(commands) == 5

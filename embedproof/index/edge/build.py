@@ -3,7 +3,7 @@
 Layout: manifest.json and docs.jsonl as for the embedded store, and `shard/`, the engine's own folder (segments,
 WAL, config). One point per document (id = row number, payload {"id": doc id}) with a named vector per recipe
 component, as in the Qdrant store: dense first passes (COSINE for unit-vector models or a truncated dimension, else
-DOT), SPLADE rows and BM25 (IDF modifier, see `qdrant_bm25`) as sparse vectors, token matrices as a MaxSim
+DOT), SPLADE rows and BM25 (IDF modifier, see `qdrant.bm25`) as sparse vectors, token matrices as a MaxSim
 multivector. A chunk is upserted, flushed, and only then recorded in the manifest (replaced atomically); upserting
 the same ids again replaces them, so a killed build re-run with the same arguments resumes after its last recorded
 chunk. `optimize()` (HNSW graphs, quantised codes) runs before the manifest says `complete`, so a build killed
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.manifest import Manifest, crash_point, writer_lock
+from embedproof.index.build import resumable_build
+from embedproof.index.manifest import Manifest, crash_point
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -68,10 +69,10 @@ def chunk_rows(kind: str, emb, bm25_rows, dim: int | None) -> list:
 
 def chunk_points(manifest: Manifest, encoders: dict, texts: list[str], ids: list[str]) -> tuple[dict, dict]:
     """({vector name: one value per document}, {vector name: spec}) of a chunk, each component encoded once."""
-    from embedproof.index.qdrant_bm25 import document_vectors
+    from embedproof.index.qdrant.bm25 import document_vectors
 
     recipe = manifest.recipe
-    first_pass_tokens = {m.split(":", 1)[1] for m in recipe.first_pass if m.startswith("maxsim:")}
+    first_pass_tokens = {c.model for c in recipe.components() if c.stage == "first_pass" and c.kind == "tokens"}
     rows, specs = {}, {}
     for key, encoder in encoders.items():
         component = manifest["components"][key]
@@ -97,6 +98,77 @@ def points(rows: dict, ids: list[str], start: int, end: int) -> list[tuple[int, 
     ]
 
 
+class EdgeBuild:
+    """The edge store's part of the resumable build: points upserted into the shard, optimised at the commit."""
+
+    def __init__(self, recipe: Recipe, store_options: dict | None = None) -> None:
+        from embedproof.index.supports import check_supports
+        from embedproof.search.engine import engine_settings
+
+        check_supports(recipe, "edge")
+        self.settings = engine_settings(recipe, store_options)
+        self.shard = None
+        self.label = "edge shard"
+
+    def identity(self) -> dict:
+        return {"engine": self.settings.to_dict()}
+
+    def new_store(self) -> dict:
+        return {"backend": "edge", "path": SHARD, "engine": self.settings.to_dict(), "chunks": [], "vectors": {}}
+
+    def clean(self, out: Path, manifest: Manifest | None) -> None:
+        for stray in out.glob(".*.tmp"):
+            stray.unlink(missing_ok=True)
+
+    def open(self, manifest: Manifest, workspace: Workspace, fresh: bool) -> None:
+        from embedproof.index.edge.engine import EdgeShardHandle
+        from embedproof.index.qdrant.query_api import engine_components
+
+        self.label = f"edge shard {manifest.folder.name}"
+        self.texts, self.ids = workspace.doc_texts, workspace.doc_ids
+        self.encoders = engine_components(manifest, manifest.recipe, workspace, self.texts)
+        manifest.save()
+        self.shard_dir = manifest.folder / SHARD
+        if not manifest["store"]["chunks"] and self.shard_dir.exists():
+            shutil.rmtree(self.shard_dir)  # created (or half-created) by a build killed before its first chunk
+        self.shard = EdgeShardHandle.load(str(self.shard_dir)) if manifest["store"]["chunks"] else None
+
+    def write_chunk(self, manifest: Manifest, start: int, end: int) -> None:
+        from embedproof.index.edge.engine import EdgeShardHandle
+        from embedproof.index.qdrant.plan import collection_plan
+
+        store = manifest["store"]
+        rows, specs = chunk_points(manifest, self.encoders, self.texts[start:end], self.ids[start:end])
+        if self.shard is None:
+            store["vectors"], store["collection"] = specs, collection_plan(specs, self.settings)
+            self.shard = EdgeShardHandle.create(str(self.shard_dir), store["collection"])
+            crash_point("edge-created")
+        self.shard.upsert(points(rows, self.ids, start, end))
+        self.shard.flush()
+        crash_point("edge-upserted")  # a kill here leaves points the manifest does not record: upserted again
+
+    def commit(self, manifest: Manifest) -> list[str]:
+        """Optimise (HNSW graphs, quantised codes) and check the shard holds every document."""
+        if self.shard is None:
+            raise EmbedproofError(f"{manifest.folder}: an empty corpus has nothing to index")
+        crash_point("edge-optimize")
+        self.shard.optimize()
+        self.shard.flush()
+        stats = self.shard.stats()
+        if stats["points"] != len(self.ids):
+            raise EmbedproofError(
+                f"{manifest.folder}: the edge shard holds {stats['points']} points, the corpus {len(self.ids)}; "
+                f"delete {manifest.folder} and rebuild"
+            )
+        manifest["store"]["shard"] = stats
+        return []
+
+    def close(self) -> None:
+        if self.shard is not None:
+            self.shard.close()
+            self.shard = None
+
+
 def build_edge_index(
     recipe: Recipe,
     corpus: dict[str, Document],
@@ -108,78 +180,5 @@ def build_edge_index(
     store_options: dict | None = None,
 ) -> Manifest:
     """Build (or resume) the edge shard of `recipe` over `corpus` in `out`; returns the manifest."""
-    from embedproof.index.edge_engine import EdgeShardHandle
-    from embedproof.index.edge_plan import check_recipe, collection_plan
-    from embedproof.index.query_api import engine_components
-    from embedproof.search.engine import engine_settings
-
-    check_recipe(recipe)
-    settings = engine_settings(recipe, store_options)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = list(corpus)
-    with writer_lock(out):
-        manifest = Manifest.read(out)
-        if manifest is not None and not manifest.matches(recipe, ids, encoder_backend, {"engine": settings.to_dict()}):
-            raise EmbedproofError(
-                f"{out}: holds an index of another recipe, corpus or engine setting; "
-                "choose an empty folder (or delete it to rebuild)"
-            )
-        if manifest is not None and manifest.complete:
-            return manifest
-        for stray in out.glob(".*.tmp"):
-            stray.unlink(missing_ok=True)
-        if manifest is None:
-            store = {"backend": "edge", "path": SHARD, "engine": settings.to_dict(), "chunks": [], "vectors": {}}
-            manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size, store)
-            manifest.write_docs("docs.jsonl", corpus.values())
-            manifest.save()
-        store, chunk_size = manifest["store"], manifest["chunk_size"]
-        texts = [corpus[d].full_text for d in ids]
-        workspace = Workspace(ids, texts, encoder_options)
-        encoders = engine_components(manifest, recipe, workspace, texts)
-        manifest.save()
-
-        shard_dir = out / SHARD
-        if not store["chunks"] and shard_dir.exists():
-            shutil.rmtree(shard_dir)  # created (or half-created) by a build killed before its first chunk was recorded
-        shard = EdgeShardHandle.load(str(shard_dir)) if store["chunks"] else None
-        try:
-            advance = progress(f"edge shard {out.name}", len(ids)) if progress else None
-            for number, start in enumerate(range(0, len(ids), chunk_size)):
-                name, end = f"{number:05d}", min(start + chunk_size, len(ids))
-                if name in store["chunks"]:
-                    if advance:
-                        advance(end - start)
-                    continue
-                rows, specs = chunk_points(manifest, encoders, texts[start:end], ids[start:end])
-                if shard is None:
-                    store["vectors"], store["collection"] = specs, collection_plan(specs, settings)
-                    shard = EdgeShardHandle.create(str(shard_dir), store["collection"])
-                    crash_point("edge-created")
-                shard.upsert(points(rows, ids, start, end))
-                shard.flush()
-                crash_point("edge-upserted")  # a kill here leaves points the manifest does not record: upserted again
-                store["chunks"].append(name)
-                for component in manifest["components"].values():
-                    component["chunks"].append(name)
-                manifest.save()
-                if advance:
-                    advance(end - start)
-            if shard is None:
-                raise EmbedproofError(f"{out}: an empty corpus has nothing to index")
-            crash_point("edge-optimize")
-            shard.optimize()
-            shard.flush()
-            stats = shard.stats()
-        finally:
-            if shard is not None:
-                shard.close()
-        if stats["points"] != len(ids):
-            raise EmbedproofError(
-                f"{out}: the edge shard holds {stats['points']} points, the corpus {len(ids)}; delete {out} and rebuild"
-            )
-        store["shard"] = stats
-        manifest["complete"] = True
-        manifest.save()
-    return manifest
+    store = EdgeBuild(recipe, store_options)
+    return resumable_build(store, recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend)

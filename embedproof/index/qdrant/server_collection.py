@@ -1,7 +1,7 @@
 """The same recipe on a Qdrant server or cluster: the collection config and Query API request an edge index implies.
 
 An edge shard and a server collection run the same engine and segment format; `server_setup` translates the edge
-index's collection plan and query plan (see `edge_plan`) into qdrant-client models, so a configuration measured
+index's collection plan and query plan (see `qdrant.plan`) into qdrant-client models, so a configuration measured
 on Edge deploys to a cluster without re-interpretation: `client.create_collection(name, **collection)` and
 `client.query_points(name, **request)`.
 """
@@ -137,7 +137,7 @@ def _bits(q) -> float | None:
 
 
 def describe_server(collection: dict, request: dict) -> dict:
-    """What the server kwargs say, in the terms of `edge_engine.describe_edge` (the test compares the two)."""
+    """What the server kwargs say, in the terms of `edge.engine.describe_edge` (the test compares the two)."""
 
     def params(p) -> dict | None:
         if p is None:

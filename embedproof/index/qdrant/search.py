@@ -17,9 +17,9 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError, require
 from embedproof.index.answer import describe_index, search_answer
-from embedproof.index.qdrant_bm25 import query_vector
-from embedproof.index.qdrant_store import open_client
-from embedproof.index.query_api import rrf_constant
+from embedproof.index.qdrant.bm25 import query_vector
+from embedproof.index.qdrant.build import open_client
+from embedproof.index.qdrant.query_api import rrf_constant
 
 
 class QdrantIndex:
@@ -91,9 +91,7 @@ class QdrantIndex:
 
     def _first_tier(self, vectors: dict[str, tuple]) -> dict:
         """query_points arguments for the first pass, fused by RRF when there are several."""
-        keys = [
-            f"tokens:{m.split(':', 1)[1]}" if m.startswith("maxsim:") else f"first:{m}" for m in self.recipe.first_pass
-        ]
+        keys = [c.key for c in self.recipe.components() if c.stage == "first_pass"]
         if len(keys) == 1:
             name, vector = vectors[keys[0]]
             return {"query": vector, "using": name}

@@ -1,5 +1,5 @@
 """Append documents to a finished embedded index: only the new documents are encoded, into new chunks (an edge
-index appends through `edge_append`).
+index appends through `edge.change`).
 
 The new documents go to a `docs-NNNNN.jsonl` segment and new chunk files; the manifest (counts, ids digest, every
 file's sha256) is replaced last, in one atomic rename, so a crash during `index add` leaves the previous index
@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.chunks import EncodeChunks, chunk_number
+from embedproof.index.embedded.build import encode_component, finish_int8, remove_uncommitted, sequential_chunks
+from embedproof.index.embedded.chunks import EncodeChunks, chunk_number, component_texts
 from embedproof.index.manifest import (
     MANIFEST,
     Manifest,
@@ -24,7 +25,6 @@ from embedproof.index.manifest import (
     recipe_components,
     writer_lock,
 )
-from embedproof.index.store import encode_component, finish_int8, remove_uncommitted, sequential_chunks
 from embedproof.search.pipeline import Workspace
 from embedproof.types import Document
 
@@ -62,7 +62,7 @@ def append_documents(
         if not corpus:
             return manifest
         if manifest.backend == "edge":
-            from embedproof.index.edge_append import append_edge
+            from embedproof.index.edge.change import append_edge
 
             return append_edge(
                 manifest, corpus, encoder_options or encoder_options_for(manifest.encoder_backend), progress
@@ -75,21 +75,27 @@ def append_documents(
         manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", corpus.values())
         workspace = Workspace(ids, texts, encoder_options or encoder_options_for(manifest.encoder_backend))
         for model, kind in recipe_components(recipe):
-            component = manifest["components"][f"{kind}:{model}"]
-            if "stored" in component:  # BM25: refitted over old + new documents at load
+            key = f"{kind}:{model}"
+            component = manifest["components"][key]
+            # a chunked first pass: the new documents' chunks, their spans committed as the next spans file
+            spans_number = len(manifest.get("chunk_spans", {}).get(key, []))
+            space, part_texts, part_ids = component_texts(
+                manifest, workspace, recipe, model, kind, spans_number, len(old_ids)
+            )
+            if "stored" in component:  # BM25: refitted over old + new documents (or chunks) at load
                 continue
             check_revision(out, component, workspace.encoder(model, kind))
             first = max((chunk_number(rel) for rel in component["chunks"]), default=-1) + 1
             encode_component(
                 manifest,
-                workspace,
+                space,
                 model,
                 kind,
-                texts,
-                ids,
+                part_texts,
+                part_ids,
                 first,
                 manifest["chunk_size"],
-                encode_chunks or sequential_chunks(workspace),
+                encode_chunks or sequential_chunks(space),
                 progress,
                 save_each=False,
                 shrink=recipe.shrink,

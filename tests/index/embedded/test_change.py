@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 from embedproof.cli import app
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.index.access import open_index
-from embedproof.index.append import append_documents
+from embedproof.index.access import build_index, open_index
+from embedproof.index.embedded.change import append_documents
 from embedproof.index.manifest import KILL_ENV
-from embedproof.index.store import build_index
 from embedproof.models.hashing import HashingEncoder
 from embedproof.models.multivector import TokenEmbeddingEncoder
 from embedproof.models.splade import SpladeEncoder

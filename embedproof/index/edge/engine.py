@@ -1,6 +1,6 @@
 """The only module that imports `qdrant_edge`: Qdrant's engine in process, one shard in a folder.
 
-It turns `edge_plan`'s collection and query plans into the engine's objects, opens and writes the shard, and
+It turns `qdrant.plan`'s collection and query plans into the engine's objects, opens and writes the shard, and
 answers (point id, score) lists. Point ids are the documents' row numbers; the payload keeps the document id so
 a shard is readable on its own (and after a snapshot is restored on a server).
 """
@@ -209,7 +209,7 @@ _BITS = {
 
 
 def describe_edge(config, request) -> dict:
-    """What an EdgeConfig and QueryRequest say, in plain terms (compared with `edge_server.describe_server`)."""
+    """What an EdgeConfig and QueryRequest say, in plain terms (compared with `server_collection.describe_server`)."""
 
     def node(n) -> dict:
         query, out = n.query, {"limit": n.limit}

@@ -11,7 +11,7 @@ from pathlib import Path
 from embedproof.errors import InvalidInputError
 from embedproof.files import safe_name
 from embedproof.index.manifest import Manifest, encoder_revision, recipe_components
-from embedproof.index.qdrant_bm25 import corpus_statistics
+from embedproof.index.qdrant.bm25 import corpus_statistics
 from embedproof.models.protocols import Encoder
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.chunks import ChunkJob, EncodeChunks, chunk_bytes
+from embedproof.index.embedded.chunks import ChunkJob, EncodeChunks, chunk_bytes
 
 
 def _ray():

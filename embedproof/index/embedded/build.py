@@ -22,26 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
-from embedproof.errors import EmbedproofError, InvalidInputError
+from embedproof.errors import EmbedproofError
 from embedproof.files import safe_name
-from embedproof.index.chunks import (
+from embedproof.index.embedded.chunks import (
     ChunkJob,
     EncodeChunks,
     chunk_bytes,
     chunk_number,
     chunk_path,
     chunk_prefix,
+    component_texts,
     convert_int8,
     shrink_payload,
 )
-from embedproof.index.manifest import Manifest, encoder_options_for, encoder_revision, recipe_components, writer_lock
+from embedproof.index.manifest import Manifest, encoder_revision, recipe_components
 from embedproof.search.pipeline import Workspace
-from embedproof.search.recipe import Recipe
-from embedproof.types import Document
 
 # the files an index folder may hold besides the manifest: anything else is left alone by the clean-up
 _OURS = re.compile(
-    r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8)-\d{5}\.(npy|npz)|int8-calibration\.npz)"
+    r"(docs(-\d{5})?\.jsonl|(dense|sparse|tokens|float16|binary|int8|spans)-\d{5}\.(npy|npz)|int8-calibration\.npz)"
 )
 
 
@@ -92,7 +91,7 @@ def encode_component(
 
     `save_each=False` (appending) leaves the manifest to the caller, so the whole add commits in one rename.
     `shrink` (the recipe's dim, precision) stores a dense first pass in that form
-    (see embedproof/index/stored_chunks.py).
+    (see embedproof/index/embedded/chunks.py).
     """
     out = manifest.folder
     encoder = workspace.encoder(model, kind)
@@ -149,7 +148,7 @@ def encode_component(
 
 
 def finish_int8(manifest: Manifest) -> list[str]:
-    """Convert every int8 component's float chunks to codes (see stored_chunks.convert_int8); the caller saves, then
+    """Convert every int8 component's float chunks to codes (see chunks.convert_int8); the caller saves, then
     deletes."""
     superseded = []
     for component in manifest.components.values():
@@ -158,101 +157,55 @@ def finish_int8(manifest: Manifest) -> list[str]:
     return superseded
 
 
-def store_for(recipe: Recipe, store_backend: str | None) -> str:
-    """The store that serves `recipe`: the one named, else "edge" for a recipe with engine settings, else "embedded".
+class EmbeddedBuild:
+    """The embedded store's part of the resumable build: chunk files per component, int8 codes at the commit."""
 
-    A recipe with engine settings was measured on the Qdrant engine, so the exact embedded store (or a Qdrant
-    collection that does not apply them) would serve something else: naming one is an error, never a silent swap.
-    """
-    if recipe.engine is None:
-        return store_backend or "embedded"
-    if store_backend not in (None, "edge"):
-        raise InvalidInputError(
-            f"--backend {store_backend}: recipe {recipe.name!r} carries engine settings (it was measured on the "
-            "Qdrant engine); build it with --backend edge, or deploy its edge plan to a server (docs/edge.md)"
-        )
-    return "edge"
+    label = "embedded"
 
+    def __init__(self, encoder_options, ray_address: str | None = None, encode_chunks: EncodeChunks | None = None):
+        self.encoder_options, self.ray_address, self.encode_chunks = encoder_options, ray_address, encode_chunks
+        self.workspace: Workspace | None = None
+        self.texts: list[str] = []
 
-def build_index(
-    recipe: Recipe,
-    corpus: dict[str, Document],
-    out: str | Path,
-    encoder_options=None,
-    chunk_size: int = 512,
-    progress=None,
-    encoder_backend: str = "torch",
-    store_backend: str | None = None,
-    store_options: dict | None = None,
-    ray_address: str | None = None,
-    encode_chunks: EncodeChunks | None = None,
-) -> Manifest:
-    """Build (or resume building) the index of `recipe` over `corpus` in `out` with any store; returns the manifest.
+    def identity(self) -> dict:
+        return {"backend": "embedded"}
 
-    `store_backend` "embedded" (numpy/scipy files), "edge" (a Qdrant Edge shard in the folder) or "qdrant" (a Qdrant
-    server collection; `store_options` says where); None chooses by the recipe (`store_for`). `encode_chunks`
-    replaces how pending chunks are encoded (the default is in-process, one after another); `ray_address` ("local"
-    or a cluster address) encodes them with a Ray Data actor pool instead (embedded store only).
-    """
-    encoder_options = encoder_options or encoder_options_for(encoder_backend)
-    store_backend = store_for(recipe, store_backend)
-    if store_backend in {"qdrant", "edge"}:
-        if ray_address is not None or encode_chunks is not None:
-            raise InvalidInputError(
-                f"--ray (and custom chunk encoders) work with the embedded store only, not --backend {store_backend}"
-            )
-        if store_backend == "qdrant":
-            from embedproof.index.qdrant_store import build_qdrant_index as build
-        else:
-            from embedproof.index.edge_store import build_edge_index as build
-        return build(recipe, corpus, out, encoder_options, chunk_size, progress, encoder_backend, store_options)
-    if store_backend != "embedded":
-        raise InvalidInputError(f"--backend {store_backend}: not a store (known: embedded, edge, qdrant)")
+    def new_store(self) -> None:
+        return None
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ids = list(corpus)
-    with writer_lock(out):
-        manifest = Manifest.read(out)
-        if manifest is not None and not manifest.matches(recipe, ids, encoder_backend, {"backend": "embedded"}):
-            raise EmbedproofError(
-                f"{out}: holds an index of another recipe or corpus; choose an empty folder (or delete it to rebuild)"
-            )
-        if manifest is not None and manifest.complete:
-            return manifest
+    def clean(self, out: Path, manifest: Manifest | None) -> None:
         remove_uncommitted(out, manifest)
-        if manifest is None:
-            manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size)
-            manifest.write_docs("docs.jsonl", corpus.values())
-            manifest.save()
-        chunk_size = manifest["chunk_size"]
-        texts = [corpus[d].full_text for d in ids]
-        workspace = Workspace(ids, texts, encoder_options)
-        if encode_chunks is None and ray_address is not None:
-            from embedproof.index.ray_encode import ray_chunk_encoder
 
-            encode_chunks = ray_chunk_encoder(ray_address, encoder_options)
-        encode_chunks = encode_chunks or sequential_chunks(workspace)
-        try:
-            for model, kind in recipe_components(recipe):
-                encode_component(
-                    manifest,
-                    workspace,
-                    model,
-                    kind,
-                    texts,
-                    ids,
-                    0,
-                    chunk_size,
-                    encode_chunks,
-                    progress,
-                    shrink=recipe.shrink,
-                )
-        finally:
-            getattr(encode_chunks, "close", lambda: None)()  # e.g. stop the local Ray that --ray local started
-        superseded = finish_int8(manifest)
-        manifest["complete"] = True
-        manifest.save()
-        for rel in superseded:  # float chunks the int8 codes replaced: no longer listed, so safe to drop now
-            (out / rel).unlink(missing_ok=True)
-    return manifest
+    def open(self, manifest: Manifest, workspace: Workspace, fresh: bool) -> None:
+        self.workspace, self.texts = workspace, workspace.doc_texts
+        if self.encode_chunks is None and self.ray_address is not None:
+            from embedproof.index.embedded.ray_encode import ray_chunk_encoder
+
+            self.encode_chunks = ray_chunk_encoder(self.ray_address, self.encoder_options)
+        self.encode_chunks = self.encode_chunks or sequential_chunks(workspace)
+
+    def encode(self, manifest: Manifest, ids: list[str], progress=None) -> None:
+        """Component by component: one model loaded at a time, its chunks committed as they arrive."""
+        recipe = manifest.recipe
+        for model, kind in recipe_components(recipe):
+            # a chunked first pass encodes the chunks (their spans committed first), in the same chunk files
+            space, texts, part_ids = component_texts(manifest, self.workspace, recipe, model, kind, 0, 0)
+            encode_component(
+                manifest,
+                space,
+                model,
+                kind,
+                texts,
+                part_ids,
+                0,
+                manifest["chunk_size"],
+                self.encode_chunks,
+                progress,
+                shrink=manifest.recipe.shrink,
+            )
+
+    def commit(self, manifest: Manifest) -> list[str]:
+        return finish_int8(manifest)
+
+    def close(self) -> None:
+        getattr(self.encode_chunks, "close", lambda: None)()  # e.g. stop the local Ray that --ray local started

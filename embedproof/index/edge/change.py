@@ -33,10 +33,10 @@ def remove_stray_shards(manifest: Manifest) -> None:
 
 def append_edge(manifest: Manifest, corpus: dict[str, Document], encoder_options, progress=None) -> Manifest:
     """Add `corpus` to the edge index of `manifest` (checked by the caller: complete, new ids, not empty)."""
-    from embedproof.index.edge_engine import EdgeShardHandle
-    from embedproof.index.edge_store import chunk_points, chunk_rows, points
-    from embedproof.index.qdrant_bm25 import corpus_statistics, document_vectors
-    from embedproof.index.query_api import engine_components
+    from embedproof.index.edge.build import chunk_points, chunk_rows, points
+    from embedproof.index.edge.engine import EdgeShardHandle
+    from embedproof.index.qdrant.bm25 import corpus_statistics, document_vectors
+    from embedproof.index.qdrant.query_api import engine_components
 
     out, store, recipe = manifest.folder, manifest["store"], manifest.recipe
     remove_stray_shards(manifest)
