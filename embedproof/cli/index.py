@@ -152,10 +152,10 @@ def index_build(
         auto_backend_note(recipes[0].models(), err, "recorded in the manifest")
     auto = None
     if encoder_backend == "auto":  # the index records the backend it resolved to: queries must match it
-        from embedproof.models.factory import resolve_for_recipe
+        from embedproof.models.factory import resolve_for_models
 
         with progress_factory(err):  # a first run exports and calibrates: its progress shows
-            encoder_backend, auto = resolve_for_recipe(recipes[0].first_pass)
+            encoder_backend, auto = resolve_for_models(recipes[0].first_pass_models())
     _warn_truncation(recipes[0], data, encoder_backend)
     with progress_factory(err) as progress, _resumable(out):
         manifest = build_index(

@@ -113,9 +113,9 @@ class EngineBench:
         folder = self.folder(dataset, recipe)
         backend = recipe_backend(options)
         if backend == "auto":  # an index records the backend it resolved to, as `index build` does
-            from embedproof.models.factory import resolve_for_recipe
+            from embedproof.models.factory import resolve_for_models
 
-            backend, _ = resolve_for_recipe(recipe.first_pass, options.cache_dir)
+            backend, _ = resolve_for_models(recipe.first_pass_models(), options.cache_dir)
 
         def encoder_options(model: str) -> dict:
             return bench_encoder_options(model, options, backend)

@@ -40,9 +40,10 @@ def _storage_per_passage(workspace: Workspace, recipe: Recipe) -> float:
     """Bytes per passage of everything the recipe's first pass keeps in its index."""
     total = 0.0
     n = max(len(workspace.doc_ids), 1)
-    for model in recipe.first_pass:
-        if model.startswith("maxsim:"):
-            total += workspace.documents(model.split(":", 1)[1], "tokens").info["bytes_float16"] / n
+    for part in map(Component.of_first_pass, recipe.first_pass):
+        model = part.model
+        if part.kind == "tokens":
+            total += workspace.documents(model, "tokens").info["bytes_float16"] / n
             continue
         space = workspace.chunked(model, recipe.chunking) if recipe.chunking else workspace
         docs = space.documents(model)
@@ -156,7 +157,7 @@ def _engine_entry(
     store, stages, index = engines.measure(dataset, recipe, options, exact[-1].run, query_ids, query_texts, progress)
     entry = _entry(recipe, stages, dataset.qrels, workspace, len(query_ids), condensed=options.condensed)
     settings = engine_settings(recipe)
-    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
+    dense = [m for m in recipe.first_pass_models() if workspace.encoder(m).mode == "dense"]
     dims = [recipe.dim or workspace.documents(m).dim for m in dense]
     stored = twin if settings.quantization else recipe  # a quantiser keeps the float originals to rescore with
     entry["bytes_per_passage"] = round(
@@ -204,12 +205,10 @@ def _entry(
     recipe: Recipe, stages, qrels, workspace: Workspace, n_queries: int, name: str | None = None, condensed=False
 ) -> dict:
     means, per_query = evaluate_run(qrels, top(stages[-1].run, recipe.candidates), condensed=condensed)
-    dense = [m for m in recipe.first_pass if not m.startswith("maxsim:") and workspace.encoder(m).mode == "dense"]
+    dense = [m for m in recipe.first_pass_models() if workspace.encoder(m).mode == "dense"]
     warnings = []
-    for model in recipe.first_pass:
-        bare = model.split(":", 1)[-1]
-        kind = "tokens" if model.startswith("maxsim:") else "first"
-        warnings += list(getattr(workspace.encoder(bare, kind), "warnings", []))
+    for part in map(Component.of_first_pass, recipe.first_pass):
+        warnings += list(getattr(workspace.encoder(part.model, part.kind), "warnings", []))
     backends = {str(getattr(workspace.encoder(m, "first"), "backend", "torch")) for m in dense}
     return {
         "name": name or recipe.name,

@@ -63,9 +63,9 @@ def build_index(
 
     encoder_backend, auto = encoder_backend or default_encoder_backend(), None
     if encoder_backend == "auto":
-        from embedproof.models.factory import resolve_for_recipe
+        from embedproof.models.factory import resolve_for_models
 
-        encoder_backend, auto = resolve_for_recipe(recipe.first_pass)
+        encoder_backend, auto = resolve_for_models(recipe.first_pass_models())
     encoder_options = encoder_options or encoder_options_for(encoder_backend)
     store_backend = store_for(recipe, store_backend)
     if store_backend == "embedded":

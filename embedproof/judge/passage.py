@@ -3,8 +3,7 @@
 A page shows one document at a time with its best passage in view, so a long document is judged on the part a
 retriever would have matched rather than its first lines. Unchunked documents are scored by window: the
 `window` words with the most question-term occurrences (distinct terms first, then counts; the earliest wins
-ties). When the set-ups chunked the documents, the same window size as their chunks is used (bench's
-`--chunk-tokens`), so the passage is a chunk-sized span chosen by the question's terms.
+ties). A document that a chunked set-up ranked shows the chunk that scored instead (judge/pool.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The pool: each question's candidates, the top k of every set-up, de-duplicated and shuffled (blind).
 
 The set-ups come from a results file or from recipes given as in `bench`. results.json holds each run's metrics,
-not its rankings, so a results file's runs are turned back into recipes (`recipe` of a recipe run; model, dim
-and precision of a model run) and run on the corpus with the same pipeline bench uses (`Workspace`,
-`run_recipe`). Engine recipes are ranked by the exact store (the engine's HNSW approximates that ranking), and
-chunked runs by their model over whole documents; both are said in `notes`. A set-up's ranking of the
+not its rankings, so a results file's runs are turned back into recipes (every run carries its recipe; files
+from before that give model, dim and precision) and run on the corpus with the same pipeline bench uses
+(`Workspace`, `run_recipe`). A chunked recipe's passage is the chunk that scored. Engine recipes are ranked by the
+exact store (the engine's HNSW approximates that ranking), and a chunked run of an old file, which has no recipe,
+by its model over whole documents; both are said in `notes`. A set-up's ranking of the
 questions is kept in the pool (the page never shows it), so the power analysis can score each set-up on the
 judgments.
 """
@@ -114,6 +115,7 @@ class Pooler:
             raise InvalidInputError(f"set-ups named {', '.join(map(repr, twice))} appear more than once")
         self.dataset, self.setups, self.depth, self.seed, self.window = dataset, setups, depth, seed, window
         self.doc_ids = list(dataset.corpus)
+        self.chunk_spans: dict[str, dict[str, tuple[int, int]]] = {}
         options: dict[str, dict] = {}
         for setup in setups:
             for model in setup.recipe.models():
@@ -123,13 +125,22 @@ class Pooler:
         )
 
     def rank(self, qids: list[str], texts: list[str]) -> dict[str, dict[str, list[str]]]:
-        """Set-up name → question id → its top `depth` document ids."""
-        from embedproof.search.pipeline import ranking_stages, run_recipe
+        """Set-up name → question id → its top `depth` document ids. A chunked set-up's best chunk of each
+        document it ranks is kept in `self.chunk_spans` (question id → document → character span)."""
+        from embedproof.search.pipeline import best_chunk, ranking_stages, run_recipe
 
         out: dict[str, dict[str, list[str]]] = {}
         for setup in self.setups:
-            run = ranking_stages(run_recipe(setup.recipe, self.workspace, qids, texts))[-1].run
+            stages = run_recipe(setup.recipe, self.workspace, qids, texts)
+            run = ranking_stages(stages)[-1].run
             out[setup.name] = {q: top_ids(dict(run.get(q, {})), self.depth) for q in qids}
+            if setup.recipe.chunking is None:
+                continue
+            for q in qids:
+                for doc in out[setup.name][q]:
+                    chunk = best_chunk(self.workspace, setup.recipe, stages, q, doc)
+                    if chunk is not None:  # the first chunked set-up that ranked it names the passage
+                        self.chunk_spans.setdefault(q, {}).setdefault(doc, (chunk["start"], chunk["end"]))
         return out
 
     def pool(self, qids: list[str], texts: list[str], counts: list[int] | None = None) -> list[dict]:
@@ -140,7 +151,10 @@ class Pooler:
             docs = sorted({d for ranking in rankings.values() for d in ranking[qid]})
             random.Random(f"{self.seed}:{qid}").shuffle(docs)
             terms = question_terms(text)
-            passages = {d: list(best_window(self.dataset.corpus[d].full_text, terms, self.window)) for d in docs}
+            spans = self.chunk_spans.get(qid, {})  # the chunk that scored, else the window that matches best
+            passages = {
+                d: list(spans.get(d) or best_window(self.dataset.corpus[d].full_text, terms, self.window)) for d in docs
+            }
             entries.append(
                 {
                     "qid": qid,

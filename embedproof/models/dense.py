@@ -27,10 +27,63 @@ def config_prompts(model) -> tuple[str, str]:
     return str(prompts.get("query") or ""), str(document)
 
 
-class DenseEncoder:
-    """One vector per text from a sentence-transformers model; cached on disk by content."""
+class CachedDenseEncoding:
+    """What every local dense encoder shares: the card's prefixes, and one vector per text cached by content.
+
+    A subclass sets `name`, `card`, `warnings`, `resolved`, `max_tokens`, `dim`, `batch_size`, `backend`,
+    `cache_dir` and `use_cache`, and defines `cache_key(prefix)` and `_embed(texts, prefix)`.
+    """
 
     mode = "dense"
+
+    def _prefix(self, side: str, given: str | None, from_card: str) -> str:
+        """The prefix given, else the card's; a given one that differs from a known card's is a warning."""
+        if given is None:
+            return from_card
+        if self.card.known and given != from_card:
+            self.warnings.append(
+                f"{side} prefix {given!r} differs from the model card's {from_card!r} "
+                f"(source: {self.card.prefix_source or self.card.source}); "
+                "expect lower recall unless this is deliberate"
+            )
+        return given
+
+    def _encode(self, texts, ids, side, prefix, on_progress) -> Embeddings:
+        texts = list(texts)
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        fn = lambda batch: self._embed(batch, prefix)  # noqa: E731
+        hits, folder = 0, None
+        if self.use_cache:
+            cache = EmbeddingCache(self.cache_key(prefix), self.cache_dir)
+            vectors, hits = cache.encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
+            folder = str(cache.folder)
+        else:
+            vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
+            if on_progress:
+                on_progress(len(texts))
+        info = {
+            "backend": self.backend,
+            "prefix": prefix,
+            "max_tokens": self.max_tokens,
+            "cache_hits": hits,
+            "revision": self.resolved.revision,
+            "cache_folder": folder,
+        }
+        return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
+
+    def encode_queries(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
+        return self._encode(texts, ids, "query", self.query_prefix, on_progress)
+
+    def encode_documents(
+        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
+    ) -> Embeddings:
+        return self._encode(texts, ids, "document", self.document_prefix, on_progress)
+
+
+class DenseEncoder(CachedDenseEncoding):
+    """One vector per text from a sentence-transformers model; cached on disk by content."""
 
     def __init__(
         self,
@@ -89,18 +142,6 @@ class DenseEncoder:
                 self.model, self.resolved.path, model_name, self.resolved.revision, backend, root=cache_dir
             )
 
-    def _prefix(self, side: str, given: str | None, from_card: str) -> str:
-        """The prefix given, else the card's; a given one that differs from a known card's is a warning."""
-        if given is None:
-            return from_card
-        if self.card.known and given != from_card:
-            self.warnings.append(
-                f"{side} prefix {given!r} differs from the model card's {from_card!r} "
-                f"(source: {self.card.prefix_source or self.card.source}); "
-                "expect lower recall unless this is deliberate"
-            )
-        return given
-
     def cache_key(self, prefix: str) -> dict:
         key = {
             "format": CACHE_FORMAT,
@@ -129,36 +170,3 @@ class DenseEncoder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-    def _encode(self, texts, ids, side, prefix, on_progress) -> Embeddings:
-        texts = list(texts)
-        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        fn = lambda batch: self._embed(batch, prefix)  # noqa: E731
-        hits, folder = 0, None
-        if self.use_cache:
-            cache = EmbeddingCache(self.cache_key(prefix), self.cache_dir)
-            vectors, hits = cache.encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
-            folder = str(cache.folder)
-        else:
-            vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
-            if on_progress:
-                on_progress(len(texts))
-        info = {
-            "backend": self.backend,
-            "prefix": prefix,
-            "max_tokens": self.max_tokens,
-            "cache_hits": hits,
-            "revision": self.resolved.revision,
-            "cache_folder": folder,
-        }
-        return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
-
-    def encode_queries(
-        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
-    ) -> Embeddings:
-        return self._encode(texts, ids, "query", self.query_prefix, on_progress)
-
-    def encode_documents(
-        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
-    ) -> Embeddings:
-        return self._encode(texts, ids, "document", self.document_prefix, on_progress)

@@ -148,14 +148,14 @@ def _is_masked_lm(name: str) -> bool:
         return False
 
 
-def resolve_for_recipe(first_pass: Sequence[str], cache_dir: str | None = None) -> tuple[str, dict | None]:
+def resolve_for_models(models: Sequence[str], cache_dir: str | None = None) -> tuple[str, dict | None]:
     """(backend, summary) for an index: the choice for its first dense model; torch when it has none.
 
     One index has one encoder backend (queries must be encoded as its documents were), so the first dense model
     decides for all of them.
     """
-    for model in first_pass:
-        if model.startswith("maxsim:") or is_built_in(model):
+    for model in models:  # a recipe's first-pass models in their own mode (`Recipe.first_pass_models`)
+        if is_built_in(model):
             continue
         encoder = get_encoder(model, backend="auto", cache_dir=cache_dir, use_cache=False)
         summary_ = getattr(encoder, "auto_backend", None)

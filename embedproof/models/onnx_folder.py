@@ -12,7 +12,6 @@ file runs one text at a time (see `OnnxFolderModel`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -20,12 +19,11 @@ import numpy as np
 
 from embedproof.backends import ENCODER_BACKENDS, UnsupportedBackendError
 from embedproof.errors import InvalidInputError, ModelNotAvailableError, require
-from embedproof.models.cache import EmbeddingCache
 from embedproof.models.card import get_card
+from embedproof.models.dense import CachedDenseEncoding
 from embedproof.models.loading import Loaded
 from embedproof.models.onnx_backend import PAD_MULTIPLE, TOKEN_BUDGET, cpu_threads, length_batches, pool
 from embedproof.models.resolve import onnx_file, resolve_model
-from embedproof.types import Embeddings
 
 CACHE_FORMAT = 1
 INT8_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QAttention", "DynamicQuantizeMatMul"}
@@ -164,10 +162,8 @@ def load_onnx_folder(name: str, max_tokens: int | None, backend: str) -> tuple[L
     return Loaded(card, warnings, resolved, model, window), runs_as, record
 
 
-class OnnxFolderEncoder:
+class OnnxFolderEncoder(CachedDenseEncoding):
     """One vector per text from an ONNX model folder; the card's prefixes; cached on disk by content."""
-
-    mode = "dense"
 
     def __init__(
         self,
@@ -192,16 +188,6 @@ class OnnxFolderEncoder:
         self.cache_dir, self.use_cache = cache_dir, use_cache
         self.fast = None
 
-    def _prefix(self, side: str, given: str | None, from_card: str) -> str:
-        if given is None:
-            return from_card
-        if self.card.known and given != from_card:
-            self.warnings.append(
-                f"{side} prefix {given!r} differs from the model card's {from_card!r}; "
-                "expect lower recall unless this is deliberate"
-            )
-        return given
-
     def cache_key(self, prefix: str) -> dict:
         return {
             "format": CACHE_FORMAT,
@@ -218,36 +204,3 @@ class OnnxFolderEncoder:
 
     def _embed(self, texts: list[str], prefix: str) -> np.ndarray:
         return self.model.encode([prefix + t for t in texts], self.normalize).reshape(len(texts), self.dim)
-
-    def _encode(self, texts, ids, side, prefix, on_progress) -> Embeddings:
-        texts = list(texts)
-        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
-        fn = lambda batch: self._embed(batch, prefix)  # noqa: E731
-        hits, folder = 0, None
-        if self.use_cache:
-            cache = EmbeddingCache(self.cache_key(prefix), self.cache_dir)
-            vectors, hits = cache.encode(texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress)
-            folder = str(cache.folder)
-        else:
-            vectors = fn(texts) if texts else np.zeros((0, self.dim), np.float32)
-            if on_progress:
-                on_progress(len(texts))
-        info = {
-            "backend": self.backend,
-            "prefix": prefix,
-            "max_tokens": self.max_tokens,
-            "cache_hits": hits,
-            "revision": self.resolved.revision,
-            "cache_folder": folder,
-        }
-        return Embeddings(ids, side, self.name, dense=vectors.reshape(len(texts), self.dim), info=info)
-
-    def encode_queries(
-        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
-    ) -> Embeddings:
-        return self._encode(texts, ids, "query", self.query_prefix, on_progress)
-
-    def encode_documents(
-        self, texts: Sequence[str], ids: Sequence[str] | None = None, on_progress: Callable[[int], None] | None = None
-    ) -> Embeddings:
-        return self._encode(texts, ids, "document", self.document_prefix, on_progress)

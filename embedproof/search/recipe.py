@@ -198,6 +198,10 @@ class Recipe:
             parts.append(Component(model, "tokens" if kind == "maxsim" else "cross-encoder", "rerank"))
         return parts
 
+    def first_pass_models(self) -> list[str]:
+        """The first-pass models searched in their own mode (dense, sparse, BM25), not through MaxSim."""
+        return [c.model for c in self.components() if c.stage == "first_pass" and c.kind == "first"]
+
     def models(self) -> list[str]:
         """Every model the recipe loads, each once: first-pass models and the reranker's."""
         return list(dict.fromkeys(c.model for c in self.components()))

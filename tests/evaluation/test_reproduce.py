@@ -43,6 +43,7 @@ def test_scifact_quantisation_with_rescoring_keeps_quality(scifact, shared_cache
 
 
 @pytest.mark.slow
+@pytest.mark.reproduce
 def test_scifact_bge_small_int8_onnx_keeps_its_measured_ndcg(scifact, shared_cache, bge_small_dir):
     """The int8 ONNX export of bge-small-en-v1.5 (fetched from PyPI) measured 0.6917, 0.021 under MTEB's fp32 0.71273
     (docs/reproduced-numbers.md explains the difference)."""

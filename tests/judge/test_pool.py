@@ -45,8 +45,8 @@ def test_a_results_file_is_pooled_with_the_rankings_bench_measured(demo, benched
     qids = ["q01", "q02", "q03", "q05"]
     rankings = Pooler(demo, setups, depth=5).rank(qids, [demo.queries[q] for q in qids])
     expected = {
-        "bm25 sparse float32": trec_top(benched / "runs" / "demo.bm25.trec", 5),
-        "hashing dense d1024 float32": trec_top(benched / "runs" / "demo.hashing.d1024.float32.trec", 5),
+        "bm25 sparse float32": trec_top(benched / "runs" / "demo.bm25_sparse_float32.trec", 5),
+        "hashing dense d1024 float32": trec_top(benched / "runs" / "demo.hashing_dense_d1024_float32.trec", 5),
     }
     for name, ranking in rankings.items():
         assert ranking == {q: expected[name][q] for q in qids}, name
@@ -101,3 +101,21 @@ def test_set_ups_as_bench_reads_its_options():
 
 def test_top_ids_break_ties_as_trec_eval():
     assert top_ids({"a": 1.0, "b": 1.0, "c": 2.0}, 2) == ["c", "b"]
+
+
+def test_a_chunked_set_up_shows_the_chunk_that_scored(demo):
+    """hashing over 4-word chunks: each passage is the chunk its score came from, not a term-matched window."""
+    from embedproof.judge.pool import SetUp
+    from embedproof.search.recipe import Recipe
+
+    chunked = Recipe("hashing 4-word chunks", ["hashing"], chunk_tokens=4)
+    pooler = Pooler(demo, [SetUp(chunked.name, chunked)], depth=5)
+    (entry,) = pooler.pool(["q1"], ["When was the iPhone released?"])
+    shown = {d: demo.corpus[d].full_text[s:e] for d, (s, e) in entry["passages"].items()}
+    assert all(len(text.split()) == 4 for text in shown.values()), shown
+    # "iPhone 3G The iPhone 3G arrived in 2008 …": the chunk with the query's word twice is the one that scored
+    assert shown["d004"] == "iPhone 3G The iPhone"
+    whole = Pooler(demo, setups_from_recipes(None, ["hashing"]), depth=5).pool(
+        ["q1"], ["When was the iPhone released?"]
+    )
+    assert all(len(demo.corpus[d].full_text[s:e].split()) > 4 for d, (s, e) in whole[0]["passages"].items())
