@@ -50,7 +50,8 @@ def unused_models(models: Iterable[str] | None, recipes: Iterable | None, where:
 
 def bench(o: Mapping[str, Any]) -> None:
     """bench (called once its recipes are built): --engine-dir needs --backend edge; --reranker/--rerank-top need
-    a rerank mode; --dims/--precision need a dense model; a --model that runs neither alone nor in a recipe."""
+    a rerank mode; --dims/--precision/--chunk-tokens need a dense model; a --model that runs neither alone nor in
+    a recipe."""
     on_engine = any(value.strip().lower() == "edge" for value in o["backend"] or [])
     if o["engine_dir"] is not None and not on_engine:
         raise InvalidInputError("--engine-dir: keeps engine indexes, so it needs --backend edge")
@@ -60,11 +61,11 @@ def bench(o: Mapping[str, Any]) -> None:
             raise InvalidInputError(f"--{option.replace('_', '-')}: only means something with --mode hybrid+rerank")
     models = o["model"] or []
     if models and not modes and not o["recipe"] and all(_sparse(m) for m in models):
-        for option in ("dims", "precision"):
+        for option in ("dims", "precision", "chunk_tokens"):
             if given(option):
                 raise InvalidInputError(
-                    f"--{option}: {', '.join(models)} {'is' if len(models) == 1 else 'are'} sparse (no vectors to "
-                    "truncate or quantise); give a dense model too, or drop it"
+                    f"--{option.replace('_', '-')}: {', '.join(models)} {'is' if len(models) == 1 else 'are'} sparse "
+                    "(no vectors to truncate, quantise or chunk); give a dense model too, or drop it"
                 )
     alone = o["model_runs"] if o["model_runs"] is not None else not o["recipes"]
     if o["recipes"] and not alone:

@@ -336,6 +336,7 @@ NOTHING = [
     (["bench", "--mode", "dense", "-m", "hashing", "--reranker", "cross-encoder:x"], "--reranker"),
     (["bench", "-m", "bm25", "--dims", "64"], "--dims"),
     (["bench", "-m", "bm25", "--precision", "int8"], "--precision"),
+    (["bench", "-m", "bm25", "--chunk-tokens", "64", "--chunk-overlap", "0"], "--chunk-tokens"),
     (["bench", "--dims", ","], "--dims"),
     (["bench", "--dims", ""], "--dims"),
     (["pick", "--results", "{results}", "--domain", "legal"], "--domain"),
