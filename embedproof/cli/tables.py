@@ -237,7 +237,7 @@ def _stage_label(stage: str) -> str:
 def backends_table(runs: list[dict]) -> Table | Text:
     """Encoding speed per encoder backend, and what each keeps of torch fp32's nDCG@10 (same bench, same machine);
     nothing when no dense model ran on a backend other than torch (bm25 or hashing alone, or torch throughout)."""
-    backends = {r.get("encoder_backend", "torch") for r in runs if "recipe" not in r and r.get("mode") == "dense"}
+    backends = {r.get("encoder_backend", "torch") for r in runs if is_model_run(r) and r.get("mode") == "dense"}
     if backends <= {"torch"}:
         return Text("")
     table = Table(title="encoder backends (documents/s measured only when not read from the cache)")

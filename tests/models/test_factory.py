@@ -20,14 +20,15 @@ def test_each_name_goes_to_its_family(tiny_model_dir, tiny_mlm_dir, tiny_bgem3_d
 
 
 def test_built_in_names():
-    assert [is_built_in(n) for n in ("bm25", " BM25", "hashing", "hashing-256", "hashing-x", "hashingbird")] == [
+    assert [is_built_in(n) for n in ("bm25", " BM25", "hashing", "hashing-256", "hashingbird")] == [
         True,
         True,
         True,
         True,
-        False,
         False,
     ]
+    with pytest.raises(InvalidInputError, match="hashing-x"):  # a malformed built-in size is named, not run
+        is_built_in("hashing-x")
 
 
 def test_get_encoder_builds_every_kind(tiny_model_dir):
