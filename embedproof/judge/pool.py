@@ -1,11 +1,10 @@
 """The pool: each question's candidates, the top k of every set-up, de-duplicated and shuffled (blind).
 
 The set-ups come from a results file or from recipes given as in `bench`. results.json holds each run's metrics,
-not its rankings, so a results file's runs are turned back into recipes (every run carries its recipe; files
-from before that give model, dim and precision) and run on the corpus with the same pipeline bench uses
+not its rankings, so a results file's runs are turned back into recipes (every run carries its recipe; `load_results`
+gives older files' runs theirs) and run on the corpus with the same pipeline bench uses
 (`Workspace`, `run_recipe`). A chunked recipe's passage is the chunk that scored. Engine recipes are ranked by the
-exact store (the engine's HNSW approximates that ranking), and a chunked run of an old file, which has no recipe,
-by its model over whole documents; both are said in `notes`. A set-up's ranking of the
+exact store (the engine's HNSW approximates that ranking), which `notes` says. A set-up's ranking of the
 questions is kept in the pool (the page never shows it), so the power analysis can score each set-up on the
 judgments.
 """
@@ -50,7 +49,8 @@ def _run_options(run: dict, model: str) -> dict:
 
 
 def setups_from_results(results: dict, dataset: Dataset, source: str = "--results") -> tuple[list[SetUp], list[str]]:
-    """(set-ups, notes) for every run of a results file measured on `dataset`'s corpus; refuses another corpus."""
+    """(set-ups, notes) for every run of a results file (as `load_results` reads it) measured on `dataset`'s corpus;
+    refuses another corpus."""
     from embedproof.evaluation.pareto import run_name
 
     measured = results.get("dataset") or {}
@@ -68,27 +68,13 @@ def setups_from_results(results: dict, dataset: Dataset, source: str = "--result
         if label in seen:
             continue
         seen.add(label)
-        if "recipe" in run:
-            fields = {k: v for k, v in run["recipe"].items() if k in Recipe.__dataclass_fields__}
-            if fields.get("engine") is not None:
-                notes.append(f"{label}: ranked by the exact store (its engine's HNSW approximates that ranking)")
-            recipe = Recipe(**{**fields, "name": label, "engine": None})
-            model = recipe.first_pass[0]
-            options = _run_options(run, model)
-        else:
-            model, mode = run["model"], run["mode"]
-            if mode.endswith("-chunked"):
-                notes.append(f"{label}: chunked in the bench; pooled by its model over whole documents")
-            first = f"maxsim:{model}" if mode == "multivector" else model
-            recipe = Recipe(
-                label,
-                [first],
-                dim=run.get("dim"),
-                precision=run.get("precision", "float32"),
-                rescore_multiplier=run.get("rescore_multiplier", 4),
-            )
-            options = _run_options(run, model)
-        setups.append(SetUp(label, recipe, options))
+        if "recipe" not in run:  # `load_results` gives every valid run its recipe, older files' runs included
+            raise InvalidInputError(f"{source}: run {label!r} carries no recipe that can be run again")
+        fields = {k: v for k, v in run["recipe"].items() if k in Recipe.__dataclass_fields__}
+        if fields.get("engine") is not None:
+            notes.append(f"{label}: ranked by the exact store (its engine's HNSW approximates that ranking)")
+        recipe = Recipe(**{**fields, "name": label, "engine": None})
+        setups.append(SetUp(label, recipe, _run_options(run, recipe.first_pass[0])))
     if not setups:
         raise InvalidInputError(f"{source}: the results file has no runs to pool")
     return setups, notes
