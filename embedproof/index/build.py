@@ -118,6 +118,7 @@ def resumable_build(
         finally:
             store.close()
         manifest["complete"] = True
+        manifest["generation"] = 1
         manifest.save()
         for rel in superseded:  # files the commit step replaced: no longer listed, so safe to drop now
             (out / rel).unlink(missing_ok=True)

@@ -5,9 +5,15 @@
 collection and `index add` all read, check ("the same build?"), lock and save it through `Manifest`, so the
 stores cannot drift apart on what resuming, appending or opening means.
 
-Fields (older manifests lack some; readers take the defaults): format, recipe, documents, ids_sha256,
-encoder_backend ("torch"), chunk_size, files {relative path: sha256}, docs (["docs.jsonl"]), components
-{"kind:model": {...}}, store ({"backend": "embedded"}), complete, and optionally auto_backend.
+Fields (older manifests lack some; readers take the defaults): format, recipe, documents (live documents),
+ids_sha256 (of the live ids in row order), encoder_backend ("torch"), chunk_size, files {relative path: sha256},
+docs (["docs.jsonl"]), components {"kind:model": {...}}, store ({"backend": "embedded"}), complete, generation (1),
+retired_rows ([]), and optionally auto_backend.
+
+Rows: every document file in `docs` order, line by line, is one row, and row r is point r in an engine and row r
+of every stored matrix. A change appends rows (new documents, and the new text of a replaced one) and retires rows
+(removed documents, and the old text of a replaced one); a retired row is never searched, and its id may live on
+in a later row. `generation` counts committed states: a finished build is 1 and every change adds 1.
 """
 
 from __future__ import annotations
@@ -133,10 +139,13 @@ def check_shape(folder: Path, data: object) -> None:
     for key, kind in (("recipe", dict), ("files", dict), ("components", dict), ("docs", list), ("store", dict)):
         if data.get(key) is not None and not isinstance(data[key], kind):
             raise _bad(folder, key, f"must be {'an object' if kind is dict else 'a list'}")
-    for key in ("documents", "chunk_size"):
+    for key in ("documents", "chunk_size", "generation"):
         value = data.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise _bad(folder, key, "must be a whole number of at least 0")
+    retired = data.get("retired_rows", [])
+    if not isinstance(retired, list) or any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in retired):
+        raise _bad(folder, "retired_rows", "must be a list of row numbers (whole numbers of at least 0)")
     if "encoder_backend" in data and not isinstance(data["encoder_backend"], str):
         raise _bad(folder, "encoder_backend", "must be a string")
     if "recipe" in data:
@@ -310,12 +319,31 @@ class Manifest(Mapping[str, Any]):
         """The document files in stored order: docs.jsonl, then one segment per `index add`."""
         return self.data.get("docs") or ["docs.jsonl"]
 
-    def documents(self) -> dict[str, Document]:
-        """Every stored document by id, in the order its vectors were stored."""
-        corpus: dict[str, Document] = {}
+    @property
+    def generation(self) -> int:
+        """The committed state's number: 1 for a finished build, one more for every change since."""
+        return int(self.data.get("generation", 1))
+
+    @property
+    def retired_rows(self) -> set[int]:
+        return set(self.data.get("retired_rows") or [])
+
+    def rows(self) -> list[Document]:
+        """Every stored row in order (retired ones included): row r is point r and matrix row r in every store."""
+        rows: list[Document] = []
         for rel in self.docs:
-            corpus.update(read_corpus(self.folder / rel, []))
-        return corpus
+            rows.extend(read_corpus(self.folder / rel, []).values())
+        return rows
+
+    def row_ids(self) -> list[str | None]:
+        """The document id of every row, None where the row is retired (what an engine's point id maps to)."""
+        retired = self.retired_rows
+        return [None if r in retired else d.id for r, d in enumerate(self.rows())]
+
+    def documents(self) -> dict[str, Document]:
+        """Every live document by id, in row order (retired rows left out)."""
+        retired = self.retired_rows
+        return {d.id: d for r, d in enumerate(self.rows()) if r not in retired}
 
     def matches(
         self, recipe: Recipe, ids: list[str], encoder_backend: str, store: Mapping[str, Any] | None = None
