@@ -279,7 +279,7 @@ def _busy_notes(base: dict, new: dict) -> list[str]:
 
 
 def _file_notes(base: dict, new: dict) -> list[str]:
-    """Differences between the two files that qualify the comparison (corpus, split, machine)."""
+    """Differences between the two files that qualify the comparison (corpus, split, texts, scoring, machine)."""
     if base is new:
         return []
     notes = []
@@ -287,6 +287,16 @@ def _file_notes(base: dict, new: dict) -> list[str]:
     for key in ("name", "split"):
         if bd.get(key) != nd.get(key):
             notes.append(f"dataset {key} differs: base {bd.get(key)!r}, new {nd.get(key)!r}")
+    if bool(bd.get("drop_code")) != bool(nd.get("drop_code")):
+        dropped = "base" if bd.get("drop_code") else "new"
+        notes.append(f"the {dropped} file dropped code blocks (--drop-code): the documents and queries differ")
+    bs, ns = base.get("settings") or {}, new.get("settings") or {}
+    if bool(bs.get("condensed")) != bool(ns.get("condensed")):
+        condensed = "base" if bs.get("condensed") else "new"
+        notes.append(
+            f"the {condensed} file scored condensed lists (--condensed, unjudged documents removed), the other "
+            "plain lists: condensed scores run higher, so the difference is partly the scoring"
+        )
     bm, nm = base.get("machine") or {}, new.get("machine") or {}
     if bm and nm and any(bm.get(k) != nm.get(k) for k in ("platform", "cpu", "cpus", "affinity")):
         notes.append("the files were measured on different machines: their p99s differ by more than the set-up")
