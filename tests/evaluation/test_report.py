@@ -13,7 +13,8 @@ from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.evidence import annotate, p99_interval
 from embedproof.evaluation.pareto import run_p99
-from embedproof.evaluation.report import markdown_html, write_report
+from embedproof.evaluation.report import write_report
+from embedproof.evaluation.report_sections import markdown_html
 from embedproof.pick.decision import decision_markdown
 from embedproof.search.recipe import standard_recipe
 
