@@ -17,6 +17,7 @@ from pathlib import Path
 
 from embedproof.errors import EmbedproofError, require
 from embedproof.evaluation import report_plots as plots
+from embedproof.evaluation import report_profiles as profiles
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
 from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.report_plots import METRIC, quality_interval
@@ -223,9 +224,9 @@ def write_report(results_path: str | Path, output: str | Path, decide: Callable[
     figures = {
         "quality_vs_p99": plots.scatter(plt, runs, run_p99, "p99 latency per query (ms)", p99_interval, busy),
         "quality_vs_bytes": plots.scatter(plt, runs, run_size, "bytes per vector (per passage for recipes)"),
-        "retention_vs_dim": plots.retention(plt, runs),
-        "stage_latency": plots.stages(plt, runs, busy),
-        "truncation": plots.truncation(plt, runs),
+        "retention_vs_dim": profiles.retention(plt, runs),
+        "stage_latency": profiles.stages(plt, runs, busy),
+        "truncation": profiles.truncation(plt, runs),
     }
     images = {}
     for name, fig in figures.items():
