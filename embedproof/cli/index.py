@@ -334,8 +334,9 @@ def index_info(
     console.print(
         f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
         + (f" → {recipe['rerank']}" if recipe.get("rerank") else "")
-        + f"), {info['documents']:,} documents, "
-        f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified",
+        + f"), {info['documents']:,} documents, generation {info['generation']}"
+        + (f" ({info['retired_rows']:,} retired rows on disk)" if info.get("retired_rows") else "")
+        + f", {info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified",
         highlight=False,
     )
     if info.get("store"):
