@@ -152,7 +152,9 @@ def recover_journal(manifest: Manifest, finish: Callable[[Journal, Manifest], No
     from embedproof.index.change import commit_change
 
     folder = manifest.folder
-    for stray in folder.glob(f".{JOURNAL}.*.tmp"):  # a journal killed while written: the engine was not touched
+    # temporary files of a killed writer (the caller holds the writer lock, so no live one): a journal killed while
+    # written (the engine was not touched), a manifest or document segment killed while written
+    for stray in folder.glob(".*.tmp"):
         stray.unlink(missing_ok=True)
     path = folder / JOURNAL
     if not path.exists():

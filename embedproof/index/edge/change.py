@@ -110,7 +110,7 @@ def recover(manifest: Manifest, held: Any = None) -> bool:
 
     remove_stray_shards(manifest)
     if not (manifest.folder / JOURNAL).exists():
-        for stray in manifest.folder.glob(f".{JOURNAL}.*.tmp"):
+        for stray in manifest.folder.glob(".*.tmp"):  # what a killed writer was writing (the caller holds the lock)
             stray.unlink(missing_ok=True)
         return False
     workspace = held.workspace if held is not None else Workspace([], [], encoder_options_for(manifest.encoder_backend))
