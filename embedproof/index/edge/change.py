@@ -56,7 +56,7 @@ def finish(shard, points: list[Point], retired: list[int], following: Manifest, 
 
     `encoders` holds the BM25 tokenisers by component key (only BM25 components are read here)."""
     from embedproof.index.edge.build import chunk_rows
-    from embedproof.index.qdrant.bm25 import document_vectors
+    from embedproof.index.qdrant.bm25 import rewritten_rows
 
     for start in range(0, len(points), POINTS_PER_UPDATE):
         shard.upsert(points[start : start + POINTS_PER_UPDATE])
@@ -66,17 +66,9 @@ def finish(shard, points: list[Point], retired: list[int], following: Manifest, 
         shard.delete(retired)
         shard.flush()
     crash_point("points-deleted")
-    bm25 = bm25_components(following)
-    if bm25:
-        new = {p[0] for p in points}
-        gone = following.retired_rows | set(retired)
-        earlier = [(r, d.full_text) for r, d in enumerate(following.rows()) if r not in gone and r not in new]
-        chunk = int(following["chunk_size"])
-        for key, component in bm25.items():
-            for start in range(0, len(earlier), chunk):
-                part = earlier[start : start + chunk]
-                rows = document_vectors(encoders[key], [t for _, t in part], component["bm25"]["avgdl"])
-                shard.update_vectors(component["vector"], [r for r, _ in part], chunk_rows("first", None, rows, None))
+    for component, rows, vectors in rewritten_rows(following, {p[0] for p in points} | set(retired), encoders):
+        shard.update_vectors(component["vector"], rows, chunk_rows("first", None, vectors, None))
+    if bm25_components(following):
         # the engine's IDF counts the points an update moved out of an indexed segment (and deleted ones) until
         # their segment is rebuilt: optimising makes N and df those of the live documents again
         shard.optimize()

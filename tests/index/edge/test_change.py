@@ -160,25 +160,30 @@ def change_in_a_process(folder: Path, upserts: dict, removes: list, replace: boo
     )
 
 
-def kill_and_retry(base: Path, tmp_path: Path, change: tuple, kills: list[str], queries: list[str]) -> None:
-    """For each kill point: copy the index, kill the change there, check it opens as before or after, retry."""
+def kill_and_retry(
+    base: Path, tmp_path: Path, change: tuple, kills: list[str], queries: list[str], answers=answers, copy=None
+) -> None:
+    """For each kill point: copy the index, kill the change there, check it opens as before or after, retry
+    (`answers` opens and searches an index of the store, `copy` copies its folder)."""
+    copy = copy or shutil.copytree
     upserts, removes, replace = change
     before = answers(base, queries)
     reference = tmp_path / "reference"
-    shutil.copytree(base, reference)
+    copy(base, reference)
     apply_change(reference, upserts, removes, replace=replace)
     after = answers(reference, queries)
     assert not same(before, after)  # the change is visible in the answers, so "before or after" can fail
     for kill in kills:
         folder = tmp_path / kill
-        shutil.copytree(base, folder)
+        copy(base, folder)
         killed = change_in_a_process(folder, upserts, removes, replace, f"{kill}:1")
         assert killed.returncode == -signal.SIGKILL, (kill, killed.stderr[-2000:])
         state = answers(folder, queries)  # opens (finishing a journalled change) and serves
         assert same(state, before) or same(state, after), kill
-        assert not (folder / JOURNAL).exists() and not list(folder.glob(".*.tmp"))
+        assert not (folder / JOURNAL).exists()
         retried = change_in_a_process(folder, upserts, removes, replace, None)
         assert retried.returncode == 0, (kill, retried.stderr[-2000:])
+        assert not list(folder.glob(".*.tmp"))  # what the killed writer was writing: cleared by the next one
         assert same(answers(folder, queries), after), kill
         shutil.rmtree(folder)
 
