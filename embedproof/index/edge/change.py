@@ -130,7 +130,7 @@ def apply_edge(
 ) -> list[Path]:
     """The edge store's change step (see the module docstring); returns the journal, deleted after the commit."""
     from embedproof.index.edge.build import chunk_points
-    from embedproof.index.qdrant.bm25 import corpus_statistics
+    from embedproof.index.qdrant.bm25 import refit_statistics
     from embedproof.index.qdrant.query_api import engine_components
 
     if store_options:
@@ -142,12 +142,7 @@ def apply_edge(
     encoders = engine_components(manifest, recipe, workspace, texts)
     for key, encoder in encoders.items():
         check_revision(out, manifest["components"][key], encoder)
-    bm25 = bm25_components(manifest)
-    if bm25:  # the statistics of the live documents after the change, before any new row is encoded with them
-        leaving = set(plan.retired_rows) | manifest.retired_rows
-        kept = [d.full_text for r, d in enumerate(manifest.rows()[:first_row]) if r not in leaving]
-        for key in bm25:
-            manifest["components"][key]["bm25"] = corpus_statistics(encoders[key], kept + texts)
+    refit_statistics(manifest, plan.retired_rows, first_row, encoders, texts)
     advance = progress(f"edge shard {out.name}: new documents", len(ids)) if progress else None
     points: list[Point] = []
     for start in range(0, len(ids), manifest["chunk_size"]):

@@ -84,3 +84,16 @@ def rewritten_rows(manifest, skip: set[int], tokenisers: dict):
             part = earlier[start : start + chunk]
             rows = [r for r, _ in part]
             yield component, rows, document_vectors(tokenisers[key], [t for _, t in part], component["bm25"]["avgdl"])
+
+
+def refit_statistics(manifest, retiring: list[int], first_row: int, encoders: dict, texts: list[str]) -> None:
+    """Record in `manifest` the BM25 statistics of the live documents after a change (rows before `first_row` not
+    retired before or by it, then the new `texts`), before any new row is encoded with them. O(N): it tokenises
+    every live document."""
+    bm25 = [key for key, c in manifest["components"].items() if "bm25" in c]
+    if not bm25:
+        return
+    leaving = set(retiring) | manifest.retired_rows
+    kept = [d.full_text for r, d in enumerate(manifest.rows()[:first_row]) if r not in leaving]
+    for key in bm25:
+        manifest["components"][key]["bm25"] = corpus_statistics(encoders[key], kept + texts)
