@@ -8,12 +8,13 @@ real: 1,000 new documents, encoded by the hashing model, added by `apply_change`
 
 Measured: the change's wall time; the index folder's disk use before, at its peak during the change (sampled every
 20 ms by a thread) and after, both as allocated blocks and as apparent size; and, apart, what `optimize()` after
-the change would take (the change does not run it for a recipe without BM25). "Added data" is what the change
+the change would take (the change runs it only for a recipe with BM25, `--bm25`). "Added data" is what the change
 adds by definition: the new points' float32 vectors (1,000 × 384 × 4 B), their payloads ({"id": ...} as JSON) and
 the new docs segment's bytes; the target is extra disk ≤ 2× that and ≤ 30 s at 1M. The 1-minute load average is
 recorded beside every figure (other work shares the cores).
 
     python benchmarks/edge_change.py --sizes 100000 1000000 --added 1000
+    python benchmarks/edge_change.py --sizes 10000 100000 --bm25     # the O(N) BM25 rewrite, measured
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def recipe():
+def recipe(bm25: bool = False):
+    """Hashing truncated to 384 dimensions, int8; with `bm25`, fused with BM25 (whose rows every change rewrites)."""
     from embedproof.search.recipe import Recipe
 
+    if bm25:
+        return Recipe("edge-change-bm25", ["hashing", "bm25"], "rrf", {"k": 60}, dim=DIM, engine=ENGINE)
     return Recipe("edge-change", ["hashing"], dim=DIM, engine=ENGINE)
 
 
@@ -65,24 +69,38 @@ def unit_vectors(count: int, seed: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def build_base(size: int, folder: Path) -> dict:
-    """An edge index of `size` documents: a real small build's manifest and plan, a shard of synthetic vectors."""
+def build_base(size: int, folder: Path, bm25: bool = False) -> dict:
+    """An edge index of `size` documents: a real small build's manifest and plan, a shard of synthetic vectors
+    (and, with `bm25`, the documents' real BM25 rows)."""
     from embedproof.index.access import build_index
+    from embedproof.index.edge.build import chunk_rows
     from embedproof.index.edge.engine import EdgeShardHandle
     from embedproof.index.manifest import Manifest, ids_digest
+    from embedproof.index.qdrant.bm25 import corpus_statistics, document_vectors
+    from embedproof.models.factory import get_encoder
 
     shutil.rmtree(folder, ignore_errors=True)
     start = time.perf_counter()
-    build_index(recipe(), synthetic_docs(0, min(size, TEMPLATE_DOCS), 1), folder, chunk_size=512)
+    build_index(recipe(bm25), synthetic_docs(0, min(size, TEMPLATE_DOCS), 1), folder, chunk_size=512)
     manifest = Manifest.read(folder)
     shutil.rmtree(folder / manifest["store"]["path"])
     docs = synthetic_docs(0, size, 1)
     shard = EdgeShardHandle.create(str(folder / manifest["store"]["path"]), manifest["store"]["collection"])
-    vector = next(c["vector"] for c in manifest["components"].values())
+    vector = next(c["vector"] for c in manifest["components"].values() if "bm25" not in c)
+    sparse = next((c for c in manifest["components"].values() if "bm25" in c), None)
     ids = list(docs)
+    texts = [d.full_text for d in docs.values()]
+    if sparse is not None:
+        tokeniser = get_encoder("bm25")
+        sparse["bm25"] = corpus_statistics(tokeniser, texts)
     for s in range(0, size, 10_000):
         rows = unit_vectors(min(10_000, size - s), seed=s)
-        shard.upsert([(s + i, {vector: row}, {"id": ids[s + i]}) for i, row in enumerate(rows)])
+        points = [(s + i, {vector: row}, {"id": ids[s + i]}) for i, row in enumerate(rows)]
+        if sparse is not None:
+            terms = document_vectors(tokeniser, texts[s : s + len(rows)], sparse["bm25"]["avgdl"])
+            for point, row in zip(points, chunk_rows("first", None, terms, None)):
+                point[1][sparse["vector"]] = row
+        shard.upsert(points)
     upserted = time.perf_counter()
     shard.optimize()
     shard.flush()
@@ -135,14 +153,14 @@ class DiskWatch:
         self.sample()
 
 
-def change(size: int, added: int) -> dict:
+def change(size: int, added: int, bm25: bool = False) -> dict:
     """Build the base of `size`, add `added` documents through apply_change; returns one result row."""
     from embedproof.index.change import apply_change
     from embedproof.index.edge.engine import EdgeShardHandle
     from embedproof.index.manifest import Manifest
 
-    folder = WORK / f"edge-{size}"
-    base = build_base(size, folder)
+    folder = WORK / f"edge-{size}{'-bm25' if bm25 else ''}"
+    base = build_base(size, folder, bm25)
     new = synthetic_docs(size, added, 2)
     before_allocated, before_apparent = disk_bytes(folder, allocated=True), disk_bytes(folder)
     load_before = load()
@@ -166,6 +184,7 @@ def change(size: int, added: int) -> dict:
     return {
         "size": size,
         "added": added,
+        "recipe": recipe(bm25).name,
         **base,
         "generation": result.generation,
         "documents": result.documents,
@@ -185,14 +204,14 @@ def change(size: int, added: int) -> dict:
 def table(rows: list[dict]) -> str:
     mb = 1 / 1e6
     lines = [
-        "| vectors | added | change s | added data MB | extra disk peak MB (× added) | extra disk after MB (× added) "
-        "| optimize() after s | load (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| recipe | vectors | added | change s | added data MB | extra disk peak MB (× added) "
+        "| extra disk after MB (× added) | optimize() after s | load (1 min) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         added = r["added_data_bytes"]
         lines.append(
-            f"| {r['size']:,} | {r['added']:,} | {r['change_s']:.1f} | {added * mb:.2f} "
+            f"| {r['recipe']} | {r['size']:,} | {r['added']:,} | {r['change_s']:.1f} | {added * mb:.2f} "
             f"| {r['peak_extra_allocated_bytes'] * mb:.1f} ({r['peak_extra_allocated_bytes'] / added:.2f}×) "
             f"| {r['after_extra_allocated_bytes'] * mb:.1f} ({r['after_extra_allocated_bytes'] / added:.2f}×) "
             f"| {r['optimize_after_s']:.1f} | {r['load_change'][0]}–{r['load_change'][1]} |"
@@ -200,13 +219,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(sizes: list[int], added: int) -> list[dict]:
+def run(sizes: list[int], added: int, bm25: bool = False) -> list[dict]:
     WORK.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in sizes:
-        row = change(size, added)
+        row = change(size, added, bm25)
         rows.append(row)
-        (WORK / f"result-{size}.json").write_text(json.dumps(row, indent=2))
+        (WORK / f"result-{row['recipe']}-{size}.json").write_text(json.dumps(row, indent=2))
         print(json.dumps(row), flush=True)
     return rows
 
@@ -215,13 +234,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--added", type=int, default=1000)
+    parser.add_argument("--bm25", action="store_true", help="hashing fused with BM25 (every change rewrites BM25 rows)")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes in the work folder")
     args = parser.parse_args()
-    rows = run(args.sizes, args.added)
+    rows = run(args.sizes, args.added, args.bm25)
     print(table(rows))
     if not args.keep:
         for size in args.sizes:
-            shutil.rmtree(WORK / f"edge-{size}", ignore_errors=True)
+            shutil.rmtree(WORK / f"edge-{size}{'-bm25' if args.bm25 else ''}", ignore_errors=True)
 
 
 if __name__ == "__main__":

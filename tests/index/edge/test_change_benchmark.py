@@ -17,5 +17,7 @@ def test_the_edge_change_benchmark_runs_at_a_tiny_size(tmp_path, monkeypatch):
     assert row["added_data_bytes"] > 50 * 384 * 4
     assert row["peak_extra_allocated_bytes"] >= row["after_extra_allocated_bytes"] > 0
     assert row["change_s"] > 0
-    table = bench.table([row])
-    assert table.splitlines()[2].startswith("| 1,500 | 50 |")
+    (fused,) = bench.run([1500], 50, bm25=True)
+    assert fused["documents"] == 1550 and fused["recipe"] == "edge-change-bm25"
+    table = bench.table([row, fused]).splitlines()
+    assert table[2].startswith("| edge-change | 1,500 | 50 |") and table[3].startswith("| edge-change-bm25 | 1,500 |")
