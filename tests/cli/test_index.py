@@ -66,6 +66,18 @@ def test_ctrl_c_during_a_build_says_how_to_resume(tmp_path, monkeypatch):
     assert result.exit_code == 130 and "run the same command again to resume" in result.output
 
 
+def test_ctrl_c_during_a_change_says_the_index_is_whole_and_how_to_finish(tmp_path, monkeypatch):
+    import embedproof.index.change as change
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(change, "apply_change", interrupted)
+    result = runner.invoke(app, ["index", "remove", str(tmp_path), "d001"])
+    assert result.exit_code == 130 and "never a part of it" in result.output
+    assert "run the same command again to finish it" in " ".join(result.output.split())
+
+
 def test_search_writes_no_query_vectors_to_the_embedding_cache(tmp_path, tiny_model_dir):
     """`search` encodes its query live, as the server does: the cache (for corpora) gains no file and no byte."""
     from embedproof.datasets.loading import load_dataset
