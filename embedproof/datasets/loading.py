@@ -26,6 +26,7 @@ class Dataset:
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
     split: str | None = None
     warnings: list[LoadWarning] = field(default_factory=list)
+    drop_code: bool = False  # the code blocks of Markdown/HTML files were dropped (`--drop-code`): other texts
 
     @property
     def judged_queries(self) -> dict[str, str]:
@@ -61,6 +62,7 @@ class Dataset:
             "graded": self.graded,
             "labels": "pseudo (inverse cloze)" if self.split == "pseudo" else ("qrels" if self.qrels else "none"),
             "warnings": [str(w) for w in self.warnings],
+            "drop_code": self.drop_code,
         }
 
 
@@ -123,7 +125,7 @@ def load_text_folder(folder: str | Path, name: str | None = None, drop_code: boo
     folder = Path(folder)
     warnings: list[LoadWarning] = []
     corpus = read_text_folder(folder, warnings, drop_code)
-    return Dataset(name or folder.resolve().name, str(folder), corpus, warnings=warnings)
+    return Dataset(name or folder.resolve().name, str(folder), corpus, warnings=warnings, drop_code=drop_code)
 
 
 def load_dataset(

@@ -162,7 +162,9 @@ def inverse_cloze(
                 f"sentence of {min_words}-{max_words} words, and each keeps at least one sentence",
             )
         )
-    return Dataset(f"{dataset.name} (inverse cloze)", dataset.path, corpus, queries, qrels, "pseudo", warnings)
+    return Dataset(
+        f"{dataset.name} (inverse cloze)", dataset.path, corpus, queries, qrels, "pseudo", warnings, dataset.drop_code
+    )
 
 
 def query_sample(dataset: Dataset, n: int) -> list[tuple[str, str, list[str]]]:

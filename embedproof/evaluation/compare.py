@@ -3,24 +3,29 @@
 Runs are matched by name (or by explicit pairs), queries by id. Quality (nDCG@10, recall@100) is compared as
 trec_eval and ranx compare runs: the paired difference new − base over the shared queries, its percentile bootstrap
 interval and a paired randomisation (sign-flip) p-value, Holm-corrected over every quality test in the report.
-Tail latency is compared without pairing (the two files' measurements share no rounds): the difference of the two
-p99s gets an interval from a bootstrap that resamples rounds and queries of each file's samples independently.
+Tail latency is compared without pairing (`compare_latency`).
 A pair is "worse" when a quality metric drops significantly or the new p99's upper bound breaks the budget.
 Runs without per-query scores (older or hand-made files) show point values, "no interval", and claim nothing.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
 
 from embedproof.errors import EmbedproofError, InvalidInputError
-from embedproof.evaluation.evidence import p99_interval
-from embedproof.evaluation.pareto import run_name, run_p99
+from embedproof.evaluation.compare_latency import (
+    LATENCY_METRIC,
+    busy_notes,
+    is_number,
+    latency_row,
+    p99_difference_interval,
+    unstable_notes,
+)
+from embedproof.evaluation.pareto import run_name
 from embedproof.evaluation.run_result import NO_INTERVAL, RunResult
-from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_intervals
+from embedproof.evaluation.statistics import StatsSettings, bootstrap_means, holm, paired_test, percentile_interval
 
 __all__ = [
     "QUALITY_METRICS",
@@ -31,8 +36,6 @@ __all__ = [
 ]
 
 QUALITY_METRICS = ("ndcg@10", "recall@100")
-LATENCY_METRIC = "p99_ms"
-_BLOCK_VALUES = 2_000_000  # resampled latency values held at once
 
 
 def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSettings:
@@ -41,7 +44,7 @@ def settings_for(base: dict, new: dict, alpha: float | None = None) -> StatsSett
     stored = stored if isinstance(stored, dict) else {}
     for key in ("bootstrap_resamples", "permutation_resamples", "seed", "alpha", "confidence", "power"):
         integer = key not in ("alpha", "confidence", "power")
-        if key in stored and not (_number(stored[key]) and (not integer or isinstance(stored[key], int))):
+        if key in stored and not (is_number(stored[key]) and (not integer or isinstance(stored[key], int))):
             raise EmbedproofError(
                 f"statistics.{key} in the results must be {'an integer' if integer else 'a number'}, "
                 f"got {stored[key]!r}"
@@ -105,10 +108,6 @@ def _per_query(run: RunResult, side: str) -> dict[str, dict] | None:
     return scores
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _scores(run: RunResult, qids: list[str], metric: str, side: str) -> np.ndarray | None:
     """Per-query values of `metric` in `qids` order; None when some query lacks the metric."""
     values = []
@@ -116,15 +115,10 @@ def _scores(run: RunResult, qids: list[str], metric: str, side: str) -> np.ndarr
         value = run["per_query"][qid].get(metric)
         if value is None:
             return None
-        if not _number(value):
+        if not is_number(value):
             raise EmbedproofError(f"{side} run {run_name(run)!r}: per_query[{qid!r}][{metric!r}] is not a number")
         values.append(float(value))
     return np.array(values)
-
-
-def _interval(distribution: np.ndarray, confidence: float) -> list[float]:
-    tail = 100 * (1 - confidence) / 2
-    return [float(x) for x in np.percentile(distribution, [tail, 100 - tail])]
 
 
 def _quality_row(
@@ -135,7 +129,7 @@ def _quality_row(
     b = _scores(base_run, qids, metric, "base") if qids else None
     n = _scores(new_run, qids, metric, "new") if qids else None
     if b is None or n is None:
-        measured = _number(b_point) and _number(n_point)
+        measured = is_number(b_point) and is_number(n_point)
         return {
             "metric": metric,
             "base": b_point if measured else None,
@@ -154,132 +148,15 @@ def _quality_row(
         "metric": metric,
         "base": float(b.mean()),
         "new": float(n.mean()),
-        "base_ci": _interval(draw[1], settings.confidence),
-        "new_ci": _interval(draw[0], settings.confidence),
+        "base_ci": list(percentile_interval(draw[1], settings.confidence)),
+        "new_ci": list(percentile_interval(draw[0], settings.confidence)),
         **{k: v for k, v in test.to_dict().items() if k != "n"},
         "queries": test.n,
     }
 
 
-def _samples(run: RunResult, side: str) -> np.ndarray | None:
-    samples = (run.get("latency") or {}).get("samples_ms")
-    if samples is None:
-        return None
-    try:
-        matrix = np.asarray(samples, dtype=np.float64)
-    except (TypeError, ValueError):
-        matrix = None
-    if matrix is None or matrix.ndim != 2 or matrix.size == 0 or not np.all(np.isfinite(matrix)):
-        raise EmbedproofError(
-            f"{side} run {run_name(run)!r}: latency.samples_ms must be a rounds × queries matrix of numbers"
-        )
-    return matrix
-
-
-def p99_difference_interval(
-    base_samples, new_samples, settings: StatsSettings = StatsSettings(), percentile: float = 99
-) -> list[float]:
-    """Interval of p(new) − p(base) from two rounds × queries matrices measured apart (an unpaired bootstrap).
-
-    Each resample draws rounds and queries of each matrix independently, as `percentile_intervals` does for one
-    run, so the interval covers both files' query spread and round-to-round drift. Seeded from `settings.seed`.
-    """
-    matrices = [np.atleast_2d(np.asarray(m, dtype=np.float64)) for m in (base_samples, new_samples)]
-    rng = np.random.default_rng(settings.seed + 3)
-    resamples = settings.bootstrap_resamples
-    values = np.empty((2, resamples))
-    block = max(1, _BLOCK_VALUES // max(m.size for m in matrices))
-    done = 0
-    while done < resamples:
-        size = min(block, resamples - done)
-        for i, data in enumerate(matrices):
-            rounds, queries = data.shape
-            r = rng.integers(0, rounds, size=(size, rounds))
-            q = rng.integers(0, queries, size=(size, queries))
-            drawn = data[r[:, :, None], q[:, None, :]].reshape(size, rounds * queries)
-            values[i, done : done + size] = np.percentile(drawn, percentile, axis=1)
-        done += size
-    return _interval(values[1] - values[0], settings.confidence)
-
-
-def _p99_ci(run: RunResult) -> list[float] | None:
-    """The stored p99 interval when it is two numbers (hand-made files may hold anything)."""
-    try:
-        ci = p99_interval(run)
-    except AttributeError:
-        return None
-    return [float(x) for x in ci] if isinstance(ci, list) and len(ci) == 2 and all(map(_number, ci)) else None
-
-
-def _latency_row(base_run: RunResult, new_run: RunResult, latency_ms: float | None, settings: StatsSettings) -> dict:
-    """p99 of each run with its interval, and the difference with an unpaired interval when samples exist."""
-    b_p99, n_p99 = run_p99(base_run), run_p99(new_run)
-    b_samples, n_samples = _samples(base_run, "base"), _samples(new_run, "new")
-    b_ci, n_ci = _p99_ci(base_run), _p99_ci(new_run)
-    if b_ci is None and b_samples is not None and b_p99 is not None:
-        b_ci = percentile_intervals(b_samples, settings, (99,))["p99"]
-    if n_ci is None and n_samples is not None and n_p99 is not None:
-        n_ci = percentile_intervals(n_samples, settings, (99,))["p99"]
-    measured = b_p99 is not None and n_p99 is not None
-    both = measured and b_samples is not None and n_samples is not None
-    ci = p99_difference_interval(b_samples, n_samples, settings) if both else None
-    row = {
-        "metric": LATENCY_METRIC,
-        "base": b_p99,
-        "new": n_p99,
-        "base_ci": b_ci,
-        "new_ci": n_ci,
-        "diff": n_p99 - b_p99 if measured else None,
-        "ci": ci,
-        "p_value": None,
-        "p_holm": None,
-        "budget_ms": latency_ms,
-        "upper_bound": None,
-    }
-    if n_p99 is None:
-        if latency_ms is not None:
-            raise EmbedproofError(
-                f"a p99 budget was given but new run {run_name(new_run)!r} has no latency measurement "
-                "(bench it without --no-latency)"
-            )
-        row["verdict"] = "not measured"
-        return row
-    upper = n_ci[1] if n_ci else n_p99
-    row["upper_bound"] = upper
-    slower, faster = ci is not None and ci[0] > 0, ci is not None and ci[1] < 0
-    if latency_ms is not None:
-        row["verdict"] = "over budget" if upper > latency_ms else "slower, within budget" if slower else "within budget"
-        if upper > latency_ms:
-            row["note"] = f"p99 upper bound {upper:.2f} ms breaks the {latency_ms:g} ms budget"
-    elif not measured:
-        row["verdict"] = "not measured"
-    else:
-        row["verdict"] = (
-            NO_INTERVAL if ci is None else "slower" if slower else "faster" if faster else "no significant change"
-        )
-    return row
-
-
-def _unstable_notes(run: RunResult, side: str) -> list[str]:
-    latency = run.get("latency") or {}
-    if latency.get("stable") is False:
-        return [f"{side} p99 unstable: {latency.get('stability_note') or 'latency rounds disagree'}"]
-    return []
-
-
-def _busy_notes(base: dict, new: dict) -> list[str]:
-    """One note per file whose latency was measured while other processes competed for the CPUs."""
-    notes = []
-    for side, results in (("base", base), ("new", new)) if base is not new else (("the", base),):
-        reasons = [(run.get("latency") or {}).get("busy") for run in results.get("runs", [])]
-        reason = next((r for r in reasons if r), None)
-        if reason:
-            notes.append(f"{side} file's p99s were measured on a busy machine ({reason})")
-    return notes
-
-
 def _file_notes(base: dict, new: dict) -> list[str]:
-    """Differences between the two files that qualify the comparison (corpus, split, machine)."""
+    """Differences between the two files that qualify the comparison (corpus, split, texts, scoring, machine)."""
     if base is new:
         return []
     notes = []
@@ -287,6 +164,16 @@ def _file_notes(base: dict, new: dict) -> list[str]:
     for key in ("name", "split"):
         if bd.get(key) != nd.get(key):
             notes.append(f"dataset {key} differs: base {bd.get(key)!r}, new {nd.get(key)!r}")
+    if bool(bd.get("drop_code")) != bool(nd.get("drop_code")):
+        dropped = "base" if bd.get("drop_code") else "new"
+        notes.append(f"the {dropped} file dropped code blocks (--drop-code): the documents and queries differ")
+    bs, ns = base.get("settings") or {}, new.get("settings") or {}
+    if bool(bs.get("condensed")) != bool(ns.get("condensed")):
+        condensed = "base" if bs.get("condensed") else "new"
+        notes.append(
+            f"the {condensed} file scored condensed lists (--condensed, unjudged documents removed), the other "
+            "plain lists: condensed scores run higher, so the difference is partly the scoring"
+        )
     bm, nm = base.get("machine") or {}, new.get("machine") or {}
     if bm and nm and any(bm.get(k) != nm.get(k) for k in ("platform", "cpu", "cpus", "affinity")):
         notes.append("the files were measured on different machines: their p99s differ by more than the set-up")
@@ -326,8 +213,8 @@ def _compare_pair(
     notes: list[str] = []
     qids, queries = _match_queries(base_run, new_run, notes)
     rows = {metric: _quality_row(metric, base_run, new_run, qids, settings) for metric in QUALITY_METRICS}
-    rows[LATENCY_METRIC] = _latency_row(base_run, new_run, latency_ms, settings)
-    notes += _unstable_notes(base_run, "base") + _unstable_notes(new_run, "new")
+    rows[LATENCY_METRIC] = latency_row(base_run, new_run, latency_ms, settings)
+    notes += unstable_notes(base_run, "base") + unstable_notes(new_run, "new")
     if rows[LATENCY_METRIC].get("note"):
         notes.append(rows[LATENCY_METRIC]["note"])
     return {
@@ -380,9 +267,9 @@ def compare_results(
     interval and p-values, a verdict per pair, and `regression`: True when any pair is worse.
     """
     settings = settings or settings_for(base, new)
-    if latency_ms is not None and not (_number(latency_ms) and latency_ms > 0):
+    if latency_ms is not None and not (is_number(latency_ms) and latency_ms > 0):
         raise InvalidInputError(f"the p99 budget must be a positive number of milliseconds, got {latency_ms!r}")
-    notes = _file_notes(base, new) + _busy_notes(base, new)
+    notes = _file_notes(base, new) + busy_notes(base, new)
     base_runs, new_runs = _named(base, "base"), _named(new, "new")
     out_pairs = [
         _compare_pair(base_runs[b], new_runs[n], how, latency_ms, settings)

@@ -10,19 +10,27 @@ the machine. Files written before intervals existed still render, showing "no in
 from __future__ import annotations
 
 import base64
-import html
 import io
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from embedproof.defaults import USD_PER_GB_MONTH
 from embedproof.errors import EmbedproofError, require
 from embedproof.evaluation import report_plots as plots
+from embedproof.evaluation import report_profiles as profiles
 from embedproof.evaluation.evidence import annotate, p99_interval, tie_status
 from embedproof.evaluation.pareto import run_name, run_p99, run_size
 from embedproof.evaluation.report_plots import METRIC, quality_interval
+from embedproof.evaluation.report_sections import (
+    cost_html,
+    decision_html,
+    esc,
+    fmt,
+    load_html,
+    machine_html,
+    statistics_html,
+    warnings_html,
+)
 from embedproof.evaluation.run_result import NO_INTERVAL, RunResult
 from embedproof.files import write_bytes_atomic, write_text_atomic
 
@@ -31,14 +39,6 @@ def _figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=plots.DPI, bbox_inches="tight")
     return buffer.getvalue()
-
-
-def _fmt(value, spec: str = ".4f") -> str:
-    return "–" if value is None else format(value, spec)
-
-
-def _esc(value) -> str:
-    return html.escape(str(value))
 
 
 def _with_interval(value: float | None, interval: list[float] | None, spec: str, bound_spec: str) -> str:
@@ -63,8 +63,8 @@ def vs_best_text(run: RunResult) -> str:
     if status == "best":
         return "best"
     ci = vs.get("ci") or [None, None]
-    bounds = f" [{_fmt(ci[0], '+.3f')}, {_fmt(ci[1], '+.3f')}]" if ci[0] is not None else ""
-    text = f"Δ {_fmt(vs.get('diff'), '+.4f')}{bounds} p {_p_text(vs.get('p_holm', vs.get('p_value')))}"
+    bounds = f" [{fmt(ci[0], '+.3f')}, {fmt(ci[1], '+.3f')}]" if ci[0] is not None else ""
+    text = f"Δ {fmt(vs.get('diff'), '+.4f')}{bounds} p {_p_text(vs.get('p_holm', vs.get('p_value')))}"
     return f"tied {text}" if status == "tied" else text
 
 
@@ -102,8 +102,8 @@ HEAD = [
 
 def _cell(text: str, key=None, title: str | None = None, interval: bool = False) -> str:
     """One table cell; with `interval`, the bracketed part goes on its own small line (the text stays one string)."""
-    attrs = (f' data-key="{_esc(key)}"' if key is not None else "") + (f' title="{_esc(title)}"' if title else "")
-    body = _esc(text)
+    attrs = (f' data-key="{esc(key)}"' if key is not None else "") + (f' title="{esc(title)}"' if title else "")
+    body = esc(text)
     if interval:
         body = re.sub(r" ([\[(].*)$", r' <span class="ci">\1</span>', body)
     return f"<td{attrs}>{body}</td>"
@@ -140,202 +140,23 @@ def results_table(runs: list[RunResult]) -> str:
                 interval=True,
             ),
             _cell(vs_best_text(r), 0.0 if status == "best" else vs.get("diff"), vs.get("note"), interval=True),
-            _cell(_fmt(r["metrics"].get("mrr@10"))),
-            _cell(_fmt(r["metrics"].get("recall@100"))),
-            _cell(_fmt((r.get("retention") or {}).get(METRIC), ".1%")),
-            _cell(_fmt(run_size(r), ",.0f"), run_size(r)),
-            _cell(_fmt(total.get("p50"), ".2f")),
+            _cell(fmt(r["metrics"].get("mrr@10"))),
+            _cell(fmt(r["metrics"].get("recall@100"))),
+            _cell(fmt((r.get("retention") or {}).get(METRIC), ".1%")),
+            _cell(fmt(run_size(r), ",.0f"), run_size(r)),
+            _cell(fmt(total.get("p50"), ".2f")),
             _cell(p99, total.get("p99"), flag, interval=True),
-            _cell(_fmt((lat.get("batch") or {}).get("queries_per_s"), ",.0f")),
-            _cell(_fmt((r.get("cost") or {}).get("usd_per_1m_queries"), ".4f")),
-            _cell(_fmt(r.get("storage_usd_month_per_1m"), ".4f")),
+            _cell(fmt((lat.get("batch") or {}).get("queries_per_s"), ",.0f")),
+            _cell(fmt((r.get("cost") or {}).get("usd_per_1m_queries"), ".4f")),
+            _cell(fmt(r.get("storage_usd_month_per_1m"), ".4f")),
             _cell(front),
         ]
         rows.append(f'<tr class="run {status}">' + "".join(cells) + "</tr>")
-    header = "".join(f'<th onclick="sortTable({i})">{_esc(h)}</th>' for i, h in enumerate(HEAD))
+    header = "".join(f'<th onclick="sortTable({i})">{esc(h)}</th>' for i, h in enumerate(HEAD))
     return (
         f'<div class="scroll"><table id="results"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}'
         "</tbody></table></div>"
     )
-
-
-def markdown_html(text: str) -> str:
-    """The picker's Markdown as HTML: escaped, **bold**, `code`, '- ' lists, '#' headings; nothing else."""
-
-    def inline(line: str) -> str:
-        line = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line))
-        return re.sub(r"`([^`]+)`", r"<code>\1</code>", line)
-
-    out, items = [], []
-    for line in text.splitlines() + [""]:
-        stripped = line.strip()
-        if stripped.startswith(("- ", "* ")):
-            items.append(f"<li>{inline(stripped[2:])}</li>")
-            continue
-        if items:
-            out.append("<ul>" + "".join(items) + "</ul>")
-            items = []
-        if stripped.startswith("#"):
-            out.append(f"<h3>{inline(stripped.lstrip('#').strip())}</h3>")
-        elif stripped:
-            out.append(f"<p>{inline(stripped)}</p>")
-    return "\n".join(out)
-
-
-def decision_html(results: dict, decide: Callable[[dict], str] | None) -> str:
-    """`decide`'s Markdown (`embedproof.pick.decision.decision_markdown`: the evidence pick under the command's
-    budgets) as HTML; its error text if it fails. The picker is passed in: it builds on this package, so this
-    package cannot import it.
-    """
-    if decide is None:
-        return '<p class="note">No decision: <code>embedproof report</code> adds the evidence pick.</p>'
-    try:
-        return markdown_html(decide(results))
-    except Exception as exc:  # noqa: BLE001 - the page still renders; the reader sees why there is no pick
-        return f'<p class="error">No pick: {_esc(type(exc).__name__)}: {_esc(exc)}</p>'
-
-
-def key_value_table(rows: list[tuple[str, object]], table_id: str) -> str:
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f'<table class="kv" id="{table_id}"><tbody>{body}</tbody></table>'
-
-
-def _plain(value) -> str:
-    """A machine or settings value as a reader writes it: lists joined, dicts as 'key value' pairs."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        numbers = all(isinstance(v, (int, float)) for v in value)
-        return (" → " if numbers else ", ").join(_plain(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return "–" if value is None else str(value)
-
-
-def statistics_html(results: dict, runs: list[RunResult]) -> str:
-    """Settings and power of the intervals and tests, and every statistics warning; a plain note for old files."""
-    if not any(quality_interval(r) for r in runs):
-        return (
-            f'<p class="note" id="statistics">{NO_INTERVAL}: the runs in this file carry no per-query scores '
-            "(written before intervals existed, or by hand), so the numbers below are point estimates "
-            "and no run is tested against another.</p>"
-        )
-    s = results.get("statistics") or {}
-    settings = key_value_table(
-        [
-            ("bootstrap", f"{s.get('bootstrap', '–')}, {_fmt(s.get('bootstrap_resamples'), ',')} resamples"),
-            ("test", f"{s.get('test', '–')}, {_fmt(s.get('permutation_resamples'), ',')} resamples"),
-            ("latency intervals", s.get("latency_bootstrap", "–")),
-            ("seed", s.get("seed", "–")),
-            ("confidence", _fmt(s.get("confidence"), ".0%")),
-            ("α", s.get("alpha", "–")),
-            ("multiple comparisons", s.get("correction", "–")),
-            ("power for the MDD", _fmt(s.get("power"), ".0%")),
-        ],
-        "statistics",
-    )
-    p = results.get("power") or {}
-    mdd = p.get("median_mdd")
-    power = key_value_table(
-        [
-            ("queries (shared by all runs)", p.get("queries", "–")),
-            ("metric", p.get("metric", METRIC)),
-            ("reference (best run)", p.get("reference", "–")),
-            ("median minimum detectable difference", "–" if mdd is None else f"{mdd:.4f} ({100 * mdd:.2f} points)"),
-        ],
-        "power",
-    )
-    warnings = results.get("statistics_warnings") or []
-    listed = (
-        "<ul id='statistics-warnings'>" + "".join(f"<li>{_esc(w)}</li>" for w in warnings) + "</ul>"
-        if warnings
-        else "<p>No statistics warnings: the query set can separate the runs compared.</p>"
-    )
-    return (
-        f'<div class="side"><div><h3>Settings</h3>{settings}</div><div><h3>Power</h3>{power}</div></div>'
-        f"<h3>Statistics warnings ({len(warnings)})</h3>{listed}"
-    )
-
-
-def load_html(results: dict) -> str:
-    """The machine-load verdict during latency measurement, as a table."""
-    load = results.get("load")
-    if not load:
-        return '<p id="load">Machine load was not recorded (no latency measured, or an older results file).</p>'
-    verdict = {
-        True: "busy: latency numbers describe the neighbours as much as the set-up",
-        False: "quiet",
-        None: "unknown",
-    }[load.get("busy")]
-    return key_value_table(
-        [
-            ("verdict", verdict),
-            ("reason", load.get("reason") or "–"),
-            ("wall time (s)", load.get("wall_s", "–")),
-            ("this process's CPU time (s)", load.get("process_cpu_s", "–")),
-            ("this process's CPU per wall second", load.get("process_cpu_per_wall", "–")),
-            ("load average, 1 min (start → end)", _plain(load.get("loadavg_1m"))),
-            ("CPUs", load.get("cpus", "–")),
-            ("CPU share used by other processes", _fmt(load.get("other_cpu_share"), ".0%")),
-            ("steal share (hypervisor)", _fmt(load.get("steal_share"), ".0%")),
-        ],
-        "load",
-    )
-
-
-def warnings_html(results: dict, runs: list[RunResult]) -> str:
-    """Every dataset and run warning, and every run whose latency is flagged, as tables."""
-    rows = [("dataset", w) for w in (results.get("dataset") or {}).get("warnings") or []]
-    rows += [(f"{i} {run_name(r)}", w) for i, r in enumerate(runs, 1) for w in r.get("warnings") or []]
-    body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in rows)
-    run_warnings = (
-        f'<table class="list" id="run-warnings"><thead><tr><th>run</th><th>warning</th></tr></thead>'
-        f"<tbody>{body}</tbody></table>"
-        if rows
-        else "<p>No run warnings.</p>"
-    )
-    # as `bench` warns: one line per run whose rounds disagree; a busy machine is said once, above (not per run)
-    flagged = [
-        (f"{i} {run_name(r)}", (r.get("latency") or {}).get("stability_note") or "rounds disagree")
-        for i, r in enumerate(runs, 1)
-        if (r.get("latency") or {}).get("stable") is False
-    ]
-    body = "".join(f"<tr><td>{_esc(a)}</td><td>{_esc(b)}</td></tr>" for a, b in flagged)
-    measured = [r for r in runs if r.get("latency")]
-    stability = (
-        f'<table class="list" id="latency-stability"><thead><tr><th>run</th><th>why its p99 is not repeatable'
-        f"</th></tr></thead><tbody>{body}</tbody></table>"
-        if flagged
-        else f"<p>Every measured run's latency rounds agreed ({len(measured)} runs).</p>"
-    )
-    return (
-        f"<h3>Run warnings ({len(rows)})</h3>{run_warnings}"
-        f"<h3>Latency stability ({len(flagged)} of {len(measured)} runs flagged)</h3>{stability}"
-    )
-
-
-def cost_html(results: dict, runs: list[RunResult]) -> str:
-    """Each distinct set of cost assumptions and the runs it applies to."""
-    groups: dict[str, list[str]] = {}
-    for r in runs:
-        if (r.get("cost") or {}).get("assumptions"):
-            groups.setdefault(json.dumps(r["cost"]["assumptions"], sort_keys=True), []).append(run_name(r))
-    usd = (results.get("settings") or {}).get("usd_per_gb_month", USD_PER_GB_MONTH)
-    parts = [f"<p>Storage at ${_esc(usd)}/GiB-month.</p>"]
-    if not groups:
-        parts.append("<p>No query cost: latency was not measured.</p>")
-    for i, (assumptions, names) in enumerate(groups.items()):
-        applies = f"all {len(names)} runs" if len(names) == len(runs) else ", ".join(names)
-        rows = [(k.replace("_", " "), _plain(v)) for k, v in json.loads(assumptions).items()]
-        rows.append(("applies to", applies))
-        parts.append(key_value_table(rows, f"cost-{i}"))
-    return "".join(parts)
-
-
-def machine_html(machine: dict) -> str:
-    rows = [(k.replace("_", " "), _plain(v)) for k, v in machine.items() if k != "libraries"]
-    rows += [(f"library {name}", version) for name, version in (machine.get("libraries") or {}).items()]
-    return key_value_table(rows, "machine") if rows else "<p>Machine not recorded.</p>"
 
 
 SCRIPT = """
@@ -403,9 +224,9 @@ def write_report(results_path: str | Path, output: str | Path, decide: Callable[
     figures = {
         "quality_vs_p99": plots.scatter(plt, runs, run_p99, "p99 latency per query (ms)", p99_interval, busy),
         "quality_vs_bytes": plots.scatter(plt, runs, run_size, "bytes per vector (per passage for recipes)"),
-        "retention_vs_dim": plots.retention(plt, runs),
-        "stage_latency": plots.stages(plt, runs, busy),
-        "truncation": plots.truncation(plt, runs),
+        "retention_vs_dim": profiles.retention(plt, runs),
+        "stage_latency": profiles.stages(plt, runs, busy),
+        "truncation": profiles.truncation(plt, runs),
     }
     images = {}
     for name, fig in figures.items():
@@ -420,11 +241,11 @@ def write_report(results_path: str | Path, output: str | Path, decide: Callable[
     def img(n: str) -> str:
         return f'<img alt="{n}" id="plot-{n}" src="data:image/png;base64,{images[n]}">' if n in images else ""
 
-    name = _esc(dataset.get("name", ""))
+    name = esc(dataset.get("name", ""))
     documents = dataset.get("documents")
     documents = f"{documents:,}" if isinstance(documents, int) else "?"
     banner = (
-        f'<p class="busy" id="busy">⚠ Latency was measured on a busy machine: {_esc(busy)}. Re-run '
+        f'<p class="busy" id="busy">⚠ Latency was measured on a busy machine: {esc(busy)}. Re-run '
         "<code>bench</code> on a quiet one before trusting p99.</p>"
         if busy
         else ""
@@ -432,8 +253,8 @@ def write_report(results_path: str | Path, output: str | Path, decide: Callable[
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>embedproof report: {name}</title>
 <style>{STYLE}</style><script>{SCRIPT}</script></head><body>
 <h1>embedproof report: {name}</h1>
-<p>{documents} documents, {_esc(dataset.get("judged_queries", "?"))} judged
-queries (split {_esc(dataset.get("split"))}), created {_esc(results.get("created", ""))}. Quality is {METRIC};
+<p>{documents} documents, {esc(dataset.get("judged_queries", "?"))} judged
+queries (split {esc(dataset.get("split"))}), created {esc(results.get("created", ""))}. Quality is {METRIC};
 latency is per query, one at a time after warm-up (query encoding + search + fusion + rerank); \
 the frontier is over ({METRIC} ↑,
 p99 ↓, bytes ↓), each axis beyond its noise.</p>

@@ -31,6 +31,7 @@ __all__ = [
     "holm",
     "minimum_detectable_difference",
     "queries_needed",
+    "percentile_interval",
     "percentile_intervals",
 ]
 
@@ -114,7 +115,8 @@ def bootstrap_means(matrix: np.ndarray, settings: StatsSettings) -> np.ndarray:
     return out
 
 
-def _interval(distribution: np.ndarray, confidence: float) -> tuple[float, float]:
+def percentile_interval(distribution: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central `confidence` share of a bootstrap distribution (the percentile interval)."""
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(distribution, [tail, 100 - tail])
     return float(lo), float(hi)
@@ -122,7 +124,7 @@ def _interval(distribution: np.ndarray, confidence: float) -> tuple[float, float
 
 def mean_interval(values, settings: StatsSettings = StatsSettings()) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of per-query `values`."""
-    return _interval(bootstrap_means(np.asarray(values)[None, :], settings)[0], settings.confidence)
+    return percentile_interval(bootstrap_means(np.asarray(values)[None, :], settings)[0], settings.confidence)
 
 
 def _sign_flip_p(diffs: np.ndarray, settings: StatsSettings) -> float:
@@ -181,7 +183,7 @@ def paired_test(
     n = diffs.size
     if resampled is None:
         resampled = tuple(bootstrap_means(np.vstack([a, b]), settings))
-    ci = _interval(resampled[0] - resampled[1], settings.confidence)
+    ci = percentile_interval(resampled[0] - resampled[1], settings.confidence)
     sd = float(diffs.std(ddof=1)) if n > 1 else 0.0
     close = np.isclose(diffs, 0.0, atol=1e-12)
     return PairedTest(
@@ -230,4 +232,4 @@ def percentile_intervals(
         drawn = data[r[:, :, None], q[:, None, :]].reshape(size, rounds * queries)
         values[:, done : done + size] = np.percentile(drawn, percentiles, axis=1)
         done += size
-    return {f"p{p:g}": list(_interval(values[i], settings.confidence)) for i, p in enumerate(percentiles)}
+    return {f"p{p:g}": list(percentile_interval(values[i], settings.confidence)) for i, p in enumerate(percentiles)}

@@ -144,3 +144,14 @@ def test_any_text_reads_as_a_page_without_an_exception(text):
     for page in (markdown_page(text), markdown_page(text, drop_code=True), html_page(text)):
         assert isinstance(page.text, str) and isinstance(page.title, str)
         assert all(heading and heading == " ".join(heading.split()) for heading in page.headings)
+
+
+def test_results_record_whether_code_blocks_were_dropped(tmp_path):
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.datasets.pseudo import inverse_cloze
+
+    (tmp_path / "page.md").write_text("# Run\n\nRun the build first. Then test it.\n\n```\nmake all\n```\n")
+    assert load_dataset(tmp_path).summary()["drop_code"] is False
+    dropped = load_dataset(tmp_path, drop_code=True)
+    assert dropped.summary()["drop_code"] is True
+    assert inverse_cloze(dropped, n_queries=1).summary()["drop_code"] is True

@@ -345,3 +345,14 @@ def test_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
         paths[name].write_text(json.dumps(doc))
     line = one_error_line(invoke(*[a.format(**paths) for a in args]))
     assert message in line
+
+
+def test_condensed_against_plain_lists_and_dropped_code_are_named(files):
+    """Condensed scores run higher than plain ones and dropped code blocks change the texts: both are noted."""
+    new = copy.deepcopy(files["results"])
+    new["settings"]["condensed"] = True
+    new["dataset"]["drop_code"] = True
+    notes = compare_results(files["results"], new)["notes"]
+    assert any(n.startswith("the new file scored condensed lists (--condensed") for n in notes)
+    assert "the new file dropped code blocks (--drop-code): the documents and queries differ" in notes
+    assert not any("condensed" in n or "drop-code" in n for n in compare_results(new, new)["notes"])

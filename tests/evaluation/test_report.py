@@ -8,12 +8,13 @@ import pytest
 
 from embedproof.datasets.loading import load_dataset
 from embedproof.errors import EmbedproofError
-from embedproof.evaluation import report_plots
+from embedproof.evaluation import report_plots, report_profiles
 from embedproof.evaluation.bench import run_bench
 from embedproof.evaluation.bench_options import BenchOptions
 from embedproof.evaluation.evidence import annotate, p99_interval
 from embedproof.evaluation.pareto import run_p99
-from embedproof.evaluation.report import markdown_html, write_report
+from embedproof.evaluation.report import write_report
+from embedproof.evaluation.report_sections import markdown_html
 from embedproof.pick.decision import decision_markdown
 from embedproof.search.recipe import standard_recipe
 
@@ -307,11 +308,11 @@ def test_no_retention_plot_when_only_the_native_dimension_was_measured():
         {"model": "m", "mode": "dense", "dim": 384, "precision": p, "retention": {"ndcg@10": 1.0}}
         for p in ("float32", "int8")
     ]
-    assert report_plots.retention(plt, native) is None  # two dots at 1.0 would say nothing
+    assert report_profiles.retention(plt, native) is None  # two dots at 1.0 would say nothing
     swept = native + [
         {"model": "m", "mode": "dense", "dim": 128, "precision": "float32", "retention": {"ndcg@10": 0.9}}
     ]
-    fig = report_plots.retention(plt, swept)
+    fig = report_profiles.retention(plt, swept)
     assert fig is not None
     plt.close(fig)
 
