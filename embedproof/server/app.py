@@ -32,21 +32,23 @@ def create_app(
     batching: BatchOptions | None = None,
     writable: bool = False,
     poll_s: float = POLL_S,
+    owner_url: str | None = None,
 ):
     """A FastAPI app over one index (opened and verified at start-up, then followed from generation to generation,
     server/live.py) and its one inference thread.
 
     `api_key` (default $EMBEDPROOF_API_KEY) guards every data endpoint; bodies over `max_request_bytes` are a 413.
     `writable` adds the write API (server/documents.py) and needs an API key. The app's `owner_token` authorises
-    changes forwarded from this machine's command line (server/owner.py). The watcher of new generations runs while
-    the app's lifespan does (polling every `poll_s` seconds).
+    changes forwarded from this machine's command line (server/owner.py); with `owner_url` (where this machine
+    reaches the server) the app writes the folder's `.serving.json` while it runs. The watcher of new generations
+    runs while the app's lifespan does (polling every `poll_s` seconds).
     """
     fastapi = require("fastapi", "serve")
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
     from embedproof.defaults import VERSION
-    from embedproof.server import documents, routes
+    from embedproof.server import documents, owner, routes
     from embedproof.server.asgi import Guard, SearchFastPath
 
     api_key = api_key if api_key is not None else os.environ.get("EMBEDPROOF_API_KEY") or None
@@ -61,11 +63,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        live.watch()
-        yield
-        worker.close()
-        writer.shutdown(wait=True)
-        live.close()
+        # Removed at shutdown here, not after uvicorn returns: uvicorn re-raises the SIGTERM it shut down for.
+        claimed = owner.serving(index_dir, owner_url, app.state.owner_token) if owner_url else contextlib.nullcontext()
+        with claimed:
+            live.watch()
+            yield
+            worker.close()
+            writer.shutdown(wait=True)
+            live.close()
 
     app = fastapi.FastAPI(title="embedproof", version=VERSION, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.live, app.state.worker, app.state.writer = live, worker, writer
@@ -109,17 +114,17 @@ def serve(
 ) -> None:
     """Serve the index in `index_dir` with uvicorn until interrupted (`writable`: with the write API)."""
     uvicorn = require("uvicorn", "serve")
-    from embedproof.server.owner import local_url, serving
+    from embedproof.server.owner import local_url
 
     sock = listening_socket(host, port)  # a bad host or a port in use is one line before the index loads
     # Keep-alive outlives clients' idle expiry (httpx and uvicorn both default to 5 s): with equal timeouts a client
     # can reuse a connection the server is closing. No access log: it is per-request work the bench never pays.
     # The protocol bounds header size and the time to send headers and body (server/limits.py).
-    app = create_app(index_dir, api_key, batching=batching, writable=writable)
+    # .serving.json says which server holds the folder, so a command-line change is forwarded to it (owner.py)
+    url = local_url(host, sock.getsockname()[1])
+    app = create_app(index_dir, api_key, batching=batching, writable=writable, owner_url=url)
     config = uvicorn.Config(
         app, log_level="info", access_log=False, timeout_keep_alive=75, http=bounded_protocol(limits)
     )
-    # .serving.json says which server holds the folder, so a command-line change is forwarded to it (owner.py)
-    url = local_url(host, sock.getsockname()[1])
-    with sock, serving(index_dir, url, app.state.owner_token):
+    with sock:
         uvicorn.Server(config).run(sockets=[sock])
