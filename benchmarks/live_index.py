@@ -27,8 +27,8 @@ It prints the p50/p99 during the changes beside the baseline's, and how long eac
     python benchmarks/live_index.py --dataset ../shared/datasets/scifact --seconds 20
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the tests load this file as a module that is not in sys.modules, where
+# dataclasses cannot resolve string annotations.
 import argparse
 import asyncio
 import json
@@ -255,7 +255,24 @@ def run(
     from embedproof.index.manifest import Manifest
     from embedproof.search.recipe import standard_recipe
 
-    work = Path(workdir or tempfile.mkdtemp(prefix="embedproof-live-"))
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="embedproof-live-") as scratch:
+            return run(
+                dataset,
+                dense,
+                store,
+                clients,
+                seconds,
+                adds,
+                replaces,
+                removes,
+                gap_s,
+                other,
+                top_k,
+                Path(scratch),
+                min_overlap,
+            )
+    work = Path(workdir)
     data = load_dataset(dataset)
     queries = list(data.queries.values())
     bodies = [json.dumps({"query": q, "top_k": top_k}).encode() for q in queries]
