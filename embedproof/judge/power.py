@@ -4,6 +4,9 @@ Each set-up is scored on every finished question by nDCG@10 of its pooled top k 
 document counts as unjudged, i.e. not relevant). The two set-ups with the highest means are compared by the
 paired test and power analysis bench prints (`evaluation/statistics.py`): the minimum detectable difference (MDD)
 at 80% power, and the questions a paired test needs for the MDD to fall under the target.
+
+A handful of questions says little about how much the difference varies: two questions with the same difference
+give a spread, and so an MDD, of 0. So "as good as tied" waits for `TIE_QUESTIONS` finished questions.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 from embedproof.evaluation.metrics import evaluate_run
 from embedproof.evaluation.statistics import StatsSettings, paired_test, queries_needed
 
-__all__ = ["how_much_to_judge"]
+__all__ = ["TIE_QUESTIONS", "how_much_to_judge"]
+
+TIE_QUESTIONS = 10  # finished questions before a small MDD is trusted enough to call the leading set-ups tied
 
 
 def _scores(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
@@ -57,6 +62,16 @@ def how_much_to_judge(
         verdict = (
             f"enough to tell the leading set-ups apart: they differ by {test.diff:.3f} nDCG@10 "
             f"(p = {test.p_value:.3f} on {test.n} questions)"
+        )
+    elif test.n < TIE_QUESTIONS:
+        spread = (
+            f"about {more} more questions should bring that under {target:g}"
+            if test.sd > 0 and test.mdd > target
+            else f"finish at least {TIE_QUESTIONS} to estimate it"
+        )
+        verdict = (
+            f"not yet enough: {test.n} questions say little about how much the difference varies (MDD "
+            f"{test.mdd:.3f} so far); {spread}"
         )
     elif test.mdd <= target:
         verdict = (

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from embedproof.evaluation.statistics import minimum_detectable_difference, queries_needed
-from embedproof.judge.power import how_much_to_judge
+from embedproof.judge.power import TIE_QUESTIONS, how_much_to_judge
 
 NDCG_AT_2 = 1 / math.log2(3)  # the one relevant document at rank 2 (rank 1 gives 1.0)
 
@@ -51,6 +51,17 @@ def test_enough_when_one_set_up_wins_every_question():
 
 
 def test_identical_set_ups_are_as_good_as_tied():
-    rankings, qrels = pools(4, [False] * 4)
+    rankings, qrels = pools(TIE_QUESTIONS, [False] * TIE_QUESTIONS)
     out = how_much_to_judge(rankings, qrels)
     assert out["mdd"] == 0.0 and out["apart"] is False and "as good as tied" in out["verdict"]
+
+
+def test_a_zero_spread_from_a_few_questions_is_not_a_tie():
+    """Two questions with the same difference give an MDD of 0: too few to trust, so not yet enough."""
+    rankings, qrels = pools(2, [False, False])
+    out = how_much_to_judge(rankings, qrels)
+    assert out["mdd"] == 0.0 and out["apart"] is False
+    assert out["verdict"] == (
+        "not yet enough: 2 questions say little about how much the difference varies (MDD 0.000 so far); "
+        "finish at least 10 to estimate it"
+    )
