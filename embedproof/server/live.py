@@ -177,14 +177,15 @@ class LiveIndex:
         it where searches run. Returns the `ChangeResult`."""
         from embedproof.index.change import apply_change
 
-        with self._writing, self.lease() as served:
-            held = served.index if self.in_place else None
-            result = apply_change(self.folder, upserts, removes, replace, source or "the request", held=held)
-        if result.generation != self.current.number:
-            try:
-                self.refresh()
-            except Exception as exc:  # committed all the same: the watcher goes on trying to open it
-                raise NotServed(result, self.current.number, exc) from exc
+        with self._writing:
+            with self.lease() as served:
+                held = served.index if self.in_place else None
+                result = apply_change(self.folder, upserts, removes, replace, source or "the request", held=held)
+            if result.generation != self.current.number:
+                try:
+                    self.refresh()
+                except Exception as exc:  # committed all the same: the watcher goes on trying to open it
+                    raise NotServed(result, self.current.number, exc) from exc
         return result
 
     def watch(self) -> None:
@@ -201,6 +202,10 @@ class LiveIndex:
             if now == seen and not pending:
                 continue
             seen = now
+            # An in-place store's engine is mid-change while this server applies one: look again afterwards
+            if self.in_place and not self._writing.acquire(blocking=False):
+                pending = True
+                continue
             try:
                 self.refresh()
             except Exception as exc:  # serving goes on with the served generation; the next poll tries again
@@ -216,6 +221,9 @@ class LiveIndex:
                 retry_s = min(MAX_RETRY_S, retry_s * 2)
             else:
                 pending, retry_s = False, self.poll_s
+            finally:
+                if self.in_place:
+                    self._writing.release()
 
     def close(self) -> None:
         """Stop the watcher and close the served generation (and any retired one nobody holds)."""
