@@ -73,6 +73,8 @@ def test_a_change_committed_by_another_process_is_served_without_a_restart(writa
 
 
 def test_a_request_that_started_before_the_swap_finishes_on_its_generation(writable, index_dir):
+    """A batch takes its lease when it starts: the running one finishes on generation 1, while the requests queued
+    behind it (not started yet at the swap) run together, as one batch, on generation 2."""
     app, url = writable
     first = app.state.live.current
     real, entered, release = first.index.search_many, threading.Event(), threading.Event()
@@ -83,23 +85,34 @@ def test_a_request_that_started_before_the_swap_finishes_on_its_generation(writa
         return real(queries, top_k, overrides)
 
     first.index.search_many = held
-    answers = []
-    slow = threading.Thread(
-        target=lambda: answers.append(httpx.post(url + "/search", json={"query": QUERY}, headers=KEY, timeout=60))
-    )
-    slow.start()
+    answers = {}
+
+    def search(name):
+        answers[name] = httpx.post(url + "/search", json={"query": QUERY}, headers=KEY, timeout=60)
+
+    threads = [threading.Thread(target=search, args=("running",))]
+    threads[0].start()
     assert entered.wait(30)
-    result = apply_change(index_dir, {}, ["d001"])  # committed while the request runs
+    threads += [threading.Thread(target=search, args=(f"queued {n}",)) for n in range(4)]
+    for t in threads[1:]:
+        t.start()
+    deadline = time.time() + 10
+    while app.state.worker.queued < 4:
+        assert time.time() < deadline
+        time.sleep(0.01)
+    result = apply_change(index_dir, {}, ["d001"])  # committed while the first request runs
     assert result.removed == ["d001"] and result.generation == 2
     _wait_for_generation(url, 2)
     assert first.retired and first.leases == 1 and not first.closed  # held by the running batch
     release.set()
-    slow.join(30)
-    (old,) = answers
+    for t in threads:
+        t.join(30)
+    old = answers.pop("running")
     assert old.status_code == 200 and old.headers["x-embedproof-generation"] == "1" and _ids(old)[0] == "d001"
     assert first.leases == 0 and first.closed  # the last lease closed it
-    new = httpx.post(url + "/search", json={"query": QUERY}, headers=KEY)
-    assert new.headers["x-embedproof-generation"] == "2" and "d001" not in _ids(new)
+    for answer in answers.values():
+        assert answer.headers["x-embedproof-generation"] == "2" and answer.headers["x-batch-size"] == "4"
+        assert _ids(answer)[0] != "d001" and "d001" not in _ids(answer)
 
 
 def test_writes_over_http_are_one_generation_each_and_served_before_the_answer(writable):
