@@ -213,3 +213,30 @@ def test_serve_refuses_writable_without_a_key(index_dir, monkeypatch):
     result = CliRunner().invoke(app, ["serve", str(index_dir), "--writable", "--port", "1"])
     assert result.exit_code == 2 and "--writable: needs an API key" in result.output
     assert json.loads((index_dir / "manifest.json").read_text())["generation"] == 1
+
+
+def test_writes_to_an_edge_index_go_through_the_shard_the_server_holds(tmp_path):
+    """The edge shard allows one opener: the server changes it through the index it serves, between two batches,
+    and serves the refreshed index before it answers."""
+    pytest.importorskip("qdrant_edge")
+    from embedproof.server.app import create_app
+
+    folder = tmp_path / "edge"
+    corpus = dict(list(load_dataset("demo").corpus.items())[:40])
+    build_index(standard_recipe("hybrid", "hashing", "bm25"), corpus, folder, chunk_size=16, store_backend="edge")
+    app = create_app(folder, api_key="s3cret", writable=True)
+    assert app.state.live.in_place
+    with serve_in_thread(app) as url:
+        doc = {"id": "lh", "title": "Lighthouse", "text": "A lighthouse keeper counts the passing ships at night."}
+        added = httpx.post(url + "/documents", json={"documents": [doc], "remove": ["d001"]}, headers=KEY)
+        assert added.status_code == 200 and added.json()["generation"] == 2, added.text
+        found = httpx.post(url + "/search", json={"query": "lighthouse keeper ships", "top_k": 3}, headers=KEY)
+        assert _ids(found)[0] == "lh" and found.headers["x-embedproof-generation"] == "2"
+        iphone = httpx.post(url + "/search", json={"query": QUERY, "top_k": 10}, headers=KEY)
+        assert "d001" not in _ids(iphone)
+        assert httpx.get(url + "/health").json() == {
+            "status": "ok",
+            "generation": 2,
+            "documents": 40,
+            "recipe": "hybrid",
+        }
