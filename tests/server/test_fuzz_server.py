@@ -250,3 +250,64 @@ def test_examples_that_used_to_fail(client):
     assert client.post("/search", json={"query": "x", "top_k": True}).status_code == 422
     assert client.post("/v1/embeddings", json={"input": []}).status_code == 422
     assert client.get("/docs").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory):
+    """A writable server over its own copy of the demo index (the fuzzer's valid bodies change it)."""
+    from fastapi.testclient import TestClient
+
+    from embedproof.server.app import create_app
+
+    folder = tmp_path_factory.mktemp("fuzz-writes") / "idx"
+    build_index(standard_recipe("hybrid", "hashing", "bm25"), load_dataset("demo").corpus, folder, chunk_size=128)
+    app = create_app(folder, api_key=KEY, writable=True, max_request_bytes=20_000)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+known_ids = st.sampled_from(["d001", "d002", "d003", "new-1", "new-2"])
+ids = known_ids | st.sampled_from(["", " "]) | st.text(max_size=6)
+change_bodies = st.one_of(  # half near-valid (so changes are applied often), half anything
+    st.fixed_dictionaries(
+        {
+            "documents": st.lists(
+                st.fixed_dictionaries(
+                    {"id": known_ids, "text": st.text(max_size=40)}, optional={"title": st.text(max_size=10)}
+                ),
+                max_size=3,
+            )
+        },
+        optional={"replace": st.booleans(), "remove": st.lists(known_ids, max_size=2)},
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "documents": st.lists(st.dictionaries(st.sampled_from(["id", "title", "text", "x"]), json_values | ids))
+            | json_values,
+            "replace": st.booleans() | json_values,
+            "remove": st.lists(ids, max_size=3) | json_values,
+            "extra": json_values,
+        },
+    ),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(change_bodies)
+def test_random_change_bodies_are_applied_or_refused_in_one_line(writable, body):
+    before = writable.get("/health").json()
+    response = writable.post("/documents", content=json.dumps(body), headers={"x-api-key": KEY})
+    answer = _error_or_ok(response)
+    after = writable.get("/health").json()
+    if answer is None:  # refused: one line naming what is wrong, and nothing committed
+        assert response.status_code in (413, 422) and "\n" not in response.json()["detail"]
+        assert after["generation"] == before["generation"]
+        return
+    assert after["generation"] == answer["generation"] == int(response.headers["x-embedproof-generation"])
+    assert answer["generation"] == before["generation"] + (1 if answer["changed"] else 0)
+    assert (
+        after["documents"] == answer["documents"] == before["documents"] + len(answer["added"]) - len(answer["removed"])
+    )
