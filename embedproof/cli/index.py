@@ -40,7 +40,14 @@ def index_build(
     corpus: Annotated[
         str, typer.Option("--corpus", help="BEIR folder, .jsonl corpus, folder of .txt/.md/.html files or 'demo'")
     ],
-    out: Annotated[Path, typer.Option("--out", help="index folder (resumes an interrupted build of the same recipe)")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            metavar="PATH",
+            help="index folder: new or empty (an interrupted build of the same recipe there resumes)",
+        ),
+    ],
     mode: Annotated[
         str | None, typer.Option(help="a standard recipe: dense, sparse, multivector, hybrid, hybrid+rerank")
     ] = None,
@@ -98,10 +105,12 @@ def index_build(
     from embedproof.backends import STORE_BACKENDS, split_backends
     from embedproof.datasets.loading import load_dataset
     from embedproof.index.access import build_index
+    from embedproof.index.build import check_build_folder
     from embedproof.index.supports import store_for
 
     for value, option in (
         (corpus, "--corpus"),
+        (out, "--out"),  # an empty path would build into the current folder
         (qdrant_url, "--qdrant-url"),
         (qdrant_collection, "--qdrant-collection"),
         (ray, "--ray"),
@@ -109,7 +118,9 @@ def index_build(
     ):
         non_empty(value, option)
     engine_options = edge.edge_options(locals())
+    out = Path(out)
     writable_folder(out, "--out")
+    check_build_folder(out)  # before any long work; build_index checks again under the folder's lock
     encoder_backend, store_backend = split_backends(backend)
     store_options = {
         "url": qdrant_url,
@@ -209,9 +220,34 @@ def _warn_truncation(recipe, data, encoder_backend: str) -> None:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
+@contextmanager
+def _one_generation(folder: Path):
+    """Ctrl-C during a change: the index holds the generation before it or, if the commit was reached, after it;
+    the same command finishes it (a retry of a finished change has nothing to do) (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(
+            f"[bold yellow]interrupted:[/] {folder} holds the index as it was before this change, or, if the "
+            "change had committed, as after it (never a part of it); run the same command again to finish it.",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+
+
+def _change(folder: Path, upserts: dict, removes: list[str], replace: bool, source: str) -> None:
+    """The one way the command line changes an index (`add`, `add --replace`, `remove`): one committed generation,
+    its summary printed; a change with nothing to do (a retry) succeeds and commits nothing."""
+    from embedproof.index.change import apply_change
+
+    with progress_factory(err) as progress, _one_generation(folder):
+        result = apply_change(folder, upserts, removes, replace, source, progress=progress)
+    console.print(result.summary(), highlight=False, markup=False)
+
+
 @index_app.command("add")
 def index_add(
-    folder: Annotated[Path, typer.Argument(help="a finished index folder (embedded or edge store)")],
+    folder: Annotated[Path, typer.Argument(help="a finished index folder")],
     corpus: Annotated[
         str,
         typer.Option(
@@ -219,20 +255,67 @@ def index_add(
             help="the new documents: .jsonl corpus, BEIR folder or folder of .txt/.md/.html files",
         ),
     ],
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="replace the documents whose id is in the index with a different text (their old rows are retired)",
+        ),
+    ] = False,
     drop_code: DropCode = False,
 ) -> None:
-    """Append documents: only the new ones are encoded; BM25 (if in the recipe) is refitted at load, \
-so its scores all change."""
+    """Add documents as the next generation; only the new ones are encoded. An id already in the index with the same \
+title and text needs nothing (a retried add exits 0); one with a different text is refused unless --replace. BM25 \
+(if in the recipe) is refitted over the live documents, so its scores all change; a running `serve` picks up the \
+new generation."""
     from embedproof.datasets.loading import load_dataset
-    from embedproof.index.embedded.change import append_documents
 
     non_empty(corpus, "--corpus")
     data = load_dataset(corpus, drop_code=drop_code)
-    with progress_factory(err) as progress, _resumable(folder):
-        manifest = append_documents(folder, data.corpus, source=corpus, progress=progress)
-    console.print(
-        f"added {len(data.corpus):,} documents to {folder}: {manifest['documents']:,} in all", highlight=False
-    )
+    _change(folder, data.corpus, [], replace, corpus)
+
+
+@index_app.command("remove")
+def index_remove(
+    folder: Annotated[Path, typer.Argument(help="a finished index folder")],
+    ids: Annotated[list[str] | None, typer.Argument(help="ids of the documents to remove", show_default=False)] = None,
+    ids_file: Annotated[
+        Path | None,
+        typer.Option("--ids-file", help="a file of ids to remove, one per line (blank lines are ignored)"),
+    ] = None,
+) -> None:
+    """Remove documents by id as the next generation; an id not in the index is reported, so a retried remove exits \
+0. Their rows stay on disk, retired (never searched). BM25 (if in the recipe) is refitted over the live documents, \
+so its scores all change; a running `serve` picks up the new generation."""
+    removes = list(ids or [])
+    for doc_id in removes:
+        if not doc_id.strip():
+            raise InvalidInputError("ID: empty; give the id of a document to remove")
+    if ids_file is not None:
+        removes += _read_ids(ids_file)
+    elif not removes:
+        raise InvalidInputError("index remove: give the ids of the documents to remove (ID ... or --ids-file)")
+    source = f"{ids_file}" if ids_file is not None else "the ids to remove"
+    _change(folder, {}, removes, False, source)
+
+
+def _read_ids(path: Path) -> list[str]:
+    """The ids of an --ids-file: one per line, surrounding spaces dropped, blank lines ignored."""
+    from embedproof.errors import DatasetError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"--ids-file: cannot read {path}: {exc.strerror or exc}") from None
+    ids = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DatasetError("not valid UTF-8", path, line=number) from None
+        if text.strip():
+            ids.append(text.strip())
+    return ids
 
 
 @index_app.command("info")
@@ -251,8 +334,9 @@ def index_info(
     console.print(
         f"[bold]{info['folder']}[/]: recipe {recipe['name']!r} ({' + '.join(recipe['first_pass'])}"
         + (f" → {recipe['rerank']}" if recipe.get("rerank") else "")
-        + f"), {info['documents']:,} documents, "
-        f"{info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified",
+        + f"), {info['documents']:,} documents, generation {info['generation']}"
+        + (f" ({info['retired_rows']:,} retired rows on disk)" if info.get("retired_rows") else "")
+        + f", {info['bytes_on_disk'] / 2**20:,.1f} MiB on disk, checksums verified",
         highlight=False,
     )
     if info.get("store"):

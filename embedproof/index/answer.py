@@ -54,7 +54,14 @@ def describe_index(manifest: Manifest, store: dict | None = None, engine_folder:
     on_disk = sum((m.folder / rel).stat().st_size for rel in m.files)
     if engine_folder is not None and engine_folder.is_dir():
         on_disk += disk_bytes(engine_folder)
-    info = {"folder": str(m.folder), "recipe": m["recipe"], "documents": m["documents"], "complete": m["complete"]}
+    info = {
+        "folder": str(m.folder),
+        "recipe": m["recipe"],
+        "documents": m["documents"],  # the live documents of this generation
+        "generation": m.generation,
+        "retired_rows": len(m.retired_rows),  # rows on disk no longer served (removed or replaced documents)
+        "complete": m["complete"],
+    }
     if store is not None:
         info["store"] = store
     info["components"] = {

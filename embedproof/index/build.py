@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from embedproof.errors import EmbedproofError
-from embedproof.index.manifest import Manifest, writer_lock
+from embedproof.errors import EmbedproofError, InvalidInputError
+from embedproof.index.manifest import MANIFEST, Manifest, writer_lock
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Document
@@ -49,6 +49,29 @@ class StoreBuild(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def _left_by_a_killed_build(name: str) -> bool:
+    """What a build killed before its first manifest leaves: the lock file and temporary files."""
+    return name == ".lock" or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def check_build_folder(out: Path) -> None:
+    """Refuse to build into a folder that holds files and is not an embedproof index (no manifest): a build writes
+    docs.jsonl, manifest.json and more there, and the clean-up of a resumed build deletes files it takes for its
+    own, so someone's own documents folder must never become an index folder."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InvalidInputError(f"{out}: is a file, not a folder; choose a new or empty folder for the index")
+    if (out / MANIFEST).is_file():
+        return  # an index: the same build resumes or returns, another one is refused by the manifest check
+    others = sorted(p.name for p in out.iterdir() if not _left_by_a_killed_build(p.name))
+    if others:
+        raise InvalidInputError(
+            f"{out}: holds files and is not an embedproof index (no {MANIFEST}; first: {others[0]}); "
+            "choose a new or empty folder for the index"
+        )
 
 
 def chunk_ranges(count: int, chunk_size: int, first_number: int = 0) -> Iterator[tuple[int, int, int]]:
@@ -89,9 +112,11 @@ def resumable_build(
     back from Ray workers in any order) brings its own `encode(manifest, ids, progress)` instead of `write_chunk`.
     """
     out = Path(out)
+    check_build_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     ids = list(corpus)
     with writer_lock(out):
+        check_build_folder(out)  # again under the lock: another process may have written in between
         manifest = Manifest.read(out)
         if manifest is not None and not manifest.matches(recipe, ids, encoder_backend, store.identity()):
             raise EmbedproofError(
@@ -103,7 +128,12 @@ def resumable_build(
         store.clean(out, manifest)
         fresh = manifest is None
         if manifest is None:
+            # the manifest first, so that from now on the folder is an index: a kill before the documents are
+            # committed leaves a folder the next run recognises as its own (and not a stray docs.jsonl)
             manifest = Manifest.new(out, recipe, ids, encoder_backend, chunk_size, store.new_store())
+            manifest.save()
+        if "docs.jsonl" not in manifest.files:
+            manifest["docs"] = []
             manifest.write_docs("docs.jsonl", corpus.values())
             manifest.save()
         texts = [corpus[d].full_text for d in ids]

@@ -197,6 +197,9 @@ class Manifest(Mapping[str, Any]):
     def __init__(self, folder: str | Path, data: dict):
         self.folder = Path(folder)
         self.data = data
+        # each document file's rows, read once per object: a file is never rewritten once a manifest lists it, and
+        # a change reads the rows several times (plan, row count, commit), which at 1M documents is seconds each
+        self._segments: dict[str, list[Document]] = {}
 
     # -- reading -------------------------------------------------------------------------------------------------
     @property
@@ -332,7 +335,9 @@ class Manifest(Mapping[str, Any]):
         """Every stored row in order (retired ones included): row r is point r and matrix row r in every store."""
         rows: list[Document] = []
         for rel in self.docs:
-            rows.extend(read_corpus(self.folder / rel, []).values())
+            if rel not in self._segments:
+                self._segments[rel] = list(read_corpus(self.folder / rel, []).values())
+            rows.extend(self._segments[rel])
         return rows
 
     def row_ids(self) -> list[str | None]:
@@ -385,8 +390,10 @@ class Manifest(Mapping[str, Any]):
 
     def write_docs(self, rel: str, docs: Iterable[Document]) -> None:
         """Commit the documents' ids, titles and texts as one JSONL file and list it among the document files."""
+        docs = list(docs)
         lines = "".join(
             json.dumps({"_id": d.id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n" for d in docs
         )
         self.commit_file(rel, lines.encode("utf-8"), "docs")
         self.data.setdefault("docs", []).append(rel)
+        self._segments[rel] = docs

@@ -71,6 +71,13 @@ class Workspace:
             self._encoders[key] = get_encoder(model, kind, **self._options(model))
         return self._encoders[key]
 
+    def sharing_encoders(self, doc_ids: list[str], doc_texts: list[str]) -> Workspace:
+        """A workspace of other documents (an index's next generation) that shares this one's loaded encoders and
+        options, so no model loads twice; nothing encoded for this workspace's documents carries over."""
+        other = Workspace(doc_ids, doc_texts, self._options, self._progress)
+        other._encoders = self._encoders
+        return other
+
     def documents(self, model: str, kind: str = "first") -> Embeddings:
         key = f"{kind}:{model}"
         if key not in self._docs:

@@ -161,3 +161,129 @@ def test_index_build_and_add_read_markup_as_bench_does_and_drop_code(tmp_path):
         "a": ("Alpha", "Bread rises in ovens."),
         "b": ("Beta", "Yeast feeds."),
     }
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _generation(folder) -> int:
+    return json.loads((folder / "manifest.json").read_text()).get("generation", 1)
+
+
+def test_add_replace_and_remove_report_what_changed_and_a_retry_succeeds(tmp_path):
+    """Every change prints one summary line; a retry (or a removal of an absent id) needs nothing and exits 0
+    without a new generation; a different text is refused in one line unless --replace."""
+    from embedproof.datasets.loading import load_dataset
+    from embedproof.index.manifest import Manifest
+
+    corpus = load_dataset("demo").corpus
+    ids = list(corpus)
+    out = tmp_path / "idx"
+    built = runner.invoke(
+        app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out", str(out)]
+    )
+    assert built.exit_code == 0, built.output
+    new = tmp_path / "new.jsonl"
+    new.write_text(
+        json.dumps({"_id": "n1", "title": "Sourdough", "text": "A starter of wild yeast leavens the bread."})
+        + "\n"
+        + json.dumps({"_id": ids[0], "title": corpus[ids[0]].title, "text": corpus[ids[0]].text})  # as it is
+        + "\n"
+    )
+    add = ["index", "add", str(out), "--corpus", str(new)]
+    first = runner.invoke(app, add)
+    assert first.exit_code == 0, first.output
+    assert _lines(first.stdout) == [
+        f"{out}: added 1 (1 already in the index with the same text); generation 2, 241 documents"
+    ]
+    saved = (out / "manifest.json").read_bytes()
+    retry = runner.invoke(app, add)
+    assert retry.exit_code == 0 and _lines(retry.stdout) == [
+        f"{out}: nothing to change (2 already in the index with the same text); generation 2, 241 documents"
+    ]
+    assert (out / "manifest.json").read_bytes() == saved  # no commit, no new generation
+
+    new.write_text(json.dumps({"_id": "n1", "title": "Sourdough", "text": "Rye flour and water, fed daily."}) + "\n")
+    refused = runner.invoke(app, add)
+    assert refused.exit_code == 2 and _lines(refused.stderr) == [
+        f"error: {new}: document id 'n1' already in the index {out} with a different text; "
+        "pass --replace to replace them"
+    ]
+    assert (out / "manifest.json").read_bytes() == saved
+    replaced = runner.invoke(app, [*add, "--replace"])
+    assert replaced.exit_code == 0 and _lines(replaced.stdout) == [f"{out}: replaced 1; generation 3, 241 documents"]
+    assert Manifest.read(out).documents()["n1"].text == "Rye flour and water, fed daily."
+
+    absent = runner.invoke(app, ["index", "remove", str(out), "no-such-id"])
+    assert absent.exit_code == 0 and _lines(absent.stdout) == [
+        f"{out}: nothing to change (1 to remove not in the index); generation 3, 241 documents"
+    ]
+    ids_file = tmp_path / "gone.txt"
+    ids_file.write_text(f"{ids[1]}\n\n  {ids[2]}  \nno-such-id\n\n")
+    removed = runner.invoke(app, ["index", "remove", str(out), "n1", "--ids-file", str(ids_file)])
+    assert removed.exit_code == 0 and _lines(removed.stdout) == [
+        f"{out}: removed 3 (1 to remove not in the index); generation 4, 238 documents"
+    ]
+    again = runner.invoke(app, ["index", "remove", str(out), "n1", "--ids-file", str(ids_file)])
+    assert again.exit_code == 0 and "nothing to change" in again.stdout and _generation(out) == 4
+    live = Manifest.read(out).documents()
+    assert len(live) == 238 and not {"n1", ids[1], ids[2]} & set(live)
+    info = json.loads(runner.invoke(app, ["index", "info", str(out), "--json"]).stdout)
+    assert (info["documents"], info["generation"], info["retired_rows"]) == (238, 4, 4)
+    assert (
+        "238 documents, generation 4 (4 retired rows on disk)" in runner.invoke(app, ["index", "info", str(out)]).stdout
+    )
+
+
+def test_remove_refuses_bad_ids_in_one_line(tmp_path):
+    out = tmp_path / "idx"
+    built = runner.invoke(
+        app, ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out", str(out)]
+    )
+    assert built.exit_code == 0, built.output
+    saved = (out / "manifest.json").read_bytes()
+    binary = tmp_path / "ids.bin"
+    binary.write_bytes(b"d001\n\xff\xfe\n")
+    for args, line in [
+        ([], "error: index remove: give the ids of the documents to remove (ID ... or --ids-file)"),
+        ([""], "error: ID: empty; give the id of a document to remove"),
+        (["--ids-file", str(tmp_path / "missing.txt")], f"error: --ids-file: cannot read {tmp_path / 'missing.txt'}: "),
+        (["--ids-file", str(tmp_path)], f"error: --ids-file: cannot read {tmp_path}: "),
+        (["--ids-file", str(binary)], f"error: {binary}, line 2: not valid UTF-8"),
+        (["d001", "d001"], "error: the ids to remove: document id 'd001' is named twice for removal"),
+    ]:
+        result = runner.invoke(app, ["index", "remove", str(out), *args])
+        assert result.exit_code == 2 and len(_lines(result.stderr)) == 1, (args, result.output)
+        assert _lines(result.stderr)[0].startswith(line), (args, result.stderr)
+    assert (out / "manifest.json").read_bytes() == saved
+    no_index = runner.invoke(app, ["index", "remove", str(tmp_path), "d001"])
+    assert no_index.exit_code == 2 and _lines(no_index.stderr) == [
+        f"error: {tmp_path}: not an embedproof index (no manifest.json)"
+    ]
+
+
+def test_build_refuses_a_folder_of_other_files_and_an_empty_out(tmp_path, monkeypatch):
+    mine = tmp_path / "my documents"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own notes\n")
+    build = ["index", "build", "--corpus", "demo", "--mode", "dense", "-m", "hashing", "--out"]
+    refused = runner.invoke(app, [*build, str(mine)])
+    assert refused.exit_code == 2 and _lines(refused.stderr) == [
+        f"error: {mine}: holds files and is not an embedproof index (no manifest.json; first: notes.txt); "
+        "choose a new or empty folder for the index"
+    ]
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]  # nothing written, not even a lock
+    monkeypatch.chdir(mine)
+    empty = runner.invoke(app, [*build, ""])
+    assert empty.exit_code == 2 and _lines(empty.stderr) == ["error: --out: empty; give a value"]
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    killed = tmp_path / "killed"  # what a build killed before its first manifest leaves: a lock, a temporary file
+    killed.mkdir()
+    (killed / ".lock").touch()
+    (killed / ".manifest.json.x1y2.tmp").write_text("{")
+    done = runner.invoke(app, [*build, str(killed)])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in killed.iterdir()) == [".lock", "docs.jsonl", "hashing", "manifest.json"]
+    again = runner.invoke(app, [*build, str(killed)])  # an index: the same build returns it as it is
+    assert again.exit_code == 0, again.output

@@ -3,7 +3,7 @@
 The kill points come from `EMBEDPROOF_TEST_KILL_AT=event:n` (see `store.crash_point`): the build SIGKILLs itself the
 n-th time it reaches `event`, so every run is reproducible and the windows a timer would rarely hit are covered:
 a chunk's temporary file half written, a chunk renamed but not yet in the manifest, the manifest half written,
-the manifest just saved, and the same for docs.jsonl before the first manifest exists.
+the manifest just saved, and the same for docs.jsonl right after the first (empty) manifest.
 """
 
 import json
@@ -24,14 +24,14 @@ from embedproof.index.manifest import KILL_ENV, writer_lock
 from embedproof.search.recipe import Recipe
 
 RECIPE = Recipe("crash", ["hashing", "hashing-256"], "rrf", {"k": 60})
-CHUNK = 16  # 240 demo documents → 15 chunks per component, 30 chunk commits, 32 manifest saves
+CHUNK = 16  # 240 demo documents → 15 chunks per component, 30 chunk commits, 33 manifest saves
 
 
 def kill_points(seed: int = 20261126) -> list[tuple[str, int]]:
     """Two random points in each chunk/manifest window, plus the two docs.jsonl windows: 10 in all."""
     rng = random.Random(seed)
     points = [("docs-written", 1), ("docs-renamed", 1)]
-    for event, last in [("chunk-written", 30), ("chunk-renamed", 30), ("manifest-written", 32), ("manifest-saved", 31)]:
+    for event, last in [("chunk-written", 30), ("chunk-renamed", 30), ("manifest-written", 33), ("manifest-saved", 32)]:
         points += [(event, n) for n in sorted(rng.sample(range(1, last + 1), 2))]
     return points
 

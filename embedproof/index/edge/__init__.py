@@ -14,6 +14,7 @@ _NAMES = {
     "EdgeBuild": "embedproof.index.edge.build",
     "EdgeIndex": "embedproof.index.edge.search",
     "append_edge": "embedproof.index.edge.change",
+    "apply_edge": "embedproof.index.edge.change",
     "EdgeShardHandle": "embedproof.index.edge.engine",
     "measure_resident": "embedproof.index.edge.resident",
 }
@@ -23,6 +24,7 @@ __all__ = [
     "EdgeIndex",
     "EdgeShardHandle",
     "append_edge",
+    "apply_edge",
     "build_edge_index",
     "measure_resident",
 ]
@@ -30,7 +32,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:
     from embedproof.index.edge.build import EdgeBuild, build_edge_index
-    from embedproof.index.edge.change import append_edge
+    from embedproof.index.edge.change import append_edge, apply_edge
     from embedproof.index.edge.engine import EdgeShardHandle
     from embedproof.index.edge.resident import measure_resident
     from embedproof.index.edge.search import EdgeIndex

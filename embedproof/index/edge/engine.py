@@ -154,6 +154,10 @@ class EdgeShardHandle:
         vectors = [e.PointVectors(pid, {name: _vector(e, value)}) for pid, value in zip(ids, values)]
         self.shard.update(e.UpdateOperation.update_vectors(vectors))
 
+    def delete(self, ids: list[int]) -> None:
+        """Delete points by id (ids the shard does not hold are skipped, so deleting again changes nothing)."""
+        self.shard.update(_edge().UpdateOperation.delete_points([int(i) for i in ids]))
+
     def flush(self) -> None:
         self.shard.flush()
 

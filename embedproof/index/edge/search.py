@@ -20,25 +20,89 @@ from embedproof.index.qdrant.bm25 import query_vector
 from embedproof.search.recipe import Recipe
 
 
-class EdgeIndex:
-    """An index whose vectors live in an Edge shard in the index folder (docs.jsonl and the manifest beside it)."""
+def _recovered(folder: Path, shard):
+    """Finish a change a killed writer left in `folder`, if any and if no writer holds the folder now; returns the
+    shard handle it opened to do so (or the one given), for the index to reuse: the shard has one opener."""
+    from contextlib import ExitStack
 
-    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True, workspace=None):
+    from embedproof.index.edge.change import recover
+    from embedproof.index.journal import JOURNAL
+    from embedproof.index.manifest import Manifest, writer_lock
+
+    if not (folder / JOURNAL).exists():
+        return shard
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(writer_lock(folder))
+        except EmbedproofError:  # a live writer holds the folder: it finishes (or recovers) the change itself
+            return shard
+        manifest = Manifest.read(folder)
+        if manifest is None or not manifest.complete:
+            return shard
+        if shard is None:
+            from embedproof.index.edge.engine import EdgeShardHandle
+
+            shard = EdgeShardHandle.load(str(folder / manifest["store"]["path"]))
+        try:
+            recover(manifest, _Held(shard))
+        except BaseException:
+            shard.close()
+            raise
+    return shard
+
+
+class _Held:
+    """What `recover` reads of an open index: its shard, and a workspace for the BM25 tokenisers."""
+
+    def __init__(self, shard) -> None:
+        from embedproof.search.pipeline import Workspace
+
+        self.shard = shard
+        self.workspace = Workspace([], [])
+
+
+class EdgeIndex:
+    """An index whose vectors live in an Edge shard in the index folder (docs.jsonl and the manifest beside it).
+
+    Point ids are rows (`Manifest.row_ids`): a retired row's point is deleted by the change that retires it, and
+    an answer never names one. Opening finishes a change a killed writer left (`edge.change.recover`) when no
+    writer holds the folder. The shard allows one opener: `refreshed()` makes the object of the folder's current
+    generation on this object's open shard, and hands it the shard — the newest object owns it and closes it;
+    closing an older one releases nothing (requests still running on it finish on the shared shard).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        encoder_options=None,
+        verify: bool = True,
+        workspace=None,
+        shard=None,
+    ):
         """`workspace` lends the query encoders of another index over the same documents (bench opens one index
-        per engine recipe and loads each model once); by default the index loads its own."""
-        from embedproof.index.edge.engine import EdgeShardHandle
+        per engine recipe and loads each model once); by default the index loads its own. `shard` is an open
+        handle of this folder's shard to use (and own) instead of opening it (`refreshed`)."""
         from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.engine import EngineSettings
         from embedproof.search.pipeline import Workspace
 
         self.folder = Path(folder)
-        self.manifest = Manifest.open(self.folder, verify)
+        shard = _recovered(self.folder, shard)
+        try:
+            self.manifest = Manifest.open(self.folder, verify)
+        except BaseException:
+            if shard is not None:
+                shard.close()
+            raise
         self.store = self.manifest["store"]
         self.recipe = Recipe(**self.manifest["recipe"])
         self.settings = EngineSettings(**self.store["engine"])
-        self.docs = self.manifest.documents()  # docs.jsonl, then each `index add`'s segment
+        self.docs = self.manifest.documents()  # live documents, in row order
         self.ids = list(self.docs)
+        self.row_ids = self.manifest.row_ids()  # point id → document id (None: a retired row)
         if workspace is not None and list(workspace.doc_ids) != self.ids:
+            if shard is not None:
+                shard.close()
             raise EmbedproofError(f"{self.folder}: the lent workspace holds other documents than this index")
         self.workspace = workspace or Workspace(
             self.ids,
@@ -48,19 +112,38 @@ class EdgeIndex:
         self.components = {key: {**c, "key": key} for key, c in self.manifest["components"].items()}
         for c in self.manifest["components"].values():
             self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
-        self.shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
+        if shard is None:
+            from embedproof.index.edge.engine import EdgeShardHandle
+
+            shard = EdgeShardHandle.load(str(self.folder / self.store["path"]))
+        self.shard = shard
+        self.owns_shard = True
         count = self.shard.count()
-        if count != self.manifest["documents"]:
+        if count != len(self.docs):
             self.shard.close()
             raise EmbedproofError(
-                f"{self.folder}: the edge shard holds {count} points, the manifest {self.manifest['documents']}; "
+                f"{self.folder}: the edge shard holds {count} points, the index {len(self.docs)} live documents; "
                 "rebuild the index"
             )
         self.quantized = {name for name, v in self.store["collection"]["vectors"].items() if v["quantization"]}
 
+    def refreshed(self) -> EdgeIndex:
+        """The index of the folder's current manifest on this object's open shard and loaded encoders (after a
+        change applied through this object, `apply_change(..., held=self)`); the new object owns the shard."""
+        from embedproof.index.manifest import Manifest
+
+        manifest = Manifest.open(self.folder, verify=False)
+        docs = manifest.documents()
+        workspace = self.workspace.sharing_encoders(list(docs), [d.full_text for d in docs.values()])
+        fresh = EdgeIndex(self.folder, verify=False, workspace=workspace, shard=self.shard)
+        self.owns_shard = False
+        return fresh
+
     def close(self) -> None:
-        """Release the shard (its files stay as they are)."""
-        self.shard.close()
+        """Release the shard if this object owns it (its files stay as they are); see the class docstring."""
+        if self.owns_shard:
+            self.owns_shard = False
+            self.shard.close()
 
     def __enter__(self):
         return self
@@ -107,7 +190,13 @@ class EdgeIndex:
         return out
 
     def _named(self, answers: list[list[tuple[int, float]]]) -> list[dict[str, float]]:
-        return [{self.ids[pid]: score for pid, score in answer} for answer in answers]
+        """Point ids as document ids; a point this generation does not know (a later change's row, on a shard that
+        changed while this object served) or has retired is left out."""
+        rows = self.row_ids
+        return [
+            {rows[pid]: score for pid, score in answer if pid < len(rows) and rows[pid] is not None}
+            for answer in answers
+        ]
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents, the engine's score (and a cross-encoder's), and the time spent encoding and searching."""

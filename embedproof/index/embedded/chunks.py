@@ -130,9 +130,11 @@ def convert_int8(manifest: Manifest, component: dict) -> list[str]:
     return pending
 
 
-def load_component(folder, component: dict) -> StoredForm:
-    """The stored form of a shrunk dense component, as `Workspace.preload_shrunk` takes it."""
+def load_component(folder, component: dict, rows: np.ndarray | None = None) -> StoredForm:
+    """The stored form of a shrunk dense component, as `Workspace.preload_shrunk` takes it (only `rows`, if given)."""
     stored = np.vstack([np.load(folder / rel, allow_pickle=False) for rel in component["chunks"]])
+    if rows is not None:
+        stored = stored[rows]
     precision = component["precision"]
     if precision == "int8":
         if any(rel.rsplit("/", 1)[1].startswith("dense-") for rel in component["chunks"]) or not component.get(

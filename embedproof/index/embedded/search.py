@@ -13,39 +13,68 @@ from embedproof.errors import InvalidInputError
 from embedproof.index.answer import describe_index, search_answer
 from embedproof.index.embedded.chunks import load_chunks, load_component
 from embedproof.index.manifest import Manifest, encoder_options_for
+from embedproof.search.chunking import Chunks
 from embedproof.search.pipeline import Workspace
 from embedproof.search.recipe import Recipe
 from embedproof.types import Embeddings
 
 
 class LoadedIndex:
-    """A verified index: every file's checksum matches the manifest, and the build finished."""
+    """A verified index: every file's checksum matches the manifest, and the build finished.
+
+    It serves the live rows only: every row's stored data is read and the retired rows (removed documents, old texts
+    of replaced ones) are dropped, so it searches as a fresh build of the live documents would (BM25 refitted over
+    them), in row order.
+    """
 
     def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
         self.folder = Path(folder)
         self.manifest = Manifest.open(self.folder, verify)
         self.recipe = self.manifest.recipe
-        self.docs = self.manifest.documents()
+        rows = self.manifest.rows()
+        retired = self.manifest.retired_rows
+        self._live = np.array([r for r in range(len(rows)) if r not in retired], dtype=np.int64)
+        self._row_texts = [d.full_text for d in rows]
+        self.docs = {rows[r].id: rows[r] for r in self._live.tolist()}
         self.ids = list(self.docs)
         self.workspace = Workspace(
             self.ids,
-            [d.full_text for d in self.docs.values()],
+            [self._row_texts[r] for r in self._live.tolist()],
             encoder_options or encoder_options_for(self.manifest.encoder_backend),
         )
         for key, component in self.manifest["components"].items():
             self._load_component(component, self.manifest.get("chunk_spans", {}).get(key))
             # load the model now, so the first query's timings are query time, not start-up
             self.workspace.encoder(component["model"], component["kind"])
+        del self._row_texts
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    def _live_chunks(self, spans: list[str]) -> tuple[Chunks, np.ndarray | None]:
+        """The chunks of the live rows (owners renumbered to live positions), and which stored chunks they are
+        (None: all)."""
+        chunks = load_chunks(self.folder, spans, self._row_texts)
+        if len(self._live) == len(self._row_texts):
+            return chunks, None
+        position = np.full(len(self._row_texts), -1, dtype=np.int64)
+        position[self._live] = np.arange(len(self._live))
+        keep = np.flatnonzero(position[chunks.owners] >= 0)
+        texts = [chunks.texts[i] for i in keep.tolist()]
+        return Chunks(texts, position[chunks.owners[keep]], chunks.spans[keep]), keep
 
     def _load_component(self, c: dict, spans: list[str] | None = None) -> None:
-        """Preload one component's stored vectors; a chunked first pass's go to the workspace of its chunks."""
+        """Preload one component's stored vectors (the live rows'); a chunked first pass's go to the workspace of
+        its chunks."""
         model, kind = c["model"], c["kind"]
         workspace, ids = self.workspace, self.ids
+        keep = None if len(self._live) == len(self._row_texts) else self._live  # stored rows to serve (None: all)
         if spans:
-            chunks = load_chunks(self.folder, spans, self.workspace.doc_texts)
+            chunks, keep = self._live_chunks(spans)
             workspace = self.workspace.preload_chunks(model, self.recipe.chunking, chunks)
             ids = workspace.doc_ids
-        if "stored" in c:  # BM25: refit on the stored texts
+        if "stored" in c:  # BM25: refit on the live texts
             workspace.documents(model, kind)
             return
         files = [self.folder / rel for rel in c["chunks"]]
@@ -54,12 +83,14 @@ class LoadedIndex:
             for f in files:
                 with np.load(f, allow_pickle=False) as data:
                     matrices += np.split(data["tokens"], np.cumsum(data["lengths"])[:-1])
+            if keep is not None:
+                matrices = [matrices[r] for r in keep.tolist()]
             workspace.preload(model, Embeddings(ids, "document", model, multivector=matrices), "tokens")
         elif c.get("precision"):  # the recipe's dim/precision form (int8 codes, sign bits, float16 or float32 at dim)
-            workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c))
+            workspace.preload_shrunk(model, self.recipe.dim, c["precision"], load_component(self.folder, c, keep))
         elif c["mode"] == "dense":
             dense = np.vstack([np.load(f, allow_pickle=False) for f in files])
-            workspace.preload(model, Embeddings(ids, "document", model, dense=dense))
+            workspace.preload(model, Embeddings(ids, "document", model, dense=dense if keep is None else dense[keep]))
         else:
             blocks = []
             for f in files:
@@ -67,7 +98,9 @@ class LoadedIndex:
                     blocks.append(
                         sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=tuple(data["shape"]))
                     )
-            workspace.preload(model, Embeddings(ids, "document", model, sparse=sp.vstack(blocks).tocsr()))
+            sparse = sp.vstack(blocks).tocsr()
+            sparse = sparse if keep is None else sparse[keep]
+            workspace.preload(model, Embeddings(ids, "document", model, sparse=sparse))
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents with the score of every stage, and each stage's time (`overrides`: see

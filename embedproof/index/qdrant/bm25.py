@@ -67,3 +67,33 @@ def query_vector(encoder, text: str) -> tuple[list[int], list[float]]:
     counts = Counter(term_id(t) for t in encoder._tokens([text])[0])
     indices = sorted(counts)
     return indices, [float(counts[i]) for i in indices]
+
+
+def rewritten_rows(manifest, skip: set[int], tokenisers: dict):
+    """(component, row numbers, document vectors) chunk by chunk for every live row of `manifest` not in `skip`
+    (rows retired by the change, or new ones), with the BM25 statistics the manifest records: what a change
+    rewrites so every earlier document's saturated tf uses the new average length (see `edge.change`)."""
+    bm25 = {key: c for key, c in manifest["components"].items() if "bm25" in c}
+    if not bm25:
+        return
+    gone = manifest.retired_rows | skip
+    earlier = [(r, d.full_text) for r, d in enumerate(manifest.rows()) if r not in gone]
+    chunk = int(manifest["chunk_size"])
+    for key, component in bm25.items():
+        for start in range(0, len(earlier), chunk):
+            part = earlier[start : start + chunk]
+            rows = [r for r, _ in part]
+            yield component, rows, document_vectors(tokenisers[key], [t for _, t in part], component["bm25"]["avgdl"])
+
+
+def refit_statistics(manifest, retiring: list[int], first_row: int, encoders: dict, texts: list[str]) -> None:
+    """Record in `manifest` the BM25 statistics of the live documents after a change (rows before `first_row` not
+    retired before or by it, then the new `texts`), before any new row is encoded with them. O(N): it tokenises
+    every live document."""
+    bm25 = [key for key, c in manifest["components"].items() if "bm25" in c]
+    if not bm25:
+        return
+    leaving = set(retiring) | manifest.retired_rows
+    kept = [d.full_text for r, d in enumerate(manifest.rows()[:first_row]) if r not in leaving]
+    for key in bm25:
+        manifest["components"][key]["bm25"] = corpus_statistics(encoders[key], kept + texts)

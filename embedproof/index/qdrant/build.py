@@ -96,6 +96,35 @@ def _chunk_vectors(qm, kind: str, emb, bm25_rows) -> list:
     ]
 
 
+def chunk_vectors(qm, manifest: Manifest, encoders: dict, texts: list[str], ids: list[str]) -> tuple[dict, dict, dict]:
+    """Encode documents for the collection: ({vector name: one value per document, None where there is none},
+    {dense or token vector name: (kind, encoder, embeddings, model)} to size a new collection by,
+    {sparse vector name: its SparseVectorParams})."""
+    from embedproof.index.qdrant.bm25 import document_vectors
+
+    vectors, params, sparse = {}, {}, {}
+    for key, encoder in encoders.items():
+        component = manifest["components"][key]
+        bm25 = component.get("bm25")
+        emb = None if bm25 else encoder.encode_documents(texts, ids)
+        vectors[component["vector"]] = _chunk_vectors(
+            qm, component["kind"], emb, document_vectors(encoder, texts, bm25["avgdl"]) if bm25 else None
+        )
+        if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
+            sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
+        else:
+            params[component["vector"]] = (component["kind"], encoder, emb, component["model"])
+    return vectors, params, sparse
+
+
+def upsert_points(client, manifest: Manifest, points: list) -> None:
+    """Upsert PointStructs in requests of a size a server takes, each acknowledged (`wait=True`) before the next."""
+    tokens = any(c["kind"] == "tokens" for c in manifest["components"].values())
+    step = TOKENS_PER_REQUEST if tokens else POINTS_PER_REQUEST
+    for s in range(0, len(points), step):
+        client.upsert(manifest["store"]["collection"], points[s : s + step], wait=True)
+
+
 class QdrantBuild:
     """The Qdrant store's part of the resumable build: points upserted into a collection, counted at the commit."""
 
@@ -143,27 +172,13 @@ class QdrantBuild:
             )
 
     def write_chunk(self, manifest: Manifest, start: int, end: int) -> None:
-        from embedproof.index.qdrant.bm25 import document_vectors
-
-        qm, store, texts, ids = self.qm, manifest["store"], self.texts, self.ids
-        vectors, params, sparse = {}, {}, {}
-        for key, encoder in self.encoders.items():
-            component = manifest["components"][key]
-            bm25 = component.get("bm25")
-            emb = None if bm25 else encoder.encode_documents(texts[start:end], ids[start:end])
-            vectors[component["vector"]] = _chunk_vectors(
-                qm,
-                component["kind"],
-                emb,
-                document_vectors(encoder, texts[start:end], bm25["avgdl"]) if bm25 else None,
-            )
-            if bm25 or (component["kind"] == "first" and emb.mode == "sparse"):
-                sparse[component["vector"]] = qm.SparseVectorParams(modifier=qm.Modifier.IDF if bm25 else None)
-            elif not self.exists:
-                params[component["vector"]] = _vector_params(
-                    qm, component["kind"], encoder, emb, component["model"] in self.first_pass_tokens
-                )
+        qm, store = self.qm, manifest["store"]
+        vectors, params, sparse = chunk_vectors(qm, manifest, self.encoders, self.texts[start:end], self.ids[start:end])
         if not self.exists:
+            params = {
+                name: _vector_params(qm, kind, encoder, emb, model in self.first_pass_tokens)
+                for name, (kind, encoder, emb, model) in params.items()
+            }
             self.client.create_collection(
                 store["collection"],
                 vectors_config=params,
@@ -179,15 +194,12 @@ class QdrantBuild:
         points = [
             qm.PointStruct(
                 id=start + i,
-                payload={"id": ids[start + i]},
+                payload={"id": self.ids[start + i]},
                 vector={n: rows[i] for n, rows in vectors.items() if rows[i] is not None},
             )
             for i in range(end - start)
         ]
-        tokens = any(c["kind"] == "tokens" for c in manifest["components"].values())
-        step = TOKENS_PER_REQUEST if tokens else POINTS_PER_REQUEST
-        for s in range(0, len(points), step):
-            self.client.upsert(store["collection"], points[s : s + step], wait=True)
+        upsert_points(self.client, manifest, points)
 
     def commit(self, manifest: Manifest) -> list[str]:
         """Check the collection holds every document."""

@@ -22,27 +22,81 @@ from embedproof.index.qdrant.build import open_client
 from embedproof.index.qdrant.query_api import rrf_constant
 
 
-class QdrantIndex:
-    """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder."""
+def _recovered(folder: Path, client):
+    """Finish a change a killed writer left in `folder`, if any and if no writer holds the folder now; returns the
+    client it opened to do so (or the one given), for the index to reuse: local mode has one client at a time."""
+    from contextlib import ExitStack
 
-    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True):
+    from embedproof.index.journal import JOURNAL
+    from embedproof.index.manifest import Manifest, writer_lock
+    from embedproof.index.qdrant.change import recover
+
+    if not (folder / JOURNAL).exists():
+        return client
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(writer_lock(folder))
+        except EmbedproofError:  # a live writer holds the folder: it finishes (or recovers) the change itself
+            return client
+        manifest = Manifest.read(folder)
+        if manifest is None or not manifest.complete:
+            return client
+        client = client or open_client(manifest["store"])
+        try:
+            recover(manifest, _Held(client))
+        except BaseException:
+            client.close()
+            raise
+    return client
+
+
+class _Held:
+    """What `recover` reads of an open index: its client, and a workspace for the BM25 tokenisers."""
+
+    def __init__(self, client) -> None:
+        from embedproof.search.pipeline import Workspace
+
+        self.client = client
+        self.workspace = Workspace([], [])
+
+
+class QdrantIndex:
+    """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder.
+
+    Point ids are rows (`Manifest.row_ids`): a retired row's point is deleted by the change that retires it, and an
+    answer never names one. Opening finishes a change a killed writer left (`qdrant.change.recover`) when no writer
+    holds the folder. `refreshed()` makes the object of the folder's current generation on this object's client
+    (local mode allows one) and hands it the client: the newest object owns it and closes it; closing an older one
+    releases nothing.
+    """
+
+    def __init__(self, folder: str | Path, encoder_options=None, verify: bool = True, workspace=None, client=None):
+        """`workspace` lends loaded encoders over this index's live documents, `client` an open client of its
+        store to use (and own) instead of opening one (both for `refreshed`)."""
         from embedproof.index.manifest import Manifest, encoder_options_for
         from embedproof.search.pipeline import Workspace
 
         self.folder = Path(folder)
-        self.manifest = Manifest.open(self.folder, verify)
-        manifest_path = self.folder / "manifest.json"
         self.qm = require("qdrant_client.models", "qdrant")
+        client = _recovered(self.folder, client)
+        try:
+            self.manifest = Manifest.open(self.folder, verify)
+        except BaseException:
+            if client is not None:
+                client.close()
+            raise
+        manifest_path = self.folder / "manifest.json"
         self.store = self.manifest["store"]
         self.recipe = self.manifest.recipe
-        self.docs = self.manifest.documents()
+        self.docs = self.manifest.documents()  # live documents, in row order
         self.ids = list(self.docs)
-        self.workspace = Workspace(
+        self.row_ids = self.manifest.row_ids()  # point id → document id (None: a retired row)
+        self.workspace = workspace or Workspace(
             self.ids,
             [d.full_text for d in self.docs.values()],
             encoder_options or encoder_options_for(self.manifest.get("encoder_backend", "torch")),
         )
-        self.client = open_client(self.store)
+        self.client = client or open_client(self.store)
         # closed at interpreter exit while modules still exist (the client's own __del__ runs too late for local mode)
         self._closer = weakref.finalize(self, self.client.close)
         try:
@@ -53,19 +107,30 @@ class QdrantIndex:
                 f"{manifest_path}: Qdrant collection {self.store['collection']!r} cannot be read at "
                 f"{self.store.get('url') or self.store.get('path')} ({exc})"
             ) from exc
-        if count != self.manifest["documents"]:
+        if count != len(self.docs):
             self.client.close()
             raise EmbedproofError(
                 f"{manifest_path}: Qdrant collection {self.store['collection']!r} holds {count} points, "
-                f"the manifest {self.manifest['documents']}"
+                f"the index {len(self.docs)} live documents"
             )
         for c in self.manifest["components"].values():
             self.workspace.encoder(c["model"], c["kind"])  # load models now: the first query's time is query time
         if len(self.recipe.first_pass) > 1:
             self.rrf = self.qm.RrfQuery(rrf=self.qm.Rrf(k=rrf_constant(self.recipe), weights=self.recipe.weights))
 
+    def refreshed(self) -> QdrantIndex:
+        """The index of the folder's current manifest on this object's client and loaded encoders (after a change
+        applied through this object, `apply_change(..., held=self)`); the new object owns the client."""
+        from embedproof.index.manifest import Manifest
+
+        docs = Manifest.open(self.folder, verify=False).documents()
+        workspace = self.workspace.sharing_encoders(list(docs), [d.full_text for d in docs.values()])
+        fresh = QdrantIndex(self.folder, verify=False, workspace=workspace, client=self.client)
+        self._closer.detach()
+        return fresh
+
     def close(self) -> None:
-        """Release the client (in local mode, the folder's lock)."""
+        """Release the client (in local mode, the folder's lock) if this object owns it; see the class docstring."""
         self._closer()
 
     def __enter__(self):
@@ -102,7 +167,8 @@ class QdrantIndex:
 
     def _query(self, limit: int, **request) -> dict[str, float]:
         points = self.client.query_points(self.store["collection"], limit=limit, with_payload=False, **request).points
-        return {self.ids[p.id]: float(p.score) for p in points}
+        rows = self.row_ids  # a point this generation does not know (a later row, or one it retired) is left out
+        return {rows[p.id]: float(p.score) for p in points if p.id < len(rows) and rows[p.id] is not None}
 
     def search(self, query: str, top_k: int = 10, overrides: dict | None = None) -> dict:
         """Ranked documents, the Qdrant score (and a cross-encoder's), and the time spent encoding and in Qdrant."""
