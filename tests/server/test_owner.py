@@ -64,16 +64,21 @@ def test_local_url_reaches_a_wildcard_address_on_loopback():
     assert local_url("::1", 81) == "http://[::1]:81"
 
 
-@pytest.fixture(params=["embedded", "edge"])
+@pytest.fixture(params=["embedded", "edge", "qdrant"])
 def served(request, tmp_path):
     """`embedproof serve` (read-only, no key) over a hashing + BM25 index of 40 demo documents, in a subprocess;
-    the edge store allows one opener, so there the server is the only way to change the index while it runs."""
+    an edge shard and Qdrant's local mode allow one opener, so there the server is the only way to change the index
+    while it runs."""
     if request.param == "edge":
         pytest.importorskip("qdrant_edge")
+    options = None
+    if request.param == "qdrant":
+        pytest.importorskip("qdrant_client")
+        options = {"path": str(tmp_path / "qdrant-local")}
     folder = tmp_path / "idx"
     corpus = dict(list(load_dataset("demo").corpus.items())[:40])
     recipe = standard_recipe("hybrid", "hashing", "bm25")
-    build_index(recipe, corpus, folder, chunk_size=16, store_backend=request.param)
+    build_index(recipe, corpus, folder, chunk_size=16, store_backend=request.param, store_options=options)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "EMBEDPROOF_API_KEY"}
     log = open(tmp_path / "serve.log", "wb")
