@@ -240,3 +240,19 @@ def test_writes_to_an_edge_index_go_through_the_shard_the_server_holds(tmp_path)
             "documents": 40,
             "recipe": "hybrid",
         }
+
+
+def test_the_owner_route_takes_the_token_alone_and_no_size_limit(writable):
+    app, url = writable
+    body = {"documents": [{"id": "big", "text": "lighthouse " * 1_000}], "source": "big.jsonl"}  # over 4,000 bytes
+    assert httpx.post(url + "/_owner/change", json=body, headers=KEY).status_code == 401  # the API key is not it
+    wrong = httpx.post(url + "/_owner/change", json=body, headers={"x-embedproof-owner-token": "nope"})
+    assert wrong.status_code == 403
+    done = httpx.post(url + "/_owner/change", json=body, headers={"x-embedproof-owner-token": app.state.owner_token})
+    assert done.status_code == 200 and done.json()["added"] == ["big"] and done.json()["generation"] == 2
+    again = httpx.post(
+        url + "/_owner/change",
+        json={"documents": [{"id": "big", "text": "other"}], "source": "big.jsonl"},
+        headers={"x-embedproof-owner-token": app.state.owner_token},
+    )
+    assert again.status_code == 422 and again.json()["detail"].startswith("big.jsonl: document id 'big'")
