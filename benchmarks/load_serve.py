@@ -76,7 +76,15 @@ def _free_port() -> int:
 class Server:
     """`embedproof serve` in a subprocess on a free loopback port; its log goes to a file, not a pipe."""
 
-    def __init__(self, index: Path, api_key: str | None = None, startup_s: float = 120.0, batching: dict | None = None):
+    def __init__(
+        self,
+        index: Path,
+        api_key: str | None = None,
+        startup_s: float = 120.0,
+        batching: dict | None = None,
+        args: tuple[str, ...] = (),
+    ):
+        """`args`: further `serve` flags (`--writable`)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="embedproof-serve-", suffix=".log", delete=False)
@@ -87,6 +95,7 @@ class Server:
         command = [sys.executable, "-m", "embedproof", "serve", str(index), "--port", str(self.port)]
         for name, value in (batching or {}).items():  # BatchOptions fields, as `serve` flags
             command += [f"--{name.replace('_', '-')}", str(value)]
+        command += list(args)
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + startup_s
         while time.time() < deadline:

@@ -15,16 +15,24 @@ import numpy as np
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection to loopback: POST a JSON body, read status, headers and body."""
+    """One keep-alive HTTP/1.1 connection to loopback: POST a JSON body, read status, headers and body.
 
-    def __init__(self, port: int):
+    `headers` are sent with every request (an API key)."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None):
         self.port, self.reader, self.writer = port, None, None
+        self.extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
 
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
+        status, headers, _ = await self.post_read(path, body)
+        return status, headers
+
+    async def post_read(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """`post`, keeping the answer's body."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{self.extra}"
             f"content-length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -36,10 +44,10 @@ class Connection:
             if line:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-        await self.reader.readexactly(int(headers.get("content-length", 0)))
+        body = await self.reader.readexactly(int(headers.get("content-length", 0)))
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return status, headers
+        return status, headers, body
 
     def close(self) -> None:
         if self.writer is not None:

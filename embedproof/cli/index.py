@@ -446,9 +446,13 @@ def serve(
         int | None,
         typer.Option(help="torch and BLAS threads of the inference thread (default: usable cores - 1, at least 1)"),
     ] = None,
+    writable: Annotated[
+        bool,
+        typer.Option(help="accept changes over HTTP: POST /documents and DELETE /documents/{id} (needs an API key)"),
+    ] = False,
 ) -> None:
     """Serve an index: POST /search, POST /v1/embeddings and GET /v1/models (OpenAI-compatible), GET /health, and a
-    page at /."""
+    page at /. It follows the index: a change committed by `index add`/`remove` is served without a restart."""
     from embedproof.server.app import serve as run_server
     from embedproof.server.batching import BatchOptions, InvalidBatchOption
 
@@ -465,4 +469,4 @@ def serve(
         batching = BatchOptions(**{name: value for name, value in given.items() if value is not None})
     except InvalidBatchOption as exc:
         raise InvalidInputError(f"--{exc.field.replace('_', '-')}: {exc.problem}") from None
-    run_server(folder, host, port, api_key, batching=batching)
+    run_server(folder, host, port, api_key, batching=batching, writable=writable)

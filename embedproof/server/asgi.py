@@ -12,14 +12,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 OPEN_PATHS = {"/health", "/"}
+OWNER_PATH = "/_owner/change"  # the route a command-line change is forwarded to (server/owner.py)
+OWNER_HEADER = "x-embedproof-owner-token"
 
 
-def _authorised(headers: dict[str, str], api_key: str) -> bool:
+def _given_key(headers: dict[str, str]) -> str:
     given = headers.get("x-api-key") or ""
     bearer = headers.get("authorization") or ""
     if bearer.lower().startswith("bearer "):
         given = given or bearer[7:]
-    return hmac.compare_digest(given.encode(), api_key.encode())
+    return given
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _headers(scope: dict, names: tuple[bytes, ...]) -> dict[str, str]:
@@ -33,10 +39,11 @@ def _headers(scope: dict, names: tuple[bytes, ...]) -> dict[str, str]:
 
 class Guard:
     """Size limit and API key before any parsing: 413 on a declared or counted body over `max_bytes`, 401 without
-    the key on a data endpoint."""
+    the key and 403 with a wrong one on a data endpoint. The owner route takes the owner's token instead of the key
+    (401 without, 403 wrong) and no size limit: whoever holds the token can write the index files anyway."""
 
-    def __init__(self, app, api_key: str | None, max_bytes: int):
-        self.app, self.api_key, self.max_bytes = app, api_key, max_bytes
+    def __init__(self, app, api_key: str | None, max_bytes: int, owner_token: str | None = None):
+        self.app, self.api_key, self.max_bytes, self.owner_token = app, api_key, max_bytes, owner_token
 
     async def _refuse(self, scope, receive, send, status: int, detail: str, headers: dict | None = None) -> None:
         from starlette.responses import JSONResponse
@@ -46,15 +53,24 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = _headers(scope, (b"content-length", b"x-api-key", b"authorization"))
+        headers = _headers(scope, (b"content-length", b"x-api-key", b"authorization", OWNER_HEADER.encode()))
+        if scope["path"] == OWNER_PATH:
+            token = headers.get(OWNER_HEADER) or ""
+            if not token or not self.owner_token:
+                return await self._refuse(scope, receive, send, 401, f"missing {OWNER_HEADER}")
+            if not _same(token, self.owner_token):
+                return await self._refuse(scope, receive, send, 403, f"wrong {OWNER_HEADER}")
+            return await self.app(scope, receive, send)
         declared = headers.get("content-length")
         too_big = f"request body over {self.max_bytes:,} bytes"
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(scope, receive, send, 413, too_big)
-        if self.api_key and scope["path"] not in OPEN_PATHS and not _authorised(headers, self.api_key):
-            return await self._refuse(
-                scope, receive, send, 401, "missing or wrong API key", {"www-authenticate": "Bearer"}
-            )
+        if self.api_key and scope["path"] not in OPEN_PATHS:
+            given = _given_key(headers)
+            if not given:
+                return await self._refuse(scope, receive, send, 401, "missing API key", {"www-authenticate": "Bearer"})
+            if not _same(given, self.api_key):
+                return await self._refuse(scope, receive, send, 403, "wrong API key")
         if declared is None and scope["method"] in {"POST", "PUT", "PATCH"}:  # chunked: count what actually arrives
             chunks, size, more = [], 0, True
             while more:

@@ -1,6 +1,7 @@
 """The HTTP API of `embedproof serve`: request models and routes, on an `APIRouter` that `create_app` includes.
 
-Routes read the app's one index, its inference worker and its dense models from `request.app.state`.
+Routes read the served index (`LiveIndex`, server/live.py), the inference worker and the dense models from
+`request.app.state`. Every answer that used the index names the generation it used in `X-Embedproof-Generation`.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the request models' annotations at runtime.
@@ -32,6 +33,8 @@ MAX_CHARS = 20_000
 PAGE = (files("embedproof.server") / "page.html").read_text(encoding="utf-8")
 
 router = APIRouter()
+
+GENERATION_HEADER = "x-embedproof-generation"
 
 
 def _valid_unicode(text: str) -> str:
@@ -101,8 +104,8 @@ def dumps(content) -> bytes:
     return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def json_response(content, info: BatchInfo):
-    """JSON without FastAPI's per-field encoder pass, plus where the time went."""
+def json_response(content, info: BatchInfo, generation: int):
+    """JSON without FastAPI's per-field encoder pass, plus where the time went and the generation that answered."""
     from starlette.responses import Response
 
     return Response(
@@ -112,8 +115,14 @@ def json_response(content, info: BatchInfo):
             "x-batch-size": str(info.size),
             "x-queue-time-ms": f"{info.queue_ms:.2f}",
             "x-compute-time-ms": f"{info.compute_ms:.2f}",
+            GENERATION_HEADER: str(generation),
         },
     )
+
+
+def served_json(content, generation: int) -> JSONResponse:
+    """An answer that read the served generation outside the worker (health, views, models, writes)."""
+    return JSONResponse(content, headers={GENERATION_HEADER: str(generation)})
 
 
 async def _disconnected(receive) -> None:
@@ -140,26 +149,33 @@ async def queued(request: Request, key: Hashable, item, texts: list[str]):
 
 @router.get("/health")
 async def health(request: Request):
-    index = request.app.state.index
-    return {"status": "ok", "documents": len(index.ids), "recipe": index.recipe.name}
+    served = request.app.state.live.current
+    content = {
+        "status": "ok",
+        "generation": served.number,
+        "documents": served.documents,
+        "recipe": served.index.recipe.name,
+    }
+    return served_json(content, served.number)
 
 
 @router.post("/search")
 async def search(body: SearchRequest, request: Request):
     overrides = body.overrides.model_dump(exclude_none=True) if body.overrides else None
     key = ("search", json.dumps(overrides, sort_keys=True) if overrides else "")
-    answer, info = await queued(request, key, (body.query, body.top_k), [body.query])
-    return json_response(answer, info)
+    (generation, answer), info = await queued(request, key, (body.query, body.top_k), [body.query])
+    return json_response(answer, info, generation)
 
 
 @router.get("/views")
 async def views(request: Request):
     """The runs the page shows side by side: each first-pass model alone, the fused list, and the reranked one."""
-    index = request.app.state.index
+    served = request.app.state.live.current
+    index = served.index
     recipe = index.recipe
     out = []
     if index.manifest.get("store", {}).get("backend") == "qdrant":  # one Query API request per recipe, no overrides
-        return {"recipe": recipe.name, "views": [{"label": recipe.name, "overrides": None}]}
+        return served_json({"recipe": recipe.name, "views": [{"label": recipe.name, "overrides": None}]}, served.number)
     if len(recipe.first_pass) > 1 or recipe.rerank:
         out += [
             {
@@ -171,7 +187,7 @@ async def views(request: Request):
     if len(recipe.first_pass) > 1 and recipe.rerank:
         out.append({"label": f"{recipe.fusion} fusion", "overrides": {"rerank": False}})
     out.append({"label": recipe.name, "overrides": None})
-    return {"recipe": recipe.name, "views": out}
+    return served_json({"recipe": recipe.name, "views": out}, served.number)
 
 
 def _model_not_found(asked: str | None, dense_models: list[str]) -> JSONResponse:
@@ -183,7 +199,7 @@ def _model_not_found(asked: str | None, dense_models: list[str]) -> JSONResponse
 
 @router.post("/v1/embeddings")
 async def embeddings(body: EmbeddingsRequest, request: Request):
-    index, dense_models = request.app.state.index, request.app.state.dense_models
+    index, dense_models = request.app.state.live.current.index, request.app.state.dense_models
     if not dense_models:
         raise HTTPException(422, detail="this index has no dense model to embed with")
     model = served_model(body.model, dense_models)
@@ -197,7 +213,7 @@ async def embeddings(body: EmbeddingsRequest, request: Request):
     width = getattr(index.workspace.encoder(model), "dim", None)
     if body.dimensions is not None and width is not None and body.dimensions > width:
         raise HTTPException(422, detail=f"dimensions must be at most {width}")
-    vectors, info = await queued(request, ("embed", model, body.input_type or "document"), texts, texts)
+    (generation, vectors), info = await queued(request, ("embed", model, body.input_type or "document"), texts, texts)
     if body.dimensions is not None:
         if body.dimensions > vectors.shape[1]:
             raise HTTPException(422, detail=f"dimensions must be at most {vectors.shape[1]}")
@@ -214,7 +230,7 @@ async def embeddings(body: EmbeddingsRequest, request: Request):
         for i, v in enumerate(vectors)
     ]
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-    return json_response({"object": "list", "data": data, "model": model, "usage": usage}, info)
+    return json_response({"object": "list", "data": data, "model": model, "usage": usage}, info, generation)
 
 
 def openai_models(models: list[str], created: int) -> dict:
@@ -228,8 +244,9 @@ def openai_models(models: list[str], created: int) -> dict:
 
 @router.get("/v1/models")
 async def models(request: Request):  # what OpenAI clients list before they embed
-    index = request.app.state.index
-    return openai_models(request.app.state.dense_models, int(index.manifest.path.stat().st_mtime))
+    served = request.app.state.live.current
+    created = int(served.index.manifest.path.stat().st_mtime)
+    return served_json(openai_models(request.app.state.dense_models, created), served.number)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -237,18 +254,25 @@ async def page():
     return PAGE
 
 
-def run_batch(index):
-    """The worker's job runner: a batch of searches (one recipe run) or of texts to embed (one encoder call)."""
+def run_batch(live):
+    """The worker's job runner: a batch of searches (one recipe run) or of texts to embed (one encoder call), each
+    on the generation served when the batch starts (one lease for the batch; each answer is (generation, result)),
+    or a change to the index (key "change": one job, a callable, run between batches)."""
 
     def run(key: Hashable, items: list) -> list:
-        if key[0] == "search":
-            overrides = json.loads(key[1]) if key[1] else None
-            return index.search_many([query for query, _ in items], [top_k for _, top_k in items], overrides)
-        _, model, side = key
-        encoder = index.workspace.encoder(model)
-        encode = encoder.encode_queries if side == "query" else encoder.encode_documents
-        vectors = np.asarray(encode([text for texts in items for text in texts]).dense, dtype=np.float32)
-        ends = np.cumsum([len(texts) for texts in items])
-        return np.split(vectors, ends[:-1])
+        if key[0] == "change":
+            return [change() for change in items]
+        with live.lease() as served:
+            index = served.index
+            if key[0] == "search":
+                overrides = json.loads(key[1]) if key[1] else None
+                answers = index.search_many([query for query, _ in items], [top_k for _, top_k in items], overrides)
+            else:
+                _, model, side = key
+                encoder = index.workspace.encoder(model)
+                encode = encoder.encode_queries if side == "query" else encoder.encode_documents
+                vectors = np.asarray(encode([text for texts in items for text in texts]).dense, dtype=np.float32)
+                answers = np.split(vectors, np.cumsum([len(texts) for texts in items])[:-1])
+        return [(served.number, answer) for answer in answers]
 
     return run

@@ -49,7 +49,7 @@ def test_minilm_l3_bench_pick_index_serve(fetched_by_name, tmp_path):
     assert built.exit_code == 0, built.output
 
     client = TestClient(create_app(index))
-    assert client.get("/health").json() == {"status": "ok", "documents": 240, "recipe": "dense"}
+    assert client.get("/health").json() == {"status": "ok", "generation": 1, "documents": 240, "recipe": "dense"}
     answer = client.post("/search", json={"query": QUERY, "top_k": 3}).json()
     direct = open_index(index).search(QUERY, 3)
     assert [r["id"] for r in answer["results"]] == [r["id"] for r in direct["results"]]

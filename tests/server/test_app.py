@@ -48,7 +48,9 @@ def live_server(app):
 def test_health_and_search_match_the_index(client, index_dir):
     from embedproof.index.access import open_index
 
-    assert client.get("/health").json() == {"status": "ok", "documents": 240, "recipe": "hybrid"}
+    health = client.get("/health")
+    assert health.json() == {"status": "ok", "generation": 1, "documents": 240, "recipe": "hybrid"}
+    assert health.headers["x-embedproof-generation"] == "1"
     answer = client.post("/search", json={"query": "When was the iPhone released?", "top_k": 5}).json()
     assert answer["results"][0]["id"] == "d001"
     direct = open_index(index_dir).search("When was the iPhone released?", 5)
@@ -167,7 +169,8 @@ def test_api_key_is_required_except_on_health_and_the_page(index_dir, monkeypatc
     body = {"query": "iphone", "top_k": 3}
     assert guarded.get("/health").status_code == 200 and guarded.get("/").status_code == 200
     assert guarded.post("/search", json=body).status_code == 401
-    assert guarded.post("/search", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    wrong = guarded.post("/search", json=body, headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 403 and wrong.json() == {"detail": "wrong API key"}
     assert guarded.post("/search", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert guarded.post("/search", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
     assert guarded.post("/v1/embeddings", json={"input": "x"}).status_code == 401
@@ -199,7 +202,8 @@ def _post_all(url: str, bodies: list[tuple[str, dict]]) -> list:
 @contextlib.contextmanager
 def _held_worker(app, monkeypatch):
     """Hold the inference thread inside its next search batch until the block exits; records each batch's queries."""
-    index, real = app.state.index, app.state.index.search_many
+    index = app.state.live.current.index
+    real = index.search_many
     entered, release, calls = threading.Event(), threading.Event(), []
 
     def held(queries, top_k=10, overrides=None):
@@ -248,7 +252,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(app, live_
     opener.join()
     assert all(r.status_code == 200 for r in answers)
     assert sorted(len(c) for c in calls[1:]) == [4, 12]  # the held batch, then one per distinct recipe
-    alone = app.state.index  # the same model instance, now one request at a time
+    alone = app.state.live.current.index  # the same model instance, now one request at a time
     for (_, body), response in zip(searches, answers):
         expected = alone.search(body["query"], body["top_k"], body.get("overrides"))["results"]
         got = response.json()["results"]
@@ -325,7 +329,7 @@ def test_a_failing_dependency_is_a_502_and_a_bad_override_a_422(index_dir):
     from embedproof.server.app import create_app
 
     app = create_app(index_dir)
-    index = app.state.index
+    index = app.state.live.current.index
 
     def upstream_down(*args, **kwargs):
         raise EmbedproofError("POST https://api.example/v1/embeddings failed: HTTP 503")

@@ -166,7 +166,19 @@ def test_embeddings_with_random_json_bodies(client, body):
 @FUZZ
 @given(
     st.sampled_from(
-        ["/search", "/v1/embeddings", "/health", "/", "/openapi.json", "/docs", "/../etc/passwd", "/search/../../x"]
+        [
+            "/search",
+            "/v1/embeddings",
+            "/health",
+            "/",
+            "/openapi.json",
+            "/docs",
+            "/../etc/passwd",
+            "/search/../../x",
+            "/documents",
+            "/documents/d001",
+            "/_owner/change",
+        ]
     ),
     st.binary(max_size=300)
     | st.text(max_size=100).map(str.encode)
@@ -189,8 +201,10 @@ def test_raw_bytes_wrong_content_types_methods_and_paths(client, path, payload, 
     assert response.status_code < 500 and "Traceback" not in response.text
     if response.status_code >= 400:
         assert "detail" in response.json()
-    if path not in {"/search", "/v1/embeddings", "/health", "/", "/openapi.json"}:
-        assert response.status_code in (404, 405)  # nothing serves a file or a folder
+    if path.startswith("/_owner/"):
+        assert response.status_code == 401  # no owner token, whatever the method or body
+    elif path not in {"/search", "/v1/embeddings", "/health", "/", "/openapi.json"}:
+        assert response.status_code in (404, 405)  # nothing serves a file or a folder; a read-only server no write
 
 
 ascii_header = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
@@ -211,8 +225,10 @@ ascii_header = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=12
 def test_random_api_keys_never_get_data(guarded, header, value, path):
     body = {"query": "iphone", "top_k": 2} if path == "/search" else {"input": "iphone"}
     response = guarded.post(path, json=body, headers={header: value})
-    assert response.status_code == 401 and response.json() == {"detail": "missing or wrong API key"}
-    assert response.headers["www-authenticate"] == "Bearer"
+    # no key at all (an empty value, an authorization header that is not a bearer) is 401, a wrong one 403
+    refusal = {401: "missing API key", 403: "wrong API key"}
+    assert response.status_code in refusal and response.json() == {"detail": refusal[response.status_code]}
+    assert response.headers.get("www-authenticate") == ("Bearer" if response.status_code == 401 else None)
     right = guarded.post(
         path, json=body, headers={header: ("Bearer " + KEY) if header.lower() == "authorization" else KEY}
     )
@@ -234,3 +250,64 @@ def test_examples_that_used_to_fail(client):
     assert client.post("/search", json={"query": "x", "top_k": True}).status_code == 422
     assert client.post("/v1/embeddings", json={"input": []}).status_code == 422
     assert client.get("/docs").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory):
+    """A writable server over its own copy of the demo index (the fuzzer's valid bodies change it)."""
+    from fastapi.testclient import TestClient
+
+    from embedproof.server.app import create_app
+
+    folder = tmp_path_factory.mktemp("fuzz-writes") / "idx"
+    build_index(standard_recipe("hybrid", "hashing", "bm25"), load_dataset("demo").corpus, folder, chunk_size=128)
+    app = create_app(folder, api_key=KEY, writable=True, max_request_bytes=20_000)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+known_ids = st.sampled_from(["d001", "d002", "d003", "new-1", "new-2"])
+ids = known_ids | st.sampled_from(["", " "]) | st.text(max_size=6)
+change_bodies = st.one_of(  # half near-valid (so changes are applied often), half anything
+    st.fixed_dictionaries(
+        {
+            "documents": st.lists(
+                st.fixed_dictionaries(
+                    {"id": known_ids, "text": st.text(max_size=40)}, optional={"title": st.text(max_size=10)}
+                ),
+                max_size=3,
+            )
+        },
+        optional={"replace": st.booleans(), "remove": st.lists(known_ids, max_size=2)},
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "documents": st.lists(st.dictionaries(st.sampled_from(["id", "title", "text", "x"]), json_values | ids))
+            | json_values,
+            "replace": st.booleans() | json_values,
+            "remove": st.lists(ids, max_size=3) | json_values,
+            "extra": json_values,
+        },
+    ),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(change_bodies)
+def test_random_change_bodies_are_applied_or_refused_in_one_line(writable, body):
+    before = writable.get("/health").json()
+    response = writable.post("/documents", content=json.dumps(body), headers={"x-api-key": KEY})
+    answer = _error_or_ok(response)
+    after = writable.get("/health").json()
+    if answer is None:  # refused: one line naming what is wrong, and nothing committed
+        assert response.status_code in (413, 422) and "\n" not in response.json()["detail"]
+        assert after["generation"] == before["generation"]
+        return
+    assert after["generation"] == answer["generation"] == int(response.headers["x-embedproof-generation"])
+    assert answer["generation"] == before["generation"] + (1 if answer["changed"] else 0)
+    assert (
+        after["documents"] == answer["documents"] == before["documents"] + len(answer["added"]) - len(answer["removed"])
+    )
