@@ -237,12 +237,27 @@ def _one_generation(folder: Path):
 
 def _change(folder: Path, upserts: dict, removes: list[str], replace: bool, source: str) -> None:
     """The one way the command line changes an index (`add`, `add --replace`, `remove`): one committed generation,
-    its summary printed; a change with nothing to do (a retry) succeeds and commits nothing."""
-    from embedproof.index.change import apply_change
+    its summary printed; a change with nothing to do (a retry) succeeds and commits nothing.
 
+    An embedded index is changed here and a running `serve` follows the new generation. An engine-backed index
+    (edge, Qdrant) changes in place, so while a server holds it the change goes to that server (`server.owner`),
+    which applies it between searches: no search sees half of it, and one-opener engines stay with one opener."""
+    from embedproof.index.change import apply_change
+    from embedproof.index.manifest import Manifest
+    from embedproof.server.owner import forward_change
+
+    manifest = Manifest.read(folder) if folder.is_dir() else None
+    if manifest is not None and manifest.backend != "embedded":
+        # the engine changes in place and allows one opener: a server holding it applies the change itself
+        result = forward_change(folder, upserts, removes, replace, source)
+        if result is not None:
+            console.print(
+                f"{result.summary()} (applied by the server serving it)", highlight=False, markup=False, soft_wrap=True
+            )
+            return
     with progress_factory(err) as progress, _one_generation(folder):
         result = apply_change(folder, upserts, removes, replace, source, progress=progress)
-    console.print(result.summary(), highlight=False, markup=False)
+    console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
 
 
 @index_app.command("add")

@@ -29,6 +29,8 @@ __all__ = ["ChangePlan", "ChangeResult", "StoreChange", "apply_change", "plan_ch
 # writing through the engine it serves from); None means the store opens what it needs itself.
 StoreChange = Callable[..., list[Path]]
 
+REPLACE_HINT = "pass --replace to replace them"  # the command line's way; the HTTP API names its own field
+
 # store backend → "module:function" of its change step (imported on use, so a change loads one store's code)
 _STORE_CHANGES = {
     "embedded": "embedproof.index.embedded.change:apply_embedded",
@@ -119,11 +121,13 @@ def plan_change(
     removes: Iterable[str] = (),
     replace: bool = False,
     source: str = "the new documents",
+    replace_hint: str = REPLACE_HINT,
 ) -> ChangePlan:
     """Classify a request against the live documents of `manifest`; refuse what it cannot mean.
 
     Refused (one line, naming `source`): an id both upserted and removed, an id removed twice, and an id whose text
-    differs from the stored one when `replace` is False (the line names how many and the first).
+    differs from the stored one when `replace` is False (the line names how many and the first, and ends with
+    `replace_hint`: how the caller's interface asks for a replacement).
     """
     removes = list(removes)
     duplicate = next((i for n, i in enumerate(removes) if i in removes[:n]), None)
@@ -151,7 +155,7 @@ def plan_change(
         others = f" and {len(swap) - 1:,} more" if len(swap) > 1 else ""
         raise InvalidInputError(
             f"{source}: document id {first!r}{others} already in the index {manifest.folder} with a different text; "
-            "pass --replace to replace them"
+            f"{replace_hint}"
         )
     remove = [i for i in removes if i in live]
     absent = [i for i in removes if i not in live]
@@ -186,6 +190,7 @@ def apply_change(
     encoder_options=None,
     progress=None,
     held: Any = None,
+    replace_hint: str = REPLACE_HINT,
     **store_options: Any,
 ) -> ChangeResult:
     """Apply one change to the finished index in `folder` as one generation; see the module docstring.
@@ -206,7 +211,7 @@ def apply_change(
         if recover is not None:  # a change killed after its point of no return is finished first
             recover(manifest, held)
             manifest = Manifest.read(out)
-        plan = plan_change(manifest, upserts, removes, replace, source)
+        plan = plan_change(manifest, upserts, removes, replace, source, replace_hint)
         if not plan.empty:
             first_row = len(manifest.rows())
             manifest["docs"] = manifest.docs

@@ -105,13 +105,20 @@ def _require_writable(request: Request) -> None:
         )
 
 
-async def apply(request: Request, upserts: dict[str, Document], removes: list[str], replace: bool, source: str):
+async def apply(
+    request: Request,
+    upserts: dict[str, Document],
+    removes: list[str],
+    replace: bool,
+    source: str,
+    replace_hint: str | None = None,
+):
     """Run one change through the served `LiveIndex` and answer with its result and the generation now served."""
     state = request.app.state
     live = state.live
 
     def change():
-        return live.apply(upserts, removes, replace, source)
+        return live.apply(upserts, removes, replace, source, replace_hint)
 
     if state.changes_pending >= MAX_PENDING_CHANGES:
         busy = f"server busy: {state.changes_pending} changes queued; retry later"
@@ -141,7 +148,8 @@ async def post_documents(request: Request):
     """Add, replace (`"replace": true`) and remove (`"remove": [ids]`) documents, as one generation."""
     _require_writable(request)
     change = await _parse(request, ChangeRequest)
-    return await apply(request, _upserts(change), change.remove, change.replace, "POST /documents")
+    hint = 'send "replace": true to replace them'
+    return await apply(request, _upserts(change), change.remove, change.replace, "POST /documents", hint)
 
 
 @router.delete("/documents/{doc_id:path}")

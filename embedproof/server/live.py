@@ -169,7 +169,12 @@ class LiveIndex:
             return True
 
     def apply(
-        self, upserts: Mapping[str, Document], removes: Iterable[str] = (), replace: bool = False, source: str = ""
+        self,
+        upserts: Mapping[str, Document],
+        removes: Iterable[str] = (),
+        replace: bool = False,
+        source: str = "",
+        replace_hint: str | None = None,
     ):
         """Apply one change through `apply_change` (the CLI's code) and serve its generation before returning.
 
@@ -180,7 +185,10 @@ class LiveIndex:
         with self._writing:
             with self.lease() as served:
                 held = served.index if self.in_place else None
-                result = apply_change(self.folder, upserts, removes, replace, source or "the request", held=held)
+                hint = {"replace_hint": replace_hint} if replace_hint else {}
+                result = apply_change(
+                    self.folder, upserts, removes, replace, source or "the request", held=held, **hint
+                )
             if result.generation != self.current.number:
                 try:
                     self.refresh()

@@ -139,6 +139,7 @@ def test_writes_over_http_are_one_generation_each_and_served_before_the_answer(w
     assert refused.status_code == 422 and refused.json()["detail"].startswith(
         "POST /documents: document id 'lh' already in the index"
     )
+    assert refused.json()["detail"].endswith('with a different text; send "replace": true to replace them')
     replaced = httpx.post(url + "/documents", json={"documents": [edited], "replace": True}, headers=KEY)
     assert replaced.json()["replaced"] == ["lh"] and replaced.json()["generation"] == 3
     storms = httpx.post(url + "/search", json={"query": "storms", "top_k": 1}, headers=KEY).json()["results"]

@@ -131,3 +131,32 @@ def test_a_change_is_forwarded_to_the_server_that_holds_the_folder(served):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == -signal.SIGTERM  # uvicorn shuts down, then re-raises the signal
     assert not (folder / SERVING).exists()  # removed at shutdown
+
+
+def test_the_command_line_changes_an_engine_index_through_the_server_holding_it(served, tmp_path):
+    """`index add`/`index remove` on an edge or Qdrant local-mode index the server holds: the engine allows one
+    opener, so the CLI hands the change to the server; an embedded index is changed by the CLI and followed."""
+    folder, url, _ = served
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"_id": "new-1", "title": "Lighthouse", "text": "A lighthouse keeper counts ships."}))
+    run = [sys.executable, "-m", "embedproof", "index"]
+    added = subprocess.run([*run, "add", str(folder), "--corpus", str(new)], capture_output=True, text=True)
+    assert added.returncode == 0, added.stderr
+    engine = (
+        json.loads((folder / "manifest.json").read_text()).get("store", {}).get("backend", "embedded") != "embedded"
+    )
+    assert ("(applied by the server serving it)" in added.stdout) == engine, added.stdout
+    assert "added 1; generation 2, 41 documents" in added.stdout
+    removed = subprocess.run([*run, "remove", str(folder), "d002"], capture_output=True, text=True)
+    assert removed.returncode == 0 and "removed 1; generation 3, 40 documents" in removed.stdout, removed.stderr
+    deadline = time.time() + 20  # an embedded index: the server's watcher opens generation 3 beside generation 2
+    while httpx.get(url + "/health").json()["generation"] != 3:
+        assert time.time() < deadline, "the server did not follow the index"
+        time.sleep(0.2)
+    top = httpx.post(url + "/search", json={"query": "lighthouse keeper ships", "top_k": 3})
+    assert top.json()["results"][0]["id"] == "new-1" and top.headers["x-embedproof-generation"] == "3"
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text(json.dumps({"_id": "new-1", "text": "Another text."}))
+    refused = subprocess.run([*run, "add", str(folder), "--corpus", str(edited)], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("pass --replace to replace them")
+    assert len(refused.stderr.strip().splitlines()) == 1
