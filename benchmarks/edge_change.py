@@ -7,8 +7,8 @@ graph is not built over pure noise) and optimised, and docs.jsonl gets N short s
 real: 1,000 new documents, encoded by the hashing model, added by `apply_change` (journal, upsert, flush, commit).
 
 Measured: the change's wall time; the index folder's disk use before, at its peak during the change (sampled every
-20 ms by a thread) and after, both as allocated blocks and as apparent size; and, apart, what `optimize()` after
-the change would take (the change runs it only for a recipe with BM25, `--bm25`). "Added data" is what the change
+20 ms by a thread) and after, both as allocated blocks and as apparent size; and, apart, what one more `optimize()`
+takes after the change (the change ends with one, so this shows what it left undone). "Added data" is what the change
 adds by definition: the new points' float32 vectors (1,000 × 384 × 4 B), their payloads ({"id": ...} as JSON) and
 the new docs segment's bytes; the target is extra disk ≤ 2× that and ≤ 30 s at 1M. The 1-minute load average is
 recorded beside every figure (other work shares the cores).

@@ -13,14 +13,15 @@ embedproof name a `shard-NNNNN` copy as `store.path`; they load and change in pl
 BM25 is a corpus statistic: the engine counts N and df itself (the IDF modifier, over the points it holds), but each
 document's stored saturated term frequency depends on the average document length, so every live earlier
 document's BM25 row is rewritten with the new average and the scores equal those of a fresh build over the live
-documents. That costs O(N) per change (tokenising and rewriting every live document's BM25 row) for a recipe with
-BM25 on edge; a recipe without BM25 touches only the new and retired points.
+documents. That costs O(N) per change for a recipe with BM25 on edge: tokenising and rewriting every live
+document's BM25 row, and the optimisation that then re-indexes every point the rewrite moved (dense vectors
+included). A recipe without BM25 touches only the new and retired points.
 
-The shard is not optimised after a change: new points land in the engine's appendable segment (searched without a
-graph until the engine's indexing threshold) and deleted points are masked; `optimize()` would rebuild the HNSW
-graph of the merged segments, minutes at 1M vectors (docs/index-and-serve.md, "Edge and Qdrant: changes in place",
-has the measurements). One opener at a time: a shard already open (a server serving it) is written through that
-handle (`held.shard`), never opened a second time.
+Every change ends with `optimize()`, the engine's own optimisers (a Qdrant server runs them in the background): new
+points stay in the appendable segment, searched without a graph, until it passes the indexing threshold, and then
+that segment is indexed; a segment with many moved or deleted points is rebuilt (docs/index-and-serve.md, "Edge and
+Qdrant: changes in place", has the measurements). One opener at a time: a shard already open (a server serving it)
+is written through that handle (`held.shard`), never opened a second time.
 """
 
 from __future__ import annotations
@@ -68,11 +69,11 @@ def finish(shard, points: list[Point], retired: list[int], following: Manifest, 
     crash_point("points-deleted")
     for component, rows, vectors in rewritten_rows(following, {p[0] for p in points} | set(retired), encoders):
         shard.update_vectors(component["vector"], rows, chunk_rows("first", None, vectors, None))
-    if bm25_components(following):
-        # the engine's IDF counts the points an update moved out of an indexed segment (and deleted ones) until
-        # their segment is rebuilt: optimising makes N and df those of the live documents again
-        shard.optimize()
-        shard.flush()
+    # The engine has no background optimiser here: optimize() does what a server's would. It returns at once while
+    # the new points' segment is under the indexing threshold, indexes it once past it, and rebuilds segments whose
+    # points an update moved or deleted — which BM25 needs: the engine's IDF counts those points until then.
+    shard.optimize()
+    shard.flush()
     live = int(following["documents"]) + len(points) - len(retired)  # `documents`: the live count before it
     stats = shard.stats()
     if stats["points"] != live:

@@ -59,6 +59,9 @@ def test_a_sequence_of_changes_answers_as_a_fresh_build_of_the_live_documents(de
     assert manifest["generation"] == 4 and manifest["documents"] == len(corpus) == 237
     assert not (folder / JOURNAL).exists()
     build(recipe, corpus, tmp_path / "fresh")
+    fresh = json.loads((tmp_path / "fresh" / "manifest.json").read_text())
+    stats = [c["bm25"]["avgdl"] for c in manifest["components"].values() if "bm25" in c]
+    assert stats == [c["bm25"]["avgdl"] for c in fresh["components"].values() if "bm25" in c]
     queries = list(demo.queries.values())
     got, want = answers(folder, queries, 20), answers(tmp_path / "fresh", queries, 20)
     assert same(got, want) if recipe is not RECIPE else overlap(got, want) >= 0.95
