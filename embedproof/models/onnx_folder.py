@@ -1,13 +1,12 @@
 """Model folders that ship an ONNX file and a tokenizer, run by onnxruntime + tokenizers (no torch model).
 
 `embedproof models fetch bge-small-en-v1.5` (int8 ONNX) and `paraphrase-minilm-l3-v2` (fp32 ONNX) give such
-folders. A shipped file is never quantised again and no export happens. A fetched dynamic int8 file is also served
-dequantised (models/fetch.py `dequantized`: its int8 weights in float MatMuls, no activation rounded at run time):
-that form runs as backend "onnx" (torch, auto and onnx resolve to it) and the shipped int8 file as "onnx-int8".
-Any other folder's one file runs as shipped, "onnx-int8" or "onnx" by what it holds. Pooling, prefixes and the
-window come from the model card. Texts are batched by token length (each batch pads only to its own longest text)
-and the session uses every core this process may run on, as the fast backends do (models/onnx_backend.py). An
-int8 file runs one text at a time (see `OnnxFolderModel`).
+folders. A shipped file is never quantised again and no export happens: torch, auto and the backend the file is
+("onnx-int8" or "onnx") run it as shipped. A fetched dynamic int8 file also has a dequantised form (models/fetch.py
+`dequantized`: its int8 weights in float MatMuls, no activation rounded at run time), which `onnx` runs. Pooling,
+prefixes and the window come from the model card. Texts are batched by token length (each batch pads only to its
+own longest text) and the session uses every core this process may run on, as the fast backends do
+(models/onnx_backend.py). An int8 file runs one text at a time (see `OnnxFolderModel`).
 """
 
 from __future__ import annotations
@@ -128,29 +127,32 @@ class OnnxFolderModel:
         return vectors
 
 
-def onnx_files(folder: Path) -> dict[str, Path]:
-    """The folder's ONNX files by the backend each runs as: its one file, and a fetched int8 file's dequantised form."""
+def onnx_files(folder: Path, requested: str) -> dict[str, Path]:
+    """The folder's ONNX files by the backend each runs as: its one file, and for `onnx` a fetched dynamic int8
+    file's dequantised form (built on first need)."""
     from embedproof.models.fetch import dequantized
 
     shipped = onnx_file(folder)
     if shipped is None:
         raise InvalidInputError(f"{folder}: not an ONNX model folder (one *.onnx file beside tokenizer.json)")
     files = {"onnx-int8" if is_int8(shipped) else "onnx": shipped}
-    float_matmuls = dequantized(folder)
-    if float_matmuls is not None:
-        files["onnx"] = float_matmuls
+    if requested == "onnx" and "onnx" not in files:
+        float_matmuls = dequantized(folder)
+        if float_matmuls is not None:
+            files["onnx"] = float_matmuls
     return files
 
 
 def shipped_backend(requested: str, files: dict[str, Path], name: str) -> str:
-    """The backend a shipped ONNX folder runs as, for the backend asked for (`files`: see `onnx_files`)."""
+    """The backend a shipped ONNX folder runs as, for the backend asked for (`files`: see `onnx_files`): the file
+    as shipped, unless `onnx` or `onnx-int8` names another file the folder has."""
     if requested not in ENCODER_BACKENDS:
         raise InvalidInputError(f"backend {requested!r}: choose from {', '.join(ENCODER_BACKENDS)}")
     if requested.startswith("openvino"):
         raise UnsupportedBackendError(f"{name}: a shipped ONNX model runs on onnxruntime, not {requested!r}")
     if requested == "onnx-int8" and "onnx-int8" not in files:
         raise UnsupportedBackendError(f"{name}: ships an fp32 ONNX file; run it as shipped with --backend onnx")
-    return requested if requested == "onnx-int8" else ("onnx" if "onnx" in files else "onnx-int8")
+    return requested if requested in files else next(iter(files))
 
 
 REASONS = {
@@ -172,14 +174,14 @@ def load_onnx_folder(name: str, max_tokens: int | None, backend: str) -> tuple[L
     config = Path(resolved.path) / "config.json"
     if config.is_file():  # never past the position embeddings
         window = min(window, int(json.loads(config.read_text()).get("max_position_embeddings", window)))
-    files = onnx_files(Path(resolved.path))
+    files = onnx_files(Path(resolved.path), backend)
     runs_as = shipped_backend(backend, files, name)
     model = OnnxFolderModel(resolved.path, pooling, window, path=files[runs_as])
     record = {
         "backend": runs_as,
         "ratio": None,
         "measured": {},
-        "rule": "a shipped ONNX file runs as shipped; a fetched dynamic int8 one dequantised unless onnx-int8 is asked",
+        "rule": "a shipped ONNX file runs as shipped; --backend onnx runs a fetched dynamic int8 file dequantised",
         "cached": False,
         "shipped": True,
         "reason": REASONS[runs_as, "onnx-int8" in files],

@@ -66,51 +66,50 @@ def test_minilm_l3_matches_a_plain_onnxruntime_tokenizers_encode(minilm_l3_dir):
     assert ours[0] @ ours[1] > 0.7 > 0.0 > ours[0] @ ours[2]
 
 
-def test_bge_small_pairs_and_query_instruction(bge_small_dir):
-    """Served dequantised by default: batched by length, equal to a plain one-text-per-run encode of that file."""
+def test_bge_small_int8_pairs_and_query_instruction(bge_small_dir):
+    """Run as shipped by default: int8, one text per run, equal to a plain encode of the shipped file."""
     enc = get_encoder(str(bge_small_dir), use_cache=False)
-    assert (enc.model.pooling, enc.max_tokens, enc.query_prefix, enc.backend) == ("cls", 512, BGE_QUERY, "onnx")
-    assert (enc.model.path, enc.model.batching) == (bge_small_dir / "dequantized" / "model.onnx", "by length")
-    file = enc.model.path
+    assert (enc.model.pooling, enc.max_tokens, enc.query_prefix, enc.backend) == ("cls", 512, BGE_QUERY, "onnx-int8")
+    assert (enc.model.path.name, enc.model.batching) == ("model_quantized.onnx", "one text per run")
+    docs = enc.encode_documents(TEXTS[:4]).dense
+    assert cosines(docs, plain_encode(bge_small_dir, TEXTS[:4], "cls", 512)).min() >= 0.9999
+    query = enc.encode_queries([TEXTS[0]]).dense
+    assert cosines(query, plain_encode(bge_small_dir, TEXTS[:1], "cls", 512, BGE_QUERY)).min() >= 0.9999
+    # hand-checked related / unrelated pairs, as measured here; OFFLINE.md reports 0.854 / 0.366 for a pair it does
+    # not name, near the query-side scores
+    assert docs[0] @ docs[1] == pytest.approx(0.8783, abs=0.002)
+    assert docs[0] @ docs[2] == pytest.approx(0.3794, abs=0.002)
+    assert (query @ docs[1:3].T)[0] == pytest.approx([0.8446, 0.3621], abs=0.002)
+
+
+def test_bge_small_dequantised_is_batched_and_equals_a_plain_encode_of_its_file(bge_small_dir):
+    enc = get_encoder(str(bge_small_dir), use_cache=False, backend="onnx")
+    file = bge_small_dir / "dequantized" / "model.onnx"
+    assert (enc.backend, enc.model.path, enc.model.batching) == ("onnx", file, "by length")
+    assert "float MatMuls" in enc.auto_backend["reason"]
     docs = enc.encode_documents(TEXTS[:4]).dense
     assert cosines(docs, plain_encode(bge_small_dir, TEXTS[:4], "cls", 512, file=file)).min() >= 0.9999
     query = enc.encode_queries([TEXTS[0]]).dense
     assert cosines(query, plain_encode(bge_small_dir, TEXTS[:1], "cls", 512, BGE_QUERY, file)).min() >= 0.9999
-    # hand-checked related / unrelated pairs, as measured here; OFFLINE.md reports 0.854 / 0.366 for a pair it does
-    # not name, near the query-side scores
     assert docs[0] @ docs[1] == pytest.approx(0.8749, abs=0.002)
     assert docs[0] @ docs[2] == pytest.approx(0.3731, abs=0.002)
     assert (query @ docs[1:3].T)[0] == pytest.approx([0.8391, 0.3606], abs=0.002)
-
-
-def test_bge_small_as_shipped_int8_runs_one_text_at_a_time(bge_small_dir):
-    enc = get_encoder(str(bge_small_dir), use_cache=False, backend="onnx-int8")
-    assert (enc.backend, enc.model.path.name, enc.model.batching) == (
-        "onnx-int8",
-        "model_quantized.onnx",
-        "one text per run",
-    )
-    docs = enc.encode_documents(TEXTS[:4]).dense
-    file = bge_small_dir / "model_quantized.onnx"
-    assert cosines(docs, plain_encode(bge_small_dir, TEXTS[:4], "cls", 512, file=file)).min() >= 0.9999
-    assert docs[0] @ docs[1] == pytest.approx(0.8783, abs=0.002)
-    assert docs[0] @ docs[2] == pytest.approx(0.3794, abs=0.002)
     # the same weights: the two forms differ by the activations int8 rounds at run time
-    dequantised = get_encoder(str(bge_small_dir), use_cache=False).encode_documents(TEXTS[:4]).dense
-    assert 0.98 < cosines(docs, dequantised).min() < 0.9999
+    shipped = get_encoder(str(bge_small_dir), use_cache=False, backend="onnx-int8").encode_documents(TEXTS[:4]).dense
+    assert 0.98 < cosines(docs, shipped).min() < 0.9999
 
 
-def test_a_fetched_int8_file_is_dequantised_once_and_never_quantised_again(bge_small_dir, minilm_l3_dir):
+def test_a_shipped_file_runs_as_shipped_and_is_never_quantised_again(bge_small_dir, minilm_l3_dir):
     import json
 
     from embedproof.files import cache_root
     from embedproof.models.fetch import sha256_file
 
-    for backend in ("torch", "auto", "onnx"):
+    for backend in ("torch", "auto", "onnx-int8"):
         enc = OnnxFolderEncoder(str(bge_small_dir), backend=backend, use_cache=False)
-        assert enc.backend == "onnx" and "float MatMuls" in enc.auto_backend["reason"]
-    enc = OnnxFolderEncoder(str(bge_small_dir), backend="onnx-int8", use_cache=False)
-    assert enc.auto_backend["shipped"] and "not quantised again" in enc.auto_backend["reason"]
+        assert enc.backend == "onnx-int8"
+        assert enc.auto_backend["shipped"] and "not quantised again" in enc.auto_backend["reason"]
+    assert OnnxFolderEncoder(str(bge_small_dir), backend="onnx", use_cache=False).backend == "onnx"
     assert not (cache_root() / "fast-models").exists()  # nothing exported or quantised
     record = json.loads((bge_small_dir / "fetched.json").read_text())["dequantized"]
     assert record["sha256"] == sha256_file(bge_small_dir / "dequantized" / "model.onnx")
@@ -190,7 +189,7 @@ def test_a_folder_fetched_before_the_dequantised_form_gets_it_on_first_use(bge_s
     record = json.loads((folder / "fetched.json").read_text())
     expected = record.pop("dequantized")
     (folder / "fetched.json").write_text(json.dumps(record))
-    enc = OnnxFolderEncoder(str(folder), use_cache=False)
+    enc = OnnxFolderEncoder(str(folder), backend="onnx", use_cache=False)
     assert (enc.backend, enc.model.path) == ("onnx", folder / "dequantized" / "model.onnx")
     assert json.loads((folder / "fetched.json").read_text())["dequantized"] == expected  # the same file, rebuilt
     assert sha256_file(enc.model.path) == expected["sha256"]
