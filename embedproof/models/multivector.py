@@ -66,6 +66,16 @@ class _TokenEncoderBase:
     def _token_matrices(self, texts: list[str], side: str) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def _backend_key(self) -> dict:
+        """What the cache key says about the backend; torch says nothing, so existing caches stay valid."""
+        if self.fast is None:
+            return {}
+        return {
+            "backend": self.backend,
+            "backend_settings": self.fast.info["settings"],
+            "runtime_version": self.fast.info["runtime_version"],
+        }
+
     def _encode(self, texts, ids, side, on_progress) -> Embeddings:
         texts = list(texts)
         fn = lambda batch: [m.astype(np.float16) for m in self._token_matrices(batch, side)]  # noqa: E731
@@ -79,12 +89,7 @@ class _TokenEncoderBase:
                 "side": side,
                 "max_tokens": self.max_tokens,
             }
-            if self.fast is not None:  # torch keeps its old key, so existing caches stay valid
-                key.update(
-                    backend=self.backend,
-                    backend_settings=self.fast.info["settings"],
-                    runtime_version=self.fast.info["runtime_version"],
-                )
+            key.update(self._backend_key())
             matrices, hits = EmbeddingCache(key, self.cache_dir).encode(
                 texts, fn, chunk_size=max(self.batch_size * 8, 64), on_progress=on_progress
             )
@@ -161,6 +166,10 @@ class OnnxFolderTokenEncoder(_TokenEncoderBase):
     def _token_matrices(self, texts, side):
         prefix = self.query_prefix if side == "query" else self.document_prefix
         return [_normalise_tokens(t) for t in self.model.token_embeddings([prefix + t for t in texts])]
+
+    def _backend_key(self) -> dict:
+        """A folder can hold two files (a fetched int8 file and its dequantised form): the key names the one run."""
+        return {"backend": self.backend, "file": self.model.path.relative_to(self.model.folder).as_posix()}
 
 
 def token_encoder(name: str, **options) -> _TokenEncoderBase:

@@ -1,12 +1,12 @@
 """Model folders that ship an ONNX file and a tokenizer, run by onnxruntime + tokenizers (no torch model).
 
 `embedproof models fetch bge-small-en-v1.5` (int8 ONNX) and `paraphrase-minilm-l3-v2` (fp32 ONNX) give such
-folders. The file runs as shipped: one that is already int8 is never quantised again, and no export happens, so
-every encoder backend that can run an ONNX file on onnxruntime (torch, auto, onnx, onnx-int8 for an int8 file)
-resolves to that file, and `backend` says what runs ("onnx-int8" or "onnx"). Pooling, prefixes and the window
-come from the model card. Texts are batched by token length (each batch pads only to its own longest text) and
-the session uses every core this process may run on, as the fast backends do (models/onnx_backend.py). An int8
-file runs one text at a time (see `OnnxFolderModel`).
+folders. A shipped file is never quantised again and no export happens: torch, auto and the backend the file is
+("onnx-int8" or "onnx") run it as shipped. A fetched dynamic int8 file also has a dequantised form (models/fetch.py
+`dequantized`: its int8 weights in float MatMuls, no activation rounded at run time), which `onnx` runs. Pooling,
+prefixes and the window come from the model card. Texts are batched by token length (each batch pads only to its
+own longest text) and the session uses every core this process may run on, as the fast backends do
+(models/onnx_backend.py). An int8 file runs one text at a time (see `OnnxFolderModel`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from embedproof.models.loading import Loaded
 from embedproof.models.onnx_backend import PAD_MULTIPLE, TOKEN_BUDGET, cpu_threads, length_batches, pool
 from embedproof.models.resolve import onnx_file, resolve_model
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 INT8_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QAttention", "DynamicQuantizeMatMul"}
 
 
@@ -54,11 +54,13 @@ def is_int8(path: Path) -> bool:
 class OnnxFolderModel:
     """The session and tokenizer of one folder: token matrices and pooled vectors, batched by length."""
 
-    def __init__(self, folder: str | Path, pooling: str, max_tokens: int, threads: int | None = None):
+    def __init__(
+        self, folder: str | Path, pooling: str, max_tokens: int, threads: int | None = None, path: Path | None = None
+    ):
         ort = require("onnxruntime", "fast")
         tokenizers = require("tokenizers", "fast")
         self.folder, self.pooling, self.max_tokens = Path(folder), pooling, int(max_tokens)
-        self.path = onnx_file(self.folder)
+        self.path = path or onnx_file(self.folder)
         if self.path is None:
             raise InvalidInputError(f"{folder}: not an ONNX model folder (one *.onnx file beside tokenizer.json)")
         self.int8 = is_int8(self.path)
@@ -125,15 +127,39 @@ class OnnxFolderModel:
         return vectors
 
 
-def shipped_backend(requested: str, int8: bool, name: str) -> str:
-    """The backend a shipped ONNX file runs as, for the backend asked for: the file's own precision."""
+def onnx_files(folder: Path, requested: str) -> dict[str, Path]:
+    """The folder's ONNX files by the backend each runs as: its one file, and for `onnx` a fetched dynamic int8
+    file's dequantised form (built on first need)."""
+    from embedproof.models.fetch import dequantized
+
+    shipped = onnx_file(folder)
+    if shipped is None:
+        raise InvalidInputError(f"{folder}: not an ONNX model folder (one *.onnx file beside tokenizer.json)")
+    files = {"onnx-int8" if is_int8(shipped) else "onnx": shipped}
+    if requested == "onnx" and "onnx" not in files:
+        float_matmuls = dequantized(folder)
+        if float_matmuls is not None:
+            files["onnx"] = float_matmuls
+    return files
+
+
+def shipped_backend(requested: str, files: dict[str, Path], name: str) -> str:
+    """The backend a shipped ONNX folder runs as, for the backend asked for (`files`: see `onnx_files`): the file
+    as shipped, unless `onnx` or `onnx-int8` names another file the folder has."""
     if requested not in ENCODER_BACKENDS:
         raise InvalidInputError(f"backend {requested!r}: choose from {', '.join(ENCODER_BACKENDS)}")
     if requested.startswith("openvino"):
         raise UnsupportedBackendError(f"{name}: a shipped ONNX model runs on onnxruntime, not {requested!r}")
-    if requested == "onnx-int8" and not int8:
+    if requested == "onnx-int8" and "onnx-int8" not in files:
         raise UnsupportedBackendError(f"{name}: ships an fp32 ONNX file; run it as shipped with --backend onnx")
-    return "onnx-int8" if int8 else "onnx"
+    return requested if requested in files else next(iter(files))
+
+
+REASONS = {
+    ("onnx-int8", True): "shipped int8 ONNX, not quantised again",
+    ("onnx", True): "shipped int8 weights in float MatMuls: no activation quantised at run time",
+    ("onnx", False): "shipped fp32 ONNX, run as shipped",
+}
 
 
 def load_onnx_folder(name: str, max_tokens: int | None, backend: str) -> tuple[Loaded, str, dict]:
@@ -148,16 +174,17 @@ def load_onnx_folder(name: str, max_tokens: int | None, backend: str) -> tuple[L
     config = Path(resolved.path) / "config.json"
     if config.is_file():  # never past the position embeddings
         window = min(window, int(json.loads(config.read_text()).get("max_position_embeddings", window)))
-    model = OnnxFolderModel(resolved.path, pooling, window)
-    runs_as = shipped_backend(backend, model.int8, name)
+    files = onnx_files(Path(resolved.path), backend)
+    runs_as = shipped_backend(backend, files, name)
+    model = OnnxFolderModel(resolved.path, pooling, window, path=files[runs_as])
     record = {
         "backend": runs_as,
         "ratio": None,
         "measured": {},
-        "rule": "a shipped ONNX file runs as shipped",
+        "rule": "a shipped ONNX file runs as shipped; --backend onnx runs a fetched dynamic int8 file dequantised",
         "cached": False,
         "shipped": True,
-        "reason": "shipped int8 ONNX, not quantised again" if model.int8 else "shipped fp32 ONNX, run as shipped",
+        "reason": REASONS[runs_as, "onnx-int8" in files],
     }
     return Loaded(card, warnings, resolved, model, window), runs_as, record
 
@@ -199,6 +226,7 @@ class OnnxFolderEncoder(CachedDenseEncoding):
             "normalize": self.normalize,
             "pooling": self.model.pooling,
             "batching": self.model.batching,
+            "file": self.model.path.relative_to(self.model.folder).as_posix(),
             "runtime_version": self.model.runtime_version,
         }
 

@@ -1,6 +1,7 @@
 """Published-score reproduction and quantisation thresholds on SciFact (about 5 minutes on 2 cores).
 
-Run with `pytest -m slow`. Both tests share one encode of SciFact through a session-wide cache folder.
+Run with `pytest -m slow`; the bge-small ones with `-m reproduce` (each encodes SciFact once more). The tests share
+their encodes through a module-wide cache folder.
 """
 
 import pytest
@@ -50,4 +51,16 @@ def test_scifact_bge_small_int8_onnx_keeps_its_measured_ndcg(scifact, shared_cac
     run = run_bench(scifact, [str(bge_small_dir)], BenchOptions(cache_dir=shared_cache, latency=False))["runs"][0]
     assert run["encoder_backend"] == "onnx-int8" and run["query_prefix"].startswith("Represent this sentence")
     assert run["metrics"]["ndcg@10"] == pytest.approx(0.6917, abs=0.002)
+    assert 0.71273 - run["metrics"]["ndcg@10"] < 0.025  # MTEB bge-small-en-v1.5 (fp32), SciFact test
+
+
+@pytest.mark.slow
+@pytest.mark.reproduce
+def test_scifact_bge_small_dequantised_keeps_its_measured_ndcg(scifact, shared_cache, bge_small_dir):
+    """The same int8 weights in float MatMuls (`--backend onnx`) measured 0.6978: closer to MTEB's 0.71273 than the
+    int8 file, still 0.015 under it, outside the issue's 0.01 (docs/reproduced-numbers.md explains the difference)."""
+    options = BenchOptions(cache_dir=shared_cache, latency=False, backends=["onnx"])
+    run = run_bench(scifact, [str(bge_small_dir)], options)["runs"][0]
+    assert run["encoder_backend"] == "onnx" and "float MatMuls" in run["auto_backend"]["reason"]
+    assert run["metrics"]["ndcg@10"] == pytest.approx(0.6978, abs=0.002)
     assert 0.71273 - run["metrics"]["ndcg@10"] < 0.025  # MTEB bge-small-en-v1.5 (fp32), SciFact test

