@@ -75,6 +75,7 @@ def test_beir_folder_loads_with_counts_and_summary(tmp_path, gz):
         "graded",
         "labels",
         "warnings",
+        "drop_code",
     }
     assert summary["labels"] == "qrels"
     assert summary["name"] == "tiny"
@@ -85,6 +86,7 @@ def test_beir_folder_loads_with_counts_and_summary(tmp_path, gz):
     assert summary["judged_queries"] == 2
     assert summary["judgments"] == 3
     assert summary["graded"] is True
+    assert summary["drop_code"] is False
     assert len(summary["warnings"]) == 1
     assert "1 document with empty text" in summary["warnings"][0]
     assert "id 'd4'" in summary["warnings"][0]
@@ -307,6 +309,7 @@ def test_cranfield():
     assert summary["judged_queries"] == 225
     assert summary["judgments"] == 1612
     assert summary["graded"] is True
+    assert summary["drop_code"] is False
     assert [w.kind for w in ds.warnings] == ["empty_text"]
     assert "'471'" in summary["warnings"][0]
     assert "'995'" in summary["warnings"][0]
