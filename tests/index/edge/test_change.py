@@ -208,11 +208,11 @@ def kill_and_retry(
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["generation"] == (1 if side == "before" else 2), kill
         assert stored(folder) == (points_before if side == "before" else points_after), kill
-        if side == "before":  # the uncommitted document segment is gone with the change
-            assert sorted(p.name for p in folder.glob("docs*.jsonl")) == sorted(manifest["docs"]), kill
         retried = change_in_a_process(folder, upserts, removes, replace, None)
         assert retried.returncode == 0, (kill, retried.stderr[-2000:])
         assert not list(folder.glob(".*.tmp"))  # what the killed writer was writing: cleared by the next one
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert sorted(p.name for p in folder.glob("docs*.jsonl")) == sorted(manifest["docs"]), kill  # none stray
         assert same(answers(folder, queries), after), kill
         shutil.rmtree(folder)
 
@@ -241,3 +241,34 @@ def test_sigkill_during_a_change_leaves_before_or_after(demo, base, tmp_path, ki
 @pytest.mark.parametrize("kind", ["add", "replace", "remove"])
 def test_sigkill_at_every_crash_point_of_a_change(demo, base, tmp_path, kind):
     kill_and_retry(base, tmp_path, changes(demo)[kind], KILLS, list(demo.queries.values())[:20])
+
+
+OPEN = """
+import sys
+from embedproof.index.access import open_index
+open_index(sys.argv[1]).close()
+"""
+
+
+@pytest.mark.parametrize(
+    "kill,recovery,side",
+    [("bm25-rewritten", "change-rolled-back", "before"), ("manifest-saved", "change-rolled-forward", "after")],
+)
+def test_a_kill_during_recovery_is_recovered_again(demo, base, tmp_path, kill, recovery, side):
+    """Recovery is idempotent: an open killed after rolling the change back or forward (the journal still there)
+    leaves it to the next open, which does it again and opens as the state before or after."""
+    upserts, removes, replace = changes(demo)["replace"]
+    queries = list(demo.queries.values())[:20]
+    want = base
+    if side == "after":
+        want = tmp_path / "reference"
+        shutil.copytree(base, want)
+        apply_change(want, upserts, removes, replace=replace)
+    folder = tmp_path / "idx"
+    shutil.copytree(base, folder)
+    assert change_in_a_process(folder, upserts, removes, replace, f"{kill}:1").returncode == -signal.SIGKILL
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | {"HF_HUB_OFFLINE": "1", KILL_ENV: f"{recovery}:1"}
+    opened = subprocess.run([sys.executable, "-c", OPEN, str(folder)], env=env, capture_output=True, timeout=300)
+    assert opened.returncode == -signal.SIGKILL and (folder / JOURNAL).exists()
+    assert same(answers(folder, queries), answers(want, queries)) and not (folder / JOURNAL).exists()
+    assert stored(folder) == stored(want)
