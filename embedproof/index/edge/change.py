@@ -34,6 +34,8 @@ is written through that handle (`held.shard`), never opened a second time.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,41 @@ def _open(manifest: Manifest, held: Any):
     return EdgeShardHandle.load(str(manifest.folder / manifest["store"]["path"])), True
 
 
+class _Holder:
+    """The shard of a change no open index holds: opened on first use, closed when the change ends (`holding`)."""
+
+    workspace = None  # the change builds its own
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest, self._shard = manifest, None
+
+    @property
+    def shard(self):
+        if self._shard is None:
+            self._shard = self._open()
+        return self._shard
+
+    def _open(self):
+        from embedproof.index.edge.engine import EdgeShardHandle
+
+        return EdgeShardHandle.load(str(self.manifest.folder / self.manifest["store"]["path"]))
+
+
+@contextmanager
+def holding(manifest: Manifest, held: Any = None) -> Iterator[Any]:
+    """What a whole change writes through (`apply_change`): `held` when an index holds the shard, else one
+    opened once, on first use, for the recovery, the change and its `after_commit` together."""
+    if held is not None:
+        yield held
+        return
+    holder = _Holder(manifest)
+    try:
+        yield holder
+    finally:
+        if holder._shard is not None:
+            holder._shard.close()
+
+
 def recover(manifest: Manifest, held: Any = None) -> str | None:
     """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
     did ("rolled back", "rolled forward") or None."""
@@ -148,7 +185,8 @@ def recover(manifest: Manifest, held: Any = None) -> str | None:
 
     def back(journal: Journal, current: Manifest) -> None:
         options = encoder_options_for(current.encoder_backend)
-        workspace = held.workspace if held is not None else Workspace([], [], options)
+        workspace = getattr(held, "workspace", None)
+        workspace = workspace if workspace is not None else Workspace([], [], options)
         roll_back(shard(), journal, current, _tokenisers(current, workspace))
 
     try:
@@ -182,7 +220,8 @@ def apply_edge(
     out, recipe = manifest.folder, manifest.recipe
     new = plan.new_documents
     ids, texts = list(new), [d.full_text for d in new.values()]
-    workspace = held.workspace if held is not None else Workspace(ids, texts, encoder_options)
+    workspace = getattr(held, "workspace", None)  # an index holding the engine lends its encoders
+    workspace = workspace if workspace is not None else Workspace(ids, texts, encoder_options)
     encoders = engine_components(manifest, recipe, workspace, texts)
     for key, encoder in encoders.items():
         check_revision(out, manifest["components"][key], encoder)

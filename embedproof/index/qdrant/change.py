@@ -19,6 +19,8 @@ once it has); local mode counts the live points only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,41 @@ def _client(manifest: Manifest, held: Any):
     return open_client(manifest["store"]), True
 
 
+class _Holder:
+    """The client of a change no open index holds: opened on first use, closed when the change ends (`holding`)."""
+
+    workspace = None  # the change builds its own
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest, self._client = manifest, None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self):
+        from embedproof.index.qdrant.build import open_client
+
+        return open_client(self.manifest["store"])
+
+
+@contextmanager
+def holding(manifest: Manifest, held: Any = None) -> Iterator[Any]:
+    """What a whole change writes through (`apply_change`): `held` when an index holds the client, else one
+    opened once, on first use, for the recovery, the change and its `after_commit` together."""
+    if held is not None:
+        yield held
+        return
+    holder = _Holder(manifest)
+    try:
+        yield holder
+    finally:
+        if holder._client is not None:
+            holder._client.close()
+
+
 def recover(manifest: Manifest, held: Any = None) -> str | None:
     """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
     did ("rolled back", "rolled forward") or None."""
@@ -110,7 +147,8 @@ def recover(manifest: Manifest, held: Any = None) -> str | None:
 
     def back(journal: Journal, current: Manifest) -> None:
         options = encoder_options_for(current.encoder_backend)
-        workspace = held.workspace if held is not None else Workspace([], [], options)
+        workspace = getattr(held, "workspace", None)
+        workspace = workspace if workspace is not None else Workspace([], [], options)
         roll_back(client(), journal, current, _tokenisers(current, workspace))
 
     try:
@@ -145,7 +183,8 @@ def apply_qdrant(
     out = manifest.folder
     new = plan.new_documents
     ids, texts = list(new), [d.full_text for d in new.values()]
-    workspace = held.workspace if held is not None else Workspace(ids, texts, encoder_options)
+    workspace = getattr(held, "workspace", None)  # an index holding the engine lends its encoders
+    workspace = workspace if workspace is not None else Workspace(ids, texts, encoder_options)
     encoders = engine_components(manifest, manifest.recipe, workspace, texts)
     for key, encoder in encoders.items():
         check_revision(out, manifest["components"][key], encoder)
