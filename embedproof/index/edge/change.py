@@ -253,13 +253,14 @@ def append_edge(manifest: Manifest, corpus: dict, encoder_options, progress=None
     (what `append_documents` calls; `apply_change` is the general path)."""
     from embedproof.index.change import commit_change, plan_change
 
-    recover(manifest)
-    manifest = Manifest.read(manifest.folder)
-    plan = plan_change(manifest, corpus)
-    first_row = len(manifest.rows())
-    manifest["docs"] = manifest.docs
-    manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
-    apply_edge(manifest, plan, first_row, encoder_options, progress)
-    commit_change(manifest, plan)
-    after_commit(manifest)
+    with holding(manifest) as held:
+        recover(manifest, held)
+        manifest = Manifest.read(manifest.folder)
+        plan = plan_change(manifest, corpus)
+        first_row = len(manifest.rows())
+        manifest["docs"] = manifest.docs
+        manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
+        apply_edge(manifest, plan, first_row, encoder_options, progress, held)
+        commit_change(manifest, plan)
+        after_commit(manifest, held)
     return manifest
