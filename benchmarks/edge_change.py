@@ -4,7 +4,9 @@ The base index is built cheaply, as `scale_edge.py` builds its shards: a real 1,
 recipe (hashing, truncated to 384 dimensions, int8 with rescoring, HNSW m 16) gives the manifest and collection plan;
 a shard of that plan is then filled with N synthetic unit vectors (clustered: 256 random centres plus noise, so the
 graph is not built over pure noise) and optimised, and docs.jsonl gets N short synthetic documents. The change is
-real: 1,000 new documents, encoded by the hashing model, added by `apply_change` (journal, upsert, flush, commit).
+real: 1,000 new documents, encoded by the hashing model, added by `apply_change` (journal of point ids, upsert,
+flush, commit, optimise). The extra disk at the peak is also split by part (write-ahead log, old and new segments,
+journal, document files), to show where it goes.
 
 Measured: the change's wall time; the index folder's disk use before, at its peak during the change (sampled every
 20 ms by a thread) and after, both as allocated blocks and as apparent size; and, apart, what one more `optimize()`
@@ -121,12 +123,47 @@ def build_base(size: int, folder: Path, bm25: bool = False) -> dict:
     }
 
 
+def breakdown(folder: Path, segments_before: set[str]) -> dict[str, int]:
+    """Allocated bytes by part: the shard's write-ahead log, its segments that existed before the change, segments
+    the change created, the change journal, the document files, and the rest."""
+    parts: dict[str, int] = {}
+    for path in folder.rglob("*"):
+        try:
+            if not path.is_file():
+                continue
+            size = path.stat().st_blocks * 512
+        except FileNotFoundError:  # renamed or deleted while listed
+            continue
+        rel = path.relative_to(folder).parts
+        if "wal" in rel:
+            part = "wal"
+        elif "segments" in rel:
+            segment = rel[rel.index("segments") + 1] if len(rel) > rel.index("segments") + 1 else ""
+            part = "old segments" if segment in segments_before else "new segments"
+        elif rel[-1].startswith("change-journal") or ".change-journal" in rel[-1]:
+            part = "journal"
+        elif rel[-1].startswith("docs") or rel[-1].startswith(".docs"):
+            part = "docs"
+        else:
+            part = "other"
+        parts[part] = parts.get(part, 0) + size
+    return parts
+
+
+def segment_names(folder: Path) -> set[str]:
+    return {p.name for p in folder.rglob("segments/*")}
+
+
 class DiskWatch:
-    """The folder's disk use (allocated blocks and apparent bytes), at its largest while the watch runs."""
+    """The folder's disk use (allocated blocks and apparent bytes), at its largest while the watch runs, and the
+    allocated bytes by part (`breakdown`) at the allocated peak."""
 
     def __init__(self, folder: Path, every_s: float = 0.02) -> None:
         self.folder, self.every_s = folder, every_s
         self.peak_allocated = self.peak_apparent = 0
+        self.segments_before = segment_names(folder)
+        self.base_parts = breakdown(folder, self.segments_before)
+        self.peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -135,8 +172,15 @@ class DiskWatch:
             allocated, apparent = disk_bytes(self.folder, allocated=True), disk_bytes(self.folder)
         except FileNotFoundError:  # a file vanished between listing and stat (a rename or delete under way)
             return
+        if allocated > self.peak_allocated:
+            self.peak_parts = breakdown(self.folder, self.segments_before)
         self.peak_allocated = max(self.peak_allocated, allocated)
         self.peak_apparent = max(self.peak_apparent, apparent)
+
+    def extra_at_peak(self) -> dict[str, int]:
+        """Allocated bytes by part at the peak, less the same part before the change."""
+        keys = set(self.base_parts) | set(self.peak_parts)
+        return {k: self.peak_parts.get(k, 0) - self.base_parts.get(k, 0) for k in sorted(keys)}
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -174,6 +218,7 @@ def change(size: int, added: int, bm25: bool = False) -> dict:
     payload = sum(len(json.dumps({"id": d})) for d in new)
     added_bytes = added * DIM * 4 + payload + segment.stat().st_size
     after_allocated, after_apparent = disk_bytes(folder, allocated=True), disk_bytes(folder)
+    after_parts = {k: v - watch.base_parts.get(k, 0) for k, v in breakdown(folder, watch.segments_before).items()}
     shard = EdgeShardHandle.load(str(folder / manifest["store"]["path"]))
     segments_after_change = shard.stats()["segments"]
     start = time.perf_counter()
@@ -195,6 +240,8 @@ def change(size: int, added: int, bm25: bool = False) -> dict:
         "after_extra_allocated_bytes": after_allocated - before_allocated,
         "peak_extra_apparent_bytes": watch.peak_apparent - before_apparent,
         "after_extra_apparent_bytes": after_apparent - before_apparent,
+        "peak_extra_allocated_by_part": watch.extra_at_peak(),
+        "after_extra_allocated_by_part": after_parts,
         "segments_after_change": segments_after_change,
         "optimize_after_s": round(optimize_s, 1),
         "load_change": [load_before, load_after],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -26,7 +27,12 @@ __all__ = ["ChangePlan", "ChangeResult", "StoreChange", "apply_change", "plan_ch
 
 # The store's part of a change: (manifest, plan, first new row, encoder options, progress, held) → paths to delete
 # once the manifest is committed. `held` is an open index of this folder that the caller already holds (a server
-# writing through the engine it serves from); None means the store opens what it needs itself.
+# writing through the engine it serves from); None means the store opens what it needs itself. The store's module
+# may define `recover(manifest, held)` (run before the change: finish or undo a killed one) and
+# `after_commit(manifest, held)` (run with the committed manifest, before the paths are deleted: an engine store
+# deletes the retired points there, after the commit, so that a change killed before it can be rolled back), and
+# `holding(manifest, held)`, a context manager giving the `held` the whole change uses (an engine store opens its
+# shard or client once, on first use, when no index holds it, instead of once per part).
 StoreChange = Callable[..., list[Path]]
 
 REPLACE_HINT = "pass --replace to replace them"  # the command line's way; the HTTP API names its own field
@@ -207,24 +213,30 @@ def apply_change(
                 f"{out}: the build did not finish; resume it with `embedproof index build` before changing it"
             )
         apply = store_change(manifest.backend)
-        recover = getattr(import_module(apply.__module__), "recover", None)
-        if recover is not None:  # a change killed after its point of no return is finished first
-            recover(manifest, held)
-            manifest = Manifest.read(out)
-        plan = plan_change(manifest, upserts, removes, replace, source, replace_hint)
-        if not plan.empty:
-            first_row = len(manifest.rows())
-            manifest["docs"] = manifest.docs
-            if plan.new_documents:
-                manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
-            options = encoder_options or encoder_options_for(manifest.encoder_backend)
-            leftovers = apply(manifest, plan, first_row, options, progress, held, **store_options)
-            commit_change(manifest, plan)
-            for path in leftovers:  # superseded by the commit: no generation names them any more
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+        module = import_module(apply.__module__)
+        recover = getattr(module, "recover", None)
+        after_commit = getattr(module, "after_commit", None)
+        holding = getattr(module, "holding", None)  # the engine handle the whole change shares (opened once)
+        with holding(manifest, held) if holding is not None else nullcontext(held) as held:
+            if recover is not None:  # a change killed half way is rolled back or forward first
+                recover(manifest, held)
+                manifest = Manifest.read(out)
+            plan = plan_change(manifest, upserts, removes, replace, source, replace_hint)
+            if not plan.empty:
+                first_row = len(manifest.rows())
+                manifest["docs"] = manifest.docs
+                if plan.new_documents:
+                    manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
+                options = encoder_options or encoder_options_for(manifest.encoder_backend)
+                leftovers = apply(manifest, plan, first_row, options, progress, held, **store_options)
+                commit_change(manifest, plan)
+                if after_commit is not None:  # what the store does once the change is committed (an engine's deletes)
+                    after_commit(manifest, held)
+                for path in leftovers:  # superseded by the commit: no generation names them any more
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
     return ChangeResult(
         out,
         manifest.generation,

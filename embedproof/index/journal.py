@@ -1,178 +1,117 @@
-"""The change journal of the engine stores (edge, qdrant): what a change will do, written before the engine is touched.
+"""The change journal of the engine stores (edge, qdrant): which points a change touches, written before the engine is.
 
-An engine store changes its points in place (upsert the new rows' points, delete the retired rows'), so a change
-killed half way leaves an engine that is neither the previous generation nor the next. Before touching the engine,
-the store's change step writes one journal file (atomically: a kill leaves either no journal or a whole one) that
-holds everything needed to finish the change without encoding anything again: the new points (id = row, their
-vectors, their payload), the retired point ids, and the manifest the commit will write (its `retired_rows` still
-the previous ones, as `commit_change` adds them). Finishing a change is then idempotent — upsert by id, delete by
-id, commit the manifest — so `recover_journal` rolls a journal the manifest has not committed forward and commits
-it, and drops a journal the manifest already committed (a kill after the commit, before the journal was deleted).
+An engine store changes its points in place, so a change killed half way leaves an engine that is neither the
+previous generation nor the next. The journal makes either side reachable without the new points' vectors: it
+holds only point ids. A change runs in this order (`edge.change`, `qdrant.change`):
 
-File: `change-journal.npz` in the index folder, an uncompressed numpy archive: "header" (UTF-8 JSON: the format,
-the generation it commits, retired rows, point ids, payloads, each vector name's kind, the manifest data) and, per
-vector name n, "n/rows" (which points hold it) with "n/dense" (a matrix), "n/indptr" + "n/indices" + "n/values"
-(sparse rows) or "n/offsets" + "n/tokens" (token matrices stacked). Binary, so the journal of 1,000 384-dim points
-is their 1.5 MB of float32, not several times that as text.
+1. write the journal (atomically: a kill leaves either no journal or a whole one);
+2. upsert the new points (ids = their rows) and flush;
+3. rewrite the earlier live documents' BM25 rows with the new statistics, if the recipe has BM25, and flush;
+4. commit the next generation's manifest (`change.commit_change`), whose `retired_rows` list the rows this change
+   retires: a reader of it maps point ids through `Manifest.row_ids` and never answers a retired row;
+5. delete the retired points, flush, let the engine optimise; 6. delete the journal.
+
+Recovery (`recover_journal`, under the writer lock, before every change and as the store's index opens) compares
+the journal's generation with the manifest's. Not committed yet (the manifest is one generation behind): roll
+back — delete the new point ids (deleting an id the engine does not hold changes nothing), rewrite every live BM25
+row with the statistics of the manifest on disk (which is the previous generation's), drop the uncommitted
+document segment. Committed: roll forward — delete the retired ids, optimise. Both are idempotent, so a kill
+during recovery is recovered again. The new points' vectors are never stored twice: the engine's write-ahead log
+holds them once, and a change killed before its commit is undone rather than redone (a retry encodes again).
+
+File: `change-journal.json` in the index folder: the format, the generation the change commits, the new rows
+(first, end), the retired rows, and the name of the new document segment.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from embedproof.files import atomic_open
 from embedproof.index.manifest import Manifest, crash_point
 
-JOURNAL = "change-journal.npz"
-JOURNAL_FORMAT = 1
-
-# (point id, {vector name: dense row | (indices, values) | token matrix}, payload): the engine-neutral point
-Point = tuple[int, dict, dict]
+JOURNAL = "change-journal.json"
+JOURNAL_FORMAT = 2
+SEGMENT_PREFIX = "docs-"  # the document segments changes write (`docs-NNNNN.jsonl`; a build writes docs.jsonl)
 
 
 @dataclass(frozen=True)
 class Journal:
-    """A change, whole: the generation it commits, the points to upsert, the rows to delete, the next manifest."""
+    """A change's point ids: the generation it commits, the rows it adds and the rows it retires."""
 
-    generation: int  # the generation the commit makes (the manifest's generation + 1)
-    retired_rows: list[int]  # point ids to delete (this change's retired rows only)
-    points: list[Point]  # points to upsert
-    manifest: dict  # the manifest data before `commit_change` (new segment listed, store fields updated)
-
-    def next_manifest(self, folder: Path) -> Manifest:
-        return Manifest(folder, json.loads(json.dumps(self.manifest)))
+    generation: int  # the generation the commit makes (the manifest's generation + 1 before it)
+    new_rows: range  # point ids the change upserts
+    retired_rows: list[int]  # point ids the change deletes after its commit
+    segment: str | None  # the document segment of the new rows (deleted when the change is rolled back)
 
 
-def _kind(value) -> str:
-    if isinstance(value, tuple):
-        return "sparse"
-    return "tokens" if np.ndim(value) == 2 else "dense"
-
-
-def _pack(points: list[Point]) -> tuple[dict, dict[str, np.ndarray]]:
-    """The points' vectors as a few arrays per vector name, and each name's kind."""
-    kinds: dict[str, str] = {}
-    held: dict[str, list[tuple[int, object]]] = {}
-    for n, (_, vectors, _) in enumerate(points):
-        for name, value in vectors.items():
-            kinds.setdefault(name, _kind(value))
-            held.setdefault(name, []).append((n, value))
-    arrays: dict[str, np.ndarray] = {}
-    for name, items in held.items():
-        arrays[f"{name}/rows"] = np.array([n for n, _ in items], dtype=np.int64)
-        values = [v for _, v in items]
-        if kinds[name] == "dense":
-            arrays[f"{name}/dense"] = np.asarray(np.stack([np.asarray(v, dtype=np.float32) for v in values]))
-        elif kinds[name] == "sparse":
-            arrays[f"{name}/indptr"] = np.cumsum([0] + [len(v[0]) for v in values]).astype(np.int64)
-            arrays[f"{name}/indices"] = np.concatenate([np.asarray(v[0], dtype=np.int64) for v in values])
-            arrays[f"{name}/values"] = np.concatenate([np.asarray(v[1], dtype=np.float64) for v in values])
-        else:
-            arrays[f"{name}/offsets"] = np.cumsum([0] + [len(v) for v in values]).astype(np.int64)
-            arrays[f"{name}/tokens"] = np.concatenate([np.asarray(v, dtype=np.float32) for v in values])
-    return kinds, arrays
-
-
-def _unpack(kinds: dict, count: int, arrays) -> list[dict]:
-    vectors: list[dict] = [{} for _ in range(count)]
-    for name, kind in kinds.items():
-        rows = arrays[f"{name}/rows"]
-        if kind == "dense":
-            for n, row in zip(rows, arrays[f"{name}/dense"]):
-                vectors[n][name] = row
-        elif kind == "sparse":
-            indptr, indices, values = (arrays[f"{name}/{k}"] for k in ("indptr", "indices", "values"))
-            for i, n in enumerate(rows):
-                a, b = indptr[i], indptr[i + 1]
-                vectors[n][name] = (indices[a:b].tolist(), values[a:b].tolist())
-        else:
-            offsets, tokens = arrays[f"{name}/offsets"], arrays[f"{name}/tokens"]
-            for i, n in enumerate(rows):
-                vectors[n][name] = tokens[offsets[i] : offsets[i + 1]]
-    return vectors
-
-
-def write_journal(manifest: Manifest, retired_rows: list[int], points: list[Point]) -> Path:
-    """Write the journal of the change `manifest` is about to commit (see the module docstring); returns its path."""
-    kinds, arrays = _pack(points)
+def write_journal(manifest: Manifest, first_row: int, end_row: int, retired_rows: list[int]) -> Path:
+    """Write the journal of the change `manifest` is about to commit (rows first_row..end_row new, `retired_rows`
+    retired; its last document segment is the new rows' when there are any); returns its path."""
     header = {
         "format": JOURNAL_FORMAT,
         "generation": manifest.generation + 1,
+        "new_rows": [int(first_row), int(end_row)],
         "retired_rows": [int(r) for r in retired_rows],
-        "ids": [int(p[0]) for p in points],
-        "payloads": [p[2] for p in points],
-        "kinds": kinds,
-        "manifest": manifest.data,
+        "segment": manifest.docs[-1] if end_row > first_row else None,
     }
-    buffer = io.BytesIO()
-    np.savez(buffer, header=np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays)
-    payload = buffer.getvalue()
-    path = manifest.folder / JOURNAL
-    with atomic_open(path, "wb") as handle:
-        handle.write(payload[: len(payload) // 2])
+    text = json.dumps(header)
+    with atomic_open(manifest.folder / JOURNAL, "w", encoding="utf-8") as handle:
+        handle.write(text[: len(text) // 2])
         crash_point("journal-written")  # a kill here leaves a temporary file: no journal, the engine untouched
-        handle.write(payload[len(payload) // 2 :])
-    crash_point("journal-saved")  # a kill here leaves a whole journal and an untouched engine: rolled forward
-    return path
+        handle.write(text[len(text) // 2 :])
+    crash_point("journal-saved")  # a kill here leaves a whole journal and an untouched engine: rolled back
+    return manifest.folder / JOURNAL
 
 
 def read_journal(folder: Path) -> Journal | None:
     """The folder's journal, or None when there is none or it is not one this embedproof wrote whole."""
-    path = folder / JOURNAL
-    if not path.is_file():
-        return None
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        header = json.loads((folder / JOURNAL).read_text(encoding="utf-8"))
         if header.get("format") != JOURNAL_FORMAT:
             return None
-        vectors = _unpack(header["kinds"], len(header["ids"]), arrays)
-        points = [(i, v, p) for i, v, p in zip(header["ids"], vectors, header["payloads"])]
-        return Journal(int(header["generation"]), list(header["retired_rows"]), points, header["manifest"])
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        first, end = (int(r) for r in header["new_rows"])
+        retired = [int(r) for r in header["retired_rows"]]
+        return Journal(int(header["generation"]), range(first, end), retired, header.get("segment"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def recover_journal(manifest: Manifest, finish: Callable[[Journal, Manifest], None]) -> bool:
-    """Finish or drop what a killed change left in `manifest.folder` (the caller holds the writer lock).
+RollBack = Callable[[Journal, Manifest], None]
+RollForward = Callable[[Journal, Manifest], None]
 
-    A journal whose generation the manifest already has was committed: it is deleted. A journal that commits the
-    manifest's next generation is rolled forward: `finish(journal, next_manifest)` re-applies it to the engine
-    (idempotent; it may record store fields in the next manifest), then the next manifest is committed and the
-    journal deleted. Anything else (a stray temporary file, an unreadable or stale journal) is deleted. Returns
-    True when a change was committed here.
-    """
-    from embedproof.index.change import commit_change
 
+def recover_journal(manifest: Manifest, roll_back: RollBack, roll_forward: RollForward) -> str | None:
+    """Finish or undo what a change left in `manifest.folder` (the caller holds the writer lock); see the module
+    docstring. `roll_back(journal, manifest)` undoes an uncommitted change in the engine, `roll_forward(journal,
+    manifest)` finishes a committed one (both idempotent); then the journal is deleted. A stray temporary file, an
+    unreadable journal or one of another generation is deleted. Returns "rolled back", "rolled forward" or None."""
     folder = manifest.folder
-    # temporary files of a killed writer (the caller holds the writer lock, so no live one): a journal killed while
-    # written (the engine was not touched), a manifest or document segment killed while written
+    # what a killed writer was writing (the caller holds the writer lock, so no live one): temporary files (a
+    # journal, manifest or document segment killed while written) and document segments no manifest lists (a
+    # change killed before its journal was whole; a rolled back one's goes below)
     for stray in folder.glob(".*.tmp"):
         stray.unlink(missing_ok=True)
+    for segment in folder.glob(f"{SEGMENT_PREFIX}*.jsonl"):
+        if segment.name not in manifest.docs:
+            segment.unlink()
     path = folder / JOURNAL
     if not path.exists():
-        return False
+        return None
     journal = read_journal(folder)
-    committed = False
+    done = None
     if journal is not None and journal.generation == manifest.generation + 1:
-        following = journal.next_manifest(folder)
-        finish(journal, following)
-        crash_point("change-commit")
-        commit_change(following, _Retiring(journal.retired_rows))
-        committed = True
+        roll_back(journal, manifest)
+        crash_point("change-rolled-back")
+        if journal.segment and journal.segment not in manifest.docs:  # the new rows' documents, never committed
+            (folder / journal.segment).unlink(missing_ok=True)
+        done = "rolled back"
+    elif journal is not None and journal.generation == manifest.generation:
+        roll_forward(journal, manifest)
+        crash_point("change-rolled-forward")
+        done = "rolled forward"
     path.unlink(missing_ok=True)
-    return committed
-
-
-@dataclass(frozen=True)
-class _Retiring:
-    """What `commit_change` reads of a plan: the rows the change retires."""
-
-    retired_rows: list[int]
+    return done

@@ -1,21 +1,28 @@
 """Change a finished edge index in place: the engine upserts the new rows' points and deletes the retired rows'.
 
 `apply_edge` is the edge store's step of `index.change.apply_change` (which holds the writer lock, writes the new
-rows' document segment, and commits the next generation's manifest after the step). The step encodes only the new
-documents, writes the change journal (`index.journal`: the new points' vectors, the retired point ids, the next
-manifest), and only then touches the shard: upsert (point id = row), delete, rewrite BM25 rows, flush. Crash safety
-comes from the journal, the engine's write-ahead log and the manifest commit, not from a copy of the shard: a kill
-before the journal is whole leaves the shard untouched (the previous generation); a kill after it is rolled forward
-by `recover` (run before every change and by `EdgeIndex` as it opens), which re-applies the journal — upserts and
-deletes by id are idempotent — and commits it (the next generation). Manifests of indexes changed by an older
-embedproof name a `shard-NNNNN` copy as `store.path`; they load and change in place like any other.
+rows' document segment, commits the next generation's manifest after the step, then calls `after_commit`). The
+step encodes only the new documents, writes the change journal (`index.journal`: point ids only), upserts the new
+points (point id = row), rewrites the earlier live documents' BM25 rows, and flushes; `after_commit` deletes the
+retired points and optimises. Crash safety comes from the journal, the engine's write-ahead log and the manifest
+commit, not from a copy of the shard: `recover` (before every change, and as `EdgeIndex` opens) rolls a change
+killed before its commit back and one killed after it forward (`index.journal` has the order and both sides).
+Manifests of indexes changed by an older embedproof name a `shard-NNNNN` copy as `store.path`; they load and change
+in place like any other.
+
+Between the commit and the deletion of the retired points, the engine still holds them: a reader of the new
+generation would drop them from an answer (their rows are retired) and answer fewer than asked. No reader sees that
+window: the shard has one opener, which is the writer until `after_commit` returns (a server writes through the
+shard it serves, on the thread its searches run on, and serves the new generation after the change returns), and
+an index that opens after a killed writer rolls the change forward first.
 
 BM25 is a corpus statistic: the engine counts N and df itself (the IDF modifier, over the points it holds), but each
 document's stored saturated term frequency depends on the average document length, so every live earlier
 document's BM25 row is rewritten with the new average and the scores equal those of a fresh build over the live
 documents. That costs O(N) per change for a recipe with BM25 on edge: tokenising and rewriting every live
 document's BM25 row, and the optimisation that then re-indexes every point the rewrite moved (dense vectors
-included). A recipe without BM25 touches only the new and retired points.
+included). A roll back rewrites them all with the previous statistics. A recipe without BM25 touches only the new
+and retired points.
 
 Every change ends with `optimize()`, the engine's own optimisers (a Qdrant server runs them in the background): new
 points stay in the appendable segment, searched without a graph, until it passes the indexing threshold, and then
@@ -27,16 +34,21 @@ is written through that handle (`held.shard`), never opened a second time.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.journal import Journal, Point, recover_journal, write_journal
+from embedproof.index.journal import Journal, recover_journal, write_journal
 from embedproof.index.manifest import Manifest, check_revision, crash_point, encoder_options_for
 from embedproof.search.pipeline import Workspace
 
 SHARD_PREFIX = "shard-"
 POINTS_PER_UPDATE = 512  # points per engine update call (one WAL record each)
+
+# (point id, {vector name: value}, payload): a point as `EdgeShardHandle.upsert` takes it
+Point = tuple[int, dict, dict]
 
 
 def remove_stray_shards(manifest: Manifest) -> None:
@@ -51,37 +63,65 @@ def bm25_components(manifest: Manifest) -> dict[str, dict]:
     return {key: c for key, c in manifest["components"].items() if "bm25" in c}
 
 
-def finish(shard, points: list[Point], retired: list[int], following: Manifest, encoders: dict) -> None:
-    """Apply a change to the shard (idempotent): upsert `points`, delete `retired`, rewrite the earlier live
-    documents' BM25 rows with the statistics `following` records, flush; then record the shard's numbers in it.
-
-    `encoders` holds the BM25 tokenisers by component key (only BM25 components are read here)."""
+def _rewrite_bm25(shard, manifest: Manifest, skip: set[int], tokenisers: dict) -> None:
+    """Every live row of `manifest` not in `skip` gets the BM25 row of the statistics `manifest` records."""
     from embedproof.index.edge.build import chunk_rows
     from embedproof.index.qdrant.bm25 import rewritten_rows
 
-    for start in range(0, len(points), POINTS_PER_UPDATE):
-        shard.upsert(points[start : start + POINTS_PER_UPDATE])
-    shard.flush()
-    crash_point("points-upserted")
-    if retired:
-        shard.delete(retired)
-        shard.flush()
-    crash_point("points-deleted")
-    for component, rows, vectors in rewritten_rows(following, {p[0] for p in points} | set(retired), encoders):
+    for component, rows, vectors in rewritten_rows(manifest, skip, tokenisers):
         shard.update_vectors(component["vector"], rows, chunk_rows("first", None, vectors, None))
+
+
+def _check_count(shard, manifest: Manifest, points: int, when: str) -> None:
+    count = shard.count()
+    if count != points:
+        raise EmbedproofError(
+            f"{manifest.folder}: the edge shard holds {count} points {when}, the index expects {points}; "
+            "rebuild the index"
+        )
+
+
+def _optimize(shard) -> None:
     # The engine has no background optimiser here: optimize() does what a server's would. It returns at once while
     # the new points' segment is under the indexing threshold, indexes it once past it, and rebuilds segments whose
     # points an update moved or deleted — which BM25 needs: the engine's IDF counts those points until then.
     shard.optimize()
     shard.flush()
-    live = int(following["documents"]) + len(points) - len(retired)  # `documents`: the live count before it
-    stats = shard.stats()
-    if stats["points"] != live:
-        raise EmbedproofError(
-            f"{following.folder}: the edge shard holds {stats['points']} points after the change, the index "
-            f"{live} live documents; rebuild the index"
-        )
-    following["store"]["shard"] = stats
+
+
+def upsert_new(shard, manifest: Manifest, points: list[Point], retired: list[int], tokenisers: dict) -> None:
+    """The change before its commit: upsert the new points, rewrite the earlier live documents' BM25 rows with the
+    statistics `manifest` (the next generation's, not yet committed) records, flush; the retired points stay."""
+    for start in range(0, len(points), POINTS_PER_UPDATE):
+        shard.upsert(points[start : start + POINTS_PER_UPDATE])
+    shard.flush()
+    crash_point("points-upserted")
+    _rewrite_bm25(shard, manifest, {p[0] for p in points} | set(retired), tokenisers)
+    shard.flush()
+    crash_point("bm25-rewritten")
+    _check_count(shard, manifest, int(manifest["documents"]) + len(points), "before the commit")
+
+
+def roll_back(shard, journal: Journal, manifest: Manifest, tokenisers: dict) -> None:
+    """Undo an uncommitted change (`manifest` is the generation before it): delete the new points, rewrite every
+    live BM25 row with `manifest`'s statistics, optimise, and check the shard holds the live documents."""
+    if journal.new_rows:
+        shard.delete(list(journal.new_rows))
+        shard.flush()
+    _rewrite_bm25(shard, manifest, set(), tokenisers)
+    _optimize(shard)
+    _check_count(shard, manifest, int(manifest["documents"]), "after rolling a change back")
+
+
+def roll_forward(shard, journal: Journal, manifest: Manifest) -> None:
+    """Finish a committed change (`manifest` is its generation): delete the retired points, optimise, and check the
+    shard holds the live documents."""
+    if journal.retired_rows:
+        shard.delete(journal.retired_rows)
+        shard.flush()
+    crash_point("points-deleted")
+    _optimize(shard)
+    _check_count(shard, manifest, int(manifest["documents"]), "after the change")
 
 
 def _tokenisers(manifest: Manifest, workspace: Workspace) -> dict:
@@ -97,27 +137,68 @@ def _open(manifest: Manifest, held: Any):
     return EdgeShardHandle.load(str(manifest.folder / manifest["store"]["path"])), True
 
 
-def recover(manifest: Manifest, held: Any = None) -> bool:
-    """Finish (or drop) what a killed change left; the caller holds the writer lock. True when it committed one."""
-    from embedproof.index.journal import JOURNAL
+class _Holder:
+    """The shard of a change no open index holds: opened on first use, closed when the change ends (`holding`)."""
 
+    workspace = None  # the change builds its own
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest, self._shard = manifest, None
+
+    @property
+    def shard(self):
+        if self._shard is None:
+            self._shard = self._open()
+        return self._shard
+
+    def _open(self):
+        from embedproof.index.edge.engine import EdgeShardHandle
+
+        return EdgeShardHandle.load(str(self.manifest.folder / self.manifest["store"]["path"]))
+
+
+@contextmanager
+def holding(manifest: Manifest, held: Any = None) -> Iterator[Any]:
+    """What a whole change writes through (`apply_change`): `held` when an index holds the shard, else one
+    opened once, on first use, for the recovery, the change and its `after_commit` together."""
+    if held is not None:
+        yield held
+        return
+    holder = _Holder(manifest)
+    try:
+        yield holder
+    finally:
+        if holder._shard is not None:
+            holder._shard.close()
+
+
+def recover(manifest: Manifest, held: Any = None) -> str | None:
+    """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
+    did ("rolled back", "rolled forward") or None."""
     remove_stray_shards(manifest)
-    if not (manifest.folder / JOURNAL).exists():
-        for stray in manifest.folder.glob(".*.tmp"):  # what a killed writer was writing (the caller holds the lock)
-            stray.unlink(missing_ok=True)
-        return False
-    workspace = held.workspace if held is not None else Workspace([], [], encoder_options_for(manifest.encoder_backend))
     holder: dict = {}
 
-    def roll_forward(journal: Journal, following: Manifest) -> None:
-        holder["shard"], holder["opened"] = _open(manifest, held)
-        finish(holder["shard"], journal.points, journal.retired_rows, following, _tokenisers(following, workspace))
+    def shard():
+        if "shard" not in holder:
+            holder["shard"], holder["opened"] = _open(manifest, held)
+        return holder["shard"]
+
+    def back(journal: Journal, current: Manifest) -> None:
+        options = encoder_options_for(current.encoder_backend)
+        workspace = getattr(held, "workspace", None)
+        workspace = workspace if workspace is not None else Workspace([], [], options)
+        roll_back(shard(), journal, current, _tokenisers(current, workspace))
 
     try:
-        return recover_journal(manifest, roll_forward)
+        return recover_journal(manifest, back, lambda journal, current: roll_forward(shard(), journal, current))
     finally:
         if holder.get("opened"):
             holder["shard"].close()
+
+
+def after_commit(manifest: Manifest, held: Any = None) -> None:
+    """The change after its commit (`apply_change` calls it with the committed manifest): roll it forward."""
+    recover(manifest, held)
 
 
 def apply_edge(
@@ -129,7 +210,7 @@ def apply_edge(
     held: Any = None,
     **store_options: Any,
 ) -> list[Path]:
-    """The edge store's change step (see the module docstring); returns the journal, deleted after the commit."""
+    """The edge store's change step (see the module docstring); nothing is left to delete after the commit."""
     from embedproof.index.edge.build import chunk_points
     from embedproof.index.qdrant.bm25 import refit_statistics
     from embedproof.index.qdrant.query_api import engine_components
@@ -139,7 +220,8 @@ def apply_edge(
     out, recipe = manifest.folder, manifest.recipe
     new = plan.new_documents
     ids, texts = list(new), [d.full_text for d in new.values()]
-    workspace = held.workspace if held is not None else Workspace(ids, texts, encoder_options)
+    workspace = getattr(held, "workspace", None)  # an index holding the engine lends its encoders
+    workspace = workspace if workspace is not None else Workspace(ids, texts, encoder_options)
     encoders = engine_components(manifest, recipe, workspace, texts)
     for key, encoder in encoders.items():
         check_revision(out, manifest["components"][key], encoder)
@@ -155,15 +237,15 @@ def apply_edge(
         ]
         if advance:
             advance(end - start)
-    journal = write_journal(manifest, plan.retired_rows, points)
+    write_journal(manifest, first_row, first_row + len(points), plan.retired_rows)
     shard, opened = _open(manifest, held)
     try:
-        finish(shard, points, plan.retired_rows, manifest, _tokenisers(manifest, workspace))
+        upsert_new(shard, manifest, points, plan.retired_rows, _tokenisers(manifest, workspace))
     finally:
         if opened:
             shard.close()
     crash_point("change-commit")
-    return [journal]
+    return []
 
 
 def append_edge(manifest: Manifest, corpus: dict, encoder_options, progress=None) -> Manifest:
@@ -171,14 +253,14 @@ def append_edge(manifest: Manifest, corpus: dict, encoder_options, progress=None
     (what `append_documents` calls; `apply_change` is the general path)."""
     from embedproof.index.change import commit_change, plan_change
 
-    recover(manifest)
-    manifest = Manifest.read(manifest.folder)
-    plan = plan_change(manifest, corpus)
-    first_row = len(manifest.rows())
-    manifest["docs"] = manifest.docs
-    manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
-    leftovers = apply_edge(manifest, plan, first_row, encoder_options, progress)
-    commit_change(manifest, plan)
-    for path in leftovers:
-        path.unlink(missing_ok=True)
+    with holding(manifest) as held:
+        recover(manifest, held)
+        manifest = Manifest.read(manifest.folder)
+        plan = plan_change(manifest, corpus)
+        first_row = len(manifest.rows())
+        manifest["docs"] = manifest.docs
+        manifest.write_docs(f"docs-{len(manifest.docs):05d}.jsonl", plan.new_documents.values())
+        apply_edge(manifest, plan, first_row, encoder_options, progress, held)
+        commit_change(manifest, plan)
+        after_commit(manifest, held)
     return manifest

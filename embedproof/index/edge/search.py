@@ -34,7 +34,7 @@ def _recovered(folder: Path, shard):
     with ExitStack() as stack:
         try:
             stack.enter_context(writer_lock(folder))
-        except EmbedproofError:  # a live writer holds the folder: it finishes (or recovers) the change itself
+        except EmbedproofError:  # a live writer holds the folder: it finishes the change itself
             return shard
         manifest = Manifest.read(folder)
         if manifest is None or not manifest.complete:
@@ -65,7 +65,7 @@ class EdgeIndex:
     """An index whose vectors live in an Edge shard in the index folder (docs.jsonl and the manifest beside it).
 
     Point ids are rows (`Manifest.row_ids`): a retired row's point is deleted by the change that retires it, and
-    an answer never names one. Opening finishes a change a killed writer left (`edge.change.recover`) when no
+    an answer never names one. Opening recovers a change a killed writer left (`edge.change.recover`) when no
     writer holds the folder. The shard allows one opener: `refreshed()` makes the object of the folder's current
     generation on this object's open shard, and hands it the shard — the newest object owns it and closes it;
     closing an older one releases nothing (requests still running on it finish on the shared shard).

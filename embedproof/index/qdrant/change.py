@@ -1,79 +1,90 @@
 """Change a finished Qdrant index in place: the collection upserts the new rows' points and deletes the retired rows'.
 
 `apply_qdrant` is the Qdrant store's step of `index.change.apply_change`, the same as the edge store's
-(`edge.change`): only the new documents are encoded; the change journal (`index.journal`: the new points' vectors,
-the retired point ids, the next manifest) is written before the collection is touched; then the client upserts
-(point id = row), deletes, and rewrites the earlier live documents' BM25 rows with the new average length, each
-request acknowledged (`wait=True`); `apply_change` commits the manifest. `recover` (before every change, and as
-`QdrantIndex` opens) rolls a journal the manifest has not committed forward. Local mode (`path`) allows one client
-at a time, so a change given `held` (the open index a server writes through) uses `held.client`.
+(`edge.change`): only the new documents are encoded; the change journal (`index.journal`: point ids only) is written
+before the collection is touched; then the client upserts (point id = row) and rewrites the earlier live documents'
+BM25 rows with the new average length, each request acknowledged (`wait=True`); `apply_change` commits the manifest
+and calls `after_commit`, which deletes the retired points. `recover` (before every change, and as `QdrantIndex`
+opens) rolls a change killed before its commit back and one killed after it forward. Local mode (`path`) allows one
+client at a time, so a change given `held` (the open index a server writes through) uses `held.client`; no other
+reader sees a change half done.
 
 On a Qdrant server other readers of the collection see the points as they land; the generation is embedproof's
-commit (the manifest), which readers that go through embedproof follow. The server's IDF counts points that an
-update or delete left in a segment until its optimiser rebuilds that segment (BM25 scores equal a fresh build's
+commit (the manifest), which readers that go through embedproof follow. A reader that opens the new generation
+before the writer has deleted the retired points finds more points than live documents and refuses to open until
+they are gone (its server goes on serving the previous generation and retries). The server's IDF counts points that
+an update or delete left in a segment until its optimiser rebuilds that segment (BM25 scores equal a fresh build's
 once it has); local mode counts the live points only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from embedproof.errors import EmbedproofError, require
-from embedproof.index.journal import Journal, Point, recover_journal, write_journal
+from embedproof.index.journal import Journal, recover_journal, write_journal
 from embedproof.index.manifest import Manifest, check_revision, crash_point, encoder_options_for
 from embedproof.search.pipeline import Workspace
 
 
-def _neutral(value):
-    """A qdrant-client vector as the journal stores it: (indices, values), a dense row, or a token matrix."""
-    if hasattr(value, "indices"):
-        return (list(value.indices), list(value.values))
-    return np.asarray(value, dtype=np.float32)
-
-
-def _struct(qm, point: Point):
-    pid, vectors, payload = point
-    return qm.PointStruct(
-        id=int(pid),
-        payload=payload,
-        vector={
-            name: qm.SparseVector(indices=[int(i) for i in v[0]], values=[float(x) for x in v[1]])
-            if isinstance(v, tuple)
-            else np.asarray(v, dtype=np.float32).tolist()
-            for name, v in vectors.items()
-        },
-    )
-
-
-def finish(client, points: list[Point], retired: list[int], following: Manifest, tokenisers: dict) -> None:
-    """Apply a change to the collection (idempotent): upsert `points`, delete `retired`, rewrite the earlier live
-    documents' BM25 rows with the statistics `following` records, then check the collection's point count."""
+def _rewrite_bm25(client, manifest: Manifest, skip: set[int], tokenisers: dict) -> None:
+    """Every live row of `manifest` not in `skip` gets the BM25 row of the statistics `manifest` records."""
     from embedproof.index.qdrant.bm25 import rewritten_rows
-    from embedproof.index.qdrant.build import upsert_points
 
     qm = require("qdrant_client.models", "qdrant")
-    collection = following["store"]["collection"]
-    upsert_points(client, following, [_struct(qm, p) for p in points])
-    crash_point("points-upserted")
-    if retired:
-        client.delete(collection, points_selector=qm.PointIdsList(points=[int(r) for r in retired]), wait=True)
-    crash_point("points-deleted")
-    for component, rows, vectors in rewritten_rows(following, {p[0] for p in points} | set(retired), tokenisers):
+    for component, rows, vectors in rewritten_rows(manifest, skip, tokenisers):
         updates = [
             qm.PointVectors(id=r, vector={component["vector"]: qm.SparseVector(indices=i, values=v)})
             for r, (i, v) in zip(rows, vectors)
         ]
-        client.update_vectors(collection, points=updates, wait=True)
-    live = int(following["documents"]) + len(points) - len(retired)  # `documents`: the live count before it
+        client.update_vectors(manifest["store"]["collection"], points=updates, wait=True)
+
+
+def _delete(client, manifest: Manifest, ids) -> None:
+    qm = require("qdrant_client.models", "qdrant")
+    ids = [int(i) for i in ids]
+    if ids:  # deleting an id the collection does not hold changes nothing
+        client.delete(manifest["store"]["collection"], points_selector=qm.PointIdsList(points=ids), wait=True)
+
+
+def _check_count(client, manifest: Manifest, points: int, when: str) -> None:
+    collection = manifest["store"]["collection"]
     count = client.count(collection, exact=True).count
-    if count != live:
+    if count != points:
         raise EmbedproofError(
-            f"Qdrant collection {collection!r} holds {count} points after the change, the index {following.folder} "
-            f"{live} live documents; rebuild the index"
+            f"Qdrant collection {collection!r} holds {count} points {when}, the index {manifest.folder} expects "
+            f"{points}; rebuild the index"
         )
+
+
+def upsert_new(client, manifest: Manifest, points: list, retired: list[int], tokenisers: dict) -> None:
+    """The change before its commit: upsert the new points (`PointStruct`s), rewrite the earlier live documents'
+    BM25 rows with the statistics `manifest` (the next generation's, not yet committed) records."""
+    from embedproof.index.qdrant.build import upsert_points
+
+    upsert_points(client, manifest, points)
+    crash_point("points-upserted")
+    _rewrite_bm25(client, manifest, {int(p.id) for p in points} | set(retired), tokenisers)
+    crash_point("bm25-rewritten")
+    _check_count(client, manifest, int(manifest["documents"]) + len(points), "before the commit")
+
+
+def roll_back(client, journal: Journal, manifest: Manifest, tokenisers: dict) -> None:
+    """Undo an uncommitted change (`manifest` is the generation before it): delete the new points, rewrite every
+    live BM25 row with `manifest`'s statistics, and check the collection holds the live documents."""
+    _delete(client, manifest, journal.new_rows)
+    _rewrite_bm25(client, manifest, set(), tokenisers)
+    _check_count(client, manifest, int(manifest["documents"]), "after rolling a change back")
+
+
+def roll_forward(client, journal: Journal, manifest: Manifest) -> None:
+    """Finish a committed change (`manifest` is its generation): delete the retired points, check the count."""
+    _delete(client, manifest, journal.retired_rows)
+    crash_point("points-deleted")
+    _check_count(client, manifest, int(manifest["documents"]), "after the change")
 
 
 def _tokenisers(manifest: Manifest, workspace: Workspace) -> dict:
@@ -89,26 +100,67 @@ def _client(manifest: Manifest, held: Any):
     return open_client(manifest["store"]), True
 
 
-def recover(manifest: Manifest, held: Any = None) -> bool:
-    """Finish (or drop) what a killed change left; the caller holds the writer lock. True when it committed one."""
-    from embedproof.index.journal import JOURNAL
+class _Holder:
+    """The client of a change no open index holds: opened on first use, closed when the change ends (`holding`)."""
 
-    if not (manifest.folder / JOURNAL).exists():
-        for stray in manifest.folder.glob(".*.tmp"):  # what a killed writer was writing (the caller holds the lock)
-            stray.unlink(missing_ok=True)
-        return False
-    workspace = held.workspace if held is not None else Workspace([], [], encoder_options_for(manifest.encoder_backend))
+    workspace = None  # the change builds its own
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest, self._client = manifest, None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self):
+        from embedproof.index.qdrant.build import open_client
+
+        return open_client(self.manifest["store"])
+
+
+@contextmanager
+def holding(manifest: Manifest, held: Any = None) -> Iterator[Any]:
+    """What a whole change writes through (`apply_change`): `held` when an index holds the client, else one
+    opened once, on first use, for the recovery, the change and its `after_commit` together."""
+    if held is not None:
+        yield held
+        return
+    holder = _Holder(manifest)
+    try:
+        yield holder
+    finally:
+        if holder._client is not None:
+            holder._client.close()
+
+
+def recover(manifest: Manifest, held: Any = None) -> str | None:
+    """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
+    did ("rolled back", "rolled forward") or None."""
     holder: dict = {}
 
-    def roll_forward(journal: Journal, following: Manifest) -> None:
-        holder["client"], holder["opened"] = _client(manifest, held)
-        finish(holder["client"], journal.points, journal.retired_rows, following, _tokenisers(following, workspace))
+    def client():
+        if "client" not in holder:
+            holder["client"], holder["opened"] = _client(manifest, held)
+        return holder["client"]
+
+    def back(journal: Journal, current: Manifest) -> None:
+        options = encoder_options_for(current.encoder_backend)
+        workspace = getattr(held, "workspace", None)
+        workspace = workspace if workspace is not None else Workspace([], [], options)
+        roll_back(client(), journal, current, _tokenisers(current, workspace))
 
     try:
-        return recover_journal(manifest, roll_forward)
+        return recover_journal(manifest, back, lambda journal, current: roll_forward(client(), journal, current))
     finally:
         if holder.get("opened"):
             holder["client"].close()
+
+
+def after_commit(manifest: Manifest, held: Any = None) -> None:
+    """The change after its commit (`apply_change` calls it with the committed manifest): roll it forward."""
+    recover(manifest, held)
 
 
 def apply_qdrant(
@@ -120,7 +172,7 @@ def apply_qdrant(
     held: Any = None,
     **store_options: Any,
 ) -> list[Path]:
-    """The Qdrant store's change step (see the module docstring); returns the journal, deleted after the commit."""
+    """The Qdrant store's change step (see the module docstring); nothing is left to delete after the commit."""
     from embedproof.index.qdrant.bm25 import refit_statistics
     from embedproof.index.qdrant.build import chunk_vectors
     from embedproof.index.qdrant.query_api import engine_components
@@ -131,32 +183,33 @@ def apply_qdrant(
     out = manifest.folder
     new = plan.new_documents
     ids, texts = list(new), [d.full_text for d in new.values()]
-    workspace = held.workspace if held is not None else Workspace(ids, texts, encoder_options)
+    workspace = getattr(held, "workspace", None)  # an index holding the engine lends its encoders
+    workspace = workspace if workspace is not None else Workspace(ids, texts, encoder_options)
     encoders = engine_components(manifest, manifest.recipe, workspace, texts)
     for key, encoder in encoders.items():
         check_revision(out, manifest["components"][key], encoder)
     refit_statistics(manifest, plan.retired_rows, first_row, encoders, texts)
     advance = progress(f"qdrant {manifest['store']['collection']}: new documents", len(ids)) if progress else None
-    points: list[Point] = []
+    points = []
     for start in range(0, len(ids), manifest["chunk_size"]):
         end = min(start + manifest["chunk_size"], len(ids))
         vectors, _, _ = chunk_vectors(qm, manifest, encoders, texts[start:end], ids[start:end])
         points += [
-            (
-                first_row + i,
-                {n: _neutral(rows[i - start]) for n, rows in vectors.items() if rows[i - start] is not None},
-                {"id": ids[i]},
+            qm.PointStruct(
+                id=first_row + i,
+                payload={"id": ids[i]},
+                vector={n: rows[i - start] for n, rows in vectors.items() if rows[i - start] is not None},
             )
             for i in range(start, end)
         ]
         if advance:
             advance(end - start)
-    journal = write_journal(manifest, plan.retired_rows, points)
+    write_journal(manifest, first_row, first_row + len(points), plan.retired_rows)
     client, opened = _client(manifest, held)
     try:
-        finish(client, points, plan.retired_rows, manifest, _tokenisers(manifest, workspace))
+        upsert_new(client, manifest, points, plan.retired_rows, _tokenisers(manifest, workspace))
     finally:
         if opened:
             client.close()
     crash_point("change-commit")
-    return [journal]
+    return []

@@ -36,7 +36,7 @@ def _recovered(folder: Path, client):
     with ExitStack() as stack:
         try:
             stack.enter_context(writer_lock(folder))
-        except EmbedproofError:  # a live writer holds the folder: it finishes (or recovers) the change itself
+        except EmbedproofError:  # a live writer holds the folder: it finishes the change itself
             return client
         manifest = Manifest.read(folder)
         if manifest is None or not manifest.complete:
@@ -64,7 +64,7 @@ class QdrantIndex:
     """An index whose vectors live in a Qdrant collection; docs.jsonl and the manifest stay in the folder.
 
     Point ids are rows (`Manifest.row_ids`): a retired row's point is deleted by the change that retires it, and an
-    answer never names one. Opening finishes a change a killed writer left (`qdrant.change.recover`) when no writer
+    answer never names one. Opening recovers a change a killed writer left (`qdrant.change.recover`) when no writer
     holds the folder. `refreshed()` makes the object of the folder's current generation on this object's client
     (local mode allows one) and hands it the client: the newest object owns it and closes it; closing an older one
     releases nothing.

@@ -28,16 +28,18 @@ from embedproof.types import Document  # noqa: E402
 ENGINE = {"exact": True, "quantization": "int8", "full_scan_threshold_kb": 1, "indexing_threshold_kb": 1}
 RECIPE = Recipe("hybrid", ["hashing", "bm25"], fusion_params={"k": 60}, engine=ENGINE)
 BM25 = Recipe("bm25", ["bm25"], engine=ENGINE)
-# the crash points of a change, in the order it reaches them
-KILLS = [
-    "journal-written",
-    "journal-saved",
-    "points-upserted",
-    "points-deleted",
-    "change-commit",
-    "manifest-written",
-    "manifest-saved",
-]
+# the crash points of a change, in the order it reaches them, and the state a kill there leaves once recovered:
+# before the commit the change is rolled back, after it rolled forward
+KILLS = {
+    "journal-written": "before",
+    "journal-saved": "before",
+    "points-upserted": "before",
+    "bm25-rewritten": "before",
+    "change-commit": "before",
+    "manifest-written": "before",
+    "manifest-saved": "after",
+    "points-deleted": "after",
+}
 
 
 @pytest.fixture(scope="module")
@@ -160,30 +162,57 @@ def change_in_a_process(folder: Path, upserts: dict, removes: list, replace: boo
     )
 
 
+def stored(folder: Path) -> dict:
+    """Every point the edge shard holds: id → (vectors, payload), what a roll back must restore exactly."""
+    from embedproof.index.edge.engine import EdgeShardHandle
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    shard = EdgeShardHandle.load(str(folder / manifest["store"]["path"]))
+    try:
+        return {pid: (vectors, payload) for pid, vectors, payload in shard.points(list(range(1000)))}
+    finally:
+        shard.close()
+
+
 def kill_and_retry(
-    base: Path, tmp_path: Path, change: tuple, kills: list[str], queries: list[str], answers=answers, copy=None
+    base: Path,
+    tmp_path: Path,
+    change: tuple,
+    kills: dict[str, str],
+    queries: list[str],
+    answers=answers,
+    copy=None,
+    stored=stored,
 ) -> None:
-    """For each kill point: copy the index, kill the change there, check it opens as before or after, retry
-    (`answers` opens and searches an index of the store, `copy` copies its folder)."""
+    """For each kill point: copy the index, kill the change there, check it opens as the state `kills` names
+    (before: rolled back, the stored points and BM25 rows equal to the base's; after: rolled forward), retry
+    (`answers` opens and searches an index of the store, `copy` copies its folder, `stored` reads its points)."""
     copy = copy or shutil.copytree
     upserts, removes, replace = change
     before = answers(base, queries)
+    points_before = stored(base)
     reference = tmp_path / "reference"
     copy(base, reference)
     apply_change(reference, upserts, removes, replace=replace)
     after = answers(reference, queries)
+    points_after = stored(reference)
     assert not same(before, after)  # the change is visible in the answers, so "before or after" can fail
-    for kill in kills:
+    for kill, side in kills.items():
         folder = tmp_path / kill
         copy(base, folder)
         killed = change_in_a_process(folder, upserts, removes, replace, f"{kill}:1")
         assert killed.returncode == -signal.SIGKILL, (kill, killed.stderr[-2000:])
-        state = answers(folder, queries)  # opens (finishing a journalled change) and serves
-        assert same(state, before) or same(state, after), kill
+        state = answers(folder, queries)  # opens (rolling a journalled change back or forward) and serves
+        assert same(state, before if side == "before" else after), kill
         assert not (folder / JOURNAL).exists()
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["generation"] == (1 if side == "before" else 2), kill
+        assert stored(folder) == (points_before if side == "before" else points_after), kill
         retried = change_in_a_process(folder, upserts, removes, replace, None)
         assert retried.returncode == 0, (kill, retried.stderr[-2000:])
         assert not list(folder.glob(".*.tmp"))  # what the killed writer was writing: cleared by the next one
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert sorted(p.name for p in folder.glob("docs*.jsonl")) == sorted(manifest["docs"]), kill  # none stray
         assert same(answers(folder, queries), after), kill
         shutil.rmtree(folder)
 
@@ -197,13 +226,49 @@ def base(demo, tmp_path_factory):
 
 @pytest.mark.parametrize(
     "kind,kills",
-    [("add", ["journal-saved", "manifest-written"]), ("replace", ["points-upserted"]), ("remove", ["change-commit"])],
+    [
+        ("add", ["bm25-rewritten", "points-deleted"]),
+        ("replace", ["points-upserted", "manifest-saved"]),
+        ("remove", ["change-commit", "points-deleted"]),
+    ],
 )
 def test_sigkill_during_a_change_leaves_before_or_after(demo, base, tmp_path, kind, kills):
-    kill_and_retry(base, tmp_path, changes(demo)[kind], kills, list(demo.queries.values())[:20])
+    chosen = {k: KILLS[k] for k in kills}
+    kill_and_retry(base, tmp_path, changes(demo)[kind], chosen, list(demo.queries.values())[:20])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["add", "replace", "remove"])
 def test_sigkill_at_every_crash_point_of_a_change(demo, base, tmp_path, kind):
     kill_and_retry(base, tmp_path, changes(demo)[kind], KILLS, list(demo.queries.values())[:20])
+
+
+OPEN = """
+import sys
+from embedproof.index.access import open_index
+open_index(sys.argv[1]).close()
+"""
+
+
+@pytest.mark.parametrize(
+    "kill,recovery,side",
+    [("bm25-rewritten", "change-rolled-back", "before"), ("manifest-saved", "change-rolled-forward", "after")],
+)
+def test_a_kill_during_recovery_is_recovered_again(demo, base, tmp_path, kill, recovery, side):
+    """Recovery is idempotent: an open killed after rolling the change back or forward (the journal still there)
+    leaves it to the next open, which does it again and opens as the state before or after."""
+    upserts, removes, replace = changes(demo)["replace"]
+    queries = list(demo.queries.values())[:20]
+    want = base
+    if side == "after":
+        want = tmp_path / "reference"
+        shutil.copytree(base, want)
+        apply_change(want, upserts, removes, replace=replace)
+    folder = tmp_path / "idx"
+    shutil.copytree(base, folder)
+    assert change_in_a_process(folder, upserts, removes, replace, f"{kill}:1").returncode == -signal.SIGKILL
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV} | {"HF_HUB_OFFLINE": "1", KILL_ENV: f"{recovery}:1"}
+    opened = subprocess.run([sys.executable, "-c", OPEN, str(folder)], env=env, capture_output=True, timeout=300)
+    assert opened.returncode == -signal.SIGKILL and (folder / JOURNAL).exists()
+    assert same(answers(folder, queries), answers(want, queries)) and not (folder / JOURNAL).exists()
+    assert stored(folder) == stored(want)
