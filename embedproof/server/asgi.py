@@ -37,6 +37,9 @@ def _headers(scope: dict, names: tuple[bytes, ...]) -> dict[str, str]:
     return found
 
 
+DRAIN_BYTES = 64 * 1024  # a refused request body read before the answer, so keep-alive survives
+
+
 class Guard:
     """Size limit and API key before any parsing: 413 on a declared or counted body over `max_bytes`, 401 without
     the key and 403 with a wrong one on a data endpoint. The owner route takes the owner's token instead of the key
@@ -50,6 +53,21 @@ class Guard:
 
         await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
+    async def _deny(self, scope, receive, send, status: int, detail: str, headers: dict | None = None) -> None:
+        """Refuse a key or token: at once (the connection closes) when the declared body is large or unknown, so an
+        unauthorised client never makes the server wait for a body; after reading and dropping a small declared
+        body (`DRAIN_BYTES`), since a response sent before such a body is read also closes the connection, and a
+        client that has already sent its next request on it gets a reset instead of an answer."""
+        declared = _headers(scope, (b"content-length",)).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) <= DRAIN_BYTES:
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left
+                more = message.get("more_body", False)
+        await self._refuse(scope, receive, send, status, detail, headers)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
@@ -57,9 +75,9 @@ class Guard:
         if scope["path"] == OWNER_PATH:
             token = headers.get(OWNER_HEADER) or ""
             if not token or not self.owner_token:
-                return await self._refuse(scope, receive, send, 401, f"missing {OWNER_HEADER}")
+                return await self._deny(scope, receive, send, 401, f"missing {OWNER_HEADER}")
             if not _same(token, self.owner_token):
-                return await self._refuse(scope, receive, send, 403, f"wrong {OWNER_HEADER}")
+                return await self._deny(scope, receive, send, 403, f"wrong {OWNER_HEADER}")
             return await self.app(scope, receive, send)
         declared = headers.get("content-length")
         too_big = f"request body over {self.max_bytes:,} bytes"
@@ -68,9 +86,9 @@ class Guard:
         if self.api_key and scope["path"] not in OPEN_PATHS:
             given = _given_key(headers)
             if not given:
-                return await self._refuse(scope, receive, send, 401, "missing API key", {"www-authenticate": "Bearer"})
+                return await self._deny(scope, receive, send, 401, "missing API key", {"www-authenticate": "Bearer"})
             if not _same(given, self.api_key):
-                return await self._refuse(scope, receive, send, 403, "wrong API key")
+                return await self._deny(scope, receive, send, 403, "wrong API key")
         if declared is None and scope["method"] in {"POST", "PUT", "PATCH"}:  # chunked: count what actually arrives
             chunks, size, more = [], 0, True
             while more:

@@ -142,6 +142,20 @@ def test_with_an_api_key_the_401_comes_before_the_body_is_read_and_closes():
         assert status(response) == 401 and time.time() - started < 3
 
 
+def test_a_refused_key_keeps_the_connection_when_the_body_is_small():
+    """A small body still arriving when the key is refused is read first, so the client's next request on the same
+    connection is answered (answering first would close the connection under it)."""
+    app = Guard(echo, api_key="secret", max_bytes=10**6)
+    with server(app) as port:
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"POST /search HTTP/1.1\r\nhost: a\r\ncontent-length: 14\r\n\r\n")
+            time.sleep(0.3)  # the head alone: the body comes later, as on a slow link
+            conn.sendall(b'{"query": "x"}')
+            conn.sendall(b"POST /search HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+            response = answer(conn)
+        assert response.count(b"HTTP/1.1 401") == 2, response
+
+
 def test_a_port_in_use_or_a_bad_host_is_one_named_error():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
