@@ -29,9 +29,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from embedproof.files import atomic_open
-from embedproof.index.manifest import Manifest, crash_point
+from embedproof.index.manifest import Manifest, crash_point, encoder_options_for
+from embedproof.search.pipeline import Workspace
 
 JOURNAL = "change-journal.json"
 JOURNAL_FORMAT = 2
@@ -115,3 +117,34 @@ def recover_journal(manifest: Manifest, roll_back: RollBack, roll_forward: RollF
         done = "rolled forward"
     path.unlink(missing_ok=True)
     return done
+
+
+def recover_engine(
+    manifest: Manifest,
+    held: Any,
+    engine: Callable[[], tuple[Any, bool]],
+    roll_back: Callable[[Any, Journal, Manifest, dict], None],
+    roll_forward: Callable[[Any, Journal, Manifest], None],
+    tokenisers: Callable[[Manifest, Any], dict],
+) -> str | None:
+    """`recover_journal` for an engine store (edge shard, Qdrant client): `engine()` gives (the engine, whether it
+    was opened here), called only when a journal needs it and closed again if opened here; a roll-back re-tokenises
+    BM25 rows with `held`'s encoders when it lends them, else with its own."""
+    holder: dict = {}
+
+    def opened():
+        if "engine" not in holder:
+            holder["engine"], holder["opened"] = engine()
+        return holder["engine"]
+
+    def back(journal: Journal, current: Manifest) -> None:
+        workspace = getattr(held, "workspace", None)
+        if workspace is None:
+            workspace = Workspace([], [], encoder_options_for(current.encoder_backend))
+        roll_back(opened(), journal, current, tokenisers(current, workspace))
+
+    try:
+        return recover_journal(manifest, back, lambda journal, current: roll_forward(opened(), journal, current))
+    finally:
+        if holder.get("opened"):
+            holder["engine"].close()

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from embedproof.errors import EmbedproofError
-from embedproof.index.journal import Journal, recover_journal, write_journal
-from embedproof.index.manifest import Manifest, check_revision, crash_point, encoder_options_for
+from embedproof.index.journal import Journal, recover_engine, write_journal
+from embedproof.index.manifest import Manifest, check_revision, crash_point
 from embedproof.search.pipeline import Workspace
 
 SHARD_PREFIX = "shard-"
@@ -176,24 +176,7 @@ def recover(manifest: Manifest, held: Any = None) -> str | None:
     """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
     did ("rolled back", "rolled forward") or None."""
     remove_stray_shards(manifest)
-    holder: dict = {}
-
-    def shard():
-        if "shard" not in holder:
-            holder["shard"], holder["opened"] = _open(manifest, held)
-        return holder["shard"]
-
-    def back(journal: Journal, current: Manifest) -> None:
-        options = encoder_options_for(current.encoder_backend)
-        workspace = getattr(held, "workspace", None)
-        workspace = workspace if workspace is not None else Workspace([], [], options)
-        roll_back(shard(), journal, current, _tokenisers(current, workspace))
-
-    try:
-        return recover_journal(manifest, back, lambda journal, current: roll_forward(shard(), journal, current))
-    finally:
-        if holder.get("opened"):
-            holder["shard"].close()
+    return recover_engine(manifest, held, lambda: _open(manifest, held), roll_back, roll_forward, _tokenisers)
 
 
 def after_commit(manifest: Manifest, held: Any = None) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from embedproof.errors import EmbedproofError, require
-from embedproof.index.journal import Journal, recover_journal, write_journal
-from embedproof.index.manifest import Manifest, check_revision, crash_point, encoder_options_for
+from embedproof.index.journal import Journal, recover_engine, write_journal
+from embedproof.index.manifest import Manifest, check_revision, crash_point
 from embedproof.search.pipeline import Workspace
 
 
@@ -138,24 +138,7 @@ def holding(manifest: Manifest, held: Any = None) -> Iterator[Any]:
 def recover(manifest: Manifest, held: Any = None) -> str | None:
     """Roll back or forward what a change left (`index.journal`); the caller holds the writer lock. Returns what it
     did ("rolled back", "rolled forward") or None."""
-    holder: dict = {}
-
-    def client():
-        if "client" not in holder:
-            holder["client"], holder["opened"] = _client(manifest, held)
-        return holder["client"]
-
-    def back(journal: Journal, current: Manifest) -> None:
-        options = encoder_options_for(current.encoder_backend)
-        workspace = getattr(held, "workspace", None)
-        workspace = workspace if workspace is not None else Workspace([], [], options)
-        roll_back(client(), journal, current, _tokenisers(current, workspace))
-
-    try:
-        return recover_journal(manifest, back, lambda journal, current: roll_forward(client(), journal, current))
-    finally:
-        if holder.get("opened"):
-            holder["client"].close()
+    return recover_engine(manifest, held, lambda: _client(manifest, held), roll_back, roll_forward, _tokenisers)
 
 
 def after_commit(manifest: Manifest, held: Any = None) -> None:
