@@ -152,9 +152,7 @@ class _Holder:
         return self._shard
 
     def _open(self):
-        from embedproof.index.edge.engine import EdgeShardHandle
-
-        return EdgeShardHandle.load(str(self.manifest.folder / self.manifest["store"]["path"]))
+        return _open(self.manifest, None)[0]
 
 
 @contextmanager

@@ -115,9 +115,7 @@ class _Holder:
         return self._client
 
     def _open(self):
-        from embedproof.index.qdrant.build import open_client
-
-        return open_client(self.manifest["store"])
+        return _client(self.manifest, None)[0]
 
 
 @contextmanager
