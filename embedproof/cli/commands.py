@@ -29,9 +29,10 @@ from embedproof.cli.common import (
     writable_file,
 )
 from embedproof.cli.compare import compare
-from embedproof.cli.index import index_app, search, serve
+from embedproof.cli.index import index_app
 from embedproof.cli.judge import judge
 from embedproof.cli.models import models_app
+from embedproof.cli.search_serve import search, serve
 from embedproof.defaults import USD_PER_GB_MONTH, VERSION
 from embedproof.errors import InvalidInputError
 
